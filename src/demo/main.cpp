@@ -1,0 +1,2 @@
+// Placeholder: the demo upstream is being written.
+int main() { return 0; }
