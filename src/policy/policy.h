@@ -1,0 +1,128 @@
+#pragma once
+// Policy: a parsed, validated policy file (a superset of PolicyLayer's policy.json) and the
+// decision it makes for each tools/call and tools/list entry. Format: schema/policy.schema.json
+// and schema/policies/README.md. A Policy is immutable after Parse; Evaluate and IsHidden are
+// pure, never block, never allocate more than a few short strings, and may be called from any
+// number of threads at once. Rate counting lives in RateLimiter (rate_limiter.h), so a reloaded
+// Policy keeps the counters.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/json_util.h"
+#include "common/status.h"
+
+namespace holdgate::policy {
+
+enum class Action {
+  kAllow,        // forward the call upstream
+  kDeny,         // answer with an isError tool result carrying Decision::reason
+  kHide,         // hidden tool: absent from tools/list, JSON-RPC -32602 "Unknown tool" on call
+  kRateLimited,  // set only by RateLimiter: isError result, retry after Decision::retry_after_ms
+  kHold,         // require_approval: hold the call per Decision::approval
+};
+// "allow", "deny", "hide", "rate_limited", "hold".
+const char* ActionName(Action action);
+
+enum class Scope { kGrant, kPrincipal, kSession, kGlobal };
+const char* ScopeName(Scope scope);
+
+// One quota: at most `max` calls per fixed window of `window_ms`, counted in the bucket
+// (counter, window_ms, scope, the caller's scope value). Limits with the same counter name,
+// window and scope share one count wherever they appear in the policy.
+struct Limit {
+  std::string counter;
+  int64_t window_ms = 60'000;
+  int64_t max = 0;
+  Scope scope = Scope::kGrant;
+  std::string path;  // JSON path of the limit in the policy, e.g. "tools.fit.limits[0]"
+};
+
+struct ApprovalSettings {
+  int approvers = 1;                   // distinct approvals needed (quorum)
+  std::vector<std::string> reviewers;  // roles or names allowed to decide; empty = any reviewer
+  int64_t timeout_ms = 30 * 60'000;    // pending approval expires after this ("timeout")
+  int64_t hold_ms = 50'000;            // keep the request open this long before deferring ("hold")
+  std::string on_timeout = "reject";   // the only accepted value: a timed-out call never runs
+  std::vector<std::string> notify;     // notification targets, e.g. "slack:#ml", "webhook:ops"
+  bool editable = false;               // reviewers may edit the arguments before approving
+  bool cancel_on_disconnect = false;   // cancel the pending approval when the agent disconnects
+};
+
+class Policy;
+
+// What the policy decided for one call. The pointer members point into `policy`, which the
+// Decision keeps alive, so a Decision stays valid across a policy reload.
+struct Decision {
+  Action action = Action::kDeny;  // what the gateway must do (kAllow whenever `shadow` is set)
+  std::string rule;    // JSON path of the deciding rule: "tools.cancel_job", "tools.cancel_job.cases[0]",
+                       // "tools[\"fs.*\"]", "hide[0]", "default", "annotations.destructive_requires_approval"
+  std::string reason;  // agent-facing text for kDeny / kHold / kRateLimited; may be empty for kAllow
+  const Json* risk = nullptr;                  // the rule's `risk` object, or null
+  const ApprovalSettings* approval = nullptr;  // non-null iff action or shadow_action is kHold
+  const std::vector<Limit>* limits = nullptr;  // quotas to reserve (all_tools + rule); may be null
+  int64_t retry_after_ms = 0;                  // kRateLimited only
+  // Shadow mode: the rule (or the whole policy) only observes. `action` is then kAllow and
+  // `shadow_action` is what the policy would have done; log/audit it when it is not kAllow.
+  bool shadow = false;
+  Action shadow_action = Action::kAllow;
+  std::shared_ptr<const Policy> policy;
+};
+
+// The call being decided. Views must outlive the Evaluate call only.
+struct CallContext {
+  std::string_view tool;
+  const Json* arguments = nullptr;    // params.arguments; null or non-object = no arguments
+  std::string_view principal;         // authenticated agent name
+  std::string_view grant;             // the agent's credential / API key id
+  std::string_view session;           // Mcp-Session-Id (or the stdio session)
+  const Json* annotations = nullptr;  // the tool's MCP annotations from upstream tools/list, or null
+};
+
+class Policy : public std::enable_shared_from_this<Policy> {
+ public:
+  // Parses and validates a policy document. On failure the status message lists every problem,
+  // one per line, as "<json path>: <what is wrong>; hint: <how to fix>" (syntax errors name
+  // line and column). Never throws.
+  static Result<std::shared_ptr<const Policy>> Parse(std::string_view text);
+  static Result<std::shared_ptr<const Policy>> LoadFile(const std::string& path);
+
+  // True if `tool` must be left out of tools/list (and is answered kHide on call).
+  bool IsHidden(std::string_view tool) const;
+  // The decision for one call; pure (no rate counting, see RateLimiter::Reserve).
+  Decision Evaluate(const CallContext& ctx) const;
+
+  // Lowercase hex SHA-256 of the policy text, for the audit log.
+  const std::string& hash() const { return hash_; }
+  // True when the top-level "shadow" is set: nothing is enforced.
+  bool shadow() const;
+
+  ~Policy();
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+
+  struct Compiled;  // implementation detail (compiled.h)
+
+ private:
+  friend class PolicyAccess;  // compiled.h: read-only access for Check()
+  explicit Policy(std::unique_ptr<Compiled> compiled, std::string hash);
+  std::unique_ptr<Compiled> compiled_;
+  std::string hash_;
+};
+
+// `holdgate policy check FILE [--tools TOOLS.json]`: validates the policy and, given a
+// tools/list result ({"tools":[...]}, a JSON-RPC response carrying it, or a bare array), reports
+// the effective decision for each listed tool and warns about rules naming no listed tool.
+struct CheckReport {
+  bool ok = false;                    // no errors (warnings allowed)
+  std::vector<std::string> errors;    // "<json path>: <problem>; hint: <fix>"
+  std::vector<std::string> warnings;
+  std::vector<std::pair<std::string, std::string>> effective;  // tool -> decision summary
+};
+CheckReport Check(std::string_view policy_text, const Json* tools_list_result);
+std::string FormatCheckReport(const CheckReport& report);
+
+}  // namespace holdgate::policy
