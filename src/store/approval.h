@@ -1,0 +1,164 @@
+#pragma once
+// Value types of the approvals core: the approval state machine, approvals, votes, comments, and
+// the inputs/outputs of the store's approval operations. Plain values; thread-compatible.
+// No I/O here: the Store (store/store.h) persists them.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json_util.h"
+#include "store/outbox.h"
+
+namespace holdgate::store {
+
+// pending ──quorum──▶ approved ──▶ executing ──▶ completed | failed
+// pending ──reject──▶ rejected   pending ──expiry──▶ expired   pending ──cancel──▶ cancelled
+enum class State { kPending, kApproved, kExecuting, kCompleted, kFailed, kRejected, kExpired, kCancelled };
+
+// "pending", "approved", … (the spelling stored in SQLite and shown in the API).
+const char* StateName(State state);
+// Inverse of StateName; returns false (and leaves *out alone) on an unknown name.
+bool ParseState(std::string_view name, State* out);
+// No transition leaves a terminal state: completed, failed, rejected, expired, cancelled.
+bool IsTerminal(State state);
+// Every state but pending and executing: a held call waiting on the approval can be answered.
+// (approved releases the call; the others end it.)
+bool IsDecided(State state);
+
+// SHA-256 hex of CanonicalJson({"arguments": arguments, "tool": tool}). An approval is bound to
+// this fingerprint and to the requesting principal.
+std::string Fingerprint(std::string_view tool, const Json& arguments);
+
+// Surfaces a reviewer may decide from. Votes from anything else are refused.
+bool IsValidVia(std::string_view via);  // "api" | "cli" | "ui" | "slack"
+
+struct Vote {
+  std::string approval_id;
+  std::string reviewer;
+  bool approve = false;  // stored as 'approve' | 'reject'
+  std::string via;
+  std::string reason;
+  int64_t at_ms = 0;
+};
+
+struct Comment {
+  int64_t id = 0;
+  std::string approval_id;
+  std::string author;
+  std::string body;
+  int64_t at_ms = 0;
+};
+
+struct Approval {
+  std::string id;  // "apr_" + 32 hex
+  std::string principal;
+  std::string session_id;
+  std::string tool;
+  Json arguments;  // as requested; stored as canonical JSON
+  std::string fingerprint;
+  std::string rule;
+  Json risk;  // whatever the policy attached (object or null)
+  State state = State::kPending;
+  int approvers_needed = 1;
+  // Who may decide: {"roles": [...], "names": [...]}; null or both empty = any reviewer except
+  // the principal. A reviewer qualifies when their name is in names OR one of their roles in roles.
+  Json reviewers;
+  bool editable = false;
+  Json edited_arguments;   // null unless a reviewer edited the arguments while approving
+  std::string on_timeout;  // "reject" (the only value: expiry never approves)
+  Json notify;             // notify targets copied from the policy (for the notifier)
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;  // 0 = never expires
+  int64_t decided_at_ms = 0;  // 0 while pending
+  std::string decided_by;     // reviewer name, or "holdgate" for expiry / crash recovery
+  std::string decided_via;    // api|cli|ui|slack, "system" for expiry/recovery, "agent" for cancel
+  std::string reason;         // reject reason, expiry/cancel/failure explanation
+  Json result;                // upstream result (completed) or error (failed); null before
+  bool agent_left = false;    // the agent's held request went away (reviewers see it)
+  int64_t updated_at_ms = 0;
+  std::vector<Vote> votes;  // oldest first; filled by Get/List/Decide
+
+  // The arguments to send upstream: edited_arguments when a reviewer edited them, else arguments.
+  const Json& EffectiveArguments() const;
+  int ApprovalsSoFar() const;  // number of approve votes
+};
+
+struct NewApproval {
+  std::string principal;  // REQUIRES: non-empty
+  std::string session_id;
+  std::string tool;  // REQUIRES: non-empty
+  Json arguments = Json::object();
+  std::string rule;
+  Json risk;
+  int approvers_needed = 1;  // REQUIRES: >= 1
+  Json reviewers;            // see Approval::reviewers
+  bool editable = false;
+  std::string on_timeout = "reject";  // "" means "reject"; anything else is kInvalidArgument
+  int64_t timeout_ms = 0;             // 0 = never expires; expires_at = now + timeout_ms
+  Json notify;
+  // Written in the same transaction as the approval (approval_id is filled in by the store).
+  std::vector<NewOutboxRow> outbox;
+};
+
+struct DecisionInput {
+  std::string id;
+  std::string reviewer;            // REQUIRES: non-empty (authenticated identity)
+  std::vector<std::string> roles;  // the reviewer's roles (from their token)
+  std::string via;                 // api|cli|ui|slack
+  bool approve = false;
+  std::string reason;  // REQUIRED (non-empty) to reject
+  // Optional edit (approve only, approval must be `editable`). With a quorum > 1 an edit is only
+  // accepted from the first approver, or when identical to the edit already made, so every
+  // approver approved the same arguments.
+  std::optional<Json> edited_arguments;
+  std::vector<NewOutboxRow> outbox;  // written in the same transaction if the vote is recorded
+};
+
+// What Decide really did. Errors are returned as a Status instead:
+//   kNotFound          no such approval
+//   kPermissionDenied  the reviewer is the approval's principal (approve), or not allowed by
+//                      `reviewers`
+//   kInvalidArgument   reject without a reason, bad via, edit of a non-editable approval
+//   kConflict          the approval is no longer pending and this reviewer never voted on it;
+//                      message like "already rejected by bob at 2026-…Z via ui: too risky"
+//                      (also "expired at …" when it was overdue: Decide then expires it).
+struct DecisionOutcome {
+  bool changed = false;  // a vote was recorded (false: this reviewer had already voted)
+  State state = State::kPending;  // the approval's state afterwards
+  int approvals_so_far = 0;
+  int approvals_needed = 1;
+  std::string message;  // human-readable: "approved (2 of 2)", "vote recorded (1 of 2)", …
+  Approval approval;    // the approval afterwards
+};
+
+struct ApprovalFilter {
+  std::vector<State> states;  // empty = any
+  std::string tool;           // exact match; empty = any
+  std::string principal;      // exact match; empty = any
+  int64_t created_from_ms = 0;  // inclusive; 0 = unbounded
+  int64_t created_to_ms = 0;    // exclusive; 0 = unbounded
+  int limit = 50;               // clamped to [1, 500]
+  std::string cursor;           // next_cursor of the previous page; empty = first page
+};
+
+// Newest first (created_at DESC, id DESC). next_cursor is empty on the last page.
+struct ApprovalPage {
+  std::vector<Approval> approvals;
+  std::string next_cursor;
+};
+
+// One approval change, delivered to listeners after commit and replayable by EventsSince.
+struct ChangeEvent {
+  int64_t seq = 0;   // the audit event's seq: strictly increasing, usable as an SSE event id
+  std::string type;  // "approval.created", ".vote", ".approved", ".rejected", ".expired",
+                     // ".cancelled", ".executing", ".completed", ".failed", ".agent_left",
+                     // ".comment"
+  int64_t ts_ms = 0;
+  std::string actor;
+  Approval approval;  // live feed: the approval right after this change;
+                      // EventsSince: the approval as it is now
+};
+
+}  // namespace holdgate::store

@@ -1,0 +1,146 @@
+#pragma once
+// Store: the durable approvals core over one SQLite file (WAL): approvals, votes, comments, the
+// hash-chained audit log, the notification outbox, schema migrations, and an in-process change
+// feed. The only module that touches SQLite.
+//
+// Thread-safe. Every method blocks on SQLite I/O. Writes go through one writer connection behind
+// a mutex, each in one BEGIN IMMEDIATE transaction holding the conditional state change, its audit
+// event and its outbox rows; reads use a second connection and never wait for writers.
+// Listeners run after commit, outside the database locks, in commit order (see AddListener).
+// All timestamps come from the injected Clock (ms since epoch).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/json_util.h"
+#include "common/status.h"
+#include "store/approval.h"
+#include "store/audit.h"
+#include "store/outbox.h"
+
+namespace holdgate::store {
+
+struct StoreOptions {
+  int busy_timeout_ms = 5000;
+  // How long FindReusable keeps answering a retry with a rejection/expiry (see FindReusable).
+  int64_t rejection_memory_ms = 60 * 60 * 1000;
+  // How long a claimed outbox row stays claimed before another worker may take it again.
+  int64_t outbox_lease_ms = 60 * 1000;
+};
+
+// Builds extra outbox rows for a transition, inside its transaction (the notifier registers one).
+// Called under the writer lock: must be pure and cheap, must not call the Store.
+using OutboxFactory =
+    std::function<std::vector<NewOutboxRow>(const std::string& event_type, const Approval&)>;
+using ChangeListener = std::function<void(const ChangeEvent&)>;
+
+class Store {
+ public:
+  // Opens (creating if needed) the database, applies pending migrations in one transaction.
+  // REQUIRES: `clock` outlives the Store.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const Clock& clock,
+                                             const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- approvals ------------------------------------------------------------------------------
+  // Writes a pending approval (+ "approval.created" audit event + outbox rows) in one transaction.
+  // kInvalidArgument for an empty principal/tool, approvers_needed < 1, negative timeout, an
+  // on_timeout other than "reject", or a `reviewers` value that is not {"roles":[..],"names":[..]}.
+  Result<Approval> CreatePending(const NewApproval& input);
+
+  // kNotFound if absent.
+  Result<Approval> Get(const std::string& id);
+  Result<ApprovalPage> List(const ApprovalFilter& filter);
+  Result<std::vector<Comment>> ListComments(const std::string& approval_id);
+
+  // For a retried call: the approval a call by `principal` with this fingerprint should attach
+  // to, or nullopt to create a new one. Returns, preferring live ones, the newest approval that is
+  //   pending / approved (not yet consumed) / executing  -> re-attach (wait, run, or report running)
+  //   rejected / expired decided within options.rejection_memory_ms -> answer with that decision
+  // Completed, failed and cancelled approvals are never returned (they were consumed or withdrawn:
+  // the same call again is a new request), nor are older rejections/expiries.
+  Result<std::optional<Approval>> FindReusable(const std::string& principal,
+                                               const std::string& fingerprint);
+
+  // Records one reviewer's vote; see DecisionOutcome for the rules and the error codes. Quorum:
+  // approvers_needed distinct approvers -> approved; any reject -> rejected. A reviewer votes
+  // once: a repeated vote (either way, in any state) is an outcome with changed=false.
+  // Overdue pending approvals are expired instead (kConflict "expired at …").
+  Result<DecisionOutcome> Decide(const DecisionInput& input);
+
+  // approved -> executing: the exactly-once gate before the upstream call. kConflict otherwise
+  // (message names the current state), kNotFound if absent.
+  Result<Approval> MarkExecuting(const std::string& id);
+  // executing -> completed (failed=false) or failed (failed=true), storing `result` (the upstream
+  // result or error). kConflict if not executing.
+  Result<Approval> Complete(const std::string& id, const Json& result, bool failed);
+  // pending and past expires_at -> expired (on_timeout "reject"; never approves). kConflict if not
+  // pending or not yet due.
+  Result<Approval> Expire(const std::string& id);
+  // Expires every pending approval with expires_at <= now_ms (at most `limit` per call, oldest
+  // deadline first); returns them.
+  Result<std::vector<Approval>> ExpireDue(int64_t now_ms, int limit = 1000);
+  // pending -> cancelled. `actor` defaults to the agent side. kConflict if not pending.
+  Result<Approval> Cancel(const std::string& id, const std::string& why,
+                          const std::string& actor = "agent");
+  // Flags that the agent's held request went away (pending/approved only). Idempotent: a second
+  // call changes nothing and writes no event. kConflict in other states.
+  Result<Approval> MarkAgentLeft(const std::string& id);
+  // At start-up: executing -> failed with reason "unknown: holdgate stopped while the tool was
+  // running; not re-run". Returns how many.
+  Result<int> RecoverAfterCrash();
+  // kNotFound if the approval is absent; kInvalidArgument for an empty author/body.
+  Result<Comment> AddComment(const std::string& approval_id, const std::string& author,
+                             const std::string& body);
+
+  // ---- audit ----------------------------------------------------------------------------------
+  // Appends an event not tied to a transition (call received/allowed/denied, auth failures,
+  // policy loaded, …). Returns it with seq, ts, prev_hash and hash filled in.
+  Result<AuditEvent> AppendAudit(const AuditEvent& event);
+  Result<AuditPage> ListAudit(const AuditFilter& filter);
+  // Walks the whole chain on this database.
+  Result<AuditVerdict> VerifyAuditChain();
+
+  // ---- change feed ----------------------------------------------------------------------------
+  // `listener` sees every approval change, after commit, in seq order, outside the database
+  // locks, on the thread that made the change (or one that committed concurrently). It must be
+  // cheap; it may read the store; store writes made from a listener are delivered after it
+  // returns. Returns an id for RemoveListener.
+  int AddListener(ChangeListener listener);
+  // After it returns, the listener is not running and will not be called again.
+  void RemoveListener(int id);
+  // Approval events with seq > after_seq, oldest first, at most `limit` (SSE resume).
+  Result<std::vector<ChangeEvent>> EventsSince(int64_t after_seq, int limit = 500);
+
+  // ---- outbox ---------------------------------------------------------------------------------
+  void SetOutboxFactory(OutboxFactory factory);
+  // Rows not tied to an approval (e.g. a policy reload notice).
+  Result<OutboxRow> EnqueueOutbox(const NewOutboxRow& row);
+  // Claims up to `limit` due rows (pending with next_attempt_at <= now_ms, or delivering with an
+  // expired lease): state -> delivering, attempts += 1. Oldest due first.
+  Result<std::vector<OutboxRow>> ClaimDueOutbox(int64_t now_ms, int limit);
+  // delivering -> delivered. kConflict if the row is not delivering.
+  Status MarkOutboxDelivered(int64_t id, const std::string& status);
+  // delivering -> pending at next_attempt_at_ms, or -> dead when give_up.
+  Status MarkOutboxFailed(int64_t id, const std::string& status, int64_t next_attempt_at_ms,
+                          bool give_up);
+  Result<std::vector<OutboxRow>> ListOutbox(const OutboxFilter& filter);
+  // Any state -> pending, due now, attempts kept. kNotFound if absent.
+  Status RequeueOutbox(int64_t id);
+
+  const Clock& clock() const;
+
+  class Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace holdgate::store
