@@ -1,0 +1,335 @@
+// The only translation unit that includes cpp-jwt (LIBRARY-NOTES §4.5/§4.6): its error codes are
+// compared here, and only here, and mapped to AuthResult.
+#include "review/jwt_auth.h"
+
+#include <jwt/jwt.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "common/crypto.h"
+#include "review/jwk.h"
+
+namespace holdgate::review {
+namespace {
+
+constexpr size_t kMaxTokenBytes = 8192;
+
+bool IsSupportedAlg(std::string_view alg) {
+  return alg == "HS256" || alg == "RS256" || alg == "ES256";
+}
+
+AuthResult Fail(AuthResult::Status status, std::string why) {
+  AuthResult r;
+  r.status = status;
+  r.why = std::move(why);
+  return r;
+}
+
+// NumericDate (RFC 7519 §2): a JSON number of seconds. Returns false when absent or not a number.
+bool NumericClaim(const Json& claims, const char* name, int64_t* out) {
+  auto it = claims.find(name);
+  if (it == claims.end() || !it->is_number()) return false;
+  double v = it->get<double>();
+  if (!std::isfinite(v) || v < 0 || v > 1e13) return false;
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
+Result<int64_t> DurationSeconds(const Json& v, const char* name) {
+  if (v.is_number_integer()) {
+    if (v.get<int64_t>() < 0) return InvalidArgument(std::string("auth.") + name + " must not be negative");
+    return v.get<int64_t>();
+  }
+  if (v.is_string()) {
+    int64_t ms = ParseDurationMs(v.get<std::string>());
+    if (ms < 0) return InvalidArgument(std::string("auth.") + name + ": bad duration \"" + v.get<std::string>() + "\"");
+    return ms / 1000;
+  }
+  return InvalidArgument(std::string("auth.") + name + " must be a duration string or seconds");
+}
+
+}  // namespace
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kAuditor: return "auditor";
+    case Role::kReviewer: return "reviewer";
+    case Role::kAdmin: return "admin";
+    case Role::kNone: break;
+  }
+  return "none";
+}
+
+bool ParseRole(std::string_view text, Role* out) {
+  if (text == "auditor") *out = Role::kAuditor;
+  else if (text == "reviewer") *out = Role::kReviewer;
+  else if (text == "admin") *out = Role::kAdmin;
+  else return false;
+  return true;
+}
+
+const char* AuthStatusName(AuthResult::Status status) {
+  switch (status) {
+    case AuthResult::Status::kOk: return "ok";
+    case AuthResult::Status::kMissing: return "missing";
+    case AuthResult::Status::kInvalid: return "invalid";
+    case AuthResult::Status::kExpired: return "expired";
+    case AuthResult::Status::kForbidden: return "forbidden";
+  }
+  return "invalid";
+}
+
+Result<JwtConfig> ParseJwtConfig(const Json& auth, const std::string& base_dir) {
+  JwtConfig c;
+  if (!auth.is_null() && !auth.is_object()) return InvalidArgument("auth must be an object");
+  const Json a = auth.is_object() ? auth : Json::object();
+  try {
+    if (a.contains("jwt_secret")) {
+      if (!a["jwt_secret"].is_string()) return InvalidArgument("auth.jwt_secret must be a string");
+      c.hs256_secret = a["jwt_secret"].get<std::string>();
+    } else if (const char* env = std::getenv("HOLDGATE_JWT_SECRET"); env != nullptr) {
+      c.hs256_secret = env;
+    }
+    if (a.contains("issuer")) c.issuer = a["issuer"].get<std::string>();
+    if (a.contains("audience")) c.audience = a["audience"].get<std::string>();
+    if (a.contains("leeway")) {
+      auto v = DurationSeconds(a["leeway"], "leeway");
+      if (!v.ok()) return v.status();
+      c.leeway_s = *v;
+    }
+    if (a.contains("max_token_lifetime")) {
+      auto v = DurationSeconds(a["max_token_lifetime"], "max_token_lifetime");
+      if (!v.ok()) return v.status();
+      c.max_lifetime_s = *v;
+    }
+    if (a.contains("public_keys")) {
+      if (!a["public_keys"].is_array()) return InvalidArgument("auth.public_keys must be an array");
+      for (size_t i = 0; i < a["public_keys"].size(); ++i) {
+        const Json& k = a["public_keys"][i];
+        std::string where = "auth.public_keys[" + std::to_string(i) + "]";
+        if (!k.is_object()) return InvalidArgument(where + " must be an object");
+        JwtKey key;
+        key.kid = k.value("kid", "");
+        key.alg = k.value("alg", "");
+        if (k.contains("pem")) {
+          key.material = k["pem"].get<std::string>();
+        } else if (k.contains("pem_file")) {
+          auto text = ReadFile(Resolve(base_dir, k["pem_file"].get<std::string>()));
+          if (!text.ok()) return InvalidArgument(where + ": " + text.status().message());
+          key.material = *text;
+        } else {
+          return InvalidArgument(where + " needs \"pem\" or \"pem_file\"");
+        }
+        c.public_keys.push_back(std::move(key));
+      }
+    }
+    if (a.contains("jwks_file")) {
+      auto text = ReadFile(Resolve(base_dir, a["jwks_file"].get<std::string>()));
+      if (!text.ok()) return InvalidArgument("auth.jwks_file: " + text.status().message());
+      c.jwks_json = *text;
+    }
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("auth: wrong type in configuration: ") + e.what());
+  }
+  return c;
+}
+
+Result<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const JwtConfig& config, const Clock* clock) {
+  std::vector<JwtKey> keys;
+  if (!config.hs256_secret.empty()) {
+    if (config.hs256_secret.size() < kMinHs256SecretBytes) {
+      return InvalidArgument("the HS256 secret must be at least 32 bytes (it has " +
+                             std::to_string(config.hs256_secret.size()) + ")");
+    }
+    keys.push_back(JwtKey{"", "HS256", config.hs256_secret});
+  }
+  for (size_t i = 0; i < config.public_keys.size(); ++i) {
+    const JwtKey& k = config.public_keys[i];
+    std::string where = "public key " + std::to_string(i) + (k.kid.empty() ? "" : " (kid " + k.kid + ")");
+    if (k.alg != "RS256" && k.alg != "ES256") {
+      return InvalidArgument(where + ": alg must be RS256 or ES256, got \"" + k.alg + "\"");
+    }
+    Status s = CheckPublicKeyPem(k.material, k.alg);
+    if (!s.ok()) return InvalidArgument(where + ": " + s.message());
+    keys.push_back(k);
+  }
+  if (!config.jwks_json.empty()) {
+    auto jwks = ParseJwks(config.jwks_json);
+    if (!jwks.ok()) return jwks.status();
+    for (auto& k : *jwks) keys.push_back(JwtKey{k.kid, k.alg, k.pem});
+  }
+  if (keys.empty()) {
+    return InvalidArgument("no reviewer token key configured: set auth.jwt_secret (or HOLDGATE_JWT_SECRET, "
+                           ">= 32 bytes), auth.public_keys or auth.jwks_file");
+  }
+  if (config.leeway_s < 0 || config.leeway_s > 300) return InvalidArgument("auth.leeway must be 0..300 s");
+  if (config.max_lifetime_s <= 0) return InvalidArgument("auth.max_token_lifetime must be positive");
+  if (clock == nullptr) clock = &SystemClock::Instance();
+  return std::unique_ptr<JwtVerifier>(new JwtVerifier(config, std::move(keys), clock));
+}
+
+AuthResult JwtVerifier::Verify(std::string_view token) const {
+  using S = AuthResult::Status;
+  if (token.empty()) return Fail(S::kMissing, "no bearer token");
+  if (token.size() > kMaxTokenBytes) return Fail(S::kInvalid, "token too long");
+  size_t d1 = token.find('.');
+  size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
+      token.find('.', d2 + 1) != std::string_view::npos || d1 == 0 || d2 == d1 + 1 ||
+      d2 + 1 == token.size()) {
+    return Fail(S::kInvalid, "malformed token (want header.payload.signature)");
+  }
+  std::string header_text;
+  if (!Base64UrlDecode(token.substr(0, d1), &header_text)) return Fail(S::kInvalid, "malformed token header");
+  auto header = ParseJson(header_text, 8);
+  if (!header.ok() || !header->is_object()) return Fail(S::kInvalid, "malformed token header");
+  auto alg_it = header->find("alg");
+  if (alg_it == header->end() || !alg_it->is_string()) return Fail(S::kInvalid, "token header has no alg");
+  const std::string alg = alg_it->get<std::string>();
+  // Exact match: "none", "NoNe", "HS512", … are never accepted.
+  if (!IsSupportedAlg(alg)) return Fail(S::kInvalid, "algorithm not accepted");
+  if (header->contains("crit")) return Fail(S::kInvalid, "unsupported critical header");
+  std::string kid;
+  if (auto it = header->find("kid"); it != header->end()) {
+    if (!it->is_string()) return Fail(S::kInvalid, "kid must be a string");
+    kid = it->get<std::string>();
+  }
+
+  AuthResult last = Fail(S::kInvalid, kid.empty() ? "no key for algorithm " + alg : "unknown kid");
+  for (const JwtKey& key : keys_) {
+    if (key.alg != alg) continue;            // the key's pinned algorithm decides, never the token
+    if (!kid.empty() && key.kid != kid) continue;
+    AuthResult r = VerifyWithKey(token, key, *header);
+    if (r.status != S::kInvalid || r.why != "bad signature") return r;  // decided by this key
+    last = std::move(r);
+  }
+  return last;
+}
+
+AuthResult JwtVerifier::VerifyWithKey(std::string_view token, const JwtKey& key, const Json&) const {
+  using S = AuthResult::Status;
+  using namespace jwt::params;
+  std::error_code ec;
+  Json claims;
+  try {
+    const uint32_t lw = static_cast<uint32_t>(config_.leeway_s);
+    const jwt::string_view tv(token.data(), token.size());
+    // Exactly one algorithm per key (LIBRARY-NOTES §4.1); `none` is never listed (§4.2).
+    auto run = [&](auto&&... extra) {
+      return jwt::decode(tv, algorithms({key.alg}), ec, secret(key.material), leeway(lw), extra...);
+    };
+    const bool iss = !config_.issuer.empty();
+    const bool au = !config_.audience.empty();
+    jwt::jwt_object obj = iss && au ? run(issuer(config_.issuer), aud(config_.audience))
+                        : iss       ? run(issuer(config_.issuer))
+                        : au        ? run(aud(config_.audience))
+                                    : run();
+    if (ec) {
+      // Any non-zero code is a rejection (§4.8); a few get a specific message.
+      if (ec == jwt::VerificationErrc::TokenExpired) return Fail(S::kExpired, "token expired");
+      if (ec == jwt::VerificationErrc::InvalidSignature) return Fail(S::kInvalid, "bad signature");
+      if (ec == jwt::VerificationErrc::InvalidIssuer) return Fail(S::kInvalid, "wrong issuer");
+      if (ec == jwt::VerificationErrc::InvalidAudience) return Fail(S::kInvalid, "wrong audience");
+      if (ec == jwt::VerificationErrc::ImmatureSignature) return Fail(S::kInvalid, "token not yet valid");
+      if (ec == jwt::VerificationErrc::InvalidAlgorithm) return Fail(S::kInvalid, "algorithm not accepted");
+      return Fail(S::kInvalid, "token rejected: " + ec.message());
+    }
+    claims = obj.payload().create_json_obj();
+  } catch (const std::exception&) {
+    return Fail(S::kInvalid, "token rejected: malformed claims");
+  } catch (...) {
+    return Fail(S::kInvalid, "token rejected");
+  }
+  if (!claims.is_object()) return Fail(S::kInvalid, "claims are not an object");
+
+  // Time checks against our own clock (the library's use the system clock; both must pass).
+  const int64_t now = clock_->NowMs() / 1000;
+  const int64_t lw = config_.leeway_s;
+  int64_t exp = 0, nbf = 0, iat = 0;
+  if (!NumericClaim(claims, "exp", &exp)) return Fail(S::kInvalid, "token has no valid exp claim");
+  if (now > exp + lw) return Fail(S::kExpired, "token expired");
+  if (claims.contains("nbf")) {
+    if (!NumericClaim(claims, "nbf", &nbf)) return Fail(S::kInvalid, "bad nbf claim");
+    if (nbf - lw > now) return Fail(S::kInvalid, "token not yet valid");
+  }
+  bool has_iat = claims.contains("iat");
+  if (has_iat) {
+    if (!NumericClaim(claims, "iat", &iat)) return Fail(S::kInvalid, "bad iat claim");
+    if (iat - lw > now) return Fail(S::kInvalid, "token issued in the future");
+  }
+  const int64_t start = has_iat ? iat : now;
+  if (exp - start > config_.max_lifetime_s) return Fail(S::kInvalid, "token lifetime exceeds the maximum");
+
+  auto sub = claims.find("sub");
+  if (sub == claims.end() || !sub->is_string() || sub->get<std::string>().empty() ||
+      sub->get<std::string>().size() > 256) {
+    return Fail(S::kInvalid, "token has no usable sub claim");
+  }
+  AuthResult r;
+  r.subject = sub->get<std::string>();
+  auto role = claims.find("role");
+  if (role == claims.end() || !role->is_string() || !ParseRole(role->get<std::string>(), &r.role)) {
+    r.status = S::kForbidden;
+    r.role = Role::kNone;
+    r.why = "token has no known role (auditor, reviewer or admin)";
+    return r;
+  }
+  r.status = S::kOk;
+  return r;
+}
+
+Result<std::string> SignJwt(std::string_view alg, std::string_view key, const Json& claims,
+                            std::string_view kid) {
+  if (!IsSupportedAlg(alg)) return InvalidArgument("unsupported algorithm " + std::string(alg));
+  if (!claims.is_object()) return InvalidArgument("claims must be a JSON object");
+  if (key.empty()) return InvalidArgument("empty signing key");
+  try {
+    using namespace jwt::params;
+    jwt::jwt_object obj{algorithm(jwt::string_view(alg.data(), alg.size())),
+                        secret(jwt::string_view(key.data(), key.size()))};
+    for (auto it = claims.begin(); it != claims.end(); ++it) obj.add_claim(it.key(), it.value());
+    if (!kid.empty()) obj.header().add_header("kid", std::string(kid));
+    std::error_code ec;
+    std::string token = obj.signature(ec);
+    if (ec) return InvalidArgument("signing failed: " + ec.message());
+    return token;
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("signing failed: ") + e.what());
+  }
+}
+
+Result<std::string> MintHs256(std::string_view secret, std::string_view sub, Role role, int64_t ttl_s,
+                              std::string_view issuer, std::string_view audience, const Clock* clock) {
+  if (secret.size() < kMinHs256SecretBytes) {
+    return InvalidArgument("the HS256 secret must be at least 32 bytes");
+  }
+  if (sub.empty()) return InvalidArgument("sub must not be empty");
+  if (role == Role::kNone) return InvalidArgument("role must be auditor, reviewer or admin");
+  if (ttl_s <= 0) return InvalidArgument("ttl must be positive");
+  if (clock == nullptr) clock = &SystemClock::Instance();
+  const int64_t now = clock->NowMs() / 1000;
+  Json claims = {{"sub", std::string(sub)}, {"role", RoleName(role)}, {"iat", now},
+                 {"exp", now + ttl_s}, {"jti", RandomHex(8)}};
+  if (!issuer.empty()) claims["iss"] = std::string(issuer);
+  if (!audience.empty()) claims["aud"] = std::string(audience);
+  return SignJwt("HS256", secret, claims);
+}
+
+}  // namespace holdgate::review
