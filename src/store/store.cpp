@@ -1,0 +1,769 @@
+#include "store/store.h"
+
+#include <algorithm>
+
+#include "common/crypto.h"
+#include "store/store_impl.h"
+
+namespace holdgate::store {
+namespace {
+
+using internal::ScopedReset;
+using internal::StatementCache;
+
+constexpr char kRecoveredReason[] = "unknown: holdgate stopped while the tool was running; not re-run";
+constexpr size_t kAuditValueLimit = 16 * 1024;
+
+// Large values go into audit details as a digest, so one huge call cannot bloat the log.
+Json AuditValue(const Json& value) {
+  std::string text = CanonicalJson(value);
+  if (text.size() <= kAuditValueLimit) return value;
+  return Json{{"truncated", true}, {"bytes", text.size()}, {"sha256", Sha256Hex(text)}};
+}
+
+std::string JsonText(const Json& value) { return CanonicalJson(value); }
+
+// {"roles":[...],"names":[...]} with string arrays, normalised; null when it constrains nothing.
+Result<Json> NormaliseReviewers(const Json& in) {
+  if (in.is_null()) return Json();
+  if (!in.is_object()) return InvalidArgument("reviewers must be an object {\"roles\":[…],\"names\":[…]}");
+  Json out = Json::object();
+  bool any = false;
+  for (auto it = in.begin(); it != in.end(); ++it) {
+    if (it.key() != "roles" && it.key() != "names") {
+      return InvalidArgument("reviewers: unknown key \"" + it.key() + "\" (expected roles, names)");
+    }
+    if (!it.value().is_array()) return InvalidArgument("reviewers." + it.key() + " must be an array");
+    Json list = Json::array();
+    for (const Json& v : it.value()) {
+      if (!v.is_string() || v.get<std::string>().empty()) {
+        return InvalidArgument("reviewers." + it.key() + " must hold non-empty strings");
+      }
+      list.push_back(v);
+    }
+    any = any || !list.empty();
+    out[it.key()] = std::move(list);
+  }
+  return any ? out : Json();
+}
+
+bool ContainsString(const Json& list, const std::string& s) {
+  if (!list.is_array()) return false;
+  return std::any_of(list.begin(), list.end(),
+                     [&](const Json& v) { return v.is_string() && v.get<std::string>() == s; });
+}
+
+// True when `reviewer` (with `roles`) may decide; otherwise *need describes who may.
+bool ReviewerAllowed(const Json& reviewers, const std::string& reviewer,
+                     const std::vector<std::string>& roles, std::string* need) {
+  if (reviewers.is_null()) return true;
+  const Json names = reviewers.value("names", Json::array());
+  const Json allowed_roles = reviewers.value("roles", Json::array());
+  if (ContainsString(names, reviewer)) return true;
+  for (const std::string& r : roles) {
+    if (ContainsString(allowed_roles, r)) return true;
+  }
+  std::vector<std::string> parts;
+  if (!allowed_roles.empty()) parts.push_back("a role in " + DumpJson(allowed_roles));
+  if (!names.empty()) parts.push_back("one of " + DumpJson(names));
+  *need = parts.size() == 2 ? parts[0] + " or " + parts[1] : parts.at(0);
+  return false;
+}
+
+std::string DurationText(int64_t ms) {
+  if (ms % 3'600'000 == 0 && ms >= 3'600'000) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0 && ms >= 60'000) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// "already rejected by bob at 2026-…Z via ui: too risky" and friends.
+std::string AlreadyDecidedMessage(const Approval& a) {
+  const std::string when = FormatTimeMs(a.decided_at_ms);
+  switch (a.state) {
+    case State::kApproved:
+    case State::kExecuting:
+    case State::kCompleted:
+    case State::kFailed: {
+      std::string m = "already approved by " + a.decided_by + " at " + when + " via " + a.decided_via;
+      if (a.state != State::kApproved) m += "; now " + std::string(StateName(a.state));
+      return m;
+    }
+    case State::kRejected:
+      return "already rejected by " + a.decided_by + " at " + when + " via " + a.decided_via + ": " +
+             a.reason;
+    case State::kExpired:
+      return "already expired at " + when + ": " + a.reason;
+    case State::kCancelled:
+      return "already cancelled by " + a.decided_by + " at " + when + ": " + a.reason;
+    case State::kPending:
+      break;
+  }
+  return "pending";
+}
+
+std::string ExpiryReason(const Approval& a) {
+  return "expired: no decision within " + DurationText(a.expires_at_ms - a.created_at_ms) +
+         " (on_timeout=" + a.on_timeout + "); not executed";
+}
+
+Json VotesSummary(const Approval& a) {
+  return Json{{"approvals_so_far", a.ApprovalsSoFar()}, {"approvals_needed", a.approvers_needed}};
+}
+
+// The reloaded approval inside a transaction; it must exist (we just wrote it).
+Approval MustLoad(Store::Impl::Tx& tx, const std::string& id) {
+  std::optional<Approval> a = Store::Impl::LoadApproval(tx.stmts, id);
+  if (!a) throw std::runtime_error("approval " + id + " vanished inside its transaction");
+  return std::move(*a);
+}
+
+// Expires one pending approval in `tx` (the caller checked it is due). Returns it afterwards.
+Approval ExpireTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
+  SQLite::Statement& up = tx.stmts.Get(
+      "UPDATE approvals SET state = 'expired', decided_at = ?, decided_by = 'holdgate', "
+      "decided_via = 'system', reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+  BindInt(up, 1, tx.now);
+  up.bind(2, ExpiryReason(a));
+  BindInt(up, 3, tx.now);
+  up.bind(4, a.id);
+  if (up.exec() != 1) throw std::runtime_error("expire: approval " + a.id + " is not pending");
+  Approval after = MustLoad(tx, a.id);
+  impl.EmitTx(tx, "approval.expired", after, "holdgate", "system", "expire",
+              Json{{"expires_at", a.expires_at_ms}, {"on_timeout", a.on_timeout},
+                   {"reason", after.reason}});
+  return after;
+}
+
+Status NotPending(const Approval& a, const std::string& wanted) {
+  return Conflict("approval " + a.id + " is " + StateName(a.state) + ", not " + wanted);
+}
+
+}  // namespace
+
+Approval ReadApprovalRow(SQLite::Statement& s) {
+  using internal::ParseStoredJson;
+  Approval a;
+  a.id = s.getColumn(0).getString();
+  a.principal = s.getColumn(1).getString();
+  a.session_id = s.getColumn(2).getString();
+  a.tool = s.getColumn(3).getString();
+  a.arguments = ParseStoredJson(s.getColumn(4).getString());
+  a.fingerprint = s.getColumn(5).getString();
+  a.rule = s.getColumn(6).getString();
+  a.risk = ParseStoredJson(s.getColumn(7).getString());
+  ParseState(s.getColumn(8).getString(), &a.state);
+  a.approvers_needed = s.getColumn(9).getInt();
+  a.reviewers = ParseStoredJson(s.getColumn(10).getString());
+  a.editable = s.getColumn(11).getInt() != 0;
+  if (!s.getColumn(12).isNull()) a.edited_arguments = ParseStoredJson(s.getColumn(12).getString());
+  a.on_timeout = s.getColumn(13).getString();
+  a.notify = ParseStoredJson(s.getColumn(14).getString());
+  a.created_at_ms = s.getColumn(15).getInt64();
+  a.expires_at_ms = s.getColumn(16).isNull() ? 0 : s.getColumn(16).getInt64();
+  a.decided_at_ms = s.getColumn(17).isNull() ? 0 : s.getColumn(17).getInt64();
+  a.decided_by = s.getColumn(18).getString();
+  a.decided_via = s.getColumn(19).getString();
+  a.reason = s.getColumn(20).getString();
+  if (!s.getColumn(21).isNull()) a.result = ParseStoredJson(s.getColumn(21).getString());
+  a.agent_left = s.getColumn(22).getInt() != 0;
+  a.updated_at_ms = s.getColumn(23).getInt64();
+  return a;
+}
+
+// ---- Impl ---------------------------------------------------------------------------------------
+
+Store::Impl::~Impl() {
+  // Statements hold the raw sqlite3*: destroy them before their connections.
+  wstmts_.reset();
+  rstmts_.reset();
+  if (wdb_) {
+    try {
+      wdb_->exec("PRAGMA optimize");
+    } catch (const std::exception&) {
+    }
+  }
+  rdb_.reset();
+  wdb_.reset();
+}
+
+Status Store::Impl::Open(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return InvalidArgument("the store needs a database file path (got \"" + path + "\")");
+  }
+  try {
+    wdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                              options_.busy_timeout_ms);
+    const std::string mode = wdb_->execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") return IoError("cannot switch " + path + " to WAL (journal_mode=" + mode + ")");
+    wdb_->exec("PRAGMA synchronous = NORMAL");
+    wdb_->exec("PRAGMA foreign_keys = ON");
+    Status migrated = internal::ApplyMigrations(*wdb_, clock_.NowMs());
+    if (!migrated.ok()) return migrated;
+    wstmts_ = std::make_unique<StatementCache>(*wdb_);
+
+    rdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options_.busy_timeout_ms);
+    rstmts_ = std::make_unique<StatementCache>(*rdb_);
+  } catch (const SQLite::Exception& e) {
+    return IoError("cannot open store " + path + ": " + e.what());
+  } catch (const std::exception& e) {
+    return Internal("cannot open store " + path + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+std::optional<Approval> Store::Impl::LoadApproval(StatementCache& stmts, const std::string& id) {
+  std::optional<Approval> out;
+  {
+    SQLite::Statement& q =
+        stmts.Get(std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE id = ?");
+    ScopedReset reset(q);
+    q.bind(1, id);
+    if (!q.executeStep()) return std::nullopt;
+    out = ReadApprovalRow(q);
+  }
+  out->votes = LoadVotes(stmts, id);
+  return out;
+}
+
+std::vector<Vote> Store::Impl::LoadVotes(StatementCache& stmts, const std::string& id) {
+  SQLite::Statement& q = stmts.Get(
+      "SELECT reviewer, decision, via, reason, at FROM votes WHERE approval_id = ? "
+      "ORDER BY at, rowid");
+  ScopedReset reset(q);
+  q.bind(1, id);
+  std::vector<Vote> votes;
+  while (q.executeStep()) {
+    Vote v;
+    v.approval_id = id;
+    v.reviewer = q.getColumn(0).getString();
+    v.approve = q.getColumn(1).getString() == "approve";
+    v.via = q.getColumn(2).getString();
+    v.reason = q.getColumn(3).getString();
+    v.at_ms = q.getColumn(4).getInt64();
+    votes.push_back(std::move(v));
+  }
+  return votes;
+}
+
+void Store::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approval,
+                         const std::string& actor, const std::string& via,
+                         const std::string& decision, Json detail,
+                         const std::vector<NewOutboxRow>* extra) {
+  AuditEvent e;
+  e.ts_ms = tx.now;
+  e.type = type;
+  e.approval_id = approval.id;
+  e.principal = approval.principal;
+  e.actor = actor;
+  e.via = via;
+  e.tool = approval.tool;
+  e.rule = approval.rule;
+  e.decision = decision;
+  e.detail = std::move(detail);
+  AuditEvent written = AppendAuditTx(tx, std::move(e));
+  if (extra) {
+    for (const NewOutboxRow& row : *extra) InsertOutboxTx(tx, approval.id, row);
+  }
+  if (outbox_factory_) {
+    for (const NewOutboxRow& row : outbox_factory_(type, approval)) InsertOutboxTx(tx, approval.id, row);
+  }
+  if (has_listeners_.load()) {
+    tx.events.push_back(ChangeEvent{written.seq, type, written.ts_ms, actor, approval});
+  }
+}
+
+// ---- Store: lifecycle -------------------------------------------------------------------------
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Clock& clock,
+                                           const StoreOptions& options) {
+  auto impl = std::make_unique<Impl>(clock, options);
+  Status s = impl->Open(path);
+  if (!s.ok()) return s;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+const Clock& Store::clock() const { return impl_->clock_; }
+
+// ---- Store: approvals -------------------------------------------------------------------------
+
+Result<Approval> Store::CreatePending(const NewApproval& in) {
+  if (in.principal.empty()) return InvalidArgument("principal is required");
+  if (in.tool.empty()) return InvalidArgument("tool is required");
+  if (in.approvers_needed < 1) return InvalidArgument("approvers_needed must be at least 1");
+  if (in.timeout_ms < 0) return InvalidArgument("timeout must not be negative");
+  const std::string on_timeout = in.on_timeout.empty() ? "reject" : in.on_timeout;
+  if (on_timeout != "reject") {
+    return InvalidArgument("on_timeout \"" + on_timeout +
+                           "\" is not supported: an expired approval is always rejected, never run");
+  }
+  Result<Json> reviewers = NormaliseReviewers(in.reviewers);
+  if (!reviewers.ok()) return reviewers.status();
+
+  Approval a;
+  a.id = NewId("apr_");
+  a.principal = in.principal;
+  a.session_id = in.session_id;
+  a.tool = in.tool;
+  a.arguments = in.arguments;
+  a.fingerprint = Fingerprint(in.tool, in.arguments);
+  a.rule = in.rule;
+  a.risk = in.risk;
+  a.state = State::kPending;
+  a.approvers_needed = in.approvers_needed;
+  a.reviewers = std::move(reviewers).value();
+  a.editable = in.editable;
+  a.on_timeout = on_timeout;
+  a.notify = in.notify;
+
+  return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
+    a.created_at_ms = tx.now;
+    a.updated_at_ms = tx.now;
+    a.expires_at_ms = in.timeout_ms > 0 ? tx.now + in.timeout_ms : 0;
+    SQLite::Statement& ins = tx.stmts.Get(
+        "INSERT INTO approvals (id, principal, session_id, tool, arguments, fingerprint, rule, risk, "
+        "state, approvers_needed, reviewers, editable, on_timeout, notify, created_at, expires_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, a.id);
+    ins.bind(2, a.principal);
+    ins.bind(3, a.session_id);
+    ins.bind(4, a.tool);
+    ins.bind(5, JsonText(a.arguments));
+    ins.bind(6, a.fingerprint);
+    ins.bind(7, a.rule);
+    ins.bind(8, JsonText(a.risk));
+    ins.bind(9, a.approvers_needed);
+    ins.bind(10, JsonText(a.reviewers));
+    ins.bind(11, a.editable ? 1 : 0);
+    ins.bind(12, a.on_timeout);
+    ins.bind(13, JsonText(a.notify));
+    BindInt(ins, 14, a.created_at_ms);
+    if (a.expires_at_ms > 0) BindInt(ins, 15, a.expires_at_ms);
+    else ins.bind(15);
+    BindInt(ins, 16, a.updated_at_ms);
+    ins.exec();
+    impl_->EmitTx(tx, "approval.created", a, a.principal, "mcp", "hold",
+                  Json{{"arguments", AuditValue(a.arguments)},
+                       {"fingerprint", a.fingerprint},
+                       {"session_id", a.session_id},
+                       {"risk", a.risk},
+                       {"approvers_needed", a.approvers_needed},
+                       {"reviewers", a.reviewers},
+                       {"expires_at", a.expires_at_ms}},
+                  &in.outbox);
+    return a;
+  });
+}
+
+Result<Approval> Store::Get(const std::string& id) {
+  return impl_->Read<Approval>("get approval", [&](StatementCache& stmts) -> Result<Approval> {
+    std::optional<Approval> a = Impl::LoadApproval(stmts, id);
+    if (!a) return NotFound("no approval " + id);
+    return std::move(*a);
+  });
+}
+
+Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
+  const int limit = std::clamp(f.limit, 1, 500);
+  std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
+  if (!f.states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < f.states.size(); ++i) sql += i ? ", ?" : "?";
+    sql += ")";
+  }
+  if (!f.tool.empty()) sql += " AND tool = :tool";
+  if (!f.principal.empty()) sql += " AND principal = :principal";
+  if (f.created_from_ms > 0) sql += " AND created_at >= :from";
+  if (f.created_to_ms > 0) sql += " AND created_at < :to";
+  int64_t cursor_created = 0;
+  std::string cursor_id;
+  if (!f.cursor.empty()) {
+    Json c;
+    if (!internal::DecodeCursor(f.cursor, &c) || !c.is_object() || !c.contains("c") ||
+        !c["c"].is_number_integer() || !c.contains("i") || !c["i"].is_string()) {
+      return InvalidArgument("malformed cursor");
+    }
+    cursor_created = c["c"].get<int64_t>();
+    cursor_id = c["i"].get<std::string>();
+    sql += " AND (created_at < :cc OR (created_at = :cc AND id < :ci))";
+  }
+  sql += " ORDER BY created_at DESC, id DESC LIMIT :limit";
+
+  return impl_->Read<ApprovalPage>("list approvals", [&](StatementCache& stmts) -> Result<ApprovalPage> {
+    ApprovalPage page;
+    {
+      SQLite::Statement& q = stmts.Get(sql);
+      ScopedReset reset(q);
+      int index = 1;
+      for (State s : f.states) q.bind(index++, StateName(s));
+      if (!f.tool.empty()) q.bind(":tool", f.tool);
+      if (!f.principal.empty()) q.bind(":principal", f.principal);
+      if (f.created_from_ms > 0) q.bind(":from", static_cast<int64_t>(f.created_from_ms));
+      if (f.created_to_ms > 0) q.bind(":to", static_cast<int64_t>(f.created_to_ms));
+      if (!f.cursor.empty()) {
+        q.bind(":cc", static_cast<int64_t>(cursor_created));
+        q.bind(":ci", cursor_id);
+      }
+      q.bind(":limit", limit + 1);
+      while (q.executeStep()) page.approvals.push_back(ReadApprovalRow(q));
+    }
+    if (static_cast<int>(page.approvals.size()) > limit) {
+      page.approvals.pop_back();
+      const Approval& last = page.approvals.back();
+      page.next_cursor = internal::EncodeCursor(Json{{"c", last.created_at_ms}, {"i", last.id}});
+    }
+    for (Approval& a : page.approvals) a.votes = Impl::LoadVotes(stmts, a.id);
+    return page;
+  });
+}
+
+Result<std::vector<Comment>> Store::ListComments(const std::string& approval_id) {
+  using Comments = std::vector<Comment>;
+  return impl_->Read<Comments>("list comments", [&](StatementCache& stmts) -> Result<Comments> {
+    SQLite::Statement& q = stmts.Get(
+        "SELECT id, author, body, at FROM comments WHERE approval_id = ? ORDER BY id");
+    ScopedReset reset(q);
+    q.bind(1, approval_id);
+    Comments out;
+    while (q.executeStep()) {
+      out.push_back(Comment{q.getColumn(0).getInt64(), approval_id, q.getColumn(1).getString(),
+                            q.getColumn(2).getString(), q.getColumn(3).getInt64()});
+    }
+    return out;
+  });
+}
+
+Result<std::optional<Approval>> Store::FindReusable(const std::string& principal,
+                                                    const std::string& fingerprint) {
+  using Found = std::optional<Approval>;
+  const int64_t remember_since = impl_->clock_.NowMs() - impl_->options_.rejection_memory_ms;
+  return impl_->Read<Found>("find reusable approval", [&](StatementCache& stmts) -> Result<Found> {
+    std::string id;
+    {
+      SQLite::Statement& q = stmts.Get(
+          "SELECT id FROM approvals WHERE principal = :p AND fingerprint = :f AND ("
+          " state IN ('pending', 'approved', 'executing') OR"
+          " (state IN ('rejected', 'expired') AND decided_at >= :since))"
+          " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END,"
+          " created_at DESC, id DESC LIMIT 1");
+      ScopedReset reset(q);
+      q.bind(":p", principal);
+      q.bind(":f", fingerprint);
+      q.bind(":since", static_cast<int64_t>(remember_since));
+      if (!q.executeStep()) return Found();
+      id = q.getColumn(0).getString();
+    }
+    return Impl::LoadApproval(stmts, id);
+  });
+}
+
+Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
+  if (in.reviewer.empty()) return InvalidArgument("reviewer is required");
+  if (!IsValidVia(in.via)) {
+    return InvalidArgument("via must be one of api, cli, ui, slack (got \"" + in.via + "\")");
+  }
+  if (!in.approve && in.reason.empty()) return InvalidArgument("a rejection needs a reason");
+  if (in.edited_arguments) {
+    if (!in.approve) return InvalidArgument("arguments can only be edited when approving");
+    if (!in.edited_arguments->is_object()) return InvalidArgument("edited arguments must be a JSON object");
+  }
+
+  return impl_->Write<DecisionOutcome>("decide", [&](Impl::Tx& tx) -> Result<DecisionOutcome> {
+    std::optional<Approval> found = Impl::LoadApproval(tx.stmts, in.id);
+    if (!found) return NotFound("no approval " + in.id);
+    Approval a = std::move(*found);
+
+    DecisionOutcome out;
+    out.approvals_needed = a.approvers_needed;
+    // A reviewer votes once, whatever has happened since: repeating is a no-op, not an error.
+    for (const Vote& v : a.votes) {
+      if (v.reviewer != in.reviewer) continue;
+      out.changed = false;
+      out.state = a.state;
+      out.approvals_so_far = a.ApprovalsSoFar();
+      out.message = in.reviewer + " already voted " + (v.approve ? "approve" : "reject") + " at " +
+                    FormatTimeMs(v.at_ms) + " via " + v.via + "; approval is " + StateName(a.state);
+      if (a.state == State::kPending) {
+        out.message += " (" + std::to_string(out.approvals_so_far) + " of " +
+                       std::to_string(a.approvers_needed) + " approvals)";
+      }
+      out.approval = std::move(a);
+      return out;
+    }
+    if (a.state != State::kPending) return Conflict(AlreadyDecidedMessage(a));
+    if (a.expires_at_ms > 0 && tx.now >= a.expires_at_ms) {
+      // Overdue but not swept yet: time decides first, and never in favour of running the tool.
+      Approval expired = ExpireTx(*impl_, tx, a);
+      tx.commit_on_error = true;
+      return Conflict("expired at " + FormatTimeMs(a.expires_at_ms) + " before this decision: " +
+                      expired.reason);
+    }
+    if (in.approve && in.reviewer == a.principal) {
+      return Status(Code::kPermissionDenied,
+                    in.reviewer + " requested this call and cannot approve it");
+    }
+    std::string need;
+    if (!ReviewerAllowed(a.reviewers, in.reviewer, in.roles, &need)) {
+      return Status(Code::kPermissionDenied,
+                    in.reviewer + " may not decide this approval: it needs " + need);
+    }
+    bool edit = false;
+    if (in.edited_arguments) {
+      if (!a.editable) return InvalidArgument("this approval does not allow editing the arguments");
+      const Json& current = a.EffectiveArguments();
+      if (CanonicalJson(*in.edited_arguments) != CanonicalJson(current)) {
+        if (a.ApprovalsSoFar() > 0) {
+          return Conflict("other reviewers already approved the arguments as they are; edits must "
+                          "come with the first approval");
+        }
+        edit = true;
+      }
+    }
+
+    SQLite::Statement& vote = tx.stmts.Get(
+        "INSERT INTO votes (approval_id, reviewer, decision, via, reason, at) VALUES (?, ?, ?, ?, ?, ?)");
+    vote.bind(1, a.id);
+    vote.bind(2, in.reviewer);
+    vote.bind(3, in.approve ? "approve" : "reject");
+    vote.bind(4, in.via);
+    vote.bind(5, in.reason);
+    BindInt(vote, 6, tx.now);
+    vote.exec();
+    if (edit) {
+      SQLite::Statement& up = tx.stmts.Get(
+          "UPDATE approvals SET edited_arguments = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+      up.bind(1, CanonicalJson(*in.edited_arguments));
+      BindInt(up, 2, tx.now);
+      up.bind(3, a.id);
+      up.exec();
+    }
+    Approval voted = MustLoad(tx, a.id);
+    const int approvals = voted.ApprovalsSoFar();
+    Json vote_detail = VotesSummary(voted);
+    vote_detail["reason"] = in.reason;
+    if (edit) vote_detail["edited_arguments"] = AuditValue(*in.edited_arguments);
+
+    const bool reject = !in.approve;
+    const bool quorum = in.approve && approvals >= a.approvers_needed;
+    // The vote event carries the caller's outbox rows only when it does not decide; a deciding
+    // vote's rows go with the decision event.
+    impl_->EmitTx(tx, "approval.vote", voted, in.reviewer, in.via, in.approve ? "approve" : "reject",
+                  vote_detail, (reject || quorum) ? nullptr : &in.outbox);
+
+    if (reject || quorum) {
+      std::string decided_by = in.reviewer;
+      if (quorum) {
+        decided_by.clear();
+        for (const Vote& v : voted.votes) {
+          if (!v.approve) continue;
+          if (!decided_by.empty()) decided_by += ", ";
+          decided_by += v.reviewer;
+        }
+      }
+      SQLite::Statement& up = tx.stmts.Get(
+          "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, decided_via = ?, "
+          "reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+      up.bind(1, reject ? "rejected" : "approved");
+      BindInt(up, 2, tx.now);
+      up.bind(3, decided_by);
+      up.bind(4, in.via);
+      up.bind(5, in.reason);
+      BindInt(up, 6, tx.now);
+      up.bind(7, a.id);
+      if (up.exec() != 1) throw std::runtime_error("decide: approval " + a.id + " left pending state");
+      voted = MustLoad(tx, a.id);
+      Json detail = VotesSummary(voted);
+      detail["reason"] = in.reason;
+      detail["decided_by"] = decided_by;
+      if (!voted.edited_arguments.is_null()) detail["edited_arguments"] = AuditValue(voted.edited_arguments);
+      impl_->EmitTx(tx, reject ? "approval.rejected" : "approval.approved", voted, in.reviewer, in.via,
+                    reject ? "reject" : "approve", std::move(detail), &in.outbox);
+    }
+
+    out.changed = true;
+    out.state = voted.state;
+    out.approvals_so_far = approvals;
+    if (reject) {
+      out.message = "rejected by " + in.reviewer + ": " + in.reason;
+    } else if (quorum) {
+      out.message = "approved (" + std::to_string(approvals) + " of " +
+                    std::to_string(a.approvers_needed) + ")";
+    } else {
+      out.message = "vote recorded (" + std::to_string(approvals) + " of " +
+                    std::to_string(a.approvers_needed) + " approvals)";
+    }
+    out.approval = std::move(voted);
+    return out;
+  });
+}
+
+Result<Approval> Store::MarkExecuting(const std::string& id) {
+  return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) -> Result<Approval> {
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved'");
+    BindInt(up, 1, tx.now);
+    up.bind(2, id);
+    if (up.exec() != 1) {
+      std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
+      if (!a) return NotFound("no approval " + id);
+      if (a->state == State::kExecuting || a->state == State::kCompleted || a->state == State::kFailed) {
+        return Conflict("approval " + id + " was already released (" + StateName(a->state) +
+                        "); it runs at most once");
+      }
+      return NotPending(*a, "approved");
+    }
+    Approval a = MustLoad(tx, id);
+    impl_->EmitTx(tx, "approval.executing", a, "holdgate", "system", "release",
+                  Json{{"arguments", AuditValue(a.EffectiveArguments())},
+                       {"edited", !a.edited_arguments.is_null()}});
+    return a;
+  });
+}
+
+Result<Approval> Store::Complete(const std::string& id, const Json& result, bool failed) {
+  return impl_->Write<Approval>("complete", [&](Impl::Tx& tx) -> Result<Approval> {
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET state = ?, result = ?, updated_at = ? WHERE id = ? AND state = 'executing'");
+    up.bind(1, failed ? "failed" : "completed");
+    up.bind(2, CanonicalJson(result));
+    BindInt(up, 3, tx.now);
+    up.bind(4, id);
+    if (up.exec() != 1) {
+      std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
+      if (!a) return NotFound("no approval " + id);
+      return NotPending(*a, "executing");
+    }
+    Approval a = MustLoad(tx, id);
+    impl_->EmitTx(tx, failed ? "approval.failed" : "approval.completed", a, "holdgate", "system",
+                  failed ? "failed" : "completed", Json{{"result", AuditValue(result)}});
+    return a;
+  });
+}
+
+Result<Approval> Store::Expire(const std::string& id) {
+  return impl_->Write<Approval>("expire", [&](Impl::Tx& tx) -> Result<Approval> {
+    std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
+    if (!a) return NotFound("no approval " + id);
+    if (a->state != State::kPending) return NotPending(*a, "pending");
+    if (a->expires_at_ms == 0 || tx.now < a->expires_at_ms) {
+      return Conflict("approval " + id + " is not due to expire" +
+                      (a->expires_at_ms ? " until " + FormatTimeMs(a->expires_at_ms) : std::string()));
+    }
+    return ExpireTx(*impl_, tx, *a);
+  });
+}
+
+Result<std::vector<Approval>> Store::ExpireDue(int64_t now_ms, int limit) {
+  using Expired = std::vector<Approval>;
+  limit = std::clamp(limit, 1, 10000);
+  return impl_->Write<Expired>("expire due", [&](Impl::Tx& tx) -> Result<Expired> {
+    // Due by the caller's clock reading; the transaction's own time stamps the change.
+    std::vector<std::string> ids;
+    {
+      SQLite::Statement& q = tx.stmts.Get(
+          "SELECT id FROM approvals WHERE state = 'pending' AND expires_at IS NOT NULL AND "
+          "expires_at <= ? ORDER BY expires_at, id LIMIT ?");
+      ScopedReset reset(q);
+      BindInt(q, 1, now_ms);
+      q.bind(2, limit);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+    }
+    Expired out;
+    for (const std::string& id : ids) out.push_back(ExpireTx(*impl_, tx, MustLoad(tx, id)));
+    return out;
+  });
+}
+
+Result<Approval> Store::Cancel(const std::string& id, const std::string& why, const std::string& actor) {
+  const std::string who = actor.empty() ? "agent" : actor;
+  return impl_->Write<Approval>("cancel", [&](Impl::Tx& tx) -> Result<Approval> {
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET state = 'cancelled', decided_at = ?, decided_by = ?, decided_via = ?, "
+        "reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+    BindInt(up, 1, tx.now);
+    up.bind(2, who);
+    up.bind(3, who == "agent" ? "agent" : "system");
+    up.bind(4, why.empty() ? std::string("cancelled") : why);
+    BindInt(up, 5, tx.now);
+    up.bind(6, id);
+    if (up.exec() != 1) {
+      std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
+      if (!a) return NotFound("no approval " + id);
+      return Conflict("cannot cancel: " + AlreadyDecidedMessage(*a));
+    }
+    Approval a = MustLoad(tx, id);
+    impl_->EmitTx(tx, "approval.cancelled", a, who, a.decided_via, "cancel", Json{{"reason", a.reason}});
+    return a;
+  });
+}
+
+Result<Approval> Store::MarkAgentLeft(const std::string& id) {
+  return impl_->Write<Approval>("mark agent left", [&](Impl::Tx& tx) -> Result<Approval> {
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET agent_left = 1, updated_at = ? WHERE id = ? AND agent_left = 0 AND "
+        "state IN ('pending', 'approved')");
+    BindInt(up, 1, tx.now);
+    up.bind(2, id);
+    const bool changed = up.exec() == 1;
+    std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
+    if (!a) return NotFound("no approval " + id);
+    if (!changed) {
+      if (a->agent_left && (a->state == State::kPending || a->state == State::kApproved)) return *a;
+      return NotPending(*a, "pending or approved");
+    }
+    impl_->EmitTx(tx, "approval.agent_left", *a, a->principal, "agent", "", Json());
+    return *a;
+  });
+}
+
+Result<int> Store::RecoverAfterCrash() {
+  return impl_->Write<int>("recover after crash", [&](Impl::Tx& tx) -> Result<int> {
+    std::vector<std::string> ids;
+    {
+      SQLite::Statement& q = tx.stmts.Get("SELECT id FROM approvals WHERE state = 'executing' ORDER BY id");
+      ScopedReset reset(q);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+    }
+    const Json result = Json{{"error", kRecoveredReason}, {"recovered", true}};
+    for (const std::string& id : ids) {
+      SQLite::Statement& up = tx.stmts.Get(
+          "UPDATE approvals SET state = 'failed', reason = ?, result = ?, updated_at = ? "
+          "WHERE id = ? AND state = 'executing'");
+      up.bind(1, kRecoveredReason);
+      up.bind(2, CanonicalJson(result));
+      BindInt(up, 3, tx.now);
+      up.bind(4, id);
+      up.exec();
+      Approval a = MustLoad(tx, id);
+      impl_->EmitTx(tx, "approval.failed", a, "holdgate", "system", "failed",
+                    Json{{"result", result}, {"reason", kRecoveredReason}});
+    }
+    return static_cast<int>(ids.size());
+  });
+}
+
+Result<Comment> Store::AddComment(const std::string& approval_id, const std::string& author,
+                                  const std::string& body) {
+  if (author.empty()) return InvalidArgument("comment author is required");
+  if (body.empty()) return InvalidArgument("comment body is empty");
+  return impl_->Write<Comment>("add comment", [&](Impl::Tx& tx) -> Result<Comment> {
+    std::optional<Approval> a = Impl::LoadApproval(tx.stmts, approval_id);
+    if (!a) return NotFound("no approval " + approval_id);
+    SQLite::Statement& ins =
+        tx.stmts.Get("INSERT INTO comments (approval_id, author, body, at) VALUES (?, ?, ?, ?)");
+    ins.bind(1, approval_id);
+    ins.bind(2, author);
+    ins.bind(3, body);
+    BindInt(ins, 4, tx.now);
+    ins.exec();
+    Comment c{tx.db.getLastInsertRowid(), approval_id, author, body, tx.now};
+    impl_->EmitTx(tx, "approval.comment", *a, author, "", "",
+                  Json{{"comment_id", c.id}, {"body", AuditValue(body)}});
+    return c;
+  });
+}
+
+}  // namespace holdgate::store

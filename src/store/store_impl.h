@@ -1,0 +1,147 @@
+#pragma once
+// Internal to src/store/: Store::Impl, shared by store.cpp (approvals), store_audit.cpp (audit,
+// change feed) and store_outbox.cpp.
+//
+// Locks (never held together except as listed): write_mu_ (writer connection) -> feed_mu_;
+// read_mu_ (reader connection) alone; dispatch_mu_ -> feed_mu_. dispatch_mu_ is never taken
+// while holding write_mu_ or read_mu_, and listeners run holding only dispatch_mu_.
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "store/sqlite_internal.h"
+#include "store/store.h"
+
+namespace holdgate::store {
+
+class Store::Impl {
+ public:
+  Impl(const Clock& clock, const StoreOptions& options) : clock_(clock), options_(options) {}
+  ~Impl();
+
+  Status Open(const std::string& path);
+
+  // One write transaction: the body's state change, its audit events and outbox rows.
+  struct Tx {
+    SQLite::Database& db;
+    internal::StatementCache& stmts;
+    int64_t now;
+    std::vector<ChangeEvent> events;  // published after commit
+    bool commit_on_error = false;     // commit even when the body returns an error
+  };
+
+  // Runs `body(Tx&) -> Result<T>` under write_mu_ in BEGIN IMMEDIATE; commits when it succeeds
+  // (or commit_on_error), then delivers the change events outside the lock.
+  template <typename T, typename F>
+  Result<T> Write(const char* what, F&& body);
+  // Runs `body(StatementCache&) -> Result<T>` on the reader connection under read_mu_.
+  template <typename T, typename F>
+  Result<T> Read(const char* what, F&& body);
+
+  // ---- inside a write transaction --------------------------------------------------------------
+  // Appends `event` to the chain (fills seq, ts, prev_hash, hash).
+  AuditEvent AppendAuditTx(Tx& tx, AuditEvent event);
+  // The audit event of an approval transition, its change event, and its outbox rows (`extra`
+  // plus whatever the outbox factory makes).
+  void EmitTx(Tx& tx, const std::string& type, const Approval& approval, const std::string& actor,
+              const std::string& via, const std::string& decision, Json detail,
+              const std::vector<NewOutboxRow>* extra = nullptr);
+  void InsertOutboxTx(Tx& tx, const std::string& approval_id, const NewOutboxRow& row);
+
+  // ---- either connection -----------------------------------------------------------------------
+  static std::optional<Approval> LoadApproval(internal::StatementCache& stmts,
+                                              const std::string& id);
+  static std::vector<Vote> LoadVotes(internal::StatementCache& stmts, const std::string& id);
+
+  // ---- change feed -----------------------------------------------------------------------------
+  void Dispatch();
+
+  const Clock& clock_;
+  const StoreOptions options_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<SQLite::Database> wdb_;            // guarded by write_mu_
+  std::unique_ptr<internal::StatementCache> wstmts_;  // guarded by write_mu_; before wdb_ dies
+  OutboxFactory outbox_factory_;                      // guarded by write_mu_
+
+  std::mutex read_mu_;
+  std::unique_ptr<SQLite::Database> rdb_;            // guarded by read_mu_
+  std::unique_ptr<internal::StatementCache> rstmts_;  // guarded by read_mu_
+
+  struct ListenerEntry {
+    ChangeListener fn;
+    std::atomic<bool> removed{false};
+  };
+  std::mutex feed_mu_;
+  std::deque<ChangeEvent> queue_;                               // guarded by feed_mu_
+  std::map<int, std::shared_ptr<ListenerEntry>> listeners_;     // guarded by feed_mu_
+  int next_listener_id_ = 1;                                    // guarded by feed_mu_
+  std::atomic<bool> has_listeners_{false};
+  std::mutex dispatch_mu_;  // one dispatcher at a time, so listeners see seq order
+};
+
+// Columns read by ReadApprovalRow, in order.
+inline constexpr char kApprovalColumns[] =
+    "id, principal, session_id, tool, arguments, fingerprint, rule, risk, state, approvers_needed, "
+    "reviewers, editable, edited_arguments, on_timeout, notify, created_at, expires_at, "
+    "decided_at, decided_by, decided_via, reason, result, agent_left, updated_at";
+Approval ReadApprovalRow(SQLite::Statement& stmt);
+
+inline constexpr char kOutboxColumns[] =
+    "id, approval_id, event_type, target, payload, state, attempts, next_attempt_at, created_at, "
+    "updated_at, last_status";
+OutboxRow ReadOutboxRow(SQLite::Statement& stmt);
+
+// Binds a value that must not be an ambiguous overload (LIBRARY-NOTES §3).
+inline void BindInt(SQLite::Statement& s, int index, int64_t v) { s.bind(index, static_cast<int64_t>(v)); }
+
+template <typename T, typename F>
+Result<T> Store::Impl::Write(const char* what, F&& body) {
+  std::optional<Result<T>> out;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    try {
+      SQLite::Transaction transaction(*wdb_, SQLite::TransactionBehavior::IMMEDIATE);
+      Tx tx{*wdb_, *wstmts_, clock_.NowMs(), {}, false};
+      Result<T> result = body(tx);
+      if (result.ok() || tx.commit_on_error) {
+        transaction.commit();
+        if (!tx.events.empty() && has_listeners_.load()) {
+          std::lock_guard<std::mutex> feed(feed_mu_);
+          for (ChangeEvent& e : tx.events) queue_.push_back(std::move(e));
+        }
+      }
+      out.emplace(std::move(result));
+    } catch (const SQLite::Exception& e) {
+      log::Error("store write failed", {{"op", what}, {"error", e.what()},
+                                        {"code", e.getExtendedErrorCode()}});
+      out.emplace(IoError(std::string(what) + ": database error: " + e.what()));
+    } catch (const std::exception& e) {
+      log::Error("store write failed", {{"op", what}, {"error", e.what()}});
+      out.emplace(Internal(std::string(what) + ": " + e.what()));
+    }
+  }
+  Dispatch();
+  return std::move(*out);
+}
+
+template <typename T, typename F>
+Result<T> Store::Impl::Read(const char* what, F&& body) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  try {
+    return body(*rstmts_);
+  } catch (const SQLite::Exception& e) {
+    log::Error("store read failed", {{"op", what}, {"error", e.what()}});
+    return Result<T>(IoError(std::string(what) + ": database error: " + e.what()));
+  } catch (const std::exception& e) {
+    log::Error("store read failed", {{"op", what}, {"error", e.what()}});
+    return Result<T>(Internal(std::string(what) + ": " + e.what()));
+  }
+}
+
+}  // namespace holdgate::store
