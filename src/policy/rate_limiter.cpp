@@ -1,0 +1,136 @@
+#include "policy/rate_limiter.h"
+
+#include <algorithm>
+
+#include "policy/compiled.h"
+
+namespace holdgate::policy {
+namespace {
+
+constexpr uint64_t kSweepEvery = 4096;
+
+int64_t FloorTo(int64_t now, int64_t window) {
+  int64_t r = now % window;
+  if (r < 0) r += window;
+  return now - r;
+}
+
+std::string_view ScopeValue(const CallContext& ctx, Scope scope) {
+  switch (scope) {
+    case Scope::kGrant: return ctx.grant;
+    case Scope::kPrincipal: return ctx.principal;
+    case Scope::kSession: return ctx.session;
+    case Scope::kGlobal: return {};
+  }
+  return {};
+}
+
+// Bucket key: counter, window, scope and the caller's scope value, separated by NUL bytes
+// (which JSON strings from the policy file can contain only escaped, never ambiguously here
+// because every part but the last has a fixed position).
+void BucketKey(const Limit& l, const CallContext& ctx, std::string* key) {
+  key->clear();
+  std::string_view value = ScopeValue(ctx, l.scope);
+  key->reserve(l.counter.size() + value.size() + 32);
+  key->append(std::to_string(l.counter.size()));
+  key->push_back(':');
+  key->append(l.counter);
+  key->push_back('\0');
+  key->append(std::to_string(l.window_ms));
+  key->push_back('\0');
+  key->append(ScopeName(l.scope));
+  key->push_back('\0');
+  key->append(value);
+}
+
+}  // namespace
+
+RateLimiter::RateLimiter(const Clock& clock) : clock_(clock) {}
+
+RateLimiter::Reservation RateLimiter::Reserve(const CallContext& ctx, Decision* decision) {
+  Reservation res;
+  const Action effective = decision->shadow ? decision->shadow_action : decision->action;
+  if (effective != Action::kAllow && effective != Action::kHold) return res;
+  if (decision->limits == nullptr || decision->limits->empty()) return res;
+  const std::vector<Limit>& limits = *decision->limits;
+
+  std::vector<std::string> keys(limits.size());
+  for (size_t i = 0; i < limits.size(); ++i) BucketKey(limits[i], ctx, &keys[i]);
+
+  const int64_t now = clock_.NowMs();
+  const Limit* exceeded = nullptr;
+  int64_t retry_after = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (++calls_since_sweep_ >= kSweepEvery) SweepLocked(now);
+    std::vector<Bucket*> buckets(limits.size());
+    for (size_t i = 0; i < limits.size(); ++i) {
+      const Limit& l = limits[i];
+      Bucket& b = buckets_[keys[i]];
+      const int64_t start = FloorTo(now, l.window_ms);
+      if (b.window_start_ms != start || b.window_ms != l.window_ms) {
+        b.window_start_ms = start;
+        b.window_ms = l.window_ms;
+        b.count = 0;
+      }
+      buckets[i] = &b;
+      if (b.count >= l.max) {
+        int64_t wait = start + l.window_ms - now;
+        if (exceeded == nullptr || wait > retry_after) {
+          exceeded = &l;
+          retry_after = wait;
+        }
+      }
+    }
+    if (exceeded == nullptr || decision->shadow) {
+      res.entries.reserve(limits.size());
+      for (size_t i = 0; i < limits.size(); ++i) {
+        ++buckets[i]->count;
+        res.entries.push_back({std::move(keys[i]), buckets[i]->window_start_ms});
+      }
+    }
+  }
+  if (exceeded == nullptr) return res;
+
+  if (decision->shadow) {
+    decision->shadow_action = Action::kRateLimited;
+    decision->retry_after_ms = retry_after;
+    decision->rule = exceeded->path;
+    return res;
+  }
+  const int64_t secs = (retry_after + 999) / 1000;
+  decision->action = Action::kRateLimited;
+  decision->approval = nullptr;
+  decision->retry_after_ms = retry_after;
+  decision->rule = exceeded->path;
+  decision->reason = "Rate limit exceeded: at most " + std::to_string(exceeded->max) + " call" +
+                     (exceeded->max == 1 ? "" : "s") + " per " + FormatWindow(exceeded->window_ms) +
+                     " (counter \"" + exceeded->counter + "\", per " + ScopeName(exceeded->scope) +
+                     "). Retry in " + std::to_string(secs) + " s, after " +
+                     FormatTimeMs(now + retry_after) + ".";
+  return res;
+}
+
+void RateLimiter::Rollback(const Reservation& reservation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Reservation::Entry& e : reservation.entries) {
+    auto it = buckets_.find(e.key);
+    if (it == buckets_.end()) continue;
+    if (it->second.window_start_ms == e.window_start_ms && it->second.count > 0) --it->second.count;
+  }
+}
+
+size_t RateLimiter::BucketCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buckets_.size();
+}
+
+void RateLimiter::SweepLocked(int64_t now_ms) {
+  calls_since_sweep_ = 0;
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    if (it->second.window_start_ms + it->second.window_ms <= now_ms) it = buckets_.erase(it);
+    else ++it;
+  }
+}
+
+}  // namespace holdgate::policy
