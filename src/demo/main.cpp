@@ -8,10 +8,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -157,13 +160,23 @@ int main(int argc, char** argv) {
   }
   std::string host = http_options.host.find(':') != std::string::npos ? "[" + http_options.host + "]" : http_options.host;
   std::string url = "http://" + host + ":" + std::to_string(*port) + "/mcp";
-  std::thread signals([&front, stop_signals] {
+  // On SIGINT/SIGTERM: stop accepting, stop all work, give open connections a moment, then exit
+  // (an idle keep-alive connection would otherwise hold the listener for its full timeout).
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread([&, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log::Info("signal received; stopping", {{"signal", sig}});
     front.Stop();
-  });
-  signals.detach();
+    server.Shutdown();
+    std::unique_lock<std::mutex> lock(done_mu);
+    done_cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; });
+    counters.Flush();
+    log::Info("demo upstream stopped");
+    std::_Exit(0);
+  }).detach();
   std::thread serving([&front] { front.Serve(); });
   if (!ready_file.empty() && !WriteFileAtomically(ready_file, holdgate::DumpJson(Json{{"url", url}, {"pid", ::getpid()}}) + "\n")) {
     log::Error("cannot write the ready file", {{"path", ready_file}});
@@ -173,6 +186,11 @@ int main(int argc, char** argv) {
   }
   log::Info("demo upstream listening", {{"url", url}});
   serving.join();
+  {
+    std::lock_guard<std::mutex> lock(done_mu);
+    done = true;
+  }
+  done_cv.notify_all();
   server.Shutdown();
   log::Info("demo upstream stopped");
   return 0;
