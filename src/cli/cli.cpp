@@ -1,5 +1,44 @@
 #include "cli/cli.h"
 
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/serve.h"
+
 namespace holdgate::cli {
-int Main(int, char**) { return 0; }
+namespace {
+
+constexpr char kUsage[] = R"(holdgate: a human-in-the-loop approval gateway for MCP
+
+usage: holdgate <command> [flags]     (holdgate <command> --help for details)
+
+  serve          run the gateway: agents' MCP endpoint + reviewer UI/API
+  stdio          serve one agent over stdin/stdout (desktop clients spawn this)
+  list           list approvals (pending by default)
+  show ID        one approval with votes and timeline
+  approve ID     approve a held call        reject ID --reason R   reject it
+  watch          follow approval events
+  token          mint a reviewer token (HS256)
+  audit          audit events; `audit verify` checks the hash chain
+  policy check   validate a policy file and show effective decisions
+  agent-key      create an agent API key and the hash to put in the config
+)";
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "serve") return RunServe(rest, false);
+  if (command == "stdio") return RunServe(rest, true);
+  std::cerr << "holdgate: unknown command " << command << "\n" << kUsage;
+  return 2;
+}
+
 }  // namespace holdgate::cli

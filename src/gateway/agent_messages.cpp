@@ -1,0 +1,93 @@
+#include "gateway/agent_messages.h"
+
+#include "common/clock.h"
+#include "mcp/jsonrpc.h"
+
+namespace holdgate::gateway {
+namespace {
+
+std::string Join(const Json& list, const std::string& prefix) {
+  std::string out;
+  if (!list.is_array()) return out;
+  for (const auto& v : list) {
+    if (!v.is_string()) continue;
+    if (!out.empty()) out += " or ";
+    out += prefix + v.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string WaitingFor(const store::Approval& approval) {
+  int n = approval.approvers_needed;
+  std::string who;
+  if (approval.reviewers.is_object()) {
+    std::string roles = Join(approval.reviewers.value("roles", Json()), "role ");
+    std::string names = Join(approval.reviewers.value("names", Json()), "");
+    who = roles.empty() ? names : (names.empty() ? roles : roles + " or " + names);
+  }
+  if (who.empty()) who = "any reviewer";
+  return std::to_string(n) + (n == 1 ? " approval" : " approvals") + " from " + who +
+         " (not " + approval.principal + ")";
+}
+
+std::string ReviewLink(const std::string& review_url, const std::string& approval_id) {
+  return review_url + "/#/approvals/" + approval_id;
+}
+
+std::string DenialText(const std::string& tool, const policy::Decision& decision) {
+  std::string reason = decision.reason.empty() ? "the policy does not allow this tool" : decision.reason;
+  return "Not executed: the call to " + tool + " was denied by policy (" + decision.rule + "): " + reason +
+         ". Do not retry this call.";
+}
+
+std::string RejectionText(const store::Approval& approval) {
+  switch (approval.state) {
+    case store::State::kRejected:
+      return "Not executed; do not retry. A human reviewer (" + approval.decided_by + ") rejected the call to " +
+             approval.tool + " (approval " + approval.id + "). Reason: " + approval.reason;
+    case store::State::kExpired:
+      return "Not executed; do not retry. Nobody approved the call to " + approval.tool + " before approval " +
+             approval.id + " expired at " + FormatTimeMs(approval.expires_at_ms) +
+             ", and the policy rejects calls that time out.";
+    case store::State::kCancelled:
+      return "Not executed. The approval request " + approval.id + " for " + approval.tool +
+             " was cancelled: " + approval.reason;
+    default:
+      return "Not executed. Approval " + approval.id + " is " + store::StateName(approval.state) + ".";
+  }
+}
+
+std::string DeferralText(const std::string& approval_id, const std::string& waiting_for,
+                         const std::string& review_url, bool shutting_down) {
+  std::string head = shutting_down ? "holdgate is restarting, so it stopped holding this call. "
+                                   : "This call is waiting for human approval and was NOT executed yet. ";
+  return head + "Approval " + approval_id + " needs " + waiting_for + "; review it at " +
+         ReviewLink(review_url, approval_id) +
+         ". Once it is approved, retry the identical call (same tool and arguments): it will then run "
+         "exactly once. A retry before the decision waits for it again; if the call is rejected, the retry "
+         "returns the reason.";
+}
+
+std::string ProgressText(const std::string& approval_id, const std::string& waiting_for,
+                         const std::string& review_url) {
+  return "Awaiting human approval (" + approval_id + "): needs " + waiting_for + ". Review: " +
+         ReviewLink(review_url, approval_id);
+}
+
+Json StoredOutcome(const Json& id, const store::Approval& approval) {
+  if (approval.state == store::State::kFailed) {
+    if (approval.result.is_object() && approval.result.contains("error")) {
+      const Json& e = approval.result["error"];
+      return mcp::MakeError(id, e.value("code", mcp::kInternalError), e.value("message", "upstream error"),
+                            e.value("data", Json()));
+    }
+    return mcp::MakeResult(id, mcp::ToolTextResult(
+        "The approved call to " + approval.tool + " did not complete normally (approval " + approval.id +
+        "): " + approval.reason + ". Do not retry without checking what happened.", true));
+  }
+  return mcp::MakeResult(id, approval.result.is_null() ? Json::object() : approval.result);
+}
+
+}  // namespace holdgate::gateway

@@ -1,0 +1,699 @@
+#include "gateway/gateway.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/log.h"
+#include "gateway/agent_messages.h"
+#include "gateway/work_queue.h"
+#include "hold/hold_coordinator.h"
+#include "mcp/jsonrpc.h"
+#include "policy/policy.h"
+#include "policy/rate_limiter.h"
+#include "store/store.h"
+#include "upstream/upstream.h"
+
+namespace holdgate::gateway {
+namespace {
+
+using transport::ClientStream;
+using transport::Session;
+
+// Key of one agent request: its session and its JSON-RPC id.
+std::string RequestKey(const Session& session, const Json& id) {
+  return session.id() + '\x1f' + DumpJson(id);
+}
+
+// The client capability a server->client request needs, or "" when none.
+std::string RequiredClientCapability(const std::string& method) {
+  if (method == "sampling/createMessage") return "sampling";
+  if (method == "elicitation/create") return "elicitation";
+  if (method == "roots/list") return "roots";
+  return "";
+}
+
+}  // namespace
+
+// One held call whose agent request is still open.
+struct HeldCall {
+  std::string key;
+  std::shared_ptr<Session> session;
+  std::shared_ptr<ClientStream> stream;
+  Json request;  // the agent's tools/call, with its own id
+  std::string approval_id;
+  Json progress_token;  // null when the agent gave none
+  int64_t deadline_ms = 0;
+  int64_t next_progress_ms = 0;
+  int progress = 0;
+  bool cancel_on_disconnect = false;
+  std::string waiting_for;  // "1 approval from any reviewer"
+  hold::WatchHandle watch;  // guarded by Impl::mu_
+  std::atomic<bool> done{false};
+};
+
+class Gateway::Impl {
+ public:
+  Impl(GatewayOptions options, upstream::Upstream& upstream, store::Store* store,
+       hold::HoldCoordinator* holds, policy::RateLimiter* limiter, const Clock& clock)
+      : options_(std::move(options)),
+        upstream_(upstream),
+        store_(store),
+        holds_(holds),
+        limiter_(limiter),
+        clock_(clock),
+        work_(options_.decision_threads) {}
+
+  ~Impl() { Shutdown(); }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  void Start() {
+    upstream_.SetUnsolicitedHandler([this](const Json& m) { OnUpstreamUnsolicited(m); });
+    ticker_ = std::thread([this] { Tick(); });
+  }
+
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shut_down_) return;
+      shut_down_ = true;
+    }
+    tick_cv_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    std::vector<std::shared_ptr<HeldCall>> open;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [k, call] : held_) open.push_back(call);
+    }
+    for (auto& call : open) {
+      EndHold(call, [&] { return DeferralResult(*call, /*shutting_down=*/true); });
+    }
+    work_.Stop();
+  }
+
+  void SetPolicy(std::shared_ptr<const policy::Policy> p) {
+    bool had_policy;
+    {
+      std::lock_guard<std::mutex> lock(policy_mu_);
+      had_policy = policy_ != nullptr;
+      policy_ = std::move(p);
+    }
+    if (had_policy) Broadcast(mcp::MakeNotification("notifications/tools/list_changed", nullptr));
+  }
+
+  std::shared_ptr<const policy::Policy> policy() const {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    return policy_;
+  }
+
+  size_t open_holds() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.size();
+  }
+
+  // ---- agent -> gateway -------------------------------------------------------------------------
+
+  void OnRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                 const std::shared_ptr<ClientStream>& stream) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sessions_.try_emplace(session->id(), session);
+    }
+    const std::string method = request.method();
+    if (method == "initialize") return Initialize(session, request, stream);
+    if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
+    if (method == "tools/call") return ToolsCall(session, request, stream);
+    if (method == "tools/list") {
+      auto p = policy();
+      return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); });
+    }
+    Forward(session, request.json, stream, nullptr);
+  }
+
+  void OnMessage(const std::shared_ptr<Session>& session, const mcp::Message& message) {
+    if (message.is_response()) return RelayClientResponse(session, message);
+    const std::string method = message.method();
+    if (method == "notifications/initialized") return;  // we did our own handshake upstream
+    if (method == "notifications/cancelled") return ClientCancelled(session, message);
+    upstream_.Notify(message.json);
+  }
+
+  void OnSessionClosed(const std::shared_ptr<Session>& session) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(session->id());
+    std::erase_if(server_requests_, [&](const auto& kv) { return kv.second.session_id == session->id(); });
+  }
+
+ private:
+  struct ServerRequest {
+    std::string session_id;
+    Json upstream_id;
+  };
+
+  // Relays one upstream reply (and what the upstream says along the way) to an agent stream.
+  class ForwardHandler final : public upstream::ReplyHandler {
+   public:
+    ForwardHandler(Impl* impl, std::shared_ptr<Session> session, std::shared_ptr<ClientStream> stream,
+                   std::string key, std::function<void(Json&)> on_response)
+        : impl_(impl), session_(std::move(session)), stream_(std::move(stream)), key_(std::move(key)),
+          on_response_(std::move(on_response)) {}
+    void OnRelated(const Json& message) override { impl_->RelayRelated(session_, stream_, message); }
+    void OnResponse(const Json& response) override {
+      impl_->ForgetForwarded(key_);
+      if (on_response_) {
+        Json copy = response;
+        on_response_(copy);
+        stream_->Finish(copy);
+      } else {
+        stream_->Finish(response);
+      }
+    }
+
+   private:
+    Impl* impl_;
+    std::shared_ptr<Session> session_;
+    std::shared_ptr<ClientStream> stream_;
+    std::string key_;
+    std::function<void(Json&)> on_response_;
+  };
+
+  void Initialize(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                  const std::shared_ptr<ClientStream>& stream) {
+    Json params = request.params();
+    std::string asked = params.value("protocolVersion", "");
+    std::string version = mcp::IsSupportedProtocolVersion(asked) ? asked : std::string(mcp::kLatestProtocolVersion);
+    session->SetNegotiated(version, params.value("capabilities", Json::object()));
+    Json upstream_init = upstream_.InitializeResult();
+    Json caps = upstream_init.value("capabilities", Json::object());
+    // holdgate itself announces tool-list changes when the policy is reloaded.
+    if (!caps.contains("tools") || !caps["tools"].is_object()) caps["tools"] = Json::object();
+    caps["tools"]["listChanged"] = true;
+    Json result = {{"protocolVersion", version},
+                   {"capabilities", caps},
+                   {"serverInfo", upstream_init.value("serverInfo", Json{{"name", "holdgate"}, {"version", "0.1.0"}})}};
+    if (upstream_init.contains("instructions")) result["instructions"] = upstream_init["instructions"];
+    stream->Finish(mcp::MakeResult(request.id(), std::move(result)));
+  }
+
+  void Forward(const std::shared_ptr<Session>& session, const Json& request,
+               const std::shared_ptr<ClientStream>& stream, std::function<void(Json&)> on_response) {
+    std::string key = RequestKey(*session, request["id"]);
+    auto handler = std::make_shared<ForwardHandler>(this, session, stream, key, std::move(on_response));
+    // Register before sending so a cancel racing the reply finds it; the handle is filled in after.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      forwarded_[key] = 0;
+    }
+    upstream::RequestHandle handle = upstream_.Send(request, handler);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = forwarded_.find(key);
+    if (it != forwarded_.end()) it->second = handle;
+  }
+
+  void ForgetForwarded(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    forwarded_.erase(key);
+  }
+
+  // A message the upstream sent along with a reply: server->client requests get a gateway id.
+  void RelayRelated(const std::shared_ptr<Session>& session, const std::shared_ptr<ClientStream>& stream,
+                    const Json& message) {
+    if (message.contains("id") && message.contains("method")) {
+      std::optional<Json> rewritten = PrepareServerRequest(session, message);
+      if (!rewritten) return;
+      if (!stream->finished()) stream->SendRelated(*rewritten);
+      else session->SendUnsolicited(*rewritten);
+      return;
+    }
+    stream->SendRelated(message);
+  }
+
+  // Maps a server->client request to a downstream id, or answers it here (ping, or a capability
+  // the agent did not declare). Returns the message to send to the agent, if any.
+  std::optional<Json> PrepareServerRequest(const std::shared_ptr<Session>& session, const Json& message) {
+    const std::string method = message.value("method", "");
+    if (method == "ping") {
+      upstream_.Respond(mcp::MakeResult(message["id"], Json::object()));
+      return std::nullopt;
+    }
+    std::string capability = RequiredClientCapability(method);
+    if (!capability.empty() && !session->client_capabilities().contains(capability)) {
+      upstream_.Respond(mcp::MakeError(message["id"], mcp::kMethodNotFound,
+                                       "the agent's client does not support " + capability));
+      return std::nullopt;
+    }
+    Json out = message;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string down_id = "hg-" + std::to_string(++next_server_request_);
+    server_requests_[down_id] = ServerRequest{session->id(), message["id"]};
+    out["id"] = down_id;
+    return out;
+  }
+
+  void RelayClientResponse(const std::shared_ptr<Session>& session, const mcp::Message& message) {
+    const Json& id = message.id();
+    if (!id.is_string()) return;
+    Json upstream_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = server_requests_.find(id.get<std::string>());
+      if (it == server_requests_.end() || it->second.session_id != session->id()) return;
+      upstream_id = it->second.upstream_id;
+      server_requests_.erase(it);
+    }
+    Json out = message.json;
+    out["id"] = upstream_id;
+    upstream_.Respond(out);
+  }
+
+  void OnUpstreamUnsolicited(const Json& message) {
+    const std::string method = message.value("method", "");
+    if (message.contains("id")) {
+      // A server->client request outside any call: the newest session that can answer it.
+      std::shared_ptr<Session> target;
+      std::string capability = RequiredClientCapability(method);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& [id, weak] : sessions_) {
+          auto s = weak.lock();
+          if (s && (capability.empty() || s->client_capabilities().contains(capability))) target = s;
+        }
+      }
+      if (method == "ping" || !target) {
+        upstream_.Respond(method == "ping" ? mcp::MakeResult(message["id"], Json::object())
+                                           : mcp::MakeError(message["id"], mcp::kMethodNotFound,
+                                                            "no connected agent can answer " + method));
+        return;
+      }
+      if (auto rewritten = PrepareServerRequest(target, message)) target->SendUnsolicited(*rewritten);
+      return;
+    }
+    if (method == "notifications/cancelled") {
+      // The upstream withdrew one of its server->client requests: tell the agent that has it.
+      Json upstream_id = message.value("params", Json::object()).value("requestId", Json());
+      std::shared_ptr<Session> target;
+      Json out = message;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto it = server_requests_.begin(); it != server_requests_.end(); ++it) {
+          if (it->second.upstream_id == upstream_id) {
+            auto s = sessions_.find(it->second.session_id);
+            if (s != sessions_.end()) target = s->second.lock();
+            out["params"]["requestId"] = it->first;
+            server_requests_.erase(it);
+            break;
+          }
+        }
+      }
+      if (target) target->SendUnsolicited(out);
+      return;
+    }
+    Broadcast(message);
+  }
+
+  void Broadcast(const Json& message) {
+    std::vector<std::shared_ptr<Session>> targets;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, weak] : sessions_) {
+        if (auto s = weak.lock()) targets.push_back(s);
+      }
+    }
+    for (auto& s : targets) s->SendUnsolicited(message);
+  }
+
+  void ClientCancelled(const std::shared_ptr<Session>& session, const mcp::Message& message) {
+    Json params = message.params();
+    if (!params.contains("requestId")) return;
+    std::string key = RequestKey(*session, params["requestId"]);
+    std::string reason = params.value("reason", "cancelled by the client");
+    upstream::RequestHandle handle = 0;
+    std::shared_ptr<HeldCall> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto f = forwarded_.find(key);
+      if (f != forwarded_.end()) handle = f->second;
+      auto h = held_.find(key);
+      if (h != held_.end()) held = h->second;
+    }
+    if (handle) upstream_.Cancel(handle, reason);
+    if (held) AgentLeft(held, "the agent cancelled the request: " + reason);
+  }
+
+  void FilterToolList(const std::shared_ptr<const policy::Policy>& p, Json& response) {
+    auto r = response.find("result");
+    if (r == response.end() || !r->is_object() || !r->contains("tools") || !(*r)["tools"].is_array()) return;
+    Json& tools = (*r)["tools"];
+    Json kept = Json::array();
+    std::lock_guard<std::mutex> lock(annotations_mu_);
+    for (auto& tool : tools) {
+      std::string name = tool.value("name", "");
+      if (tool.contains("annotations")) annotations_[name] = tool["annotations"];
+      if (p && p->IsHidden(name)) continue;
+      kept.push_back(std::move(tool));
+    }
+    tools = std::move(kept);
+  }
+
+  // ---- tools/call -----------------------------------------------------------------------------
+
+  void ToolsCall(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                 const std::shared_ptr<ClientStream>& stream) {
+    const Json params = request.params();
+    const auto name_it = params.find("name");
+    if (name_it == params.end() || !name_it->is_string()) {
+      return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "tools/call needs a string \"name\""));
+    }
+    const std::string tool = name_it->get<std::string>();
+    const Json arguments = params.value("arguments", Json::object());
+    auto p = policy();
+    if (!p) return Forward(session, request.json, stream, nullptr);
+
+    Json annotations;
+    {
+      std::lock_guard<std::mutex> lock(annotations_mu_);
+      auto a = annotations_.find(tool);
+      if (a != annotations_.end()) annotations = a->second;
+    }
+    policy::CallContext ctx;
+    ctx.tool = tool;
+    ctx.arguments = &arguments;
+    ctx.principal = session->principal();
+    ctx.grant = session->grant();
+    ctx.session = session->id();
+    ctx.annotations = annotations.is_null() ? nullptr : &annotations;
+    policy::Decision decision = p->Evaluate(ctx);
+    if (limiter_) limiter_->Reserve(ctx, &decision);
+
+    if (decision.shadow && decision.shadow_action != policy::Action::kAllow) {
+      Audit("call.shadow", *session, tool, decision, policy::ActionName(decision.shadow_action),
+            {{"arguments", arguments}, {"would", policy::ActionName(decision.shadow_action)}});
+    }
+    switch (decision.action) {
+      case policy::Action::kAllow:
+        if (options_.audit_all_calls) Audit("call.allowed", *session, tool, decision, "allow", nullptr);
+        return Forward(session, request.json, stream, nullptr);
+      case policy::Action::kHide:
+        Audit("call.hidden", *session, tool, decision, "hide", nullptr);
+        return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "Unknown tool: " + tool));
+      case policy::Action::kDeny:
+        Audit("call.denied", *session, tool, decision, "deny", {{"arguments", arguments}});
+        return stream->Finish(mcp::MakeResult(request.id(), mcp::ToolTextResult(DenialText(tool, decision), true)));
+      case policy::Action::kRateLimited:
+        Audit("call.rate_limited", *session, tool, decision, "rate_limited", {{"retry_after_ms", decision.retry_after_ms}});
+        return stream->Finish(mcp::MakeResult(request.id(), mcp::ToolTextResult(decision.reason, true)));
+      case policy::Action::kHold:
+        return Hold(session, request, stream, tool, arguments, decision);
+    }
+  }
+
+  void Audit(const std::string& type, const Session& session, const std::string& tool,
+             const policy::Decision& decision, const std::string& verdict, Json detail) {
+    if (!store_) return;
+    store::AuditEvent ev;
+    ev.type = type;
+    ev.principal = session.principal();
+    ev.actor = session.principal();
+    ev.via = "mcp";
+    ev.tool = tool;
+    ev.rule = decision.rule;
+    ev.decision = verdict;
+    if (detail.is_null()) detail = Json::object();
+    detail["session"] = session.id();
+    if (!decision.reason.empty()) detail["reason"] = decision.reason;
+    ev.detail = std::move(detail);
+    auto r = store_->AppendAudit(ev);
+    if (!r.ok()) log::Error("audit write failed", {{"type", type}, {"error", r.status().ToString()}});
+  }
+
+  void Hold(const std::shared_ptr<Session>& session, const mcp::Message& request,
+            const std::shared_ptr<ClientStream>& stream, const std::string& tool, const Json& arguments,
+            const policy::Decision& decision) {
+    if (!store_ || !holds_) {
+      return stream->Finish(mcp::MakeResult(request.id(),
+          mcp::ToolTextResult("Not executed: this call needs human approval and holdgate has no approval store.", true)));
+    }
+    const policy::ApprovalSettings& settings = *decision.approval;
+    const std::string fingerprint = store::Fingerprint(tool, arguments);
+    auto reusable = store_->FindReusable(session->principal(), fingerprint);
+    if (!reusable.ok()) return FailStore(request, stream, reusable.status());
+    store::Approval approval;
+    if (reusable.value().has_value()) {
+      approval = *reusable.value();
+      log::Info("retry attached to approval", {{"approval", approval.id}, {"state", store::StateName(approval.state)}});
+    } else {
+      store::NewApproval input;
+      input.principal = session->principal();
+      input.session_id = session->id();
+      input.tool = tool;
+      input.arguments = arguments;
+      input.rule = decision.rule;
+      input.risk = decision.risk ? *decision.risk : Json();
+      input.approvers_needed = settings.approvers;
+      input.reviewers = ReviewersJson(settings.reviewers);
+      input.editable = settings.editable;
+      input.on_timeout = settings.on_timeout;
+      input.timeout_ms = settings.timeout_ms;
+      input.notify = settings.notify;
+      auto created = store_->CreatePending(input);
+      if (!created.ok()) return FailStore(request, stream, created.status());
+      approval = std::move(created.value());
+      log::Info("call held for approval", {{"approval", approval.id}, {"tool", tool}, {"principal", session->principal()}});
+    }
+
+    auto call = std::make_shared<HeldCall>();
+    call->key = RequestKey(*session, request.id());
+    call->session = session;
+    call->stream = stream;
+    call->request = request.json;
+    call->approval_id = approval.id;
+    call->progress_token = mcp::ProgressToken(request.json);
+    call->cancel_on_disconnect = settings.cancel_on_disconnect;
+    call->waiting_for = WaitingFor(approval);
+    const int64_t now = clock_.NowMs();
+    int64_t limit = settings.hold_ms > 0 ? settings.hold_ms : options_.default_hold_ms;
+    // With a progress token the agent can be kept alive by heartbeats: hold until expiry.
+    if (!call->progress_token.is_null() && approval.expires_at_ms > now) limit = std::max(limit, approval.expires_at_ms - now);
+    call->deadline_ms = now + limit;
+    call->next_progress_ms = now;  // first heartbeat at once: the agent learns the approval id
+    Attach(call);
+  }
+
+  static Json ReviewersJson(const std::vector<std::string>& reviewers) {
+    if (reviewers.empty()) return nullptr;
+    static const std::vector<std::string> kRoles = {"reviewer", "admin", "auditor"};
+    Json roles = Json::array(), names = Json::array();
+    for (const auto& r : reviewers) {
+      if (r.rfind("role:", 0) == 0) roles.push_back(r.substr(5));
+      else if (std::find(kRoles.begin(), kRoles.end(), r) != kRoles.end()) roles.push_back(r);
+      else names.push_back(r);
+    }
+    return Json{{"roles", roles}, {"names", names}};
+  }
+
+  void FailStore(const mcp::Message& request, const std::shared_ptr<ClientStream>& stream, const Status& s) {
+    log::Error("approval store failed; call not executed", {{"error", s.ToString()}});
+    stream->Finish(mcp::MakeResult(request.id(), mcp::ToolTextResult(
+        "Not executed: holdgate could not record the approval request (" + s.message() +
+        "). Nothing was run; try again later.", true)));
+  }
+
+  // Registers the call as open and waits for its approval's decision.
+  void Attach(const std::shared_ptr<HeldCall>& call) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_[call->key] = call;
+    }
+    call->stream->SetGoneCallback([this, weak = std::weak_ptr<HeldCall>(call)] {
+      if (auto c = weak.lock()) AgentLeft(c, "the agent's connection closed");
+    });
+    WatchAndCheck(call);
+  }
+
+  // Watches the approval, then re-reads it: a decision that landed before Watch is acted on here.
+  void WatchAndCheck(const std::shared_ptr<HeldCall>& call) {
+    std::weak_ptr<HeldCall> weak = call;
+    hold::WatchHandle handle = holds_->Watch(call->approval_id, [this, weak](const store::Approval& a) {
+      if (auto c = weak.lock()) work_.Post([this, c, a] { OnDecided(c, a); });
+    });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      call->watch = std::move(handle);
+    }
+    auto current = store_->Get(call->approval_id);
+    if (!current.ok()) {
+      EndHold(call, [&] { return mcp::MakeError(call->request["id"], mcp::kInternalError,
+                                                "approval record unreadable: " + current.status().message()); });
+      return;
+    }
+    if (store::IsDecided(current->state)) {
+      bool cancelled;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        cancelled = call->watch.Cancel();
+      }
+      if (cancelled) OnDecided(call, current.value());
+    }
+  }
+
+  // Runs on the work pool (or inline from WatchAndCheck) once the approval is decided.
+  void OnDecided(const std::shared_ptr<HeldCall>& call, const store::Approval& approval) {
+    if (call->done.load()) return;
+    switch (approval.state) {
+      case store::State::kApproved: {
+        // Claim the agent request first, so a hold limit firing now cannot answer it while the
+        // tool runs (the agent must receive the result of the one release).
+        if (call->done.exchange(true)) return;
+        auto executing = store_->MarkExecuting(approval.id);
+        if (executing.ok()) return Execute(call, executing.value());
+        // Another waiter won the release: wait for its result.
+        call->done.store(false);
+        return WatchAndCheck(call);
+      }
+      case store::State::kCompleted:
+      case store::State::kFailed:
+        return EndHold(call, [&] { return StoredOutcome(call->request["id"], approval); });
+      case store::State::kRejected:
+      case store::State::kExpired:
+      case store::State::kCancelled:
+        return EndHold(call, [&] { return mcp::MakeResult(call->request["id"], mcp::ToolTextResult(RejectionText(approval), true)); });
+      default:
+        return;  // pending/executing are not decisions
+    }
+  }
+
+  // Releases an approved call upstream. REQUIRES: call->done claimed by the caller and the
+  // approval just marked executing by it (the exactly-once gate).
+  void Execute(const std::shared_ptr<HeldCall>& call, const store::Approval& approval) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      call->watch.Cancel();
+      held_.erase(call->key);
+    }
+    Json request = call->request;
+    request["params"]["arguments"] = approval.EffectiveArguments();
+    log::Info("releasing approved call", {{"approval", approval.id}, {"tool", approval.tool}});
+    std::string id = approval.id;
+    store::Store* store = store_;
+    Forward(call->session, request, call->stream, [store, id](Json& response) {
+      bool failed = response.contains("error");
+      Json stored = failed ? Json{{"error", response["error"]}} : response.value("result", Json());
+      auto r = store->Complete(id, stored, failed);
+      if (!r.ok()) log::Error("could not record the upstream result", {{"approval", id}, {"error", r.status().ToString()}});
+    });
+  }
+
+  // Ends an open hold once: answers the agent with what `make_response` builds.
+  template <typename F>
+  void EndHold(const std::shared_ptr<HeldCall>& call, F make_response) {
+    if (call->done.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      call->watch.Cancel();
+      held_.erase(call->key);
+    }
+    call->stream->Finish(make_response());
+  }
+
+  void AgentLeft(const std::shared_ptr<HeldCall>& call, const std::string& why) {
+    if (call->done.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      call->watch.Cancel();
+      held_.erase(call->key);
+    }
+    // Answer (ignored by an agent that cancelled; harmless for a closed stream).
+    call->stream->Finish(mcp::MakeError(call->request["id"], mcp::kRequestTimeout, "request cancelled: " + why));
+    std::string id = call->approval_id;
+    bool cancel = call->cancel_on_disconnect;
+    work_.Post([this, id, why, cancel] {
+      auto r = cancel ? store_->Cancel(id, why) : store_->MarkAgentLeft(id);
+      if (r.ok() && cancel && holds_) holds_->Notify(r.value());
+      log::Info("agent left a held call", {{"approval", id}, {"why", why}, {"cancelled", cancel}});
+    });
+  }
+
+  Json DeferralResult(const HeldCall& call, bool shutting_down) {
+    return mcp::MakeResult(call.request["id"], mcp::ToolTextResult(
+        DeferralText(call.approval_id, call.waiting_for, options_.review_url, shutting_down), true));
+  }
+
+  // Heartbeats and hold limits.
+  void Tick() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!shut_down_) {
+      tick_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms), [&] { return shut_down_; });
+      if (shut_down_) return;
+      std::vector<std::shared_ptr<HeldCall>> calls;
+      calls.reserve(held_.size());
+      for (auto& [k, c] : held_) calls.push_back(c);
+      lock.unlock();
+      const int64_t now = clock_.NowMs();
+      for (auto& call : calls) {
+        if (call->done.load()) continue;
+        if (now >= call->deadline_ms) {
+          EndHold(call, [&] { return DeferralResult(*call, false); });
+          continue;
+        }
+        if (!call->progress_token.is_null() && now >= call->next_progress_ms) {
+          call->next_progress_ms = now + options_.progress_interval_ms;
+          call->stream->SendRelated(mcp::MakeNotification("notifications/progress",
+              {{"progressToken", call->progress_token},
+               {"progress", ++call->progress},
+               {"message", ProgressText(call->approval_id, call->waiting_for, options_.review_url)}}));
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  const GatewayOptions options_;
+  upstream::Upstream& upstream_;
+  store::Store* const store_;
+  hold::HoldCoordinator* const holds_;
+  policy::RateLimiter* const limiter_;
+  const Clock& clock_;
+
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const policy::Policy> policy_;  // guarded by policy_mu_
+
+  std::mutex annotations_mu_;
+  std::unordered_map<std::string, Json> annotations_;  // guarded by annotations_mu_: tool -> MCP annotations
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
+  std::unordered_map<std::string, upstream::RequestHandle> forwarded_;  // guarded by mu_
+  std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
+  std::unordered_map<std::string, ServerRequest> server_requests_;      // guarded by mu_
+  uint64_t next_server_request_ = 0;                                    // guarded by mu_
+  bool shut_down_ = false;                                              // guarded by mu_
+  std::condition_variable tick_cv_;
+  std::thread ticker_;
+
+  WorkQueue work_;
+};
+
+Gateway::Gateway(GatewayOptions options, upstream::Upstream& upstream, store::Store* store,
+                 hold::HoldCoordinator* holds, policy::RateLimiter* limiter, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), upstream, store, holds, limiter, clock)) {}
+Gateway::~Gateway() = default;
+void Gateway::SetPolicy(std::shared_ptr<const policy::Policy> policy) { impl_->SetPolicy(std::move(policy)); }
+std::shared_ptr<const policy::Policy> Gateway::policy() const { return impl_->policy(); }
+void Gateway::Start() { impl_->Start(); }
+void Gateway::Shutdown() { impl_->Shutdown(); }
+size_t Gateway::open_holds() const { return impl_->open_holds(); }
+void Gateway::OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,
+                        const std::shared_ptr<transport::ClientStream>& stream) {
+  impl_->OnRequest(session, request, stream);
+}
+void Gateway::OnMessage(const std::shared_ptr<transport::Session>& session, const mcp::Message& message) {
+  impl_->OnMessage(session, message);
+}
+void Gateway::OnSessionClosed(const std::shared_ptr<transport::Session>& session) {
+  impl_->OnSessionClosed(session);
+}
+
+}  // namespace holdgate::gateway

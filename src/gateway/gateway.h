@@ -1,0 +1,84 @@
+#pragma once
+// Gateway: the pipeline between agents and the upstream MCP server. Every tools/call is checked
+// against the policy; allowed calls and all other methods pass through with ids and progress
+// tokens remapped; denied and hidden tools are refused; calls that need approval are held (a
+// pending approval in the store), released exactly once when approved, or answered with the
+// reason when rejected or expired. Held calls end one of three ways: answered while the request
+// is still open (with progress heartbeats when the agent gave a progressToken), deferred after
+// the hold limit with an isError result telling the agent to retry the identical call, or, when
+// the agent has gone, picked up by that retry.
+//
+// Thread-safe: transports call the Dispatcher methods from their own threads; nothing here
+// blocks on the network. Decisions are handed to an internal work pool.
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "transport/session.h"
+
+namespace holdgate::policy {
+class Policy;
+class RateLimiter;
+}  // namespace holdgate::policy
+namespace holdgate::store {
+class Store;
+}
+namespace holdgate::hold {
+class HoldCoordinator;
+}
+namespace holdgate::upstream {
+class Upstream;
+}
+
+namespace holdgate::gateway {
+
+struct GatewayOptions {
+  // Base URL of the approval page, used in what agents are told ("review at …").
+  std::string review_url = "http://127.0.0.1:8081";
+  // Hold limit for a call whose agent sent no progressToken and whose rule sets no `hold`
+  // (most clients give up after 60 s; answer before they do).
+  int64_t default_hold_ms = 50'000;
+  // notifications/progress interval while a call is held (only with a progressToken).
+  int64_t progress_interval_ms = 5'000;
+  // Audit every call (true) or only calls that were not simply allowed (false, the default:
+  // keeps SQLite off the pass-through path).
+  bool audit_all_calls = false;
+  int decision_threads = 2;
+  int64_t tick_ms = 250;  // granularity of heartbeats and hold limits
+};
+
+class Gateway final : public transport::Dispatcher {
+ public:
+  // REQUIRES: every reference outlives the Gateway. `store`, `holds` and `limiter` may be null
+  // only in pass-through mode (no policy holds possible).
+  Gateway(GatewayOptions options, upstream::Upstream& upstream, store::Store* store,
+          hold::HoldCoordinator* holds, policy::RateLimiter* limiter, const Clock& clock);
+  ~Gateway() override;
+
+  // Installs a policy for new calls (start-up and reload). Connected agents are told that the
+  // tool list changed. Null = allow everything.
+  void SetPolicy(std::shared_ptr<const policy::Policy> policy);
+  std::shared_ptr<const policy::Policy> policy() const;
+
+  // Wires upstream notifications and starts the heartbeat ticker. Call once, before transports.
+  void Start();
+  // Answers every open held call with a deferral (the approvals stay pending), stops the ticker
+  // and the work pool. Blocks until done.
+  void Shutdown();
+
+  // Number of held calls whose agent request is still open.
+  size_t open_holds() const;
+
+  // transport::Dispatcher
+  void OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,
+                 const std::shared_ptr<transport::ClientStream>& stream) override;
+  void OnMessage(const std::shared_ptr<transport::Session>& session, const mcp::Message& message) override;
+  void OnSessionClosed(const std::shared_ptr<transport::Session>& session) override;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace holdgate::gateway

@@ -1,0 +1,648 @@
+#include "transport/http_server.h"
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/crypto.h"
+#include "common/log.h"
+#include "transport/sse.h"
+
+namespace holdgate::transport {
+namespace {
+
+constexpr size_t kMaxBufferedUnsolicited = 256;
+
+// One detached thread per accepted connection, with a small stack: a held call parks its
+// connection's thread, and nothing else waits behind it (LIBRARY-NOTES §2.1, HOLDS-AT-SCALE).
+class ThreadPerConnectionQueue final : public httplib::TaskQueue {
+ public:
+  ThreadPerConnectionQueue(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (live_ >= max_live_) {
+        // Over the cap: run inline-refused. httplib closes the socket when the task returns.
+        log::Warn("connection refused: too many open connections", {{"live", live_}});
+        return;
+      }
+      ++live_;
+    }
+    auto* task = new std::function<void()>(std::move(fn));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack_bytes_);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, &ThreadPerConnectionQueue::Run, new Arg{this, task});
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+      log::Error("pthread_create failed; connection dropped", {{"errno", rc}});
+      delete task;
+      Done();
+    }
+  }
+
+  void shutdown() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  struct Arg {
+    ThreadPerConnectionQueue* self;
+    std::function<void()>* task;
+  };
+  static void* Run(void* p) {
+    auto* arg = static_cast<Arg*>(p);
+    (*arg->task)();
+    delete arg->task;
+    arg->self->Done();
+    delete arg;
+    return nullptr;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--live_ == 0) cv_.notify_all();
+  }
+
+  const size_t stack_bytes_;
+  const size_t max_live_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_ = 0;  // guarded by mu_
+};
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
+         host.rfind("127.", 0) == 0;
+}
+
+// "name:port" or "[v6]:port" → name.
+std::string HostName(const std::string& host_header) {
+  if (!host_header.empty() && host_header.front() == '[') {
+    size_t close = host_header.find(']');
+    return close == std::string::npos ? host_header : host_header.substr(0, close + 1);
+  }
+  size_t colon = host_header.rfind(':');
+  return colon == std::string::npos ? host_header : host_header.substr(0, colon);
+}
+
+bool ContainsToken(const std::string& header, std::string_view token) {
+  return header.find(token) != std::string::npos;
+}
+
+std::string ErrorBody(const Json& id, int code, const std::string& message) {
+  return DumpJson(mcp::MakeError(id, code, message));
+}
+
+// A session's server-initiated messages wait here until the agent's GET stream takes them.
+class HttpSession final : public Session {
+ public:
+  using Session::Session;
+
+  void SendUnsolicited(const Json& message) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      queue_.push_back(DumpJson(message));
+      if (queue_.size() > kMaxBufferedUnsolicited) queue_.pop_front();
+    }
+    cv_.notify_all();
+  }
+
+  // GET stream side. Returns false when the stream should end (session closed / replaced).
+  bool WaitNext(uint64_t stream_gen, int64_t wait_ms, std::string* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                 [&] { return closed_ || stream_gen != stream_gen_ || !queue_.empty(); });
+    if (closed_ || stream_gen != stream_gen_) return false;
+    if (queue_.empty()) {
+      out->clear();
+      return true;
+    }
+    *out = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+  // A new GET stream replaces any older one; returns its generation.
+  uint64_t OpenStream() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+    return ++stream_gen_;
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // guarded by mu_
+  uint64_t stream_gen_ = 0;        // guarded by mu_
+  bool closed_ = false;            // guarded by mu_
+};
+
+// The reply channel of one POSTed request: events queue here and the connection's thread
+// writes them as SSE (or as one JSON body when the answer comes quickly and alone).
+class HttpClientStream final : public ClientStream {
+ public:
+  void SendRelated(const Json& message) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_ || gone_) return;
+      events_.push_back(DumpJson(message));
+      has_related_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Finish(const Json& response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      final_ = DumpJson(response);
+    }
+    cv_.notify_all();
+  }
+  bool finished() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+  void SetGoneCallback(std::function<void()> on_gone) override {
+    bool run_now = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (gone_ && !finished_) run_now = true;
+      else on_gone_ = std::move(on_gone);
+    }
+    if (run_now && on_gone) on_gone();
+  }
+
+  // Waits until the reply is complete or something related arrived, up to `ms`.
+  // Returns true when the whole reply is a single JSON response.
+  bool WaitForPlainReply(int64_t ms, std::string* body) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return finished_ || has_related_; });
+    if (finished_ && !has_related_) {
+      *body = std::move(final_);
+      delivered_final_ = true;
+      return true;
+    }
+    return false;
+  }
+  // Blocks for the rest of the reply (agent that accepts only JSON). Related messages dropped.
+  std::string WaitForFinal() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return finished_; });
+    delivered_final_ = true;
+    return std::move(final_);
+  }
+
+  enum class Next { kEvent, kFinal, kIdle };
+  // SSE side: next event to write, or kIdle after `ms` with nothing to send.
+  Next WaitNext(int64_t ms, std::string* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return finished_ || !events_.empty(); });
+    if (!events_.empty()) {
+      *out = std::move(events_.front());
+      events_.pop_front();
+      return Next::kEvent;
+    }
+    if (finished_ && !delivered_final_) {
+      delivered_final_ = true;
+      *out = std::move(final_);
+      return Next::kFinal;
+    }
+    return Next::kIdle;
+  }
+
+  void MarkGone() {
+    std::function<void()> cb;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (gone_) return;
+      gone_ = true;
+      if (!finished_) cb = std::move(on_gone_);
+      on_gone_ = nullptr;
+    }
+    if (cb) cb();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> events_;  // guarded by mu_
+  std::string final_;               // guarded by mu_
+  bool finished_ = false;           // guarded by mu_
+  bool delivered_final_ = false;    // guarded by mu_
+  bool has_related_ = false;        // guarded by mu_
+  bool gone_ = false;               // guarded by mu_
+  std::function<void()> on_gone_;   // guarded by mu_
+};
+
+}  // namespace
+
+bool HttpServer::MatchApiKey(const std::vector<ApiKey>& keys, const std::string& presented, ApiKey* out) {
+  const std::string digest = Sha256Hex(presented);
+  bool found = false;
+  for (const ApiKey& key : keys) {  // no early exit: every key is compared
+    if (ConstantTimeEquals(digest, key.sha256_hex) && !found) {
+      found = true;
+      *out = key;
+    }
+  }
+  return found;
+}
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, Dispatcher& dispatcher)
+      : options_(std::move(options)), dispatcher_(dispatcher) {}
+
+  Status Bind() {
+    loopback_ = IsLoopbackHost(options_.host);
+    if (!loopback_ && options_.api_keys.empty()) {
+      log::Warn("MCP listener is not on loopback and no API keys are configured: agents are refused",
+                {{"host", options_.host}});
+    }
+    server_.new_task_queue = [this] {
+      return new ThreadPerConnectionQueue(options_.thread_stack_bytes, options_.max_connections);
+    };
+    server_.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      int one = 1;
+      setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      listen_fd_ = sock;
+    });
+    server_.set_tcp_nodelay(true);
+    server_.set_payload_max_length(options_.max_body_bytes);
+    server_.set_keep_alive_max_count(100000);
+    server_.set_keep_alive_timeout(5);
+    server_.set_read_timeout(30, 0);
+    server_.set_write_timeout(30, 0);
+    server_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      log::Error("unhandled exception in MCP handler", {{"error", what}});
+      res.status = 500;
+      res.set_content(ErrorBody(nullptr, mcp::kInternalError, "Internal error"), "application/json");
+    });
+    server_.Post(options_.path, [this](const httplib::Request& req, httplib::Response& res) { HandlePost(req, res); });
+    server_.Get(options_.path, [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, res); });
+    server_.Delete(options_.path, [this](const httplib::Request& req, httplib::Response& res) { HandleDelete(req, res); });
+    auto method_not_allowed = [](const httplib::Request&, httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", "GET, POST, DELETE");
+    };
+    server_.Put(options_.path, method_not_allowed);
+    server_.Patch(options_.path, method_not_allowed);
+    server_.Options(options_.path, method_not_allowed);
+
+    if (options_.port == 0) {
+      port_ = server_.bind_to_any_port(options_.host);
+      if (port_ < 0) return IoError("cannot bind MCP listener on " + options_.host);
+    } else {
+      if (!server_.bind_to_port(options_.host, options_.port)) {
+        return IoError("cannot bind MCP listener on " + options_.host + ":" + std::to_string(options_.port));
+      }
+      port_ = options_.port;
+    }
+    // The library listens with a backlog of 5; a burst of agents would see resets.
+    if (listen_fd_ >= 0) ::listen(listen_fd_, options_.listen_backlog);
+    if (listen_fd_ >= 0) {
+      int defer_secs = 5;  // accept() only once the request bytes are there
+      setsockopt(listen_fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
+    }
+    return Status::Ok();
+  }
+
+  void Start() {
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  void Stop() {
+    std::vector<std::shared_ptr<HttpSession>> sessions;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+      for (auto& [id, s] : sessions_) sessions.push_back(s);
+      sessions_.clear();
+    }
+    for (auto& s : sessions) {
+      s->Close();
+      dispatcher_.OnSessionClosed(s);
+    }
+    if (server_.is_running()) server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Broadcast(const Json& message) {
+    std::vector<std::shared_ptr<HttpSession>> sessions;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, s] : sessions_) sessions.push_back(s);
+    }
+    for (auto& s : sessions) s->SendUnsolicited(message);
+  }
+
+  size_t session_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sessions_.size();
+  }
+
+  int port() const { return port_; }
+
+ private:
+  struct Caller {
+    std::string principal;
+    std::string grant;
+  };
+
+  // Host/Origin (DNS rebinding) and authentication. On failure fills `res` and returns false.
+  bool Admit(const httplib::Request& req, httplib::Response& res, Caller* caller) {
+    std::string host = req.get_header_value("Host");
+    if (!HostAllowed(host)) {
+      Refuse(res, 403, "Forbidden: Host header " + host + " is not allowed");
+      log::Warn("refused request with foreign Host", {{"host", host}, {"remote", req.remote_addr}});
+      return false;
+    }
+    if (req.has_header("Origin") && !OriginAllowed(req.get_header_value("Origin"))) {
+      Refuse(res, 403, "Forbidden: Origin " + req.get_header_value("Origin") + " is not allowed");
+      log::Warn("refused request with foreign Origin", {{"origin", req.get_header_value("Origin")}, {"remote", req.remote_addr}});
+      return false;
+    }
+    std::string auth = req.get_header_value("Authorization");
+    if (!options_.api_keys.empty()) {
+      ApiKey key;
+      if (auth.rfind("Bearer ", 0) != 0 || !MatchApiKey(options_.api_keys, auth.substr(7), &key)) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"holdgate\"");
+        Refuse(res, 401, auth.empty() ? "Unauthorized: an API key is required" : "Unauthorized: unknown API key");
+        return false;
+      }
+      caller->principal = key.principal;
+      caller->grant = key.name;
+      return true;
+    }
+    if (options_.allow_anonymous_loopback && loopback_) {
+      caller->principal = "local";
+      caller->grant = "anonymous";
+      return true;
+    }
+    res.set_header("WWW-Authenticate", "Bearer realm=\"holdgate\"");
+    Refuse(res, 401, "Unauthorized: this listener requires API keys and none are configured");
+    return false;
+  }
+
+  bool HostAllowed(const std::string& host) const {
+    if (host.empty()) return false;
+    if (!options_.allowed_hosts.empty()) {
+      for (const auto& allowed : options_.allowed_hosts) {
+        if (host == allowed || HostName(host) == allowed) return true;
+      }
+      return false;
+    }
+    if (!loopback_) return true;
+    return IsLoopbackHost(HostName(host));
+  }
+
+  bool OriginAllowed(const std::string& origin) const {
+    if (!options_.allowed_origins.empty()) {
+      for (const auto& allowed : options_.allowed_origins) {
+        if (origin == allowed) return true;
+      }
+      return false;
+    }
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (origin.rfind(scheme, 0) == 0) return IsLoopbackHost(HostName(origin.substr(scheme.size())));
+    }
+    return false;
+  }
+
+  static void Refuse(httplib::Response& res, int status, const std::string& message) {
+    res.status = status;
+    res.set_content(ErrorBody(nullptr, mcp::kConnectionClosed, message), "application/json");
+  }
+
+  // Looks up the session named by Mcp-Session-Id, enforcing that it belongs to this caller.
+  std::shared_ptr<HttpSession> FindSession(const httplib::Request& req, httplib::Response& res,
+                                           const Caller& caller) {
+    std::string sid = req.get_header_value("Mcp-Session-Id");
+    if (sid.empty()) {
+      Refuse(res, 400, "Bad Request: Mcp-Session-Id header is required");
+      return nullptr;
+    }
+    std::shared_ptr<HttpSession> session;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = sessions_.find(sid);
+      if (it != sessions_.end()) session = it->second;
+    }
+    // Another principal's session id is answered exactly like an unknown one.
+    if (!session || session->principal() != caller.principal) {
+      res.status = 404;
+      res.set_content(ErrorBody(nullptr, mcp::kConnectionClosed, "Session not found"), "application/json");
+      return nullptr;
+    }
+    std::string version = req.get_header_value("MCP-Protocol-Version");
+    if (!version.empty() && !mcp::IsSupportedProtocolVersion(version)) {
+      Refuse(res, 400, "Bad Request: unsupported MCP-Protocol-Version " + version);
+      return nullptr;
+    }
+    return session;
+  }
+
+  void HandlePost(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!Admit(req, res, &caller)) return;
+    std::string content_type = req.get_header_value("Content-Type");
+    if (!content_type.empty() && !ContainsToken(content_type, "application/json")) {
+      Refuse(res, 415, "Unsupported Media Type: Content-Type must be application/json");
+      return;
+    }
+    mcp::Message msg;
+    mcp::RpcError err = mcp::ParseMessage(req.body, &msg);
+    if (!err.ok()) {
+      res.status = 400;
+      res.set_content(ErrorBody(err.id, err.code, err.message), "application/json");
+      return;
+    }
+    const bool is_initialize = msg.is_request() && msg.method() == "initialize";
+    std::shared_ptr<HttpSession> session;
+    if (is_initialize) {
+      session = NewSession(caller, res);
+      if (!session) return;
+      res.set_header("Mcp-Session-Id", session->id());
+    } else {
+      session = FindSession(req, res, caller);
+      if (!session) return;
+    }
+    if (!msg.is_request()) {
+      dispatcher_.OnMessage(session, msg);
+      res.status = 202;
+      return;
+    }
+    const std::string accept = req.get_header_value("Accept");
+    const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
+    auto stream = std::make_shared<HttpClientStream>();
+    dispatcher_.OnRequest(session, msg, stream);
+    std::string body;
+    if (!accepts_sse) {
+      res.set_content(stream->WaitForFinal(), "application/json");
+      return;
+    }
+    if (stream->WaitForPlainReply(options_.json_reply_wait_ms, &body)) {
+      res.set_content(body, "application/json");
+      return;
+    }
+    StreamReply(stream, res);
+  }
+
+  std::shared_ptr<HttpSession> NewSession(const Caller& caller, httplib::Response& res) {
+    auto session = std::make_shared<HttpSession>(RandomHex(16), caller.principal, caller.grant);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sessions_.size() >= options_.max_sessions) {
+      Refuse(res, 503, "Service Unavailable: too many sessions");
+      return nullptr;
+    }
+    sessions_.emplace(session->id(), session);
+    return session;
+  }
+
+  // Answers as SSE: related messages and the response, with heartbeats while idle. A vanished
+  // agent is noticed within stream_poll_ms and reported through the stream's gone callback.
+  void StreamReply(const std::shared_ptr<HttpClientStream>& stream, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    const int64_t poll_ms = options_.stream_poll_ms;
+    const int64_t heartbeat_ms = options_.heartbeat_ms;
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [stream, last_write, poll_ms, heartbeat_ms](size_t, httplib::DataSink& sink) {
+          std::string payload;
+          switch (stream->WaitNext(poll_ms, &payload)) {
+            case HttpClientStream::Next::kEvent: {
+              std::string ev = EncodeSse(payload);
+              if (!sink.write(ev.data(), ev.size())) return false;
+              *last_write = std::chrono::steady_clock::now();
+              return true;
+            }
+            case HttpClientStream::Next::kFinal: {
+              std::string ev = EncodeSse(payload);
+              if (!sink.write(ev.data(), ev.size())) return false;
+              sink.done();
+              return true;
+            }
+            case HttpClientStream::Next::kIdle:
+              if (!sink.is_writable()) return false;
+              if (std::chrono::steady_clock::now() - *last_write >= std::chrono::milliseconds(heartbeat_ms)) {
+                if (!sink.write(kSseHeartbeat.data(), kSseHeartbeat.size())) return false;
+                *last_write = std::chrono::steady_clock::now();
+              }
+              return true;
+          }
+          return false;
+        },
+        [stream](bool success) {
+          if (!success) stream->MarkGone();
+        });
+  }
+
+  static std::string EncodeSse(const std::string& payload) { return EncodeSseEvent(payload, {}, "message"); }
+
+  void HandleGet(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!Admit(req, res, &caller)) return;
+    if (!ContainsToken(req.get_header_value("Accept"), "text/event-stream")) {
+      res.status = 406;
+      res.set_content(ErrorBody(nullptr, mcp::kConnectionClosed, "Not Acceptable: GET needs Accept: text/event-stream"), "application/json");
+      return;
+    }
+    auto session = FindSession(req, res, caller);
+    if (!session) return;
+    uint64_t gen = session->OpenStream();
+    res.set_header("Cache-Control", "no-cache");
+    auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    const int64_t poll_ms = options_.stream_poll_ms;
+    const int64_t heartbeat_ms = options_.heartbeat_ms;
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [session, gen, last_write, poll_ms, heartbeat_ms](size_t, httplib::DataSink& sink) {
+          std::string payload;
+          if (!session->WaitNext(gen, poll_ms, &payload)) {
+            sink.done();
+            return true;
+          }
+          if (!payload.empty()) {
+            std::string ev = EncodeSse(payload);
+            *last_write = std::chrono::steady_clock::now();
+            return sink.write(ev.data(), ev.size());
+          }
+          if (!sink.is_writable()) return false;
+          if (std::chrono::steady_clock::now() - *last_write >= std::chrono::milliseconds(heartbeat_ms)) {
+            *last_write = std::chrono::steady_clock::now();
+            return sink.write(kSseHeartbeat.data(), kSseHeartbeat.size());
+          }
+          return true;
+        });
+  }
+
+  void HandleDelete(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    if (!Admit(req, res, &caller)) return;
+    auto session = FindSession(req, res, caller);
+    if (!session) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sessions_.erase(session->id());
+    }
+    session->Close();
+    dispatcher_.OnSessionClosed(session);
+    res.status = 200;
+  }
+
+  const HttpServerOptions options_;
+  Dispatcher& dispatcher_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+  int listen_fd_ = -1;
+  bool loopback_ = true;
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions_;  // guarded by mu_
+  bool stopped_ = false;                                                    // guarded by mu_
+};
+
+HttpServer::HttpServer(HttpServerOptions options, Dispatcher& dispatcher)
+    : impl_(std::make_unique<Impl>(std::move(options), dispatcher)) {}
+HttpServer::~HttpServer() { impl_->Stop(); }
+Status HttpServer::Bind() { return impl_->Bind(); }
+int HttpServer::port() const { return impl_->port(); }
+void HttpServer::Start() { impl_->Start(); }
+void HttpServer::Stop() { impl_->Stop(); }
+void HttpServer::Broadcast(const Json& message) { impl_->Broadcast(message); }
+size_t HttpServer::session_count() const { return impl_->session_count(); }
+
+}  // namespace holdgate::transport

@@ -1,0 +1,72 @@
+#pragma once
+// The agents' Streamable HTTP endpoint (MCP 2025-11-25; 2025-06-18 and 2025-03-26 clients too):
+// POST answered with JSON or SSE, 202 for notifications and responses, GET stream for
+// server-initiated messages, DELETE to end a session. Checks Host and Origin (DNS rebinding),
+// bearer API keys, payload size and JSON-RPC shape before anything reaches the Dispatcher.
+// Threads: one per connection (small stacks), so a held call never starves another agent; the
+// reviewer API runs on a separate listener. Start/Stop from one controlling thread.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "transport/session.h"
+
+namespace holdgate::transport {
+
+struct ApiKey {
+  std::string name;        // the grant name, for rate-limit scope "grant" and the audit log
+  std::string principal;   // who the agent is
+  std::string sha256_hex;  // SHA-256 of the key; the key itself is never stored
+};
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 = any free port
+  std::string path = "/mcp";
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  // Origins allowed in an Origin header. Empty: only http(s) origins on localhost/127.0.0.1/[::1].
+  std::vector<std::string> allowed_origins;
+  // Host header values allowed (name or name:port). Empty: localhost names when bound to loopback,
+  // anything otherwise.
+  std::vector<std::string> allowed_hosts;
+  std::vector<ApiKey> api_keys;
+  // With no api_keys, a loopback listener accepts agents without a token as principal "local".
+  bool allow_anonymous_loopback = true;
+  size_t thread_stack_bytes = 256 * 1024;
+  int listen_backlog = 4096;
+  size_t max_connections = 19000;
+  int64_t stream_poll_ms = 1000;   // how often an idle SSE reply checks that the agent is still there
+  int64_t heartbeat_ms = 15000;    // SSE comment interval on idle streams
+  int64_t json_reply_wait_ms = 50; // a reply ready within this time is sent as plain JSON
+  size_t max_sessions = 100000;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, Dispatcher& dispatcher);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds the listening socket. After this, port() is the bound port.
+  Status Bind();
+  int port() const;
+  // Serves on a background thread. REQUIRES: Bind() succeeded. Returns once accepting.
+  void Start();
+  // Stops accepting, ends open streams, closes every session and joins the serving thread.
+  void Stop();
+
+  // Sends a message to every session (e.g. notifications/tools/list_changed after a reload).
+  void Broadcast(const Json& message);
+  size_t session_count() const;
+
+  // Checks a bearer key against the configured keys in constant time per key. Exposed for tests.
+  static bool MatchApiKey(const std::vector<ApiKey>& keys, const std::string& presented, ApiKey* out);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace holdgate::transport

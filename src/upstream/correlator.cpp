@@ -1,0 +1,129 @@
+#include "upstream/correlator.h"
+
+#include "mcp/jsonrpc.h"
+
+namespace holdgate::upstream {
+namespace {
+
+RequestHandle HandleFromWireId(const Json& id) {
+  if (id.is_number_unsigned() || id.is_number_integer()) {
+    int64_t v = id.get<int64_t>();
+    return v > 0 ? static_cast<RequestHandle>(v) : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Correlator::Registered Correlator::Register(const Json& request,
+                                            std::shared_ptr<ReplyHandler> handler) {
+  Registered out;
+  out.wire = request;
+  Entry entry;
+  entry.original_id = request.value("id", Json());
+  entry.handler = std::move(handler);
+  Json token = mcp::ProgressToken(request);
+  std::lock_guard<std::mutex> lock(mu_);
+  out.handle = next_++;
+  out.wire["id"] = out.handle;
+  if (!token.is_null()) {
+    entry.original_token = token;
+    entry.wire_token = "hg-" + std::to_string(out.handle);
+    out.wire["params"]["_meta"]["progressToken"] = entry.wire_token;
+    tokens_[entry.wire_token] = out.handle;
+  }
+  entries_.emplace(out.handle, std::move(entry));
+  return out;
+}
+
+void Correlator::Route(const Json& message, RequestHandle stream_handle) {
+  std::shared_ptr<ReplyHandler> handler;
+  std::function<void(const Json&)> unsolicited;
+  Json out = message;
+  bool final_response = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool is_response = !message.contains("method");
+    if (is_response) {
+      auto it = entries_.find(HandleFromWireId(message.value("id", Json())));
+      if (it == entries_.end()) return;  // late reply to a cancelled or failed request
+      handler = it->second.handler;
+      out["id"] = it->second.original_id;
+      if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+      entries_.erase(it);
+      final_response = true;
+    } else {
+      const std::string method = message.value("method", "");
+      const bool is_request = message.contains("id");
+      auto pit = message.find("params");
+      // Progress: routed by token, with the caller's token restored.
+      if (!is_request && method == "notifications/progress" && pit != message.end() &&
+          pit->is_object() && pit->contains("progressToken")) {
+        const Json& t = (*pit)["progressToken"];
+        auto tok = t.is_string() ? tokens_.find(t.get<std::string>()) : tokens_.end();
+        if (tok == tokens_.end()) return;  // stale token: the request is over
+        auto it = entries_.find(tok->second);
+        if (it == entries_.end()) return;
+        handler = it->second.handler;
+        out["params"]["progressToken"] = it->second.original_token;
+      } else if (method == "notifications/cancelled") {
+        // The upstream cancelled one of its own server->client requests: tell whoever holds it.
+        unsolicited = unsolicited_;
+      } else {
+        // Related by stream (HTTP) or, failing that, attributed to the newest in-flight request
+        // for server->client requests and logging; everything else is unsolicited.
+        auto it = stream_handle ? entries_.find(stream_handle) : entries_.end();
+        bool attributable = is_request || method == "notifications/message";
+        if (it == entries_.end() && attributable && !entries_.empty()) it = std::prev(entries_.end());
+        if (it != entries_.end() && (stream_handle || attributable)) handler = it->second.handler;
+        else unsolicited = unsolicited_;
+      }
+    }
+  }
+  if (handler) {
+    if (final_response) handler->OnResponse(out);
+    else handler->OnRelated(out);
+  } else if (unsolicited) {
+    unsolicited(out);
+  }
+}
+
+Json Correlator::Fail(RequestHandle handle, int code, const std::string& message) {
+  std::shared_ptr<ReplyHandler> handler;
+  Json original_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(handle);
+    if (it == entries_.end()) return nullptr;
+    handler = it->second.handler;
+    original_id = it->second.original_id;
+    if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+    entries_.erase(it);
+  }
+  handler->OnResponse(mcp::MakeError(original_id, code, message));
+  return Json(handle);
+}
+
+void Correlator::FailAll(int code, const std::string& message) {
+  std::map<RequestHandle, Entry> failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed.swap(entries_);
+    tokens_.clear();
+  }
+  for (auto& [handle, entry] : failed) {
+    entry.handler->OnResponse(mcp::MakeError(entry.original_id, code, message));
+  }
+}
+
+void Correlator::SetUnsolicitedHandler(std::function<void(const Json&)> handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unsolicited_ = std::move(handler);
+}
+
+size_t Correlator::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+}  // namespace holdgate::upstream

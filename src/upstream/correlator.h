@@ -1,0 +1,54 @@
+#pragma once
+// Correlator: maps the ids and progress tokens of requests forwarded upstream to the callers'
+// own, and routes every inbound upstream message to the handler it belongs to. Shared by the
+// stdio and HTTP upstreams. Thread-safe; handlers are called outside the lock.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "upstream/upstream.h"
+
+namespace holdgate::upstream {
+
+class Correlator {
+ public:
+  struct Registered {
+    RequestHandle handle = 0;
+    Json wire;  // the request as it goes upstream (id and progress token rewritten)
+  };
+
+  // Records a request and returns it rewritten for the wire.
+  Registered Register(const Json& request, std::shared_ptr<ReplyHandler> handler);
+
+  // Routes one inbound message. `stream_handle` names the request on whose reply stream the
+  // message arrived (HTTP), or 0 when unknown (stdio, GET stream).
+  void Route(const Json& message, RequestHandle stream_handle);
+
+  // Completes one request with a JSON-RPC error (if still in flight). Returns the upstream wire id
+  // it had, or null when it was no longer in flight.
+  Json Fail(RequestHandle handle, int code, const std::string& message);
+  // Completes every in-flight request with an error (upstream died or is stopping).
+  void FailAll(int code, const std::string& message);
+
+  void SetUnsolicitedHandler(std::function<void(const Json&)> handler);
+  size_t in_flight() const;
+
+ private:
+  struct Entry {
+    Json original_id;
+    Json original_token;  // null when the request had none
+    std::string wire_token;
+    std::shared_ptr<ReplyHandler> handler;
+  };
+
+  mutable std::mutex mu_;
+  uint64_t next_ = 1;                                     // guarded by mu_
+  std::map<RequestHandle, Entry> entries_;                // guarded by mu_; ordered = age
+  std::unordered_map<std::string, RequestHandle> tokens_; // guarded by mu_
+  std::function<void(const Json&)> unsolicited_;          // guarded by mu_
+};
+
+}  // namespace holdgate::upstream

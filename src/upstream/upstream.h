@@ -1,0 +1,72 @@
+#pragma once
+// The upstream MCP server holdgate forwards to, seen as one JSON-RPC connection that many
+// downstream sessions share. An Upstream owns request-id and progress-token correlation: callers
+// hand in requests with their own ids and get replies back with those ids restored.
+// Thread-safe: Send/Notify/Respond may be called from any thread and never block on the network;
+// handlers are invoked on the upstream's own reader threads and must not block.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/json_util.h"
+#include "common/status.h"
+
+namespace holdgate::upstream {
+
+// Receives what the upstream says about one forwarded request.
+class ReplyHandler {
+ public:
+  virtual ~ReplyHandler() = default;
+  // A message the upstream sent in relation to the request: a notification (progress with the
+  // caller's original token restored, logging) or a server->client request (sampling,
+  // elicitation, roots) whose id is the upstream's — answer it through Upstream::Respond.
+  virtual void OnRelated(const Json& message) = 0;
+  // The final response, with the caller's original id restored. Called exactly once. If the
+  // upstream fails (crash, timeout, connection refused) this is a JSON-RPC error response.
+  virtual void OnResponse(const Json& response) = 0;
+};
+
+// A handle to an in-flight request, used to cancel it.
+using RequestHandle = uint64_t;
+
+struct Options {
+  std::string command;              // stdio: shell-split command line of the child
+  std::string url;                  // http: Streamable HTTP endpoint
+  Json client_capabilities = Json::object();  // what holdgate declares in its own initialize
+  int64_t request_timeout_ms = 0;   // 0 = none; a call past it gets an error and is cancelled
+  int64_t restart_backoff_ms = 500;
+};
+
+class Upstream {
+ public:
+  virtual ~Upstream() = default;
+
+  // Connects (spawns the child or reaches the URL) and performs the initialize handshake.
+  // Blocks until the handshake is done or fails.
+  virtual Status Start() = 0;
+  // Stops the reader threads; in-flight requests get an error response. Blocks until done.
+  virtual void Stop() = 0;
+
+  // The upstream's InitializeResult (protocolVersion, capabilities, serverInfo, instructions).
+  virtual Json InitializeResult() const = 0;
+
+  // Forwards a request. Its "id" is replaced on the wire and restored in replies; a
+  // params._meta.progressToken is likewise rewritten and restored.
+  virtual RequestHandle Send(const Json& request, std::shared_ptr<ReplyHandler> handler) = 0;
+  // Sends notifications/cancelled for an in-flight request; its handler then gets an error
+  // response (the upstream may stay silent after a cancel).
+  virtual void Cancel(RequestHandle handle, const std::string& reason) = 0;
+  // Forwards a notification (not cancelled: use Cancel).
+  virtual void Notify(const Json& notification) = 0;
+  // Answers a server->client request previously passed to OnRelated or the unsolicited handler.
+  virtual void Respond(const Json& response) = 0;
+  // Messages not tied to any request: list_changed and other notifications, and server->client
+  // requests the upstream sent outside a request. Set before Start().
+  virtual void SetUnsolicitedHandler(std::function<void(const Json&)> handler) = 0;
+};
+
+// Factories. Options.command selects stdio, Options.url selects Streamable HTTP.
+std::unique_ptr<Upstream> MakeStdioUpstream(const Options& options);
+std::unique_ptr<Upstream> MakeHttpUpstream(const Options& options);
+
+}  // namespace holdgate::upstream
