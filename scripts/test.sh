@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test; exits non-zero on any failure.
+#   1. scripts/deps.sh --test          (HOLDGATE_SKIP_DEPS=1 skips it)
+#   2. scripts/build.sh                (build/ or HOLDGATE_BUILD_DIR)
+#   3. ctest: unit and integration labels
+#   4. tests/e2e: npm ci (only when package-lock.json changed), then node --test *.test.mjs
+# The last line is the summary "N passed, N failed" (ctest tests + node tests; a stage that fails
+# without running tests counts as one failure).
+#
+# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e"); optional stages: asan.
+# Add a stage by defining stage_<name> that calls `count <passed> <failed>` and returns non-zero
+# on failure, then listing it in the default below or in HOLDGATE_TEST_STAGES.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+
+export HOLDGATE_BUILD_DIR="${HOLDGATE_BUILD_DIR:-build}"
+BUILD_DIR="$HOLDGATE_BUILD_DIR"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+E2E_DIR="$ROOT/tests/e2e"
+LOG_DIR="$BUILD_DIR/test-logs"
+STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e}"
+CTEST_JOBS="${HOLDGATE_CTEST_JOBS:-2}"
+
+total_passed=0
+total_failed=0
+failed_stages=()
+
+count() { total_passed=$(( total_passed + $1 )); total_failed=$(( total_failed + $2 )); }
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# --- stages ----------------------------------------------------------------------------------
+
+stage_deps() {
+  [[ "${HOLDGATE_SKIP_DEPS:-0}" == 1 ]] && { echo "skipped (HOLDGATE_SKIP_DEPS=1)"; return 0; }
+  scripts/deps.sh --test
+}
+
+stage_build() {
+  scripts/build.sh
+}
+
+# Runs ctest in build dir $1 with label regex $2; counts the tests.
+run_ctest() {
+  local dir="$1" labels="$2" log="$LOG_DIR/ctest-$(basename "$1").log" rc
+  ctest --test-dir "$dir" --output-on-failure -j "$CTEST_JOBS" -L "$labels" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  local line passed=0 failed=0
+  line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)"
+  if [[ -n "$line" ]]; then
+    failed="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    local all
+    all="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
+    passed=$(( all - failed ))
+  elif (( rc != 0 )); then
+    failed=1
+  fi
+  count "$passed" "$failed"
+  return "$rc"
+}
+
+stage_ctest() {
+  run_ctest "$BUILD_DIR" 'unit|integration'
+}
+
+# npm ci only when package-lock.json differs from the one node_modules was installed from.
+e2e_install() {
+  local stamp="$E2E_DIR/node_modules/.holdgate-lock.sha256" want
+  want="$(sha256sum "$E2E_DIR/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    echo "tests/e2e/node_modules is current"
+    return 0
+  fi
+  # --ignore-scripts: no package here needs one (node@22 ships its binary), and npm 9 and 11 then agree.
+  (cd "$E2E_DIR" && npm ci --ignore-scripts --no-audit --no-fund) || return 1
+  echo "$want" > "$stamp"
+}
+
+# The Node that runs the tests: the system one if it is 20.19 or newer, else Node 22 from npm.
+e2e_node() {
+  if command -v node >/dev/null 2>&1 &&
+     node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo node
+  else
+    echo "$E2E_DIR/node_modules/node/bin/node"
+  fi
+}
+
+stage_e2e() {
+  if ! e2e_install; then count 0 1; return 1; fi
+  local node tap="$LOG_DIR/e2e.tap" rc
+  node="$(e2e_node)"
+  shopt -s nullglob
+  local files=("$E2E_DIR"/*.test.mjs)
+  shopt -u nullglob
+  if (( ${#files[@]} == 0 )); then echo "no e2e tests"; return 0; fi
+  (cd "$E2E_DIR" && "$node" --test --test-concurrency="${HOLDGATE_E2E_CONCURRENCY:-1}" \
+      --test-timeout="${HOLDGATE_E2E_TEST_TIMEOUT_MS:-600000}" \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      "${files[@]}")
+  rc=$?
+  local pass fail cancelled
+  pass="$(grep -E '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
+  fail="$(grep -E '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
+  cancelled="$(grep -E '^# cancelled [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
+  pass="${pass:-0}"; fail=$(( ${fail:-0} + ${cancelled:-0} ))
+  (( rc != 0 && fail == 0 )) && fail=1
+  count "$pass" "$fail"
+  return "$rc"
+}
+
+# Optional: unit tests under AddressSanitizer + UBSan in build-asan/.
+stage_asan() {
+  local dir="$ROOT/build-asan"
+  HOLDGATE_BUILD_DIR="$dir" scripts/build.sh -DHOLDGATE_ASAN=ON || { count 0 1; return 1; }
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" run_ctest "$dir" 'unit'
+}
+
+# --- driver ----------------------------------------------------------------------------------
+
+mkdir -p "$LOG_DIR"
+start=$SECONDS
+for stage in $STAGES; do
+  if ! declare -F "stage_$stage" >/dev/null; then
+    echo "test.sh: unknown stage '$stage'" >&2
+    failed_stages+=("$stage"); count 0 1
+    continue
+  fi
+  banner "$stage"
+  before_failed=$total_failed
+  if ! "stage_$stage"; then
+    failed_stages+=("$stage")
+    (( total_failed == before_failed )) && count 0 1
+    # Nothing can be tested without packages or a build.
+    if [[ "$stage" == deps || "$stage" == build ]]; then break; fi
+  fi
+done
+
+banner "summary ($(( SECONDS - start )) s)"
+if (( ${#failed_stages[@]} )); then
+  echo "failed stages: ${failed_stages[*]}"
+fi
+echo "$total_passed passed, $total_failed failed"
+(( ${#failed_stages[@]} == 0 && total_failed == 0 ))
