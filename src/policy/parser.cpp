@@ -819,7 +819,7 @@ class Parser {
       Warn(out, ChildPath(spec.path, "limits"), "never count: the rule denies every call");
     }
     if (r.action == Action::kHold && r.approval.hold_ms > r.approval.timeout_ms) {
-      Warn(out, ChildPath(spec.path, "approval.hold"), "is longer than approval.timeout; the approval expires while the call is still held");
+      Warn(out, ChildPath(ChildPath(spec.path, "approval"), "hold"), "is longer than approval.timeout; the approval expires while the call is still held");
     }
     r.limits = out->all_tools_limits;
     r.limits.insert(r.limits.end(), r.own_limits.begin(), r.own_limits.end());
