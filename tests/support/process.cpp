@@ -1,0 +1,183 @@
+#include "support/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+namespace holdgate::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = "/tmp/holdgate-test-XXXXXX";
+  char* made = mkdtemp(tmpl.data());
+  path_ = made ? made : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (path_ != "/tmp") std::filesystem::remove_all(path_, ec);
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log_file,
+                           std::vector<std::string> env) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    setpgid(0, 0);
+    int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    for (auto& e : env) putenv(strdup(e.c_str()));
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !reaped_) {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool ChildProcess::Running() {
+  if (reaped_ || pid_ <= 0) return false;
+  int st = 0;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::Stop(int sig, int timeout_ms) {
+  if (!reaped_ && pid_ > 0) kill(pid_, sig);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!reaped_) {
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      status_ = st;
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return INT_MIN;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (sig == SIGKILL) kill(-pid_, SIGKILL);  // a crash takes the children along, as init would
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : -WTERMSIG(status_);
+}
+
+std::vector<pid_t> ChildProcess::Children() const {
+  std::vector<pid_t> out;
+  std::filesystem::path task_dir = "/proc/" + std::to_string(pid_) + "/task";
+  std::error_code ec;
+  for (auto& task : std::filesystem::directory_iterator(task_dir, ec)) {
+    std::ifstream in(task.path() / "children");
+    pid_t child;
+    while (in >> child) out.push_back(child);
+  }
+  return out;
+}
+
+bool WaitUntil(const std::function<bool()>& predicate, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    if (predicate()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+}
+
+Json WaitForJsonFile(const std::string& path, int timeout_ms) {
+  Json doc;
+  WaitUntil([&] {
+    std::string text = ReadFile(path);
+    if (text.empty()) return false;
+    auto parsed = ParseJson(text);
+    if (!parsed.ok()) return false;
+    doc = parsed.value();
+    return true;
+  }, timeout_ms);
+  return doc;
+}
+
+std::string DemoUpstreamCommand(const std::string& dir) {
+  return std::string(HOLDGATE_DEMO_UPSTREAM) + " --stdio --counters-file " + dir + "/counters.json";
+}
+
+Gateway StartGateway(const GatewayLaunch& launch) {
+  Gateway gw;
+  std::string ready = launch.dir + "/ready.json";
+  std::filesystem::remove(ready);
+  std::vector<std::string> argv = {HOLDGATE_BINARY, "serve", "--mcp-listen", "127.0.0.1:0",
+                                   "--review-listen", "127.0.0.1:0", "--db", launch.dir + "/holdgate.db",
+                                   "--ready-file", ready};
+  if (!launch.config_file.empty()) {
+    argv.push_back("--config");
+    argv.push_back(launch.config_file);
+  }
+  if (!launch.upstream_url.empty()) {
+    argv.push_back("--upstream-url");
+    argv.push_back(launch.upstream_url);
+  } else {
+    argv.push_back("--upstream-cmd");
+    argv.push_back(launch.upstream_cmd.empty() ? DemoUpstreamCommand(launch.dir) : launch.upstream_cmd);
+  }
+  if (!launch.policy_file.empty()) {
+    argv.push_back("--policy");
+    argv.push_back(launch.policy_file);
+  }
+  for (auto& a : launch.extra_args) argv.push_back(a);
+  std::vector<std::string> env = launch.env;
+  bool has_secret = false;
+  for (auto& e : env) has_secret |= e.rfind("HOLDGATE_JWT_SECRET=", 0) == 0;
+  if (!has_secret) env.push_back("HOLDGATE_JWT_SECRET=test-secret-0123456789abcdef0123456789abcdef");
+  gw.process = std::make_unique<ChildProcess>(argv, launch.dir + "/holdgate.log", env);
+  Json doc = WaitForJsonFile(ready);
+  if (doc.is_null() || !gw.process->Running()) {
+    gw.process.reset();
+    return gw;
+  }
+  gw.mcp_url = doc.value("mcp", "");
+  gw.review_url = doc.value("review", "");
+  auto port_of = [](const std::string& url) {
+    size_t colon = url.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(url.c_str() + colon + 1);
+  };
+  gw.mcp_port = port_of(gw.mcp_url);
+  gw.review_port = port_of(gw.review_url);
+  return gw;
+}
+
+}  // namespace holdgate::testing
