@@ -4,7 +4,9 @@
 -- migration; add 002_….sql instead.
 
 CREATE TABLE approvals (
-  id               TEXT PRIMARY KEY,
+  -- 'apr_' + 12 hex digits of created_at (ms) + 20 random hex digits: ids sort by creation time,
+  -- so the primary key serves newest-first listing and time ranges, and inserts append.
+  id               TEXT PRIMARY KEY CHECK (length(id) = 36 AND substr(id, 1, 4) = 'apr_'),
   principal        TEXT NOT NULL CHECK (principal <> ''),
   session_id       TEXT NOT NULL DEFAULT '',
   tool             TEXT NOT NULL CHECK (tool <> ''),
@@ -36,8 +38,9 @@ CREATE TABLE approvals (
   CHECK (result IS NULL OR state IN ('completed', 'failed'))
 ) STRICT;
 
-CREATE INDEX approvals_by_state ON approvals (state, created_at);
-CREATE INDEX approvals_by_created ON approvals (created_at, id);
+-- Few indexes on purpose: each one is a page written by every creation (2,000/s target).
+-- Listing walks the primary key (time-ordered ids); pending ones also sit in
+-- approvals_pending_expiry.
 CREATE INDEX approvals_by_fingerprint ON approvals (principal, fingerprint, created_at);
 CREATE INDEX approvals_pending_expiry ON approvals (expires_at) WHERE state = 'pending';
 
@@ -80,8 +83,8 @@ CREATE TABLE audit_events (
   hash        TEXT NOT NULL CHECK (length(hash) = 64)
 ) STRICT;
 
+-- Type filters are prefix matches (no index helps); the rest walk seq order.
 CREATE INDEX audit_by_approval ON audit_events (approval_id, seq) WHERE approval_id <> '';
-CREATE INDEX audit_by_type ON audit_events (type, seq);
 CREATE INDEX audit_by_ts ON audit_events (ts);
 
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
@@ -111,4 +114,3 @@ CREATE TABLE outbox (
 ) STRICT;
 
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
-CREATE INDEX outbox_by_approval ON outbox (approval_id) WHERE approval_id IS NOT NULL;

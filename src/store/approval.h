@@ -52,7 +52,7 @@ struct Comment {
 };
 
 struct Approval {
-  std::string id;  // "apr_" + 32 hex
+  std::string id;  // "apr_" + 12 hex digits of created_at_ms + 20 random hex: sorts by creation
   std::string principal;
   std::string session_id;
   std::string tool;
@@ -143,7 +143,9 @@ struct ApprovalFilter {
   std::string cursor;           // next_cursor of the previous page; empty = first page
 };
 
-// Newest first (created_at DESC, id DESC). next_cursor is empty on the last page.
+// Newest first (id DESC, i.e. creation time, ties in random order). Rows created after the first
+// page never appear in later pages; every older row appears exactly once. next_cursor is empty on
+// the last page.
 struct ApprovalPage {
   std::vector<Approval> approvals;
   std::string next_cursor;

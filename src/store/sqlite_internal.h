@@ -23,6 +23,10 @@ class StatementCache {
   // at once.
   SQLite::Statement& Get(const std::string& sql);
   void Clear() { stmts_.clear(); }
+  // Resets every statement (before rolling back after an error mid-statement).
+  void ResetAll() {
+    for (auto& [sql, stmt] : stmts_) stmt->tryReset();
+  }
 
  private:
   SQLite::Database& db_;

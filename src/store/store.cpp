@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/crypto.h"
 #include "store/store_impl.h"
@@ -22,6 +23,13 @@ Json AuditValue(const Json& value) {
 }
 
 std::string JsonText(const Json& value) { return CanonicalJson(value); }
+
+// "apr_" + created_at as 12 lowercase hex digits (fixed width: string order = time order).
+std::string ApprovalIdPrefix(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "apr_%012llx", static_cast<unsigned long long>(std::max<int64_t>(ms, 0)));
+  return buf;
+}
 
 // {"roles":[...],"names":[...]} with string arrays, normalised; null when it constrains nothing.
 Result<Json> NormaliseReviewers(const Json& in) {
@@ -198,6 +206,7 @@ Status Store::Impl::Open(const std::string& path) {
     if (mode != "wal") return IoError("cannot switch " + path + " to WAL (journal_mode=" + mode + ")");
     wdb_->exec("PRAGMA synchronous = NORMAL");
     wdb_->exec("PRAGMA foreign_keys = ON");
+    wdb_->exec("PRAGMA cache_size = -16000");  // 16 MB: the hot index pages stay cached
     Status migrated = internal::ApplyMigrations(*wdb_, clock_.NowMs());
     if (!migrated.ok()) return migrated;
     wstmts_ = std::make_unique<StatementCache>(*wdb_);
@@ -273,6 +282,74 @@ void Store::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approv
   }
 }
 
+void Store::Impl::RunWriter(Writer* w) {
+  constexpr size_t kMaxBatch = 128;
+  std::unique_lock<std::mutex> queue(queue_mu_);
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.wait(queue);
+  if (w->done) return;  // a leader committed it
+  std::vector<Writer*> batch(writers_.begin(),
+                             writers_.begin() + static_cast<long>(std::min(writers_.size(), kMaxBatch)));
+  queue.unlock();
+  {
+    std::lock_guard<std::mutex> db(write_mu_);
+    CommitBatch(batch);
+  }
+  queue.lock();
+  for (Writer* b : batch) {
+    writers_.pop_front();
+    b->done = true;
+    if (b != w) b->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+}
+
+void Store::Impl::CommitBatch(const std::vector<Writer*>& batch) {
+  const bool savepoints = batch.size() > 1;
+  std::vector<bool> kept(batch.size(), false);
+  std::vector<bool> settled(batch.size(), false);  // result final (a body's own error)
+  std::vector<std::vector<ChangeEvent>> events(batch.size());
+  try {
+    SQLite::Transaction transaction(*wdb_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Tx tx{*wdb_, *wstmts_, clock_.NowMs(), {}, false};
+      if (savepoints) wstmts_->Get("SAVEPOINT w").exec();
+      try {
+        kept[i] = batch[i]->run(tx);
+      } catch (const SQLite::Exception& e) {
+        log::Error("store write failed", {{"op", batch[i]->what}, {"error", e.what()},
+                                          {"code", e.getExtendedErrorCode()}});
+        batch[i]->fail(IoError(std::string(batch[i]->what) + ": database error: " + e.what()));
+      } catch (const std::exception& e) {
+        log::Error("store write failed", {{"op", batch[i]->what}, {"error", e.what()}});
+        batch[i]->fail(Internal(std::string(batch[i]->what) + ": " + e.what()));
+      }
+      settled[i] = !kept[i];
+      if (kept[i]) events[i] = std::move(tx.events);
+      if (!kept[i]) wstmts_->ResetAll();
+      if (savepoints) {
+        if (!kept[i]) wstmts_->Get("ROLLBACK TO w").exec();
+        wstmts_->Get("RELEASE w").exec();
+      }
+    }
+    if (std::find(kept.begin(), kept.end(), true) == kept.end()) return;  // destructor rolls back
+    transaction.commit();
+  } catch (const std::exception& e) {
+    // BEGIN, a savepoint or COMMIT failed: nothing of this batch is durable.
+    log::Error("store commit failed", {{"error", e.what()}, {"batch", batch.size()}});
+    wstmts_->ResetAll();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!settled[i]) batch[i]->fail(IoError(std::string(batch[i]->what) + ": commit failed: " + e.what()));
+    }
+    return;
+  }
+  if (!has_listeners_.load()) return;
+  std::lock_guard<std::mutex> feed(feed_mu_);
+  for (auto& list : events) {
+    for (ChangeEvent& e : list) queue_.push_back(std::move(e));
+  }
+}
+
 // ---- Store: lifecycle -------------------------------------------------------------------------
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -304,7 +381,6 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
   if (!reviewers.ok()) return reviewers.status();
 
   Approval a;
-  a.id = NewId("apr_");
   a.principal = in.principal;
   a.session_id = in.session_id;
   a.tool = in.tool;
@@ -319,7 +395,9 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
   a.on_timeout = on_timeout;
   a.notify = in.notify;
 
+  const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
+    a.id = ApprovalIdPrefix(tx.now) + random_part;
     a.created_at_ms = tx.now;
     a.updated_at_ms = tx.now;
     a.expires_at_ms = in.timeout_ms > 0 ? tx.now + in.timeout_ms : 0;
@@ -368,6 +446,8 @@ Result<Approval> Store::Get(const std::string& id) {
 
 Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
   const int limit = std::clamp(f.limit, 1, 500);
+  // Ids sort by creation time (ApprovalIdPrefix), so the primary key gives the order, the time
+  // range and the cursor.
   std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
   if (!f.states.empty()) {
     sql += " AND state IN (";
@@ -376,21 +456,18 @@ Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
   }
   if (!f.tool.empty()) sql += " AND tool = :tool";
   if (!f.principal.empty()) sql += " AND principal = :principal";
-  if (f.created_from_ms > 0) sql += " AND created_at >= :from";
-  if (f.created_to_ms > 0) sql += " AND created_at < :to";
-  int64_t cursor_created = 0;
+  if (f.created_from_ms > 0) sql += " AND id >= :from";
+  if (f.created_to_ms > 0) sql += " AND id < :to";
   std::string cursor_id;
   if (!f.cursor.empty()) {
     Json c;
-    if (!internal::DecodeCursor(f.cursor, &c) || !c.is_object() || !c.contains("c") ||
-        !c["c"].is_number_integer() || !c.contains("i") || !c["i"].is_string()) {
+    if (!internal::DecodeCursor(f.cursor, &c) || !c.is_object() || !c.contains("i") || !c["i"].is_string()) {
       return InvalidArgument("malformed cursor");
     }
-    cursor_created = c["c"].get<int64_t>();
     cursor_id = c["i"].get<std::string>();
-    sql += " AND (created_at < :cc OR (created_at = :cc AND id < :ci))";
+    sql += " AND id < :cursor";
   }
-  sql += " ORDER BY created_at DESC, id DESC LIMIT :limit";
+  sql += " ORDER BY id DESC LIMIT :limit";
 
   return impl_->Read<ApprovalPage>("list approvals", [&](StatementCache& stmts) -> Result<ApprovalPage> {
     ApprovalPage page;
@@ -401,19 +478,16 @@ Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
       for (State s : f.states) q.bind(index++, StateName(s));
       if (!f.tool.empty()) q.bind(":tool", f.tool);
       if (!f.principal.empty()) q.bind(":principal", f.principal);
-      if (f.created_from_ms > 0) q.bind(":from", static_cast<int64_t>(f.created_from_ms));
-      if (f.created_to_ms > 0) q.bind(":to", static_cast<int64_t>(f.created_to_ms));
-      if (!f.cursor.empty()) {
-        q.bind(":cc", static_cast<int64_t>(cursor_created));
-        q.bind(":ci", cursor_id);
-      }
+      if (f.created_from_ms > 0) q.bind(":from", ApprovalIdPrefix(f.created_from_ms));
+      if (f.created_to_ms > 0) q.bind(":to", ApprovalIdPrefix(f.created_to_ms));
+      if (!f.cursor.empty()) q.bind(":cursor", cursor_id);
       q.bind(":limit", limit + 1);
       while (q.executeStep()) page.approvals.push_back(ReadApprovalRow(q));
     }
     if (static_cast<int>(page.approvals.size()) > limit) {
       page.approvals.pop_back();
       const Approval& last = page.approvals.back();
-      page.next_cursor = internal::EncodeCursor(Json{{"c", last.created_at_ms}, {"i", last.id}});
+      page.next_cursor = internal::EncodeCursor(Json{{"i", last.id}});
     }
     for (Approval& a : page.approvals) a.votes = Impl::LoadVotes(stmts, a.id);
     return page;
@@ -448,7 +522,7 @@ Result<std::optional<Approval>> Store::FindReusable(const std::string& principal
           " state IN ('pending', 'approved', 'executing') OR"
           " (state IN ('rejected', 'expired') AND decided_at >= :since))"
           " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END,"
-          " created_at DESC, id DESC LIMIT 1");
+          " id DESC LIMIT 1");
       ScopedReset reset(q);
       q.bind(":p", principal);
       q.bind(":f", fingerprint);

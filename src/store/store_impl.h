@@ -2,11 +2,14 @@
 // Internal to src/store/: Store::Impl, shared by store.cpp (approvals), store_audit.cpp (audit,
 // change feed) and store_outbox.cpp.
 //
-// Locks (never held together except as listed): write_mu_ (writer connection) -> feed_mu_;
+// Locks (never held together except as listed): queue_mu_ alone; write_mu_ (writer connection,
+// taken by the leading writer) -> feed_mu_;
 // read_mu_ (reader connection) alone; dispatch_mu_ -> feed_mu_. dispatch_mu_ is never taken
 // while holding write_mu_ or read_mu_, and listeners run holding only dispatch_mu_.
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,6 +42,21 @@ class Store::Impl {
   // (or commit_on_error), then delivers the change events outside the lock.
   template <typename T, typename F>
   Result<T> Write(const char* what, F&& body);
+
+  // A queued write (group commit, as LevelDB's writer queue): the writer at the front of the
+  // queue runs every queued writer's body in ONE transaction, each inside its own SAVEPOINT so a
+  // body that fails rolls back alone, commits once, and wakes the others. Each caller still
+  // returns only after its change is committed.
+  struct Writer {
+    const char* what = "";
+    std::function<bool(Tx&)> run;             // true: keep the body's changes
+    std::function<void(const Status&)> fail;  // replaces the body's result
+    bool done = false;                        // guarded by queue_mu_
+    std::condition_variable cv;
+  };
+  void RunWriter(Writer* w);
+  // REQUIRES: write_mu_ held.
+  void CommitBatch(const std::vector<Writer*>& batch);
   // Runs `body(StatementCache&) -> Result<T>` on the reader connection under read_mu_.
   template <typename T, typename F>
   Result<T> Read(const char* what, F&& body);
@@ -63,6 +81,9 @@ class Store::Impl {
 
   const Clock& clock_;
   const StoreOptions options_;
+
+  std::mutex queue_mu_;
+  std::deque<Writer*> writers_;  // guarded by queue_mu_; the front one leads
 
   std::mutex write_mu_;
   std::unique_ptr<SQLite::Database> wdb_;            // guarded by write_mu_
@@ -103,29 +124,14 @@ inline void BindInt(SQLite::Statement& s, int index, int64_t v) { s.bind(index, 
 template <typename T, typename F>
 Result<T> Store::Impl::Write(const char* what, F&& body) {
   std::optional<Result<T>> out;
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    try {
-      SQLite::Transaction transaction(*wdb_, SQLite::TransactionBehavior::IMMEDIATE);
-      Tx tx{*wdb_, *wstmts_, clock_.NowMs(), {}, false};
-      Result<T> result = body(tx);
-      if (result.ok() || tx.commit_on_error) {
-        transaction.commit();
-        if (!tx.events.empty() && has_listeners_.load()) {
-          std::lock_guard<std::mutex> feed(feed_mu_);
-          for (ChangeEvent& e : tx.events) queue_.push_back(std::move(e));
-        }
-      }
-      out.emplace(std::move(result));
-    } catch (const SQLite::Exception& e) {
-      log::Error("store write failed", {{"op", what}, {"error", e.what()},
-                                        {"code", e.getExtendedErrorCode()}});
-      out.emplace(IoError(std::string(what) + ": database error: " + e.what()));
-    } catch (const std::exception& e) {
-      log::Error("store write failed", {{"op", what}, {"error", e.what()}});
-      out.emplace(Internal(std::string(what) + ": " + e.what()));
-    }
-  }
+  Writer w;
+  w.what = what;
+  w.run = [&](Tx& tx) {
+    out.emplace(body(tx));
+    return out->ok() || tx.commit_on_error;
+  };
+  w.fail = [&](const Status& status) { out.emplace(status); };
+  RunWriter(&w);
   Dispatch();
   return std::move(*out);
 }
