@@ -1,8 +1,11 @@
 #pragma once
 // Internal to the policy module: the compiled form of a policy document (what Parse builds and
 // Evaluate/Check read). Immutable once built.
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/condition.h"
@@ -16,6 +19,7 @@ struct CompiledRule {
   std::string path;            // "tools.cancel_job" / "tools.cancel_job.cases[0]"
   Action action = Action::kAllow;  // kAllow, kDeny or kHold
   std::string reason;          // as written (may be empty)
+  std::string default_reason;  // used for deny/hold when `reason` is empty (precomputed)
   std::optional<Json> risk;
   ApprovalSettings approval;
   std::vector<Condition> when;
@@ -38,6 +42,13 @@ struct HideEntry {
   Glob glob;
 };
 
+// Hash for heterogeneous (std::string_view) lookup in unordered maps keyed by std::string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+using NameIndex = std::unordered_map<std::string, size_t, NameHash, std::equal_to<>>;
+
 struct Policy::Compiled {
   bool default_allow = false;
   bool shadow = false;
@@ -46,6 +57,8 @@ struct Policy::Compiled {
   std::vector<HideEntry> hide_globs;
   std::vector<ToolEntry> exact;  // sorted by pattern
   std::vector<ToolEntry> globs;  // most specific first (Glob::MoreSpecificThan)
+  NameIndex hide_index;          // name -> index in hide_exact
+  NameIndex exact_index;         // name -> index in exact
   std::vector<Limit> all_tools_limits;
   ApprovalSettings default_approval;  // for annotation-driven holds
   std::vector<std::string> warnings;  // non-fatal findings, surfaced by Check

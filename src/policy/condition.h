@@ -46,6 +46,7 @@ struct Condition {
   Regex regex;           // matches
   bool exists = true;    // exists: the expected presence
   std::string reason;    // optional agent-facing text
+  std::string default_reason;  // precomputed text for deny_if/require when `reason` is empty
   std::string where;     // JSON path of this condition, e.g. "tools.cancel_job.deny_if[0]"
 
   // True when the condition holds for `arguments` (null = no arguments).

@@ -21,6 +21,7 @@ bool Glob::HasWildcard(std::string_view pattern) {
 }
 
 bool Glob::Match(std::string_view name) const {
+  if (!prefix_.empty() && (name.empty() || name[0] != prefix_[0])) return false;  // cheap common reject
   if (name.substr(0, prefix_.size()) != prefix_) return false;
   if (!suffix_.empty() &&
       (name.size() < suffix_.size() || name.substr(name.size() - suffix_.size()) != suffix_)) {

@@ -117,6 +117,7 @@ struct ApprovalSpec {
 
 struct RuleSpec {
   std::string path;
+  std::string quoted_name;  // "\"cancel_job\"" for exact keys, empty for globs
   std::optional<Action> action;
   bool rate_limit_alias = false;
   std::optional<std::string> reason;
@@ -437,6 +438,7 @@ class Parser {
           }
           RuleSpec spec;
           spec.path = path;
+          if (!Glob::HasWildcard(name)) spec.quoted_name = Quoted(name);
           if (!ParseRule(it.value(), path, /*is_case=*/false, &spec)) continue;
           ToolEntry entry;
           entry.pattern = name;
@@ -455,6 +457,9 @@ class Parser {
     std::stable_sort(out->globs.begin(), out->globs.end(), [](const ToolEntry& a, const ToolEntry& b) {
       return a.glob.MoreSpecificThan(b.glob);
     });
+
+    for (size_t i = 0; i < out->hide_exact.size(); ++i) out->hide_index.emplace(out->hide_exact[i].glob.pattern(), i);
+    for (size_t i = 0; i < out->exact.size(); ++i) out->exact_index.emplace(out->exact[i].pattern, i);
 
     // Rules that can never apply because `hide` wins.
     for (const ToolEntry& e : out->exact) {
@@ -511,8 +516,16 @@ class Parser {
     if (j.contains("risk")) ParseRisk(j["risk"], ChildPath(path, "risk"), spec);
     if (j.contains("shadow")) spec->shadow = Bool(j["shadow"], ChildPath(path, "shadow"));
     if (j.contains("when")) ParseConditions(j["when"], ChildPath(path, "when"), &spec->when);
-    if (j.contains("deny_if")) ParseConditions(j["deny_if"], ChildPath(path, "deny_if"), &spec->deny_if);
-    if (j.contains("require")) ParseConditions(j["require"], ChildPath(path, "require"), &spec->require);
+    if (j.contains("deny_if")) {
+      ParseConditions(j["deny_if"], ChildPath(path, "deny_if"), &spec->deny_if);
+      for (Condition& c : spec->deny_if)
+        c.default_reason = "Denied by policy (" + c.where + "): argument " + c.Describe() + " is not allowed.";
+    }
+    if (j.contains("require")) {
+      ParseConditions(j["require"], ChildPath(path, "require"), &spec->require);
+      for (Condition& c : spec->require)
+        c.default_reason = "Denied by policy (" + c.where + "): the call must satisfy " + c.Describe() + ".";
+    }
     if (j.contains("limits")) ParseLimits(j["limits"], ChildPath(path, "limits"), &spec->limits);
     if (j.contains("approval")) ParseApproval(j["approval"], ChildPath(path, "approval"), &spec->approval);
     if (spec->rate_limit_alias && spec->limits.empty()) {
@@ -531,6 +544,7 @@ class Parser {
         for (size_t i = 0; i < c.size(); ++i) {
           RuleSpec cs;
           cs.path = IndexPath(p, i);
+          cs.quoted_name = spec->quoted_name;
           if (ParseRule(c[i], cs.path, /*is_case=*/true, &cs)) spec->cases.push_back(std::move(cs));
         }
       }
@@ -820,6 +834,13 @@ class Parser {
     }
     if (r.action == Action::kHold && r.approval.hold_ms > r.approval.timeout_ms) {
       Warn(out, ChildPath(ChildPath(spec.path, "approval"), "hold"), "is longer than approval.timeout; the approval expires while the call is still held");
+    }
+    if (r.action == Action::kDeny) {
+      r.default_reason = (spec.quoted_name.empty() ? std::string("This tool") : "Tool " + spec.quoted_name) +
+                         " is denied by policy (" + r.path + ").";
+    } else if (r.action == Action::kHold) {
+      r.default_reason = "Calling " + (spec.quoted_name.empty() ? std::string("this tool") : spec.quoted_name) +
+                         " requires human approval (" + r.path + ").";
     }
     r.limits = out->all_tools_limits;
     r.limits.insert(r.limits.end(), r.own_limits.begin(), r.own_limits.end());

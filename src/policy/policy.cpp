@@ -19,7 +19,20 @@ bool AllHold(const std::vector<Condition>& conds, const Json* args) {
   return true;
 }
 
-std::string QuotedTool(std::string_view tool) { return DumpJson(Json(std::string(tool))); }
+// "\"name\"" without a JSON round trip for ordinary names.
+std::string QuotedTool(std::string_view tool) {
+  for (char c : tool) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      return DumpJson(Json(std::string(tool)));
+    }
+  }
+  std::string out;
+  out.reserve(tool.size() + 2);
+  out.push_back('"');
+  out.append(tool);
+  out.push_back('"');
+  return out;
+}
 
 // MCP ToolAnnotations defaults: readOnlyHint false, destructiveHint true (2025-11-25 schema).
 bool IsDestructive(const Json* annotations) {
@@ -33,12 +46,9 @@ bool IsDestructive(const Json* annotations) {
 }
 
 template <typename Entry>
-const Entry* FindExact(const std::vector<Entry>& sorted, std::string_view name) {
-  auto it = std::lower_bound(sorted.begin(), sorted.end(), name, [](const Entry& e, std::string_view n) {
-    return std::string_view(e.glob.pattern()) < n;
-  });
-  if (it != sorted.end() && it->glob.pattern() == name) return &*it;
-  return nullptr;
+const Entry* FindExact(const std::vector<Entry>& entries, const NameIndex& index, std::string_view name) {
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : &entries[it->second];
 }
 
 // Applies a matched rule (already past its `when`) to the call.
@@ -49,17 +59,14 @@ void ApplyRule(const CompiledRule& rule, const CallContext& ctx, Decision* d) {
   d->shadow = rule.shadow;
   if (rule.action == Action::kDeny) {
     d->action = Action::kDeny;
-    d->reason = rule.reason.empty() ? "Tool " + QuotedTool(ctx.tool) + " is denied by policy (" + rule.path + ")."
-                                    : rule.reason;
+    d->reason = rule.reason.empty() ? rule.default_reason : rule.reason;
     return;
   }
   for (const Condition& c : rule.deny_if) {
     if (c.Test(args)) {
       d->action = Action::kDeny;
       d->rule = c.where;
-      d->reason = !c.reason.empty() ? c.reason
-                                    : "Denied by policy (" + c.where + "): argument " + c.Describe() +
-                                          " is not allowed for " + QuotedTool(ctx.tool) + ".";
+      d->reason = c.reason.empty() ? c.default_reason : c.reason;
       return;
     }
   }
@@ -67,9 +74,7 @@ void ApplyRule(const CompiledRule& rule, const CallContext& ctx, Decision* d) {
     if (!c.Test(args)) {
       d->action = Action::kDeny;
       d->rule = c.where;
-      d->reason = !c.reason.empty() ? c.reason
-                                    : "Denied by policy (" + c.where + "): " + QuotedTool(ctx.tool) +
-                                          " requires argument " + c.Describe() + ".";
+      d->reason = c.reason.empty() ? c.default_reason : c.reason;
       return;
     }
   }
@@ -77,9 +82,7 @@ void ApplyRule(const CompiledRule& rule, const CallContext& ctx, Decision* d) {
   if (rule.action == Action::kHold) {
     d->action = Action::kHold;
     d->approval = &rule.approval;
-    d->reason = rule.reason.empty()
-                    ? "Calling " + QuotedTool(ctx.tool) + " requires human approval (" + rule.path + ")."
-                    : rule.reason;
+    d->reason = rule.reason.empty() ? rule.default_reason : rule.reason;
     return;
   }
   d->action = Action::kAllow;
@@ -110,7 +113,7 @@ const char* ScopeName(Scope scope) {
 }
 
 const HideEntry* FindHide(const Policy::Compiled& c, std::string_view tool) {
-  if (const HideEntry* e = FindExact(c.hide_exact, tool)) return e;
+  if (const HideEntry* e = FindExact(c.hide_exact, c.hide_index, tool)) return e;
   for (const HideEntry& e : c.hide_globs) {
     if (e.glob.Match(tool)) return &e;
   }
@@ -119,7 +122,7 @@ const HideEntry* FindHide(const Policy::Compiled& c, std::string_view tool) {
 
 void CandidateRules(const Policy::Compiled& c, std::string_view tool, std::vector<const ToolEntry*>* out) {
   out->clear();
-  if (const ToolEntry* e = FindExact(c.exact, tool)) out->push_back(e);
+  if (const ToolEntry* e = FindExact(c.exact, c.exact_index, tool)) out->push_back(e);
   for (const ToolEntry& g : c.globs) {
     if (g.glob.Match(tool)) out->push_back(&g);
   }
@@ -187,7 +190,7 @@ Decision Policy::Evaluate(const CallContext& ctx) const {
     d.reason = "Unknown tool: " + std::string(ctx.tool);
   } else {
     const CompiledRule* matched = nullptr;
-    if (const ToolEntry* e = FindExact(c.exact, ctx.tool); e != nullptr && AllHold(e->rule.when, args)) {
+    if (const ToolEntry* e = FindExact(c.exact, c.exact_index, ctx.tool); e != nullptr && AllHold(e->rule.when, args)) {
       matched = &e->rule;
     } else {
       for (const ToolEntry& g : c.globs) {
@@ -209,7 +212,9 @@ Decision Policy::Evaluate(const CallContext& ctx) const {
     } else if (!c.default_allow) {
       d.action = Action::kDeny;
       d.rule = "default";
-      d.reason = "Tool " + QuotedTool(ctx.tool) + " is not allowed by this policy (default: deny).";
+      d.reason = "Tool ";
+      d.reason += QuotedTool(ctx.tool);
+      d.reason += " is not allowed by this policy (default: deny).";
     } else if (c.destructive_requires_approval && IsDestructive(ctx.annotations)) {
       d.action = Action::kHold;
       d.rule = "annotations.destructive_requires_approval";

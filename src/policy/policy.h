@@ -90,7 +90,8 @@ class Policy : public std::enable_shared_from_this<Policy> {
   static Result<std::shared_ptr<const Policy>> Parse(std::string_view text);
   static Result<std::shared_ptr<const Policy>> LoadFile(const std::string& path);
 
-  // True if `tool` must be left out of tools/list (and is answered kHide on call).
+  // True if `tool` must be left out of tools/list (and is answered kHide on call). Always false
+  // under top-level shadow mode, which enforces nothing.
   bool IsHidden(std::string_view tool) const;
   // The decision for one call; pure (no rate counting, see RateLimiter::Reserve).
   Decision Evaluate(const CallContext& ctx) const;

@@ -54,19 +54,27 @@ RateLimiter::Reservation RateLimiter::Reserve(const CallContext& ctx, Decision* 
   if (decision->limits == nullptr || decision->limits->empty()) return res;
   const std::vector<Limit>& limits = *decision->limits;
 
-  std::vector<std::string> keys(limits.size());
-  for (size_t i = 0; i < limits.size(); ++i) BucketKey(limits[i], ctx, &keys[i]);
+  // Keys are built into the reservation itself; it is cleared if nothing gets counted.
+  res.entries.resize(limits.size());
+  for (size_t i = 0; i < limits.size(); ++i) BucketKey(limits[i], ctx, &res.entries[i].key);
 
   const int64_t now = clock_.NowMs();
   const Limit* exceeded = nullptr;
   int64_t retry_after = 0;
   {
+    constexpr size_t kInline = 8;
+    Bucket* inline_buckets[kInline];
+    std::vector<Bucket*> heap_buckets;
+    Bucket** buckets = inline_buckets;
+    if (limits.size() > kInline) {
+      heap_buckets.resize(limits.size());
+      buckets = heap_buckets.data();
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (++calls_since_sweep_ >= kSweepEvery) SweepLocked(now);
-    std::vector<Bucket*> buckets(limits.size());
     for (size_t i = 0; i < limits.size(); ++i) {
       const Limit& l = limits[i];
-      Bucket& b = buckets_[keys[i]];
+      Bucket& b = buckets_[res.entries[i].key];
       const int64_t start = FloorTo(now, l.window_ms);
       if (b.window_start_ms != start || b.window_ms != l.window_ms) {
         b.window_start_ms = start;
@@ -83,11 +91,12 @@ RateLimiter::Reservation RateLimiter::Reserve(const CallContext& ctx, Decision* 
       }
     }
     if (exceeded == nullptr || decision->shadow) {
-      res.entries.reserve(limits.size());
       for (size_t i = 0; i < limits.size(); ++i) {
         ++buckets[i]->count;
-        res.entries.push_back({std::move(keys[i]), buckets[i]->window_start_ms});
+        res.entries[i].window_start_ms = buckets[i]->window_start_ms;
       }
+    } else {
+      res.entries.clear();
     }
   }
   if (exceeded == nullptr) return res;

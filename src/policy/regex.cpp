@@ -400,7 +400,29 @@ bool Regex::Compile(std::string_view pattern, std::string* error) {
   sets_.clear();
   anchored_start_ = false;
   RegexCompiler compiler(pattern, this);
-  return compiler.Run(error);
+  if (!compiler.Run(error)) return false;
+  // First-byte set: everything reachable from pc 0 without consuming, at a position > 0.
+  first_ = ByteSet();
+  can_skip_ = true;
+  std::vector<bool> seen(prog_.size(), false);
+  std::vector<uint32_t> stack = {0};
+  while (!stack.empty()) {
+    uint32_t pc = stack.back();
+    stack.pop_back();
+    if (seen[pc]) continue;
+    seen[pc] = true;
+    const Inst& inst = prog_[pc];
+    switch (inst.op) {
+      case Op::kJmp: stack.push_back(inst.x); break;
+      case Op::kSplit: stack.push_back(inst.x); stack.push_back(inst.y); break;
+      case Op::kBegin: break;  // cannot hold at a position > 0
+      case Op::kEnd: case Op::kMatch: can_skip_ = false; break;
+      case Op::kSet:
+        for (int w = 0; w < 4; ++w) first_.bits[w] |= sets_[inst.x].bits[w];
+        break;
+    }
+  }
+  return true;
 }
 
 namespace {
@@ -464,6 +486,10 @@ bool Regex::Search(std::string_view input) const {
   };
 
   for (size_t i = 0; i <= len; ++i) {
+    if (cur->size == 0 && i > 0 && can_skip_) {
+      while (i < len && !first_.Has(static_cast<unsigned char>(input[i]))) ++i;
+      if (i == len) return false;  // nothing can start here, and nothing matches empty at the end
+    }
     if (i == 0 || !anchored_start_) add(cur, 0, i);
     if (cur->size == 0) return false;  // anchored and every thread died
     for (uint32_t k = 0; k < cur->size; ++k) {

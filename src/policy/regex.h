@@ -46,6 +46,10 @@ class Regex {
   std::vector<Inst> prog_;
   std::vector<ByteSet> sets_;
   bool anchored_start_ = false;
+  // Bytes that can begin a match at a position > 0; when no thread is alive the search skips
+  // ahead to the next such byte. Disabled when the pattern can match the empty string there.
+  ByteSet first_;
+  bool can_skip_ = false;
 };
 
 }  // namespace holdgate::policy

@@ -196,6 +196,9 @@ TEST_CASE("precedence: exact name beats globs; more literal globs beat less", "[
   CHECK(Eval(*p, "lookup").reason == "l glob");
   CHECK(Eval(*p, "zzz").reason == "star");
   CHECK(Eval(*p, "zzz").rule == "tools[\"*\"]");
+  auto q = MustParse(R"({"version": "1", "default": "deny", "tools": {"x*": {"action": "deny"}, "y*": {"action": "require_approval"}}})");
+  CHECK(Eval(*q, "x1").reason == "This tool is denied by policy (tools[\"x*\"]).");
+  CHECK(Eval(*q, "y1").reason == "Calling this tool requires human approval (tools[\"y*\"]).");
   CHECK(Eval(*p, "fit").reason == "question");   // same literals, no star beats a star
   CHECK(Eval(*p, "fitt").reason == "fi star");
   CHECK(Eval(*p, "check_job_status").reason == "two literals groups");  // 13 literals vs 7
@@ -248,7 +251,7 @@ TEST_CASE("deny_if and require", "[policy][evaluate]") {
   CHECK(d.action == Action::kDeny);
   CHECK(d.rule == "tools.create_charge.deny_if[0]");
   CHECK(d.reason ==
-        "Denied by policy (tools.create_charge.deny_if[0]): argument amount gt 10000 is not allowed for \"create_charge\".");
+        "Denied by policy (tools.create_charge.deny_if[0]): argument amount gt 10000 is not allowed.");
   big["amount"] = "20000";  // quoting does not dodge the rule
   CHECK(Eval(*p, "create_charge", big).action == Action::kDeny);
 
@@ -263,7 +266,7 @@ TEST_CASE("deny_if and require", "[policy][evaluate]") {
   d = Eval(*p, "create_charge", no_reason);
   CHECK(d.action == Action::kDeny);
   CHECK(d.rule == "tools.create_charge.require[0]");
-  CHECK(d.reason == "Denied by policy (tools.create_charge.require[0]): \"create_charge\" requires argument reason exists.");
+  CHECK(d.reason == "Denied by policy (tools.create_charge.require[0]): the call must satisfy reason exists.");
 
   // deny_if is checked before the hold: a forbidden call is never queued for a human.
   CHECK(Eval(*p, "cancel_job", {{"job_id", "sys-1"}}).action == Action::kDeny);
