@@ -309,7 +309,8 @@ Json DemoServer::HandleRequest(const mcp::Message& request, const std::shared_pt
 }
 
 Json DemoServer::Initialize(const Json& params, Session& session) {
-  std::string requested = params.value("protocolVersion", std::string());
+  auto pv = params.find("protocolVersion");
+  std::string requested = pv != params.end() && pv->is_string() ? pv->get<std::string>() : std::string();
   std::string version = SpeaksVersion(requested) ? requested : ProtocolVersions().front();
   session.set_protocol_version(version);
   log::Info("initialize", {{"session", session.id()}, {"requested", requested}, {"version", version},
@@ -358,13 +359,16 @@ Json DemoServer::ListTools(const Json& params, bool* bad_cursor) const {
 
 bool DemoServer::IsSlowCall(const mcp::Message& request) const {
   if (!request.is_request() || request.method() != "tools/call") return false;
-  const Json& params = request.json["params"];
-  if (!params.is_object()) return false;
-  std::string name = params.value("name", std::string());
-  if (name == "slow_echo") return true;
-  if (name == "start_job") {
-    auto a = params.find("arguments");
-    return a != params.end() && a->is_object() && a->value("wait", false) == true;
+  auto p = request.json.find("params");
+  if (p == request.json.end() || !p->is_object()) return false;
+  auto n = p->find("name");
+  if (n == p->end() || !n->is_string()) return false;
+  if (*n == "slow_echo") return true;
+  if (*n == "start_job") {
+    auto a = p->find("arguments");
+    if (a == p->end() || !a->is_object()) return false;
+    auto w = a->find("wait");
+    return w != a->end() && w->is_boolean() && w->get<bool>();
   }
   return false;
 }

@@ -158,7 +158,9 @@ Json HeadersForWhoami(const httplib::Request& req) {
 bool IsWhoami(const mcp::Message& m) {
   if (!m.is_request() || m.method() != "tools/call") return false;
   auto p = m.json.find("params");
-  return p != m.json.end() && p->is_object() && p->value("name", std::string()) == "whoami";
+  if (p == m.json.end() || !p->is_object()) return false;
+  auto n = p->find("name");
+  return n != p->end() && n->is_string() && *n == "whoami";
 }
 
 }  // namespace
