@@ -183,6 +183,7 @@ void HttpFront::Install() {
   svr.new_task_queue = [] { return new ThreadPerConnection(); };
   svr.set_payload_max_length(options_.max_body_bytes);
   svr.set_keep_alive_max_count(100000);
+  svr.set_tcp_nodelay(true);  // else a small response waits ~40 ms for a delayed ACK (Nagle)
   svr.set_read_timeout(30, 0);
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown";
