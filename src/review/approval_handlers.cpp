@@ -1,0 +1,193 @@
+// Approval routes: list, detail, approve / reject (through Store::Decide, then the hold
+// coordinator), comments.
+#include <algorithm>
+#include <sstream>
+
+#include "common/log.h"
+#include "review/api_json.h"
+#include "review/server_impl.h"
+
+namespace holdgate::review {
+namespace {
+
+constexpr size_t kMaxReasonBytes = 4096;
+constexpr size_t kMaxCommentBytes = 8192;
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// Parses ?limit= within [1, max]; false on garbage.
+bool ParseLimit(const httplib::Request& req, int def, int max, int* out) {
+  if (!req.has_param("limit")) {
+    *out = def;
+    return true;
+  }
+  const std::string v = req.get_param_value("limit");
+  if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return false;
+  }
+  int n = std::stoi(v);
+  if (n < 1 || n > max) return false;
+  *out = n;
+  return true;
+}
+
+}  // namespace
+
+void ReviewServer::Impl::ListApprovals(const httplib::Request& req, httplib::Response& res) {
+  store::ApprovalFilter f;
+  if (req.has_param("state")) {
+    std::stringstream ss(req.get_param_value("state"));
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      part = Trim(part);
+      if (part.empty() || part == "all") continue;
+      store::State st;
+      if (!store::ParseState(part, &st)) {
+        return SendError(res, 400, "bad_request", "unknown state \"" + part.substr(0, 40) +
+                         "\" (pending, approved, executing, completed, failed, rejected, expired, cancelled, all)");
+      }
+      f.states.push_back(st);
+    }
+  }
+  f.tool = req.get_param_value("tool");
+  f.principal = req.get_param_value("principal");
+  for (const char* name : {"since", "until"}) {
+    if (!req.has_param(name)) continue;
+    int64_t ms = 0;
+    if (!ParseTimeParam(req.get_param_value(name), &ms)) {
+      return SendError(res, 400, "bad_request",
+                       std::string(name) + " must be an RFC 3339 time, a date or epoch milliseconds");
+    }
+    (std::string_view(name) == "since" ? f.created_from_ms : f.created_to_ms) = ms;
+  }
+  if (!ParseLimit(req, 50, 500, &f.limit)) return SendError(res, 400, "bad_request", "limit must be 1..500");
+  f.cursor = req.get_param_value("cursor");
+  auto page = store_.List(f);
+  if (!page.ok()) {
+    if (page.status().code() == Code::kInvalidArgument) return SendError(res, 400, "bad_request", page.status().message());
+    return SendStatus(res, page.status());
+  }
+  Json items = Json::array();
+  for (const auto& a : page->approvals) items.push_back(ApprovalJson(a, base_url_));
+  SendJson(res, 200, Json{{"approvals", std::move(items)},
+                          {"next_cursor", page->next_cursor.empty() ? Json(nullptr) : Json(page->next_cursor)}});
+}
+
+void ReviewServer::Impl::GetApproval(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  auto a = store_.Get(id);
+  if (!a.ok()) return SendStatus(res, a.status());
+  const Caller caller = CallerOf(req);
+  Json j = ApprovalJson(*a, base_url_);
+  j["result"] = a->result;
+  auto comments = store_.ListComments(id);
+  if (!comments.ok()) return SendStatus(res, comments.status());
+  Json cj = Json::array();
+  for (const auto& c : *comments) cj.push_back(CommentJson(c));
+  j["comments"] = std::move(cj);
+  store::AuditFilter af;
+  af.approval_id = id;
+  af.limit = 1000;
+  auto timeline = store_.ListAudit(af);
+  if (!timeline.ok()) return SendStatus(res, timeline.status());
+  Json tj = Json::array();
+  for (const auto& e : timeline->events) tj.push_back(AuditEventJson(e));
+  j["timeline"] = std::move(tj);
+  j["may_decide"] = MayDecideJson(*a, caller.name, caller.role);
+  j["agent_message"] = AgentMessage(*a, base_url_);
+  SendJson(res, 200, j);
+}
+
+void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& res, bool approve) {
+  const std::string id = req.matches[1];
+  const Caller caller = CallerOf(req);
+  Json body = Json::object();
+  if (!Trim(req.body).empty()) {
+    auto parsed = ParseJson(req.body);
+    if (!parsed.ok()) return SendError(res, 400, "bad_request", "body is not valid JSON");
+    if (!parsed->is_object()) return SendError(res, 400, "bad_request", "body must be a JSON object");
+    body = std::move(*parsed);
+  }
+  store::DecisionInput in;
+  in.id = id;
+  in.reviewer = caller.name;
+  in.roles = RolesFor(caller.role);
+  in.via = caller.via;
+  in.approve = approve;
+  if (body.contains("reason")) {
+    if (!body["reason"].is_string() && !body["reason"].is_null()) {
+      return SendError(res, 400, "bad_request", "reason must be a string");
+    }
+    if (body["reason"].is_string()) in.reason = Trim(body["reason"].get<std::string>());
+  }
+  if (in.reason.size() > kMaxReasonBytes) return SendError(res, 400, "bad_request", "reason is too long (max 4096 bytes)");
+  if (!approve && in.reason.empty()) {
+    return SendError(res, 400, "reason_required", "a reason is required to reject");
+  }
+  if (body.contains("arguments") && !body["arguments"].is_null()) {
+    if (!approve) return SendError(res, 400, "bad_request", "arguments can only be edited when approving");
+    if (!body["arguments"].is_object()) return SendError(res, 400, "bad_request", "arguments must be a JSON object");
+    in.edited_arguments = body["arguments"];
+  }
+  auto out = store_.Decide(in);
+  if (!out.ok()) {
+    const Status& s = out.status();
+    if (s.code() == Code::kConflict) {
+      Json extra = Json::object();
+      auto now = store_.Get(id);
+      if (now.ok()) {
+        extra["state"] = store::StateName(now->state);
+        extra["approval"] = ApprovalJson(*now, base_url_);
+        if (coordinator_ != nullptr) coordinator_->Notify(*now);  // e.g. Decide expired it just now
+      }
+      return SendError(res, 409, "already_decided", s.message(), extra);
+    }
+    if (s.code() == Code::kInvalidArgument) return SendError(res, 400, "bad_request", s.message());
+    return SendStatus(res, s);
+  }
+  if (out->changed && coordinator_ != nullptr && store::IsDecided(out->state)) coordinator_->Notify(out->approval);
+  if (!out->changed) {
+    // This reviewer had voted before. The same vote again is an idempotent success (a double
+    // click); the opposite vote is a conflict.
+    for (const auto& v : out->approval.votes) {
+      if (v.reviewer == caller.name && v.approve != approve) {
+        return SendError(res, 409, "already_voted",
+                         std::string("you already voted to ") + (v.approve ? "approve" : "reject") +
+                             " this approval; a vote cannot be changed",
+                         Json{{"state", store::StateName(out->state)}, {"approval", ApprovalJson(out->approval, base_url_)}});
+      }
+    }
+  }
+  log::Info("review: decision", {{"id", id}, {"reviewer", caller.name}, {"via", caller.via},
+                                 {"approve", approve}, {"changed", out->changed},
+                                 {"state", store::StateName(out->state)}});
+  SendJson(res, 200, Json{{"outcome", {{"changed", out->changed},
+                                       {"state", store::StateName(out->state)},
+                                       {"approvals_so_far", out->approvals_so_far},
+                                       {"approvals_needed", out->approvals_needed},
+                                       {"message", out->message}}},
+                          {"approval", ApprovalJson(out->approval, base_url_)}});
+}
+
+void ReviewServer::Impl::AddComment(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const Caller caller = CallerOf(req);
+  auto parsed = ParseJson(req.body);
+  if (!parsed.ok()) return SendError(res, 400, "bad_request", "body is not valid JSON");
+  if (!parsed->is_object() || !parsed->contains("body") || !(*parsed)["body"].is_string()) {
+    return SendError(res, 400, "bad_request", "body must be {\"body\": \"…\"}");
+  }
+  std::string text = Trim((*parsed)["body"].get<std::string>());
+  if (text.empty()) return SendError(res, 400, "bad_request", "the comment is empty");
+  if (text.size() > kMaxCommentBytes) return SendError(res, 400, "bad_request", "the comment is too long (max 8192 bytes)");
+  auto c = store_.AddComment(id, caller.name, text);
+  if (!c.ok()) return SendStatus(res, c.status());
+  SendJson(res, 201, Json{{"comment", CommentJson(*c)}});
+}
+
+}  // namespace holdgate::review

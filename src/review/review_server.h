@@ -1,0 +1,108 @@
+#pragma once
+// ReviewServer: the reviewer listener (default 127.0.0.1:8081). Serves the review REST API under
+// /api/ (JWT bearer auth, roles), the SSE stream /api/events, /healthz, /metrics and the embedded
+// approval UI. It has its own httplib::Server and thread pool, never shared with the agents' /mcp
+// listener, so held calls cannot starve reviewers (LIBRARY-NOTES §2.1).
+//
+// Thread-safe. Start() binds and returns once the listener accepts; handlers run on the server's
+// pool and block on the Store. Stop() ends SSE streams, closes the listener and joins its thread
+// (it waits for in-flight requests, which are all short). Decisions go through Store::Decide and
+// are then passed to the HoldCoordinator, so a held call is released without waiting for the feed.
+//
+// Auth failures (401/403, foreign Origin) are written to the audit log as "auth.failed", at most
+// `auth_audit_per_minute` rows per minute (token bucket); the rows after that are only counted, and
+// the next recorded row carries {"suppressed": n}. So a flood of bad tokens cannot fill the disk,
+// while /metrics (holdgate_review_auth_failures_total) still counts every refusal.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/json_util.h"
+#include "common/status.h"
+#include "review/jwt_auth.h"
+
+namespace holdgate::store {
+class Store;
+}
+namespace holdgate::hold {
+class HoldCoordinator;
+}
+
+namespace holdgate::review {
+
+struct ReviewServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8081;  // 0 = any free port (see ReviewServer::port())
+  // Where reviewers reach this listener (links in API answers, the allowed Origin). Empty:
+  // "http://<host>:<port>" once bound.
+  std::string public_base_url;
+  // Further origins allowed to send state-changing requests (e.g. a reverse proxy's).
+  std::vector<std::string> allowed_origins;
+  JwtConfig auth;
+  size_t max_body_bytes = 256 * 1024;
+  int threads = 32;          // the listener's pool
+  int max_sse_clients = 16;  // each open stream occupies a pool thread; more get 503
+  std::chrono::milliseconds sse_heartbeat{15000};
+  int auth_audit_per_minute = 60;
+  bool serve_ui = true;
+};
+
+// Parses the config file's "review" object:
+//   {"listen": "127.0.0.1:8081", "public_url": "https://…", "allowed_origins": […],
+//    "max_body_bytes": N, "threads": N, "max_sse_clients": N, "auth": {…see ParseJwtConfig}}
+// Missing keys keep their defaults; `auth` missing still reads HOLDGATE_JWT_SECRET.
+Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::string& base_dir = "");
+
+// A route handled outside the JWT scheme (e.g. the notifier's POST /slack/actions, which checks
+// Slack's request signature itself). The handler gets the raw request and fills the response.
+struct PlainRequest {
+  std::string method;
+  std::string path;
+  std::string body;
+  std::string remote_addr;
+  std::multimap<std::string, std::string> headers;  // names lower-cased
+  std::map<std::string, std::string> params;        // query parameters
+  std::string Header(const std::string& lower_name) const;
+};
+struct PlainResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+using PlainHandler = std::function<PlainResponse(const PlainRequest&)>;
+
+class ReviewServer {
+ public:
+  // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key).
+  // REQUIRES: store, clock (and coordinator, when given) outlive the server.
+  static Result<std::unique_ptr<ReviewServer>> Create(ReviewServerConfig config, store::Store& store,
+                                                      hold::HoldCoordinator* coordinator,
+                                                      const Clock& clock = SystemClock::Instance());
+  ~ReviewServer();  // Stop()s
+  ReviewServer(const ReviewServer&) = delete;
+  ReviewServer& operator=(const ReviewServer&) = delete;
+
+  // REQUIRES: called before Start(). `method` "GET"/"POST", `path` an exact path.
+  void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
+
+  // Binds host:port and starts serving on a background thread. kUnavailable if the port is taken.
+  Status Start();
+  void Stop();
+
+  int port() const;               // the bound port (after Start), else 0
+  std::string base_url() const;   // public_base_url or http://host:port
+
+  class Impl;
+
+ private:
+  explicit ReviewServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace holdgate::review

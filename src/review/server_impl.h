@@ -1,0 +1,113 @@
+#pragma once
+// Internal to review/: ReviewServer::Impl, shared by the handler files (review_server.cpp,
+// approval_handlers.cpp, audit_handlers.cpp, event_stream.cpp). Not for other modules.
+// Thread-safety: see review_server.h. Members after Start() are read-only except where marked.
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/json_util.h"
+#include "hold/hold_coordinator.h"
+#include "review/event_hub.h"
+#include "review/jwt_auth.h"
+#include "review/review_server.h"
+#include "review/routes.h"
+#include "review/static_ui.h"
+#include "store/store.h"
+
+namespace holdgate::review {
+
+// The authenticated caller of the current request (set by the pre-routing handler).
+struct Caller {
+  bool authenticated = false;
+  std::string name;
+  Role role = Role::kNone;
+  std::string via;  // api | ui | cli (from X-Holdgate-Client)
+};
+
+class ReviewServer::Impl {
+ public:
+  Impl(ReviewServerConfig config, store::Store& store, hold::HoldCoordinator* coordinator, const Clock& clock,
+       std::unique_ptr<JwtVerifier> verifier);
+  ~Impl();
+
+  Status Start();
+  void Stop();
+  int port() const { return port_.load(); }
+  std::string base_url() const;
+  void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
+
+  // ---- helpers shared by handler files ----
+  static void SendJson(httplib::Response& res, int status, const Json& body);
+  static void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                        const Json& extra = nullptr);
+  // Maps a store Status to an HTTP error (404, 409, 400, 403, 500).
+  static void SendStatus(httplib::Response& res, const Status& status);
+  // The caller recorded by the pre-routing handler for this request (unauthenticated if none).
+  static Caller CallerOf(const httplib::Request& req);
+
+  // ---- handlers (one per RouteId) ----
+  void Healthz(const httplib::Request& req, httplib::Response& res);
+  void MetricsText(const httplib::Request& req, httplib::Response& res);
+  void Me(const httplib::Request& req, httplib::Response& res);
+  void ListApprovals(const httplib::Request& req, httplib::Response& res);
+  void GetApproval(const httplib::Request& req, httplib::Response& res);
+  void Decide(const httplib::Request& req, httplib::Response& res, bool approve);
+  void AddComment(const httplib::Request& req, httplib::Response& res);
+  void Events(const httplib::Request& req, httplib::Response& res);
+  void Audit(const httplib::Request& req, httplib::Response& res);
+  void AuditExport(const httplib::Request& req, httplib::Response& res);
+  void AuditVerify(const httplib::Request& req, httplib::Response& res);
+  void ListDeliveries(const httplib::Request& req, httplib::Response& res);
+  void Redeliver(const httplib::Request& req, httplib::Response& res);
+  void UiFile(const httplib::Request& req, httplib::Response& res);
+
+ private:
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  // Refuses the request (401/403) and records it (metrics always; audit rate-limited).
+  httplib::Server::HandlerResponse Refuse(const httplib::Request& req, httplib::Response& res, int status,
+                                          const std::string& reason, const std::string& why,
+                                          const std::string& subject);
+  void RecordAuthFailure(const httplib::Request& req, int status, const std::string& reason,
+                         const std::string& why, const std::string& subject);
+  bool OriginAllowed(const httplib::Request& req) const;
+  void RegisterRoutes();
+  void OnChangeForMetrics(const store::ChangeEvent& e);
+
+  const ReviewServerConfig config_;
+  store::Store& store_;
+  hold::HoldCoordinator* const coordinator_;
+  const Clock& clock_;
+  const std::unique_ptr<JwtVerifier> verifier_;
+  const StaticUi ui_;
+  EventHub hub_;
+
+  httplib::Server svr_;
+  std::thread thread_;
+  std::atomic<int> port_{0};
+  std::string base_url_;                   // set in Start(), before the listener runs
+  std::vector<std::string> origins_;       // allowed Origins; set in Start()
+  bool started_ = false;                   // touched by Start/Stop only
+  int metrics_listener_ = -1;
+  std::atomic<int> sse_clients_{0};
+
+  struct PlainRoute {
+    std::string method, path;
+    PlainHandler handler;
+  };
+  std::vector<PlainRoute> plain_routes_;  // fixed before Start()
+
+  // Auth-failure audit token bucket.
+  std::mutex audit_mu_;
+  double audit_tokens_ = 0;         // guarded by audit_mu_
+  int64_t audit_refill_ms_ = 0;     // guarded by audit_mu_
+  int64_t audit_suppressed_ = 0;    // guarded by audit_mu_
+};
+
+}  // namespace holdgate::review
