@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/crypto.h"
+#include "common/listen_socket.h"
 #include "common/log.h"
 #include "transport/sse.h"
 
@@ -328,11 +329,7 @@ class HttpServer::Impl {
       port_ = options_.port;
     }
     // The library listens with a backlog of 5; a burst of agents would see resets.
-    if (listen_fd_ >= 0) ::listen(listen_fd_, options_.listen_backlog);
-    if (listen_fd_ >= 0) {
-      int defer_secs = 5;  // accept() only once the request bytes are there
-      setsockopt(listen_fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs));
-    }
+    TuneListenSocket(listen_fd_, options_.listen_backlog);
     return Status::Ok();
   }
 

@@ -1,0 +1,239 @@
+// Held calls end to end, against a real holdgate process, the demo upstream (which counts how
+// often cancel_job really ran) and the review API: approve, reject, expire, defer and retry,
+// exactly-once under concurrent approvals, and restarts (kill -9) at each step.
+#include <signal.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "support/mcp_http_client.h"
+#include "support/process.h"
+#include "support/review_client.h"
+
+namespace holdgate::testing {
+namespace {
+
+std::string HoldPolicy(const std::string& timeout, const std::string& hold) {
+  return R"({"version":"1","default":"allow","tools":{
+    "cancel_job":{"action":"require_approval","reason":"Cancelling a job cannot be undone",
+                  "risk":{"category":"Destructive","level":"critical"},
+                  "approval":{"approvers":1,"timeout":")" + timeout + R"(","hold":")" + hold + R"("}},
+    "slow_echo":{"action":"require_approval","approval":{"timeout":"10m","hold":")" + hold + R"("}}}})";
+}
+
+struct HoldFixture {
+  TempDir dir;
+  Gateway gw;
+  explicit HoldFixture(const std::string& timeout = "10m", const std::string& hold = "60s") {
+    WriteFile(dir.File("policy.json"), HoldPolicy(timeout, hold));
+    Start();
+  }
+  void Start() {
+    GatewayLaunch launch;
+    launch.dir = dir.path();
+    launch.policy_file = dir.File("policy.json");
+    gw = StartGateway(launch);
+    REQUIRE(gw.process);
+  }
+  McpHttpClient Agent() {
+    McpHttpClient c("127.0.0.1", gw.mcp_port);
+    REQUIRE(c.Initialize().is_object());
+    return c;
+  }
+  ReviewClient Reviewer(const std::string& name = "alice") { return ReviewClient(gw.review_port, name); }
+  int Counter(const std::string& name) {
+    auto parsed = ParseJson(ReadFile(dir.File("counters.json")));
+    return parsed.ok() ? parsed.value().value(name, 0) : 0;
+  }
+};
+
+std::string Text(const Json& response) {
+  if (!response.contains("result")) return "";
+  return response["result"]["content"][0].value("text", "");
+}
+
+bool IsError(const Json& response) {
+  return response.contains("error") || response["result"].value("isError", false);
+}
+
+}  // namespace
+
+TEST_CASE("held call: approve releases it once and the agent gets the upstream result", "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  Json reply;
+  std::thread call([&] { reply = agent.CallTool("cancel_job", {{"job_id", "job-42"}}, {{"progressToken", "t1"}}); });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  CHECK(pending["tool"] == "cancel_job");
+  CHECK(pending["arguments"]["job_id"] == "job-42");
+  CHECK(pending["principal"] == "local");
+  CHECK(f.Counter("cancel_job_calls") == 0);  // nothing ran while held
+  auto approved = f.Reviewer("bob").Approve(pending["id"], "looks right");
+  CHECK(approved.status == 200);
+  call.join();
+  REQUIRE(reply.contains("result"));
+  CHECK_FALSE(IsError(reply));
+  CHECK(Text(reply).find("job-42") != std::string::npos);
+  CHECK(f.Counter("cancel_job_calls") == 1);
+  auto detail = f.Reviewer().Get("/api/approvals/" + pending["id"].get<std::string>());
+  CHECK(detail.body["state"] == "completed");
+}
+
+TEST_CASE("held call: reject returns the reviewer's reason and nothing runs", "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  Json reply;
+  std::thread call([&] { reply = agent.CallTool("cancel_job", {{"job_id", "job-7"}}); });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  CHECK(f.Reviewer("bob").Reject(pending["id"], "job 7 is the production forecast").status == 200);
+  call.join();
+  REQUIRE(IsError(reply));
+  std::string text = Text(reply);
+  CHECK(text.find("do not retry") != std::string::npos);
+  CHECK(text.find("job 7 is the production forecast") != std::string::npos);
+  CHECK(f.Counter("cancel_job_calls") == 0);
+
+  SECTION("a retry after the rejection gets the rejection, not a new approval") {
+    Json again = agent.CallTool("cancel_job", {{"job_id", "job-7"}});
+    CHECK(Text(again).find("job 7 is the production forecast") != std::string::npos);
+    CHECK(f.Reviewer().Pending().empty());
+    CHECK(f.Counter("cancel_job_calls") == 0);
+  }
+}
+
+TEST_CASE("held call: expiry rejects it and the tool never runs", "[integration][holds]") {
+  HoldFixture f("2s", "60s");
+  McpHttpClient agent = f.Agent();
+  // With a progress token the call is held open until the approval expires.
+  Json reply = agent.CallTool("cancel_job", {{"job_id", "job-9"}}, {{"progressToken", 5}});
+  REQUIRE(IsError(reply));
+  CHECK(Text(reply).find("expired") != std::string::npos);
+  CHECK(f.Counter("cancel_job_calls") == 0);
+  auto list = f.Reviewer().Get("/api/approvals?state=expired");
+  CHECK(list.body["approvals"].size() == 1);
+}
+
+TEST_CASE("held call past the hold limit is deferred; the retry after approval runs exactly once", "[integration][holds]") {
+  HoldFixture f("10m", "1s");
+  McpHttpClient agent = f.Agent();
+  Json first = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
+  REQUIRE(IsError(first));
+  std::string text = Text(first);
+  CHECK(text.find("NOT executed") != std::string::npos);
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  std::string id = pending["id"];
+  CHECK(text.find(id) != std::string::npos);
+  CHECK(text.find("retry the identical call") != std::string::npos);
+
+  SECTION("a retry while pending re-attaches to the same approval") {
+    Json again = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
+    CHECK(Text(again).find(id) != std::string::npos);
+    CHECK(f.Reviewer().Pending().size() == 1);
+  }
+  SECTION("approve, then retry: runs once; the next identical call needs a new approval") {
+    REQUIRE(f.Reviewer("bob").Approve(id).status == 200);
+    CHECK(f.Counter("cancel_job_calls") == 0);  // approval alone does not run a deferred call
+    Json retry = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
+    CHECK_FALSE(IsError(retry));
+    CHECK(f.Counter("cancel_job_calls") == 1);
+    Json third = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
+    CHECK(IsError(third));
+    CHECK(f.Counter("cancel_job_calls") == 1);
+    CHECK(f.Reviewer().Pending().size() == 1);
+  }
+  SECTION("different arguments are a different approval") {
+    Json other = agent.CallTool("cancel_job", {{"job_id", "job-2"}});
+    CHECK(IsError(other));
+    CHECK(f.Reviewer().Pending().size() == 2);
+  }
+}
+
+TEST_CASE("exactly once: 100 concurrent approvals release one call", "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  Json reply;
+  std::thread call([&] { reply = agent.CallTool("cancel_job", {{"job_id", "job-x"}}, {{"progressToken", "p"}}); });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  std::string id = pending["id"];
+  std::atomic<int> ok{0}, conflict{0}, other{0};
+  std::vector<std::thread> reviewers;
+  for (int i = 0; i < 100; ++i) {
+    reviewers.emplace_back([&, i] {
+      ReviewClient r(f.gw.review_port, "reviewer" + std::to_string(i % 10));
+      int status = r.Approve(id).status;
+      if (status == 200) ++ok;
+      else if (status == 409) ++conflict;
+      else {
+        ++other;
+        UNSCOPED_INFO("status " << status);
+      }
+    });
+  }
+  for (auto& t : reviewers) t.join();
+  call.join();
+  CHECK(other.load() == 0);
+  CHECK(ok.load() >= 1);
+  CHECK(ok.load() + conflict.load() == 100);
+  CHECK_FALSE(IsError(reply));
+  CHECK(f.Counter("cancel_job_calls") == 1);
+  auto detail = f.Reviewer().Get("/api/approvals/" + id);
+  CHECK(detail.body["state"] == "completed");
+}
+
+TEST_CASE("restart: kill -9 with a pending approval; it survives and the retry runs once", "[integration][holds]") {
+  HoldFixture f("10m", "1s");
+  {
+    McpHttpClient agent = f.Agent();
+    Json first = agent.CallTool("cancel_job", {{"job_id", "job-r"}});
+    REQUIRE(IsError(first));
+  }
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  std::string id = pending["id"];
+  CHECK(f.gw.process->Stop(SIGKILL) == -SIGKILL);
+  f.Start();
+  Json after = f.Reviewer().WaitForPending();
+  REQUIRE(after.is_object());
+  CHECK(after["id"] == id);
+  REQUIRE(f.Reviewer("bob").Approve(id).status == 200);
+  McpHttpClient agent = f.Agent();
+  Json retry = agent.CallTool("cancel_job", {{"job_id", "job-r"}});
+  CHECK_FALSE(IsError(retry));
+  CHECK(f.Counter("cancel_job_calls") == 1);
+}
+
+TEST_CASE("restart: a crash while the tool runs never re-runs it", "[integration][holds]") {
+  HoldFixture f("10m", "60s");
+  McpHttpClient agent = f.Agent();
+  Json reply;
+  std::thread call([&] { reply = agent.CallTool("slow_echo", {{"message", "once"}, {"delay_ms", 60000}}); });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  std::string id = pending["id"];
+  REQUIRE(f.Reviewer("bob").Approve(id).status == 200);
+  REQUIRE(WaitUntil([&] { return f.Counter("tools_call_total") >= 1; }));  // running upstream
+  f.gw.process->Stop(SIGKILL);
+  call.join();
+  std::filesystem::remove(f.dir.File("counters.json"));
+  f.Start();
+  auto detail = f.Reviewer().Get("/api/approvals/" + id);
+  CHECK(detail.body["state"] == "failed");
+  CHECK(detail.body["reason"].get<std::string>().find("not re-run") != std::string::npos);
+  // The identical call again is a new request for approval, not a silent re-run.
+  McpHttpClient again = f.Agent();
+  std::thread retry([&] { again.CallTool("slow_echo", {{"message", "once"}, {"delay_ms", 60000}}); });
+  Json fresh = f.Reviewer().WaitForPending();
+  REQUIRE(fresh.is_object());
+  CHECK(fresh["id"] != id);
+  CHECK(f.Counter("tools_call_total") == 0);
+  f.Reviewer("bob").Reject(fresh["id"], "test over");
+  retry.join();
+}
+
+}  // namespace holdgate::testing
