@@ -532,8 +532,11 @@ class Parser {
       Err(ChildPath(path, "action"), "\"rate_limit\" needs at least one entry in \"limits\"",
           "add \"limits\": [{\"counter\": \"name\", \"window\": \"minute\", \"max\": 10}]");
     }
-    if (is_case && spec->when.empty()) {
+    if (is_case && !j.contains("when")) {
       Err(ChildPath(path, "when"), "is required in a case", "a case applies when all its \"when\" conditions hold");
+    } else if (is_case && j["when"].is_array() && j["when"].empty()) {
+      Err(ChildPath(path, "when"), "must list at least one condition",
+          "a case without conditions would always apply; put its fields on the rule itself");
     }
     if (!is_case && j.contains("cases")) {
       std::string p = ChildPath(path, "cases");
@@ -756,8 +759,11 @@ class Parser {
     if (j.contains("approvers")) {
       const Json& a = j["approvers"];
       std::string p = ChildPath(path, "approvers");
-      if (!a.is_number_integer() || a.get<int64_t>() < 1 || a.get<int64_t>() > 100) {
+      const bool too_small = !a.is_number_integer() || (a.is_number_unsigned() ? a.get<uint64_t>() == 0 : a.get<int64_t>() < 1);
+      if (too_small) {
         Err(p, "must be an integer ≥ 1 (got " + TypeName(a) + ")", "the number of distinct reviewers who must approve, e.g. 2");
+      } else if (a.get<uint64_t>() > 100) {
+        Err(p, "must be at most 100 (got " + TypeName(a) + ")", "the number of distinct reviewers who must approve, e.g. 2");
       } else {
         spec->approvers = static_cast<int>(a.get<int64_t>());
       }

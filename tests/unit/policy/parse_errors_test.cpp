@@ -170,6 +170,8 @@ TEST_CASE("errors: approval settings", "[policy][errors]") {
   CHECK(ParseError(approval(R"({"approvers": 0})")) ==
         "tools.cancel_job.approval.approvers: must be an integer ≥ 1 (got 0); hint: the number of distinct "
         "reviewers who must approve, e.g. 2");
+  CHECK_THAT(ParseError(approval(R"({"approvers": 101})")), StartsWith("tools.cancel_job.approval.approvers: must be at most 100"));
+  CHECK_THAT(ParseError(approval(R"({"approvers": -1})")), StartsWith("tools.cancel_job.approval.approvers: must be an integer ≥ 1 (got -1)"));
   CHECK_THAT(ParseError(approval(R"({"approvers": "2"})")), StartsWith("tools.cancel_job.approval.approvers: must be an integer ≥ 1 (got a string)"));
   CHECK_THAT(ParseError(approval(R"({"approver": 2})")),
              StartsWith("tools.cancel_job.approval.approver: unknown field; hint: did you mean \"approvers\"?"));
@@ -190,6 +192,12 @@ TEST_CASE("errors: cases", "[policy][errors]") {
   CHECK_THAT(ParseError(WithRule(R"({"cases": [{"approval": {"approvers": 2}}]})")),
              StartsWith("tools.cancel_job.cases[0].when: is required in a case"));
   CHECK_THAT(ParseError(WithRule(R"({"cases": {}})")), StartsWith("tools.cancel_job.cases: must be an array"));
+  CHECK_THAT(ParseError(WithRule(R"({"cases": [{"when": []}]})")),
+             StartsWith("tools.cancel_job.cases[0].when: must list at least one condition"));
+  // A case whose only condition is malformed reports that condition, not a missing "when".
+  std::string e = ParseError(WithRule(R"({"cases": [{"when": [{"path": "a", "op": "bogus"}]}]})"));
+  CHECK_THAT(e, StartsWith("tools.cancel_job.cases[0].when[0].op: unknown operator"));
+  CHECK(e.find('\n') == std::string::npos);
   CHECK_THAT(ParseError(WithRule(R"({"cases": [{"when": [{"path": "a", "op": "exists"}], "cases": []}]})")),
              StartsWith("tools.cancel_job.cases[0].cases: unknown field"));
   CHECK_THAT(ParseError(WithRule(R"({"cases": [{"when": [{"path": "a", "op": "exists"}], "approval": {"approvers": -1}}]})")),
