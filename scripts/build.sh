@@ -7,7 +7,8 @@
 # Build type: RelWithDebInfo (HOLDGATE_BUILD_TYPE overrides). Parallelism: HOLDGATE_JOBS (default: Ninja's).
 # -D options reach CMake's configure step, e.g. -DHOLDGATE_ASAN=ON.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
 
 BUILD_DIR="${HOLDGATE_BUILD_DIR:-build}"
 BUILD_TYPE="${HOLDGATE_BUILD_TYPE:-RelWithDebInfo}"
@@ -18,7 +19,7 @@ while (( $# )); do
   case "$1" in
     -D*) cmake_args+=("$1") ;;
     --target) shift; targets+=(--target "${1:?--target needs a name}") ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
     *) echo "build.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift

@@ -10,7 +10,7 @@
 # are not started: a policy-rc.d denies starts during the install.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 with_test=0
 for arg in "$@"; do

@@ -8,18 +8,20 @@
 #
 #   scripts/run.sh [extra `holdgate serve` flags ...]      e.g. --config holdgate.json
 #
-# HOLDGATE_SKIP_DEPS=1 skips the package check; HOLDGATE_BUILD_DIR picks the build directory.
+# HOLDGATE_SKIP_DEPS=1 skips the package check, HOLDGATE_SKIP_BUILD=1 the build; HOLDGATE_BUILD_DIR
+# picks the build directory.
 # Ctrl-C stops holdgate (and with it the demo upstream).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"
   exit 0
 fi
 
 [[ "${HOLDGATE_SKIP_DEPS:-0}" == 1 ]] || scripts/deps.sh
-scripts/build.sh --target holdgate --target holdgate-demo-upstream
+[[ "${HOLDGATE_SKIP_BUILD:-0}" == 1 ]] || scripts/build.sh --target holdgate --target holdgate-demo-upstream
 
 BUILD_DIR="${HOLDGATE_BUILD_DIR:-build}"
 DATA_DIR="${HOLDGATE_DATA_DIR:-data}"

@@ -11,8 +11,16 @@
 # Add a stage by defining stage_<name> that calls `count <passed> <failed>` and returns non-zero
 # on failure, then listing it in the default below or in HOLDGATE_TEST_STAGES.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
 ROOT="$(pwd)"
+
+if (( $# )); then
+  case "$1" in
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
+    *) echo "test.sh: unknown argument: $1 (stages are chosen with HOLDGATE_TEST_STAGES)" >&2; exit 2 ;;
+  esac
+fi
 
 export HOLDGATE_BUILD_DIR="${HOLDGATE_BUILD_DIR:-build}"
 BUILD_DIR="$HOLDGATE_BUILD_DIR"
