@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/admin_commands.h"
 #include "cli/serve.h"
 
 namespace holdgate::cli {
@@ -37,6 +38,8 @@ int Main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "serve") return RunServe(rest, false);
   if (command == "stdio") return RunServe(rest, true);
+  if (command == "policy") return RunPolicyCommand(rest);
+  if (command == "agent-key") return RunAgentKeyCommand(rest);
   std::cerr << "holdgate: unknown command " << command << "\n" << kUsage;
   return 2;
 }
