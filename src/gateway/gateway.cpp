@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -8,6 +9,7 @@
 
 #include "common/log.h"
 #include "gateway/agent_messages.h"
+#include "gateway/task_table.h"
 #include "gateway/work_queue.h"
 #include "hold/hold_coordinator.h"
 #include "mcp/jsonrpc.h"
@@ -64,6 +66,7 @@ class Gateway::Impl {
         holds_(holds),
         limiter_(limiter),
         clock_(clock),
+        tasks_(clock),
         work_(options_.decision_threads) {}
 
   ~Impl() { Shutdown(); }
@@ -126,6 +129,7 @@ class Gateway::Impl {
     if (method == "initialize") return Initialize(session, request, stream);
     if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
     if (method == "tools/call") return ToolsCall(session, request, stream);
+    if (method.rfind("tasks/", 0) == 0) return TaskRequest(session, request, stream);
     if (method == "tools/list") {
       auto p = policy();
       return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); });
@@ -191,6 +195,9 @@ class Gateway::Impl {
     // holdgate itself announces tool-list changes when the policy is reloaded.
     if (!caps.contains("tools") || !caps["tools"].is_object()) caps["tools"] = Json::object();
     caps["tools"]["listChanged"] = true;
+    // holdgate runs task-augmented tools/call itself (a held call is the canonical long task).
+    caps["tasks"] = {{"list", Json::object()}, {"cancel", Json::object()},
+                     {"requests", {{"tools", {{"call", Json::object()}}}}}};
     Json result = {{"protocolVersion", version},
                    {"capabilities", caps},
                    {"serverInfo", upstream_init.value("serverInfo", Json{{"name", "holdgate"}, {"version", "0.1.0"}})}};
@@ -369,6 +376,7 @@ class Gateway::Impl {
     }
     const std::string tool = name_it->get<std::string>();
     const Json arguments = params.value("arguments", Json::object());
+    if (params.contains("task") && params["task"].is_object()) return StartTask(session, request, stream);
     auto p = policy();
     if (!p) return Forward(session, request.json, stream, nullptr);
 
@@ -408,6 +416,65 @@ class Gateway::Impl {
       case policy::Action::kHold:
         return Hold(session, request, stream, tool, arguments, decision);
     }
+  }
+
+  // A task-augmented tools/call: answer with the task at once, then run the call into it.
+  void StartTask(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                 const std::shared_ptr<ClientStream>& stream) {
+    Json params = request.params();
+    int64_t ttl = params["task"].value("ttl", int64_t{3600000});
+    std::string task_id = tasks_.Create(session->id(), ttl, "running");
+    Json created = tasks_.Get(session->id(), task_id);
+    stream->Finish(mcp::MakeResult(request.id(), Json{{"task", created}}));
+    Json inner = request.json;
+    inner["params"].erase("task");
+    inner["id"] = "task:" + task_id;  // a private id: the agent's id is already answered
+    mcp::Message call;
+    if (!mcp::ClassifyMessage(inner, &call).ok()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task_keys_[task_id] = RequestKey(*session, call.id());
+    }
+    ToolsCall(session, call, tasks_.StreamFor(task_id, session));
+  }
+
+  void TaskRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                   const std::shared_ptr<ClientStream>& stream) {
+    const std::string method = request.method();
+    Json params = request.params();
+    std::string task_id = params.value("taskId", "");
+    if (method == "tasks/list") return stream->Finish(mcp::MakeResult(request.id(), tasks_.List(session->id())));
+    auto unknown = [&] {
+      stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "Unknown task: " + task_id));
+    };
+    if (method == "tasks/get") {
+      Json t = tasks_.Get(session->id(), task_id);
+      return t.is_null() ? unknown() : stream->Finish(mcp::MakeResult(request.id(), t));
+    }
+    if (method == "tasks/result") {
+      if (!tasks_.AwaitResult(session->id(), task_id, request.id(), stream)) unknown();
+      return;
+    }
+    if (method == "tasks/cancel") {
+      auto cancelled = tasks_.Cancel(session->id(), task_id);
+      if (!cancelled.ok()) {
+        return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, cancelled.status().message()));
+      }
+      std::string key;
+      upstream::RequestHandle handle = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        key = task_keys_[task_id];
+        if (auto f = forwarded_.find(key); f != forwarded_.end()) handle = f->second;
+      }
+      if (handle) upstream_.Cancel(handle, "the agent cancelled the task");
+      if (!cancelled.value().empty() && store_) {
+        auto r = store_->Cancel(cancelled.value(), "the agent cancelled the task");
+        if (r.ok() && holds_) holds_->Notify(r.value());
+      }
+      return stream->Finish(mcp::MakeResult(request.id(), tasks_.Get(session->id(), task_id)));
+    }
+    stream->Finish(mcp::MakeError(request.id(), mcp::kMethodNotFound, "Method not found: " + method));
   }
 
   void Audit(const std::string& type, const Session& session, const std::string& tool,
@@ -478,6 +545,14 @@ class Gateway::Impl {
     // With a progress token the agent can be kept alive by heartbeats: hold until expiry.
     if (!call->progress_token.is_null() && approval.expires_at_ms > now) limit = std::max(limit, approval.expires_at_ms - now);
     call->deadline_ms = now + limit;
+    const std::string request_id = request.id().is_string() ? request.id().get<std::string>() : "";
+    if (request_id.rfind("task:", 0) == 0) {
+      // A task is polled, not held open: it waits for the decision however long that takes.
+      std::string task_id = request_id.substr(5);
+      call->deadline_ms = approval.expires_at_ms > 0 ? approval.expires_at_ms + 60'000 : INT64_MAX;
+      tasks_.SetApproval(task_id, approval.id);
+      tasks_.SetStatusMessage(task_id, ProgressText(approval.id, call->waiting_for, options_.review_url));
+    }
     call->next_progress_ms = now;  // first heartbeat at once: the agent learns the approval id
     Attach(call);
   }
@@ -668,10 +743,13 @@ class Gateway::Impl {
   std::unordered_map<std::string, upstream::RequestHandle> forwarded_;  // guarded by mu_
   std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
   std::unordered_map<std::string, ServerRequest> server_requests_;      // guarded by mu_
+  std::unordered_map<std::string, std::string> task_keys_;              // guarded by mu_: task id -> request key
   uint64_t next_server_request_ = 0;                                    // guarded by mu_
   bool shut_down_ = false;                                              // guarded by mu_
   std::condition_variable tick_cv_;
   std::thread ticker_;
+
+  TaskTable tasks_;
 
   WorkQueue work_;
 };

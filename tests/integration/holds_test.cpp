@@ -237,3 +237,61 @@ TEST_CASE("restart: a crash while the tool runs never re-runs it", "[integration
 }
 
 }  // namespace holdgate::testing
+
+namespace holdgate::testing {
+
+TEST_CASE("tasks: a task-augmented held call completes with the result or fails with the rejection", "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  auto call_as_task = [&](const std::string& job) {
+    HttpReply r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "tools/call"},
+                                  {"params", {{"name", "cancel_job"}, {"arguments", {{"job_id", job}}},
+                                              {"task", {{"ttl", 600000}}}}}});
+    return r.Response();
+  };
+  auto task_rpc = [&](const std::string& method, const std::string& task_id) {
+    return agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", method},
+                           {"params", {{"taskId", task_id}}}}).Response();
+  };
+
+  Json created = call_as_task("job-t1");
+  REQUIRE(created.contains("result"));
+  std::string task_id = created["result"]["task"]["taskId"];
+  CHECK(created["result"]["task"]["status"] == "working");
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  REQUIRE(WaitUntil([&] {
+    Json t = task_rpc("tasks/get", task_id);
+    return t["result"].value("statusMessage", "").find(pending["id"].get<std::string>()) != std::string::npos;
+  }));
+  CHECK(f.Counter("cancel_job_calls") == 0);
+
+  SECTION("approved: tasks/result returns the tool result, the tool ran once") {
+    Json result;
+    std::thread waiter([&] { result = task_rpc("tasks/result", task_id); });  // blocks until done
+    REQUIRE(f.Reviewer("bob").Approve(pending["id"]).status == 200);
+    waiter.join();
+    REQUIRE(result.contains("result"));
+    CHECK(result["result"]["content"][0]["text"].get<std::string>().find("job-t1") != std::string::npos);
+    CHECK(result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == task_id);
+    CHECK(task_rpc("tasks/get", task_id)["result"]["status"] == "completed");
+    CHECK(f.Counter("cancel_job_calls") == 1);
+  }
+  SECTION("rejected: the task fails with the reason") {
+    REQUIRE(f.Reviewer("bob").Reject(pending["id"], "not this job").status == 200);
+    REQUIRE(WaitUntil([&] { return task_rpc("tasks/get", task_id)["result"]["status"] == "failed"; }));
+    Json result = task_rpc("tasks/result", task_id);
+    CHECK(result["result"]["content"][0]["text"].get<std::string>().find("not this job") != std::string::npos);
+    CHECK(f.Counter("cancel_job_calls") == 0);
+  }
+  SECTION("cancelled by the agent: the approval is withdrawn") {
+    Json c = task_rpc("tasks/cancel", task_id);
+    CHECK(c["result"]["status"] == "cancelled");
+    REQUIRE(WaitUntil([&] { return f.Reviewer().Pending().empty(); }));
+    auto detail = f.Reviewer().Get("/api/approvals/" + pending["id"].get<std::string>());
+    CHECK(detail.body["state"] == "cancelled");
+    CHECK(task_rpc("tasks/cancel", task_id).contains("error"));
+  }
+}
+
+}  // namespace holdgate::testing
