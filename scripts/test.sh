@@ -71,16 +71,22 @@ stage_ctest() {
   run_ctest "$BUILD_DIR" 'unit|integration'
 }
 
-# npm ci only when package-lock.json differs from the one node_modules was installed from.
+# npm ci only when package-lock.json differs from the one node_modules was installed from (or
+# Node 22, which the node@22 package's preinstall script fetches, is missing).
 e2e_install() {
   local stamp="$E2E_DIR/node_modules/.holdgate-lock.sha256" want
+  local node22="$E2E_DIR/node_modules/node/bin/node"
   want="$(sha256sum "$E2E_DIR/package-lock.json" | cut -d' ' -f1)"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$node22" ]]; then
     echo "tests/e2e/node_modules is current"
     return 0
   fi
-  # --ignore-scripts: no package here needs one (node@22 ships its binary), and npm 9 and 11 then agree.
-  (cd "$E2E_DIR" && npm ci --ignore-scripts --no-audit --no-fund) || return 1
+  # Install scripts must run: node@22 gets its binary from one (npm 11 warns but runs it).
+  (cd "$E2E_DIR" && npm ci --no-audit --no-fund) || return 1
+  if ! "$node22" --version >/dev/null 2>&1; then
+    echo "test.sh: $node22 missing after npm ci (were install scripts disabled?)" >&2
+    return 1
+  fi
   echo "$want" > "$stamp"
 }
 
