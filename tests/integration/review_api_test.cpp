@@ -1,6 +1,10 @@
 // The reviewer listener end to end over loopback: a real Store, a HoldCoordinator and a
 // ReviewServer on port 0, driven with an httplib client and real tokens.
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -774,6 +778,34 @@ TEST_CASE("plain routes bypass JWT and see the raw request", "[review][api]") {
   CHECK(seen_sig == "v0=abc");
   CHECK(seen_body == "payload=%7B%7D");
   (*srv)->Stop();
+}
+
+TEST_CASE("/metrics passes promtool check metrics", "[review][api][metrics]") {
+  if (::access("/usr/bin/promtool", X_OK) != 0) {
+    WARN("promtool not installed (Debian package prometheus; scripts/deps.sh --test): skipped");
+    return;
+  }
+  ReviewEnv env;
+  auto cli = env.Client();
+  auto a = env.Create();
+  REQUIRE(cli->Post("/api/approvals/" + a.id + "/approve", Auth(env.Token("bob")), "{}", "application/json")->status ==
+          200);
+  REQUIRE(cli->Get("/api/approvals", Auth("bad"))->status == 401);
+  auto r = cli->Get("/metrics");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const std::string file = env.dir.File("metrics.txt");
+  {
+    std::ofstream out(file);
+    out << r->body;
+  }
+  const std::string cmd = "/usr/bin/promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(file + ".out");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  INFO(ss.str());
+  CHECK(rc == 0);
 }
 
 TEST_CASE("a short or empty HS256 secret refuses to start the listener", "[review][api][auth]") {

@@ -1,0 +1,164 @@
+#include "review/api_json.h"
+
+#include <catch2/catch.hpp>
+
+#include "review/metrics.h"
+#include "review/static_ui.h"
+
+namespace holdgate::review {
+namespace {
+
+store::Approval Sample() {
+  store::Approval a;
+  a.id = "apr_1";
+  a.principal = "agent-1";
+  a.tool = "cancel_job";
+  a.arguments = Json{{"job_id", 42}};
+  a.state = store::State::kPending;
+  a.approvers_needed = 2;
+  a.created_at_ms = 1'764'000'000'000;
+  a.expires_at_ms = 1'764'000'600'000;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 3339 and epoch query times", "[review][json]") {
+  int64_t ms = 0;
+  REQUIRE(ParseTimeParam("2026-01-02T03:04:05Z", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T03:04:05.000Z");
+  REQUIRE(ParseTimeParam("2026-01-02T03:04:05.123Z", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T03:04:05.123Z");
+  REQUIRE(ParseTimeParam("2026-01-02T03:04:05.1234567Z", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T03:04:05.123Z");
+  REQUIRE(ParseTimeParam("2026-01-02T05:04:05+02:00", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T03:04:05.000Z");
+  REQUIRE(ParseTimeParam("2026-01-01T23:04:05-04:00", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T03:04:05.000Z");
+  REQUIRE(ParseTimeParam("2026-01-02", &ms));
+  CHECK(FormatTimeMs(ms) == "2026-01-02T00:00:00.000Z");
+  REQUIRE(ParseTimeParam("1764000000000", &ms));
+  CHECK(ms == 1'764'000'000'000);
+  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-01-02T03:04:05", "2026-01-02T03:04Z",
+                          "2026-01-02T03:04:05.Z", "2026-01-02T03:04:05Zjunk", "2026-01-02T25:00:00Z",
+                          "-5", "99999999999999999999", "2026-1-2"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseTimeParam(bad, &ms));
+  }
+}
+
+TEST_CASE("approval JSON has the fixed fields, RFC 3339 times and null for never", "[review][json]") {
+  store::Approval a = Sample();
+  a.votes.push_back({"apr_1", "alice", true, "ui", "fine", 1'764'000'001'000});
+  Json j = ApprovalJson(a, "http://127.0.0.1:8081/");
+  CHECK(j["id"] == "apr_1");
+  CHECK(j["state"] == "pending");
+  CHECK(j["created_at"] == "2025-11-24T16:00:00.000Z");
+  CHECK(j["decided_at"].is_null());
+  CHECK(j["approvals_needed"] == 2);
+  CHECK(j["approvals_so_far"] == 1);
+  CHECK(j["votes"][0]["decision"] == "approve");
+  CHECK(j["review_url"] == "http://127.0.0.1:8081/#/approvals/apr_1");
+  a.expires_at_ms = 0;
+  CHECK(ApprovalJson(a, "")["expires_at"].is_null());
+  CHECK_FALSE(ApprovalJson(a, "").contains("review_url"));
+}
+
+TEST_CASE("who may still decide", "[review][json]") {
+  store::Approval a = Sample();
+  a.votes.push_back({"apr_1", "alice", true, "ui", "", 1});
+  Json m = MayDecideJson(a, "bob", Role::kReviewer);
+  CHECK(m["remaining"] == 1);
+  CHECK(m["you"]["can_decide"] == true);
+  CHECK(m["excluded"] == Json::array({"agent-1", "alice"}));
+  CHECK(MayDecideJson(a, "alice", Role::kReviewer)["you"]["can_decide"] == false);
+  CHECK(MayDecideJson(a, "carol", Role::kAuditor)["you"]["can_decide"] == false);
+  Json self = MayDecideJson(a, "agent-1", Role::kReviewer);
+  CHECK(self["you"]["can_decide"] == true);  // may reject its own call
+  CHECK(self["you"]["can_approve"] == false);
+  a.reviewers = Json{{"roles", {"admin"}}, {"names", {"erin"}}};
+  CHECK(MayDecideJson(a, "bob", Role::kReviewer)["you"]["can_decide"] == false);
+  CHECK(MayDecideJson(a, "bob", Role::kAdmin)["you"]["can_decide"] == true);
+  CHECK(MayDecideJson(a, "erin", Role::kReviewer)["you"]["can_decide"] == true);
+  a.state = store::State::kRejected;
+  CHECK(MayDecideJson(a, "erin", Role::kReviewer)["you"]["can_decide"] == false);
+}
+
+TEST_CASE("what the agent is told follows the state", "[review][json]") {
+  store::Approval a = Sample();
+  CHECK(AgentMessage(a, "http://h").find("Held for human approval (approval apr_1)") == 0);
+  CHECK(AgentMessage(a, "http://h").find("http://h/#/approvals/apr_1") != std::string::npos);
+  a.state = store::State::kRejected;
+  a.decided_by = "bob";
+  a.reason = "too risky";
+  CHECK(AgentMessage(a, "") == "Rejected by bob: too risky The tool was not run.");
+  a.state = store::State::kExpired;
+  CHECK(AgentMessage(a, "").find("treated as rejected") != std::string::npos);
+}
+
+TEST_CASE("audit CSV quotes and defuses formulas", "[review][json]") {
+  store::AuditEvent e;
+  e.seq = 3;
+  e.ts_ms = 1'764'000'000'000;
+  e.type = "approval.created";
+  e.tool = "=cmd|'/c calc'!A1";
+  e.actor = "a,b";
+  e.detail = Json{{"note", "say \"hi\"\nbye"}};
+  std::string row = AuditCsvRow(e);
+  CHECK(row.find(",'=cmd|'/c calc'!A1,") != std::string::npos);
+  CHECK(row.find("\"a,b\"") != std::string::npos);
+  CHECK(row.find(R"("{""note"":""say \""hi\""\nbye""}")") != std::string::npos);
+  CHECK(row.substr(row.size() - 2) == "\r\n");
+  CHECK(AuditCsvHeader().rfind("seq,ts,type,", 0) == 0);
+}
+
+TEST_CASE("static UI: only embedded files, with content types", "[review][ui]") {
+  static const char kIndex[] = "<!doctype html>";
+  static const char kJs[] = "export {}";
+  std::vector<EmbeddedFile> files = {{"index.html", kIndex}, {"js/app.js", kJs}, {"css/site.css", "a{}"}};
+  StaticUi ui(files);
+  REQUIRE(ui.Find("/") != nullptr);
+  CHECK(ui.Find("/")->content == kIndex);
+  CHECK(ui.Find("/")->content_type == "text/html; charset=utf-8");
+  CHECK(ui.Find("/js/app.js")->content_type == "text/javascript; charset=utf-8");
+  CHECK(ui.Find("/css/site.css")->content_type == "text/css; charset=utf-8");
+  for (const char* bad : {"/../index.html", "/js/../index.html", "/js//app.js", "/js\\app.js", "js/app.js",
+                          "/missing.js", ""}) {
+    CAPTURE(bad);
+    CHECK(ui.Find(bad) == nullptr);
+  }
+  CHECK(StaticUi::ContentTypeFor("x.SVG") == "image/svg+xml");
+  CHECK(StaticUi::ContentTypeFor("noext") == "application/octet-stream");
+  CHECK(std::string(kContentSecurityPolicy).find("unsafe-inline") == std::string::npos);
+  CHECK(std::string(kContentSecurityPolicy).find("unsafe-eval") == std::string::npos);
+}
+
+TEST_CASE("metrics render in the Prometheus text format", "[review][metrics]") {
+  Metrics m;
+  m.holds_open.Set(3);
+  m.decisions_total.Inc("approved");
+  m.decisions_total.Inc("approved");
+  m.decision_latency_seconds.Observe(2.5);
+  m.decision_latency_seconds.Observe(7200);
+  m.webhook_deliveries_total.Inc("weird\"label\\\n");
+  std::string text = m.RenderPrometheus();
+  CHECK(text.find("# TYPE holdgate_holds_open gauge\nholdgate_holds_open 3\n") != std::string::npos);
+  CHECK(text.find("holdgate_decisions_total{outcome=\"approved\"} 2\n") != std::string::npos);
+  CHECK(text.find("holdgate_decisions_total{outcome=\"rejected\"} 0\n") != std::string::npos);
+  CHECK(text.find("holdgate_decision_latency_seconds_bucket{le=\"1\"} 0\n") != std::string::npos);
+  CHECK(text.find("holdgate_decision_latency_seconds_bucket{le=\"5\"} 1\n") != std::string::npos);
+  CHECK(text.find("holdgate_decision_latency_seconds_bucket{le=\"14400\"} 2\n") != std::string::npos);
+  CHECK(text.find("holdgate_decision_latency_seconds_bucket{le=\"+Inf\"} 2\n") != std::string::npos);
+  CHECK(text.find("holdgate_decision_latency_seconds_count 2\n") != std::string::npos);
+  CHECK(text.find("result=\"weird\\\"label\\\\\\n\"") != std::string::npos);
+  // Every sample line belongs to a family announced by # TYPE.
+  std::istringstream in(text);
+  std::string line, family;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) family = line.substr(7, line.find(' ', 7) - 7);
+    else if (line[0] != '#') CHECK(line.rfind(family, 0) == 0);
+  }
+  CHECK(&GlobalMetrics() == &GlobalMetrics());
+}
+
+}  // namespace holdgate::review
