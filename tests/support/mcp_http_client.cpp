@@ -79,6 +79,21 @@ HttpReply McpHttpClient::Get(const std::multimap<std::string, std::string>& extr
   return reply;
 }
 
+bool McpHttpClient::ReadGetStreamUntil(const std::string& needle, int timeout_ms) {
+  httplib::Client cli(host_, port_);
+  cli.set_read_timeout(timeout_ms / 1000 + 1, 0);
+  httplib::Headers headers = {{"Accept", "text/event-stream"}};
+  if (!session_id_.empty()) headers.emplace("Mcp-Session-Id", session_id_);
+  std::string seen;
+  bool found = false;
+  cli.Get(path_.c_str(), headers, [&](const char* data, size_t n) {
+    seen.append(data, n);
+    found = seen.find(needle) != std::string::npos;
+    return !found;  // stop reading once it is there
+  });
+  return found;
+}
+
 HttpReply McpHttpClient::Delete() {
   httplib::Client cli(host_, port_);
   httplib::Headers headers;

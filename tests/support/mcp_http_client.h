@@ -30,6 +30,8 @@ class McpHttpClient {
   HttpReply Post(const Json& message, const std::multimap<std::string, std::string>& headers = {});
   HttpReply Get(const std::multimap<std::string, std::string>& headers = {}, int read_timeout_s = 5);
   HttpReply Delete();
+  // Opens the session's GET stream and reads until `needle` appears (true) or timeout (false).
+  bool ReadGetStreamUntil(const std::string& needle, int timeout_ms);
 
   // initialize + notifications/initialized; remembers the session id. Returns the result.
   Json Initialize(const Json& capabilities = Json::object(), const std::string& bearer = "");
