@@ -7,3 +7,4 @@ export * from './demo.mjs';
 export * from './everything.mjs';
 export * from './holdgate.mjs';
 export * from './baseline.mjs';
+export * from './conformance.mjs';
