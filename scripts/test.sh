@@ -108,6 +108,7 @@ stage_e2e() {
   local files=("$E2E_DIR"/*.test.mjs)
   shopt -u nullglob
   if (( ${#files[@]} == 0 )); then echo "no e2e tests"; return 0; fi
+  rm -f "$tap"
   (cd "$E2E_DIR" && "$node" --test --test-concurrency="${HOLDGATE_E2E_CONCURRENCY:-1}" \
       --test-timeout="${HOLDGATE_E2E_TEST_TIMEOUT_MS:-600000}" \
       --test-reporter=spec --test-reporter-destination=stdout \
