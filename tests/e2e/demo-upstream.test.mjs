@@ -148,8 +148,9 @@ for (const [transport, connect] of Object.entries(transports)) {
       await assert.rejects(
         client.callTool({ name: 'start_job', arguments: { duration_ms: 60000, wait: true } }, undefined, { timeout: 300 }),
         (error) => error.code === REQUEST_TIMEOUT);
-      const c = await counters.waitFor((v) => v.jobs_cancelled === 1, 'jobs_cancelled = 1');
-      assert.equal(c.requests_cancelled, 1);
+      const c = await counters.waitFor((v) => v.jobs_cancelled === 1 && v.requests_cancelled === 1,
+        'jobs_cancelled = 1 and requests_cancelled = 1');
+      assert.equal(c.jobs_completed, 0);
       const listed = demoJson(await client.callTool({ name: 'list_jobs', arguments: {} }));
       assert.equal(listed.jobs[0].status, 'cancelled');
     });
