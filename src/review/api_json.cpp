@@ -180,7 +180,7 @@ Json MayDecideJson(const store::Approval& a, std::string_view name_view, Role ro
 
 std::string AgentMessage(const store::Approval& a, std::string_view base_url) {
   using store::State;
-  std::string who = a.decided_by.empty() ? "a reviewer" : a.decided_by;
+  const std::string who = a.decided_by.empty() ? "a reviewer" : a.decided_by;
   switch (a.state) {
     case State::kPending: {
       std::string m = "Held for human approval (approval " + a.id + "). The call waits until " +
@@ -201,15 +201,15 @@ std::string AgentMessage(const store::Approval& a, std::string_view base_url) {
     case State::kFailed:
       return "Approved, but the upstream call failed; the agent received the error" +
              (a.reason.empty() ? std::string(".") : ": " + a.reason);
+    // The same words as the gateway's RejectionText (gateway/agent_messages.cpp).
     case State::kRejected:
-      return "Rejected by " + who + (a.reason.empty() ? std::string(".") : ": " + a.reason) +
-             " The tool was not run.";
+      return "Not executed; do not retry. A human reviewer (" + a.decided_by + ") rejected the call to " + a.tool +
+             " (approval " + a.id + "). Reason: " + a.reason;
     case State::kExpired:
-      return "No decision before " + FormatTimeMs(a.expires_at_ms) +
-             ": treated as rejected (on_timeout reject). The tool was not run.";
+      return "Not executed; do not retry. Nobody approved the call to " + a.tool + " before approval " + a.id +
+             " expired at " + FormatTimeMs(a.expires_at_ms) + ", and the policy rejects calls that time out.";
     case State::kCancelled:
-      return "Cancelled by the agent" + (a.reason.empty() ? std::string(".") : ": " + a.reason) +
-             " The tool was not run.";
+      return "Not executed. The approval request " + a.id + " for " + a.tool + " was cancelled: " + a.reason;
   }
   return "";
 }

@@ -91,9 +91,11 @@ TEST_CASE("what the agent is told follows the state", "[review][json]") {
   a.state = store::State::kRejected;
   a.decided_by = "bob";
   a.reason = "too risky";
-  CHECK(AgentMessage(a, "") == "Rejected by bob: too risky The tool was not run.");
+  CHECK(AgentMessage(a, "") ==
+        "Not executed; do not retry. A human reviewer (bob) rejected the call to cancel_job (approval apr_1). "
+        "Reason: too risky");
   a.state = store::State::kExpired;
-  CHECK(AgentMessage(a, "").find("treated as rejected") != std::string::npos);
+  CHECK(AgentMessage(a, "").find("the policy rejects calls that time out") != std::string::npos);
 }
 
 TEST_CASE("audit CSV quotes and defuses formulas", "[review][json]") {

@@ -1,0 +1,304 @@
+// The reviewer CLI commands (src/cli/reviewer_commands.cpp) against a live ReviewServer: run
+// in-process through RunReviewerCommand (stdout/stderr captured), and through the built `holdgate`
+// binary once its dispatcher routes the reviewer commands.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/reviewer_commands.h"
+#include "integration/review_fixture.h"
+
+namespace holdgate::reviewtest {
+namespace {
+
+using review::Role;
+
+struct CliResult {
+  int code = -100;
+  std::string out;
+  std::string err;
+};
+
+// Runs a reviewer command in this process with stdout/stderr captured.
+CliResult Run(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  auto* old_out = std::cout.rdbuf(out.rdbuf());
+  auto* old_err = std::cerr.rdbuf(err.rdbuf());
+  CliResult r;
+  r.code = cli::RunReviewerCommand(args);
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+struct CliEnv : ReviewEnv {
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+  CliResult As(const std::string& token, std::vector<std::string> args) {
+    args.push_back("--url=" + url());
+    args.push_back("--token=" + token);
+    return Run(std::move(args));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cli: token mints verifiable HS256 tokens and refuses bad input", "[review][cli]") {
+  auto r = Run({"token", "--sub", "alice", "--role", "reviewer", "--ttl", "30m", "--secret", kSecret});
+  REQUIRE(r.code == 0);
+  std::string tok = r.out.substr(0, r.out.find('\n'));
+  review::JwtConfig c;
+  c.hs256_secret = kSecret;
+  auto v = review::JwtVerifier::Create(c);
+  REQUIRE(v.ok());
+  auto auth = (*v)->Verify(tok);
+  CHECK(auth.ok());
+  CHECK(auth.subject == "alice");
+  CHECK(auth.role == Role::kReviewer);
+
+  CHECK(Run({"token", "--sub", "alice", "--role", "reviewer", "--secret", "short"}).code == 2);
+  CHECK(Run({"token", "--role", "reviewer", "--secret", kSecret}).code == 2);
+  CHECK(Run({"token", "--sub", "a", "--role", "root", "--secret", kSecret}).code == 2);
+  CHECK(Run({"token", "--sub", "a", "--role", "admin", "--ttl", "soon", "--secret", kSecret}).code == 2);
+  CHECK(Run({"token", "--sub", "a", "--role", "admin", "--bogus"}).code == 2);
+  CHECK(Run({"token", "--help"}).code == 0);
+
+  // From a config file: review.auth.jwt_secret, with issuer/audience carried over.
+  TempDir dir;
+  const std::string cfg = dir.File("holdgate.json");
+  {
+    std::ofstream out(cfg);
+    out << Json{{"review", {{"auth", {{"jwt_secret", kSecret}, {"issuer", "hg"}, {"audience", "rev"}}}}}}.dump();
+  }
+  unsetenv("HOLDGATE_JWT_SECRET");
+  r = Run({"token", "--sub", "bob", "--role", "admin", "--config", cfg});
+  REQUIRE(r.code == 0);
+  c.issuer = "hg";
+  c.audience = "rev";
+  auto v2 = review::JwtVerifier::Create(c);
+  REQUIRE(v2.ok());
+  CHECK((*v2)->Verify(r.out.substr(0, r.out.find('\n'))).role == Role::kAdmin);
+  // Or the reviewer-secret file that `holdgate serve` generates beside the database.
+  const std::string cfg2 = dir.File("other.json");
+  {
+    std::ofstream out(cfg2);
+    out << Json{{"db", dir.File("data/holdgate.db")}}.dump();
+  }
+  std::filesystem::create_directories(dir.File("data"));
+  {
+    std::ofstream out(dir.File("data/reviewer-secret"));
+    out << kSecret << "\n";
+  }
+  r = Run({"token", "--sub", "carol", "--role", "auditor", "--config", cfg2});
+  INFO(r.err);
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("cli: list, show, approve, reject with exit codes", "[review][cli]") {
+  CliEnv env;
+  auto a = env.Create("cancel_job", Json{{"job_id", 7}, {"evil", "\x1b[2J\x1b[31mred"}}, "agent-\x1b]0;pwned\x07");
+  auto b = env.Create("delete_model", Json{{"model", "m1"}});
+  const std::string bob = env.Token("bob");
+
+  auto r = env.As(bob, {"list"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("ID") == 0);
+  CHECK(r.out.find(a.id) != std::string::npos);
+  CHECK(r.out.find(b.id) != std::string::npos);
+  CHECK(r.out.find('\x1b') == std::string::npos);  // no terminal escape sequences pass through
+  CHECK(r.out.find('\x07') == std::string::npos);
+
+  r = env.As(bob, {"list", "--json", "--tool", "delete_model"});
+  REQUIRE(r.code == 0);
+  auto arr = ParseJson(r.out);
+  REQUIRE(arr.ok());
+  REQUIRE(arr->is_array());
+  REQUIRE(arr->size() == 1);
+  CHECK((*arr)[0]["id"] == b.id);
+  CHECK((*arr)[0]["arguments"] == Json{{"model", "m1"}});
+
+  r = env.As(bob, {"show", a.id});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("cancel_job") != std::string::npos);
+  CHECK(r.out.find("\"job_id\": 7") != std::string::npos);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  r = env.As(bob, {"show", a.id, "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(ParseJson(r.out)->at("id") == a.id);
+  r = env.As(bob, {"show", "apr_missing"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("404") != std::string::npos);
+
+  r = env.As(bob, {"approve", a.id, "--reason", "ok"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("Approved") == 0);
+  CHECK(env.store->Get(a.id)->decided_via == "cli");
+  r = env.As(bob, {"approve", a.id});
+  CHECK(r.code == 0);  // double approve: harmless
+  r = env.As(env.Token("carol"), {"reject", a.id, "--reason", "late"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("409") != std::string::npos);
+
+  r = env.As(bob, {"reject", b.id});
+  CHECK(r.code == 2);  // reason required, refused before asking the server
+  CHECK(env.store->Get(b.id)->state == store::State::kPending);
+  r = env.As(env.Token("dan", Role::kAuditor), {"reject", b.id, "--reason", "no"});
+  CHECK(r.code == 5);
+  r = env.As(bob, {"reject", b.id, "--reason", "too risky"});
+  REQUIRE(r.code == 0);
+  CHECK(env.store->Get(b.id)->reason == "too risky");
+
+  r = env.As(bob, {"list", "--state", "rejected", "--json"});
+  CHECK(ParseJson(r.out)->size() == 1);
+  r = env.As(bob, {"list"});
+  CHECK(r.out == "No pending approvals.\n");
+
+  // Auth and connection failures.
+  r = env.As("not-a-token", {"list"});
+  CHECK(r.code == 5);
+  r = Run({"list", "--url=" + env.url()});
+  CHECK(r.code == 5);
+  r = Run({"list", "--url=http://127.0.0.1:1", "--token=" + bob});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("cannot reach") != std::string::npos);
+  r = Run({"list", "--url=ftp://x", "--token=" + bob});
+  CHECK(r.code == 2);
+  CHECK(env.As(bob, {"list", "--limit", "0"}).code == 2);
+  CHECK(env.As(bob, {"list", "--state", "bogus"}).code == 2);
+  CHECK(env.As(bob, {"show"}).code == 2);
+  CHECK(env.As(bob, {"approve", a.id, "--arguments", "[1]"}).code == 2);
+  for (std::string cmd : {"list", "show", "approve", "reject", "watch", "audit"}) {
+    r = Run({cmd, "--help"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("Exit codes") != std::string::npos);
+  }
+  CHECK(Run({"serve"}).code == -1);
+  CHECK(Run({}).code == -1);
+
+  // HOLDGATE_URL / HOLDGATE_TOKEN.
+  setenv("HOLDGATE_URL", env.url().c_str(), 1);
+  setenv("HOLDGATE_TOKEN", bob.c_str(), 1);
+  r = Run({"list", "--all", "--json"});
+  unsetenv("HOLDGATE_URL");
+  unsetenv("HOLDGATE_TOKEN");
+  REQUIRE(r.code == 0);
+  CHECK(ParseJson(r.out)->size() == 2);
+}
+
+TEST_CASE("cli: watch follows events", "[review][cli]") {
+  CliEnv env;
+  const std::string tok = env.Token("carol", Role::kAuditor);
+  // Start from the current head, so nothing is missed however late the stream opens.
+  store::AuditFilter head;
+  head.newest_first = true;
+  head.limit = 1;
+  auto page = env.store->ListAudit(head);
+  REQUIRE(page.ok());
+  const std::string from = std::to_string(page->events.empty() ? 0 : page->events[0].seq);
+  CliResult r;
+  std::thread t([&] { r = env.As(tok, {"watch", "--count", "3", "--json", "--last-event-id", from}); });
+  auto a = env.Create();
+  auto client = env.Client();
+  REQUIRE(client->Post("/api/approvals/" + a.id + "/reject", Auth(env.Token("bob")), R"({"reason":"no"})",
+                       "application/json")->status == 200);
+  t.join();
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<std::string> types;
+  while (std::getline(lines, line)) {
+    auto j = ParseJson(line);
+    REQUIRE(j.ok());
+    types.push_back((*j)["type"]);
+    CHECK((*j)["approval"]["id"] == a.id);
+  }
+  REQUIRE(types.size() == 3);  // created, the vote, then the decision
+  CHECK(types[0] == "approval.created");
+  CHECK(types[1] == "approval.vote");
+  CHECK(types[2] == "approval.rejected");
+
+  // Resume: everything after a given event id, human-readable.
+  r = env.As(tok, {"watch", "--count", "1", "--last-event-id", "0"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("approval.created") != std::string::npos);
+  CHECK(r.out.find(a.id) != std::string::npos);
+  CHECK(env.As("bad", {"watch"}).code == 5);
+}
+
+TEST_CASE("cli: audit table, exports and verify (API and offline)", "[review][cli]") {
+  CliEnv env;
+  auto a = env.Create();
+  auto b = env.Create("delete_model", Json{{"model", "m"}});
+  const std::string tok = env.Token("carol", Role::kAuditor);
+  auto r = env.As(tok, {"audit"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("approval.created") != std::string::npos);
+  r = env.As(tok, {"audit", "--format", "jsonl", "--approval", a.id});
+  REQUIRE(r.code == 0);
+  int lines = 0;
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = ParseJson(line);
+    REQUIRE(j.ok());
+    CHECK((*j)["approval_id"] == a.id);
+    ++lines;
+  }
+  CHECK(lines >= 1);
+  r = env.As(tok, {"audit", "--format", "csv"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.rfind("seq,ts,type", 0) == 0);
+  CHECK(r.out.find(b.id) != std::string::npos);
+  CHECK(env.As(tok, {"audit", "--format", "xml"}).code == 2);
+
+  r = env.As(tok, {"audit", "verify"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("Audit chain OK") == 0);
+  r = Run({"audit", "verify", "--db", env.db_path});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("Audit chain OK") == 0);
+  CHECK(Run({"audit", "verify", "--db", env.dir.File("missing.db")}).code == 3);
+}
+
+TEST_CASE("cli: the holdgate binary routes the reviewer commands", "[review][cli][binary]") {
+  // Skipped until the dispatcher (src/cli/cli.cpp) calls RunReviewerCommand.
+  auto run = [](const std::string& args, std::string* out) {
+    std::string cmd = std::string(HOLDGATE_BINARY) + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    size_t n;
+    out->clear();
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  std::string out;
+  int rc = run("list --help", &out);
+  if (out.find("unknown command") != std::string::npos) {
+    WARN("holdgate's dispatcher does not route reviewer commands yet: skipped");
+    return;
+  }
+  CHECK(rc == 0);
+  CliEnv env;
+  auto a = env.Create();
+  const std::string common = " --url=" + env.url() + " --token=" + env.Token("bob");
+  CHECK(run("list --json" + common, &out) == 0);
+  CHECK(out.find(a.id) != std::string::npos);
+  CHECK(run("approve " + a.id + common, &out) == 0);
+  CHECK(env.store->Get(a.id)->state == store::State::kApproved);
+  CHECK(run("reject " + a.id + " --reason late" + common, &out) == 4);  // already decided
+  CHECK(out.find("409") != std::string::npos);
+}
+
+}  // namespace holdgate::reviewtest
