@@ -1,0 +1,192 @@
+// The review API and the reviewer CLI against a running `holdgate serve` with the demo upstream:
+// tokens minted by npm `jose` (HS256 with the configured secret, RS256 from a JWKS file) are
+// accepted, forged ones refused; a reviewer approving a held call releases it to the waiting agent,
+// a rejection reaches the agent with its reason — through the API and through `holdgate approve`.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import {
+  HOLDGATE_BIN, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
+} from './lib/index.mjs';
+import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+
+const run = promisify(execFile);
+
+// cancel_job is held for up to 60 s (so the agent is still waiting when the reviewer decides).
+const POLICY = {
+  version: '1',
+  default: 'deny',
+  tools: {
+    start_job: {},
+    check_job_status: {},
+    cancel_job: {
+      action: 'require_approval',
+      reason: 'irreversible',
+      approval: { approvers: 1, timeout: '10m', hold: '60s', on_timeout: 'reject' },
+    },
+  },
+};
+
+async function rs256Token(privateKey, kid, claims, ttlSeconds = 600) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+    .setIssuedAt(now).setExpirationTime(now + ttlSeconds).sign(privateKey);
+}
+
+async function api(base, token, method, urlPath, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(base + urlPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+async function pendingFor(base, token, tool) {
+  let found;
+  await waitFor(async () => {
+    const r = await api(base, token, 'GET', `/api/approvals?state=pending&tool=${tool}`);
+    found = r.json?.approvals?.[0];
+    return found !== undefined;
+  }, { timeoutMs: 15000, what: `a pending ${tool} approval` });
+  return found;
+}
+
+async function cliRoutesReviewerCommands() {
+  try {
+    await run(HOLDGATE_BIN, ['list', '--help']);
+    return true;
+  } catch (e) {
+    return !/unknown command/.test(`${e.stdout}${e.stderr}`);
+  }
+}
+
+describe('review API and CLI against holdgate serve', { timeout: 180000 }, () => {
+  let hg; let mcp; let demo; let secret; let rsKey; let otherKey;
+
+  before(async () => {
+    const outDir = makeOutputDir('review-api');
+    secret = newJwtSecret();
+    rsKey = await generateKeyPair('RS256');
+    otherKey = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(rsKey.publicKey)), kid: 'idp-1', alg: 'RS256', use: 'sig' };
+    fs.writeFileSync(path.join(outDir, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    fs.writeFileSync(path.join(outDir, 'policy.json'), JSON.stringify(POLICY));
+    fs.writeFileSync(path.join(outDir, 'holdgate.json'), JSON.stringify({
+      review: { auth: { jwt_secret: secret, jwks_file: 'jwks.json' } },
+    }));
+    demo = demoStdioCommand({ name: 'review-api-demo', outDir });
+    hg = await startHoldgateServe({
+      name: 'review-api-holdgate', outDir, upstreamCmd: demo.commandLine,
+      policy: path.join(outDir, 'policy.json'), config: path.join(outDir, 'holdgate.json'),
+    });
+    mcp = await connectHttp(hg.mcp);
+  });
+
+  after(async () => {
+    if (mcp) await mcp.close().catch(() => {});
+    if (hg) await hg.stop();
+  });
+
+  it('accepts jose HS256 and RS256 (JWKS) tokens and refuses forged ones with 401', async () => {
+    const hs = await mintToken(secret, { sub: 'alice', role: 'reviewer' });
+    let r = await api(hg.review, hs, 'GET', '/api/me');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.json.sub, r.json.role], ['alice', 'reviewer']);
+
+    const rs = await rs256Token(rsKey.privateKey, 'idp-1', { sub: 'ivy', role: 'admin' });
+    r = await api(hg.review, rs, 'GET', '/api/me');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.json.sub, r.json.role], ['ivy', 'admin']);
+
+    const forged = [
+      ['RS256 from an unknown key', await rs256Token(otherKey.privateKey, 'idp-1', { sub: 'eve', role: 'admin' })],
+      ['expired', await mintToken(secret, { sub: 'eve', role: 'admin', ttlSeconds: -3600 })],
+      ['wrong secret', await mintToken(newJwtSecret(), { sub: 'eve', role: 'admin' })],
+      ['alg none', `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({
+        sub: 'eve', role: 'admin', exp: Math.floor(Date.now() / 1000) + 600,
+      })).toString('base64url')}.`],
+    ];
+    for (const [name, token] of forged) {
+      r = await api(hg.review, token, 'GET', '/api/approvals');
+      assert.equal(r.status, 401, name);
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer/, name);
+    }
+    r = await api(hg.review, forged[1][1], 'GET', '/api/me');
+    assert.equal(r.json.error, 'token_expired');
+    const auditor = await mintToken(secret, { sub: 'carl', role: 'auditor' });
+    r = await api(hg.review, auditor, 'POST', '/api/approvals/apr_x/approve', {});
+    assert.equal(r.status, 403);
+  });
+
+  it('approve through the API releases the held call to the waiting agent', async () => {
+    const started = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } }));
+    const call = mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: started.job_id } }, undefined,
+      { timeout: 120000 });
+    const reviewer = await rs256Token(rsKey.privateKey, 'idp-1', { sub: 'ivy', role: 'reviewer' });
+    const approval = await pendingFor(hg.review, reviewer, 'cancel_job');
+    assert.deepEqual(approval.arguments, { job_id: started.job_id });
+    const r = await api(hg.review, reviewer, 'POST', `/api/approvals/${approval.id}/approve`, { reason: 'e2e' });
+    assert.equal(r.status, 200, r.text);
+    const result = await call;
+    assert.notEqual(result.isError, true, textOf(result));
+    await demo.counters.waitFor((c) => c.jobs_cancelled >= 1, 'the job cancelled upstream');
+    const detail = await api(hg.review, reviewer, 'GET', `/api/approvals/${approval.id}`);
+    assert.ok(['approved', 'executing', 'completed'].includes(detail.json.state), detail.json.state);
+  });
+
+  it('reject through the API reaches the agent with the reason', async () => {
+    const started = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } }));
+    const call = mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: started.job_id } }, undefined,
+      { timeout: 120000 });
+    const reviewer = await mintToken(secret, { sub: 'bob', role: 'reviewer' });
+    const approval = await pendingFor(hg.review, reviewer, 'cancel_job');
+    let r = await api(hg.review, reviewer, 'POST', `/api/approvals/${approval.id}/reject`, {});
+    assert.equal(r.status, 400);  // a reason is required
+    r = await api(hg.review, reviewer, 'POST', `/api/approvals/${approval.id}/reject`, { reason: 'job still needed' });
+    assert.equal(r.status, 200, r.text);
+    const result = await call;
+    assert.equal(result.isError, true);
+    assert.match(textOf(result), /job still needed/);
+    r = await api(hg.review, reviewer, 'POST', `/api/approvals/${approval.id}/approve`, {});
+    assert.equal(r.status, 409);
+  });
+
+  it('the CLI approves a held call and rejects another (exit codes)', async (t) => {
+    if (!(await cliRoutesReviewerCommands())) {
+      t.skip('holdgate does not route the reviewer commands yet');
+      return;
+    }
+    const token = await mintToken(secret, { sub: 'carol', role: 'reviewer' });
+    const env = { ...process.env, HOLDGATE_URL: hg.review, HOLDGATE_TOKEN: token };
+    const started = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } }));
+    const call = mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: started.job_id } }, undefined,
+      { timeout: 120000 });
+    const approval = await pendingFor(hg.review, token, 'cancel_job');
+    const listed = JSON.parse((await run(HOLDGATE_BIN, ['list', '--json'], { env })).stdout);
+    assert.ok(listed.some((a) => a.id === approval.id));
+    await run(HOLDGATE_BIN, ['approve', approval.id, '--reason', 'from the CLI'], { env });
+    const result = await call;
+    assert.notEqual(result.isError, true, textOf(result));
+    // Deciding again: exit 4 (conflict) for another reviewer.
+    const other = { ...env, HOLDGATE_TOKEN: await mintToken(secret, { sub: 'dave', role: 'reviewer' }) };
+    await assert.rejects(run(HOLDGATE_BIN, ['reject', approval.id, '--reason', 'late'], { env: other }),
+      (e) => e.code === 4);
+
+    const started2 = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } }));
+    const call2 = mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: started2.job_id } }, undefined,
+      { timeout: 120000 });
+    const approval2 = await pendingFor(hg.review, token, 'cancel_job');
+    await run(HOLDGATE_BIN, ['reject', approval2.id, '--reason', 'not from the CLI'], { env });
+    const result2 = await call2;
+    assert.equal(result2.isError, true);
+    assert.match(textOf(result2), /not from the CLI/);
+    await assert.rejects(run(HOLDGATE_BIN, ['show', 'apr_nope'], { env }), (e) => e.code === 3);
+    await assert.rejects(run(HOLDGATE_BIN, ['list'], { env: { ...env, HOLDGATE_TOKEN: 'x' } }), (e) => e.code === 5);
+  });
+});
