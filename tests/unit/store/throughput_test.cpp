@@ -40,18 +40,29 @@ double CreationsPerSecond(StoreFixture& fx, int n, int threads, int rounds) {
 
 }  // namespace
 
-TEST_CASE("approval creation sustains >= 2000 durable creations/s", "[store][perf]") {
+TEST_CASE("many concurrent creations all commit and keep the audit chain whole", "[store]") {
+  // Speed is measured by scripts/bench.sh (no timing assertions in tests); this checks that the
+  // group-commit path under concurrency loses and doubles nothing. The rate is printed for
+  // information only.
   StoreFixture fx;
-  const double single = CreationsPerSecond(fx, 3000, 1, 3);
-  const double four = CreationsPerSecond(fx, 3000, 4, 3);
-  std::printf("store throughput: %.0f creations/s (1 thread), %.0f creations/s (4 threads)\n", single, four);
-  // The box is shared (other builds run beside the tests): require the target from the better
-  // mode, the capacity a gateway with concurrent agents gets; both figures are printed.
-  CHECK(std::max(single, four) >= 2000);
+  const double single = CreationsPerSecond(fx, 1000, 1, 1);
+  const double four = CreationsPerSecond(fx, 1000, 4, 1);
+  std::printf("store throughput (info): %.0f creations/s (1 thread), %.0f creations/s (4 threads)\n", single, four);
+  ApprovalFilter all;
+  all.limit = 500;
+  int listed = 0;
+  while (true) {
+    auto page = fx.store->List(all);
+    REQUIRE(page.ok());
+    listed += static_cast<int>(page->approvals.size());
+    if (page->next_cursor.empty()) break;
+    all.cursor = page->next_cursor;
+  }
+  CHECK(listed == 2000);
   auto verdict = fx.store->VerifyAuditChain();
   REQUIRE(verdict.ok());
   CHECK(verdict->ok);
-  CHECK(verdict->rows_checked == 6 * 3000);
+  CHECK(verdict->rows_checked == 2 * 1000);
 }
 
 }  // namespace holdgate::store::testing
