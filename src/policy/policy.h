@@ -58,8 +58,10 @@ class Policy;
 // Decision keeps alive, so a Decision stays valid across a policy reload.
 struct Decision {
   Action action = Action::kDeny;  // what the gateway must do (kAllow whenever `shadow` is set)
-  std::string rule;    // JSON path of the deciding rule: "tools.cancel_job", "tools.cancel_job.cases[0]",
-                       // "tools[\"fs.*\"]", "hide[0]", "default", "annotations.destructive_requires_approval"
+  std::string rule;    // JSON path of what decided: "tools.cancel_job", "tools.cancel_job.cases[0]",
+                       // "tools[\"fs.*\"]", "tools.save_data.deny_if[0]", "hide[0]", "default",
+                       // "annotations.destructive_requires_approval"; after RateLimiter::Reserve
+                       // refuses, the limit's path ("tools.fit.limits[0]")
   std::string reason;  // agent-facing text for kDeny / kHold / kRateLimited; may be empty for kAllow
   const Json* risk = nullptr;                  // the rule's `risk` object, or null
   const ApprovalSettings* approval = nullptr;  // non-null iff action or shadow_action is kHold
@@ -72,7 +74,7 @@ struct Decision {
   std::shared_ptr<const Policy> policy;
 };
 
-// The call being decided. Views must outlive the Evaluate call only.
+// The call being decided. Views must outlive the Evaluate and Reserve calls only.
 struct CallContext {
   std::string_view tool;
   const Json* arguments = nullptr;    // params.arguments; null or non-object = no arguments
