@@ -56,13 +56,6 @@ const char* ErrorCodeForStatus(int status) {
 
 }  // namespace
 
-// ---- PlainRequest ---------------------------------------------------------------------------
-
-std::string PlainRequest::Header(const std::string& lower_name) const {
-  auto it = headers.find(lower_name);
-  return it == headers.end() ? "" : it->second;
-}
-
 // ---- config ---------------------------------------------------------------------------------
 
 Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::string& base_dir) {

@@ -67,7 +67,10 @@ struct PlainRequest {
   std::string remote_addr;
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::map<std::string, std::string> params;        // query parameters
-  std::string Header(const std::string& lower_name) const;
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
 };
 struct PlainResponse {
   int status = 200;

@@ -63,9 +63,11 @@ TEST_CASE("every registered route is in the OpenAPI document and vice versa", "[
     CHECK(documented.count(op) == 1);
     registered.insert(op);
   }
+  // Routes other modules plug in with ReviewServer::AddPlainRoute are documented too.
+  const std::set<std::string> plain = {"POST /slack/actions"};
   for (const std::string& op : documented) {
     CAPTURE(op);
-    CHECK(registered.count(op) == 1);
+    CHECK(registered.count(op) + plain.count(op) == 1);
   }
 }
 
