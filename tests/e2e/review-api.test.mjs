@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import {
-  HOLDGATE_BIN, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
+  E2E_DIR, HOLDGATE_BIN, REPO_ROOT, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
 } from './lib/index.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
@@ -188,5 +188,16 @@ describe('review API and CLI against holdgate serve', { timeout: 180000 }, () =>
     assert.match(textOf(result2), /not from the CLI/);
     await assert.rejects(run(HOLDGATE_BIN, ['show', 'apr_nope'], { env }), (e) => e.code === 3);
     await assert.rejects(run(HOLDGATE_BIN, ['list'], { env: { ...env, HOLDGATE_TOKEN: 'x' } }), (e) => e.code === 5);
+  });
+});
+
+describe('the review API description', () => {
+  it('schema/openapi.yaml passes redocly lint (recommended rules)', async () => {
+    const redocly = path.join(E2E_DIR, 'node_modules', '.bin', 'redocly');
+    // Run from schema/ so its .redocly.lint-ignore.yaml applies.
+    const { stdout, stderr } = await run(redocly, ['lint', 'openapi.yaml'], { cwd: path.join(REPO_ROOT, 'schema') });
+    const out = `${stdout}${stderr}`;
+    assert.match(out, /Your API description is valid/);
+    assert.doesNotMatch(out, /You have \d+ warning/);
   });
 });

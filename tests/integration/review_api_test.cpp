@@ -535,6 +535,40 @@ TEST_CASE("self-approval refused, quorum needs distinct reviewers, auditor canno
   CHECK(r->status == 200);
 }
 
+TEST_CASE("racing reviewers: exactly one decision, everyone else gets 409", "[review][api][race]") {
+  ReviewEnv env;
+  auto a = env.Create();
+  std::atomic<int> fired{0};
+  auto watch = env.coordinator.Watch(a.id, [&](const store::Approval&) { fired.fetch_add(1); });
+  constexpr int kReviewers = 8;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kReviewers; ++i) tokens.push_back(env.Token("rev" + std::to_string(i)));
+  std::vector<int> status(kReviewers, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReviewers; ++i) {
+    threads.emplace_back([&, i] {
+      auto cli = env.Client();
+      auto r = i % 2 == 0 ? cli->Post("/api/approvals/" + a.id + "/approve", Auth(tokens[i]), "{}", "application/json")
+                          : cli->Post("/api/approvals/" + a.id + "/reject", Auth(tokens[i]), R"({"reason":"no"})",
+                                      "application/json");
+      status[i] = r ? r->status : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0, conflict = 0;
+  for (int s : status) {
+    if (s == 200) ++ok;
+    if (s == 409) ++conflict;
+  }
+  CHECK(ok == 1);
+  CHECK(conflict == kReviewers - 1);
+  auto final_state = env.store->Get(a.id);
+  REQUIRE(final_state.ok());
+  CHECK(final_state->votes.size() == 1);
+  CHECK(store::IsDecided(final_state->state));
+  CHECK(fired.load() == 1);
+}
+
 TEST_CASE("edited arguments only for editable rules, recorded with the original", "[review][api]") {
   ReviewEnv env;
   auto cli = env.Client();
