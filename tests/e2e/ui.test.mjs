@@ -1,0 +1,670 @@
+// The approval page (approval-ui/, embedded in build/holdgate) in headless Debian Chromium driven
+// by playwright-core, against a real `holdgate serve` with the demo upstream and the official MCP
+// SDK client as the agent:
+//   - a held call appears without reload; a reviewer approves it with the keyboard (j/k, a) and
+//     the waiting agent receives the upstream result;
+//   - reject with a reason (preset + text, keyboard only) reaches the agent;
+//   - markup in arguments and reasons is shown as text and runs nothing;
+//   - sign-in states: no token, expired token (stored, pasted, and expiring while open),
+//     role-less token, auditor (read-only);
+//   - argument editing with a diff (editable rule), history, audit verify/export, lost connection;
+//   - screenshots of the queue, the detail, history and audit in tests/e2e/output/ui-screens/.
+// Waiting is always on a condition (playwright's waitFor / waitForFunction, lib waitFor), never a
+// fixed sleep.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  DEMO_POLICY, OUTPUT_DIR, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
+} from './lib/index.mjs';
+import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
+import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+
+const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
+const XSS_IMG = '<img src=x onerror=window.__xss=1>';
+const XSS_SCRIPT = '</script><script>window.__xss=2</script>';
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+// The review API from the test's side (for setup, cleanup and checking what the page did).
+async function api(base, token, method, p, body) {
+  const res = await fetch(new URL(p, base), {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: json, text };
+}
+
+async function pendingApprovals(base, token) {
+  const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
+  assert.equal(r.status, 200, r.text);
+  return r.body.approvals;
+}
+
+// Waits until a pending approval matches `pred`; returns it.
+function waitForPending(base, token, pred, what) {
+  return waitFor(async () => (await pendingApprovals(base, token)).find(pred), { timeoutMs: 10000, what });
+}
+
+// Rejects every pending approval (test cleanup), so each test starts with an empty queue.
+async function rejectAllPending(base, token) {
+  for (const a of await pendingApprovals(base, token)) {
+    await api(base, token, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
+  }
+}
+
+// An agent's tools/call that the policy holds. With a progress token the gateway keeps the request
+// open (sending progress) until the decision, instead of deferring after the short hold.
+function heldCall(client, name, args) {
+  return client.callTool({ name, arguments: args }, undefined, {
+    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
+  });
+}
+
+async function startJob(client, label) {
+  const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
+  assert.ok(!result.isError, textOf(result));
+  const job = demoJson(result);
+  assert.equal(typeof job.job_id, 'string');
+  return job.job_id;
+}
+
+let lastPage = null;  // screenshotted when a test fails
+
+// it() whose failure leaves a screenshot of the last page opened: output/ui-screens/FAILED-*.png.
+function uiTest(name, fn) {
+  return it(name, async (t) => {
+    lastPage = null;
+    try {
+      await fn(t);
+    } catch (error) {
+      if (lastPage && !lastPage.isClosed()) {
+        await screenshot(lastPage, `FAILED-${name.slice(0, 40).replace(/[^A-Za-z0-9]+/g, '-')}`).catch(() => {});
+      }
+      throw error;
+    }
+  });
+}
+
+async function openSignedIn(context, base, token, hash = '') {
+  const page = await newWatchedPage(context);
+  lastPage = page;
+  await page.goto(`${base}/${hash}`);
+  await page.locator('#token-input').waitFor();
+  await page.locator('#token-input').fill(token);
+  await page.keyboard.press('Enter');
+  await page.locator('#shell').waitFor({ state: 'visible' });
+  await page.locator('#conn[data-state="live"]').waitFor();
+  return page;
+}
+
+// Counts page loads after this point (a reload would be one; hash changes are not) and marks the
+// current document, so a test can check later that the page was never reloaded.
+async function watchReloads(page) {
+  const counter = { loads: 0 };
+  page.on('load', () => { counter.loads += 1; });
+  await page.evaluate(() => { window.__sameDocument = true; });
+  counter.check = async () => {
+    assert.equal(counter.loads, 0, 'no page load');
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the same document');
+  };
+  return counter;
+}
+
+async function selectedItemText(page) {
+  return page.locator('.qitem[aria-selected="true"]').innerText();
+}
+
+async function screenshot(page, name) {
+  fs.mkdirSync(SCREEN_DIR, { recursive: true });
+  const file = path.join(SCREEN_DIR, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+function assertClean(page) {
+  assert.deepEqual(seriousProblems(page), [], 'no CSP violations or script errors on the page');
+}
+
+// ---- the demo policy: cancel_job requires approval ------------------------------------------------
+
+describe('approval page with the demo policy', { timeout: 180000 }, () => {
+  let hg;
+  let demo;
+  let browser;
+  let secret;
+  let alice;
+  let admin;
+  let agent;
+
+  before(async () => {
+    const outDir = makeOutputDir('ui-demo');
+    secret = newJwtSecret();
+    // Zero leeway so a token that expires during a test is refused at once.
+    const config = path.join(outDir, 'holdgate.json');
+    fs.writeFileSync(config, JSON.stringify({ review: { auth: { leeway: '0s' } } }));
+    demo = demoStdioCommand({ name: 'ui-demo-upstream', outDir });
+    hg = await startHoldgateServe({
+      name: 'ui-holdgate', outDir, upstreamCmd: demo.commandLine, policy: DEMO_POLICY, config,
+      env: { HOLDGATE_JWT_SECRET: secret },
+    });
+    alice = await mintToken(secret, { sub: 'alice', role: 'reviewer' });
+    admin = await mintToken(secret, { sub: 'root', role: 'admin' });
+    agent = await connectHttp(hg.mcp, { name: 'ui-test-agent' });
+    browser = await launchChromium(outDir);
+  });
+
+  after(async () => {
+    if (hg && admin) await rejectAllPending(hg.review, admin).catch(() => {});
+    await browser?.close();
+    await agent?.close().catch(() => {});
+    await hg?.stop();
+  });
+
+  uiTest('shows a held call live and approves it with the keyboard; the agent gets the result', async (t) => {
+    t.after(() => rejectAllPending(hg.review, admin));
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    await page.locator('#queue-empty').waitFor({ state: 'visible' });
+    assert.equal(await page.title(), 'holdgate');
+    const reloads = await watchReloads(page);
+
+    const jobA = await startJob(agent.client, 'nightly-train');
+    const jobB = await startJob(agent.client, 'backfill-2024');
+    const callA = heldCall(agent.client, 'cancel_job', { job_id: jobA });
+    const shownA = Date.now();
+    await page.locator('.qitem', { hasText: jobA }).waitFor({ timeout: 5000 });
+    const latencyA = Date.now() - shownA;
+    const callB = heldCall(agent.client, 'cancel_job', { job_id: jobB });
+    await page.locator('.qitem', { hasText: jobB }).waitFor({ timeout: 5000 });
+    t.diagnostic(`first held call visible ${latencyA} ms after the agent called`);
+
+    // Both are critical, so the newest (B) is on top; the title counts them.
+    await page.waitForFunction(() => document.title === '(2) holdgate');
+    const items = page.locator('.qitem');
+    assert.equal(await items.count(), 2);
+    assert.match(await items.nth(0).innerText(), new RegExp(jobB));
+    assert.match(await items.nth(0).innerText(), /critical/i);
+    assert.match(await items.nth(0).innerText(), /rule (tools\.)?cancel_job/);
+    assert.match(await items.nth(0).locator('.countdown').innerText(), /^\d+:\d\d$/);
+
+    // j/k move the selection (the first arrival, A, was selected automatically).
+    assert.match(await selectedItemText(page), new RegExp(jobA));
+    await page.keyboard.press('k');
+    await page.waitForFunction((id) => document.querySelector('.qitem[aria-selected="true"]')?.textContent.includes(id), jobB);
+    await page.keyboard.press('j');
+    await page.waitForFunction((id) => document.querySelector('.qitem[aria-selected="true"]')?.textContent.includes(id), jobA);
+    await page.keyboard.press('k');
+    await page.waitForFunction((id) => document.querySelector('.qitem[aria-selected="true"]')?.textContent.includes(id), jobB);
+    await page.locator('pre.json-args', { hasText: jobB }).waitFor();
+    await page.locator('.agent-message', { hasText: 'Held for human approval' }).waitFor();
+    assert.ok(await page.locator('#approve-button').isEnabled());
+    assert.match(await page.evaluate(() => location.hash), /^#\/approvals\/apr_/);
+
+    // a → the approve dialog (reason optional) → Enter.
+    await page.keyboard.press('a');
+    await page.locator('#approve-dialog[open]').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'approve-reason');
+    await page.keyboard.type('expected: the backfill was started twice');
+    await page.keyboard.press('Enter');
+
+    const resultB = await callB;
+    assert.ok(!resultB.isError, textOf(resultB));
+    const outB = demoJson(resultB);
+    assert.equal(outB.job_id, jobB);
+    assert.equal(outB.cancelled, true);
+    await demo.counters.waitFor((c) => c.jobs_cancelled === 1, 'one job cancelled upstream');
+
+    // The page moved on to A; B left the queue; nothing reloaded.
+    await page.waitForFunction(() => document.title === '(1) holdgate');
+    await page.waitForFunction((id) => document.querySelector('.qitem[aria-selected="true"]')?.textContent.includes(id), jobA);
+    await page.locator('.toast', { hasText: /approved/i }).waitFor();
+    await reloads.check();
+
+    // Recorded as alice's decision via the UI, with her reason.
+    const all = await api(hg.review, admin, 'GET', '/api/approvals?state=all&limit=50');
+    const decided = all.body.approvals.find((a) => a.arguments.job_id === jobB);
+    assert.equal(decided.decided_by, 'alice');
+    assert.equal(decided.decided_via, 'ui');
+    assert.equal(decided.votes[0].reason, 'expected: the backfill was started twice');
+    assert.ok(['approved', 'executing', 'completed'].includes(decided.state), decided.state);
+
+    await rejectAllPending(hg.review, admin);
+    const resultA = await callA;
+    assert.ok(resultA.isError);
+    assertClean(page);
+  });
+
+  uiTest('rejects with a preset and a reason, keyboard only; the agent is told the reason', async (t) => {
+    t.after(() => rejectAllPending(hg.review, admin));
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const job = await startJob(agent.client, 'quarterly-report');
+    const countersBefore = demo.counters.read();
+    const call = heldCall(agent.client, 'cancel_job', { job_id: job });
+    await page.locator('.qitem[aria-selected="true"]', { hasText: job }).waitFor({ timeout: 5000 });
+    await page.locator('#reject-button:not([disabled])').waitFor();
+
+    await page.keyboard.press('r');
+    await page.locator('#reject-dialog[open]').waitFor();
+    assert.ok(await page.locator('#reject-submit').isDisabled(), 'reject needs a reason first');
+    // Tab from the reason field to the presets: "Not expected", then "Wrong target".
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.preset), 'Wrong target');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'reject-reason');
+    await page.keyboard.type(': that job belongs to team B');
+    await page.keyboard.press('Enter');
+
+    const reason = 'Wrong target: that job belongs to team B';
+    const result = await call;
+    assert.ok(result.isError, 'a rejected call is an error result');
+    assert.ok(textOf(result).includes(reason), `the agent is told the reason: ${textOf(result)}`);
+    assert.equal(demo.counters.read().cancel_job_calls, countersBefore.cancel_job_calls, 'cancel_job never ran');
+
+    await page.waitForFunction(() => document.title === 'holdgate');
+    await page.locator('#queue-empty').waitFor({ state: 'visible' });
+
+    // History (key 2) lists it as rejected, with the reason and who decided.
+    await page.keyboard.press('2');
+    const row = page.locator('#history-table tbody tr', { hasText: reason });
+    await row.waitFor();
+    assert.match(await row.innerText(), /Rejected/);
+    assert.match(await row.innerText(), /alice/);
+    // j focuses the first row, Enter opens it (deep link), with the rejection shown.
+    await page.keyboard.press('j');
+    await page.keyboard.press('Enter');
+    await page.locator('.status-banner', { hasText: reason }).waitFor();
+    assert.match(await page.evaluate(() => location.hash), /^#\/approvals\/apr_/);
+    await page.locator('.back-link').waitFor();
+    assertClean(page);
+  });
+
+  uiTest('renders markup in arguments and reasons as text and runs none of it', async (t) => {
+    t.after(() => rejectAllPending(hg.review, admin));
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const args = { job_id: XSS_IMG, note: XSS_SCRIPT, [XSS_IMG]: `${XSS_SCRIPT}${XSS_IMG}` };
+    const call = heldCall(agent.client, 'cancel_job', args);
+    await page.locator('.qitem', { hasText: XSS_IMG }).waitFor({ timeout: 5000 });
+    const argsBlock = page.locator('pre.json-args');
+    await argsBlock.waitFor();
+    const shown = await argsBlock.innerText();
+    assert.equal(JSON.parse(shown).job_id, XSS_IMG, 'the exact arguments, pretty-printed');
+    assert.deepEqual(JSON.parse(shown), args);
+    assert.ok(shown.includes(XSS_SCRIPT));
+    assert.ok((await page.locator('.qitem-args').innerText()).includes(XSS_IMG));
+
+    // Reject with markup in the reason: shown as text too.
+    const reason = `<b>no</b>${XSS_IMG}`;
+    await page.keyboard.press('r');
+    await page.locator('#reject-dialog[open]').waitFor();
+    await page.keyboard.type(reason);
+    await page.keyboard.press('Enter');
+    const result = await call;
+    assert.ok(result.isError);
+    assert.ok(textOf(result).includes(reason));
+    await page.locator('.toast', { hasText: /rejected/i }).waitFor();
+
+    // Open it again by deep link (#/approvals/<id>): the reason appears literally in the status,
+    // the votes and the timeline.
+    const all = await api(hg.review, admin, 'GET', '/api/approvals?state=rejected&limit=50');
+    const rejected = all.body.approvals.find((a) => a.arguments.job_id === XSS_IMG);
+    await page.evaluate((id) => { location.hash = `#/approvals/${id}`; }, rejected.id);
+    await page.locator('.status-banner', { hasText: reason }).waitFor();
+    await page.locator('.vote-reason', { hasText: reason }).waitFor();
+
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected code ran');
+    assert.equal(await page.locator('img[src="x"]').count(), 0, 'no <img> element was created from data');
+    assert.equal(await page.locator('b', { hasText: 'no' }).count(), 0, 'no <b> element was created from data');
+    assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => s.textContent.includes('__xss')).length), 0);
+    assertClean(page);
+  });
+
+  uiTest('shows clear sign-in states: no token, expired, role-less, and a token that expires while open', async (t) => {
+    // No token: the sign-in form, focused, no notice.
+    const page = await newWatchedPage(browser.context);
+    t.after(() => page.close());
+    await page.goto(`${hg.review}/`);
+    await page.locator('#signin').waitFor({ state: 'visible' });
+    assert.ok(await page.locator('#signin-notice').isHidden());
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-input');
+    await screenshot(page, 'signin');
+
+    // A pasted expired token.
+    const expired = await mintToken(secret, { sub: 'alice', role: 'reviewer', ttlSeconds: -120 });
+    await page.locator('#token-input').fill(expired);
+    await page.keyboard.press('Enter');
+    await page.locator('#signin-notice[data-reason="expired"]').waitFor();
+    assert.match(await page.locator('#signin-notice').innerText(), /token expired/i);
+    assert.ok(await page.locator('#shell').isHidden());
+
+    // A token without a holdgate role: 403, explained.
+    const roleless = await mintToken(secret, { sub: 'mallory', role: 'guest' });
+    await page.locator('#token-input').fill(roleless);
+    await page.keyboard.press('Enter');
+    await page.locator('#signin-notice[data-reason="forbidden"]').waitFor();
+    assert.match(await page.locator('#signin-notice').innerText(), /no holdgate role/i);
+
+    // An expired token already in this tab's storage (a reload after expiry) lands on sign-in.
+    const stale = await newWatchedPage(browser.context);
+    t.after(() => stale.close());
+    await stale.goto(`${hg.review}/`);
+    await stale.evaluate((tok) => sessionStorage.setItem('holdgate.token', tok), expired);
+    await stale.reload();
+    await stale.locator('#signin-notice[data-reason="expired"]').waitFor();
+    assert.equal(await stale.evaluate(() => sessionStorage.getItem('holdgate.token')), null, 'the stale token is dropped');
+
+    // Signed in with a token that expires a few seconds later: back to sign-in, "expired".
+    const short = await mintToken(secret, { sub: 'alice', role: 'reviewer', ttlSeconds: 4 });
+    const live = await openSignedIn(browser.context, hg.review, short);
+    t.after(() => live.close());
+    assert.equal(await live.evaluate(() => sessionStorage.getItem('holdgate.token')), short);
+    assert.equal(await live.evaluate((tok) => location.href.includes(tok)), false, 'the token is never in the URL');
+    await live.locator('#signin-notice[data-reason="expired"]').waitFor({ timeout: 15000 });
+    assert.match(await live.locator('#signin-notice').innerText(), /token expired/i);
+    assert.ok(await live.locator('#shell').isHidden());
+    assert.equal(await live.evaluate(() => sessionStorage.getItem('holdgate.token')), null);
+    await screenshot(live, 'signin-expired');
+
+    // Sign-out clears the token.
+    const out = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => out.close());
+    await out.locator('#signout-button').focus();
+    await out.keyboard.press('Enter');
+    await out.locator('#signin-notice[data-reason="signedout"]').waitFor();
+    assert.equal(await out.evaluate(() => sessionStorage.getItem('holdgate.token')), null);
+    for (const p of [page, stale, live, out]) assertClean(p);
+  });
+
+  uiTest('gives an auditor a read-only view', async (t) => {
+    t.after(() => rejectAllPending(hg.review, admin));
+    const auditor = await mintToken(secret, { sub: 'carol', role: 'auditor' });
+    const page = await openSignedIn(browser.context, hg.review, auditor);
+    t.after(() => page.close());
+    await page.locator('.role-chip', { hasText: 'read-only' }).waitFor();
+    const job = await startJob(agent.client, 'audit-me');
+    const call = heldCall(agent.client, 'cancel_job', { job_id: job });
+    await page.locator('.qitem', { hasText: job }).waitFor({ timeout: 5000 });
+    await page.locator('.readonly-note').waitFor();
+    assert.equal(await page.locator('#approve-button').count(), 0);
+    await page.keyboard.press('a');
+    await page.locator('.toast', { hasText: /read-only/i }).waitFor();
+    assert.ok(await page.locator('#approve-dialog').evaluate((d) => !d.open));
+    await rejectAllPending(hg.review, admin);
+    assert.ok((await call).isError);
+    // The audit log and its verification are open to auditors.
+    await page.keyboard.press('3');
+    await page.locator('#audit-table').waitFor();
+    assertClean(page);
+  });
+});
+
+// ---- a richer policy: every risk level, an editable rule, a quorum of two --------------------------
+
+describe('approval page with editable rules, quorum, history and audit', { timeout: 180000 }, () => {
+  let hg;
+  let outDir;
+  let browser;
+  let secret;
+  let alice;
+  let bob;
+  let agent;
+  const calls = [];
+
+  const policy = {
+    version: '1',
+    default: 'deny',
+    tools: {
+      cancel_job: {
+        action: 'require_approval',
+        reason: 'Cancelling a job cannot be undone.',
+        risk: { category: 'Destructive', level: 'critical' },
+        approval: { approvers: 2, timeout: '20m' },
+      },
+      slow_echo: {
+        action: 'require_approval',
+        risk: { category: 'Write', level: 'high' },
+        approval: { editable: true, timeout: '15m' },
+      },
+      start_job: {
+        action: 'require_approval',
+        risk: { category: 'Write', level: 'medium' },
+        approval: { timeout: '30m' },
+      },
+      check_job_status: {
+        action: 'require_approval',
+        risk: { category: 'Read', level: 'low' },
+        approval: { timeout: '8m' },
+      },
+    },
+  };
+
+  let starts = 0;
+  async function startServer(reviewListen) {
+    starts += 1;
+    return startHoldgateServe({
+      name: `ui-showcase-${starts}`, outDir, upstreamCmd: demoStdioCommand({ name: 'ui-showcase-upstream', outDir }).commandLine,
+      policy: path.join(outDir, 'showcase-policy.json'), db: path.join(outDir, 'holdgate.db'),
+      env: { HOLDGATE_JWT_SECRET: secret }, reviewListen,
+    });
+  }
+
+  before(async () => {
+    outDir = makeOutputDir('ui-showcase');
+    fs.writeFileSync(path.join(outDir, 'showcase-policy.json'), JSON.stringify(policy, null, 2));
+    secret = newJwtSecret();
+    hg = await startServer();
+    alice = await mintToken(secret, { sub: 'alice', role: 'reviewer' });
+    bob = await mintToken(secret, { sub: 'bob', role: 'reviewer' });
+    agent = await connectHttp(hg.mcp, { name: 'ui-showcase-agent' });
+    browser = await launchChromium(outDir);
+  });
+
+  after(async () => {
+    if (hg && alice) await rejectAllPending(hg.review, alice).catch(() => {});
+    await Promise.allSettled(calls);
+    await browser?.close();
+    await agent?.close().catch(() => {});
+    await hg?.stop();
+  });
+
+  uiTest('edits arguments with a diff before approving; the agent gets the edited call’s result', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+
+    const hold = (name, args) => { const p = heldCall(agent.client, name, args); calls.push(p.catch(() => {})); return p; };
+    hold('check_job_status', { job_id: 'job_4c1e' });
+    hold('start_job', { duration_ms: 900000, label: 'retrain-forecaster-eu', steps: 5 });
+    const echo = hold('slow_echo', { message: 'Publish the weekly forecast to #ops', delay_ms: 0 });
+    hold('cancel_job', { job_id: 'job_7f3a9c', delete: true });
+    await page.waitForFunction(() => document.querySelectorAll('.qitem').length === 4, null, { timeout: 10000 });
+
+    // Highest risk first: critical, high, medium, low.
+    const order = await page.locator('.qitem .qitem-tool').allInnerTexts();
+    assert.deepEqual(order, ['cancel_job', 'slow_echo', 'start_job', 'check_job_status']);
+    const badges = await page.locator('.qitem .risk-badge').allInnerTexts();
+    assert.deepEqual(badges.map((b) => b.toLowerCase()), ['critical', 'high', 'medium', 'low']);
+
+    // Select the critical one (top) with k from wherever the first arrival put the selection.
+    for (let i = 0; i < 4; i++) await page.keyboard.press('k');
+    await page.locator('.detail-tool', { hasText: 'cancel_job' }).waitFor();
+    await page.locator('.quorum', { hasText: '0 of 2' }).waitFor();
+    await page.locator('.may-decide', { hasText: 'any reviewer' }).waitFor();
+    await screenshot(page, 'queue-detail');
+
+    // Move to slow_echo (second) with j, open the editor with e, change the message.
+    await page.keyboard.press('j');
+    await page.locator('.detail-tool', { hasText: 'slow_echo' }).waitFor();
+    await page.locator('.tag', { hasText: 'editable rule' }).waitFor();
+    await page.keyboard.press('e');
+    const editor = page.locator('#args-editor');
+    await editor.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'args-editor');
+    const edited = { message: 'Publish the weekly forecast to #ops-review', delay_ms: 0 };
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(JSON.stringify(edited, null, 2));
+    await page.locator('.editor-diff .d-add', { hasText: '#ops-review' }).waitFor();
+    await page.locator('.editor-diff .d-del', { hasText: '"Publish the weekly forecast to #ops"' }).waitFor();
+    await screenshot(page, 'detail-edit-diff');
+
+    // Invalid JSON blocks approval with a clear message.
+    await page.keyboard.type('}');
+    await page.locator('.editor-status.form-error', { hasText: 'Not valid JSON' }).waitFor();
+    await page.keyboard.press('Backspace');
+    await page.locator('.editor-diff .d-add').first().waitFor();
+
+    await page.keyboard.press('Escape');  // leave the editor; shortcuts work again
+    await page.keyboard.press('a');
+    await page.locator('#approve-dialog[open]').waitFor();
+    await page.locator('#approve-edit-note', { hasText: 'edited the arguments' }).waitFor();
+    await page.keyboard.press('Enter');
+    const result = await echo;
+    assert.ok(!result.isError, textOf(result));
+    assert.equal(demoJson(result).echo, edited.message, 'the upstream ran the edited arguments');
+
+    const all = await api(hg.review, alice, 'GET', '/api/approvals?state=all&tool=slow_echo');
+    const decided = all.body.approvals[0];
+    assert.deepEqual(decided.edited_arguments, edited);
+    assert.equal(decided.arguments.message, 'Publish the weekly forecast to #ops', 'the original is kept');
+    assertClean(page);
+  });
+
+  uiTest('shows the votes so far and who may still decide (quorum of two)', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const cancel = await waitForPending(hg.review, alice, (a) => a.tool === 'cancel_job', 'the held cancel_job');
+    await page.evaluate((id) => { location.hash = `#/approvals/${id}`; }, cancel.id);
+    await page.locator('.quorum', { hasText: '0 of 2' }).waitFor();
+
+    // bob approves through the API: one of two. The page follows live.
+    const vote = await api(hg.review, bob, 'POST', `/api/approvals/${cancel.id}/approve`, { reason: 'job is stuck since Friday' });
+    assert.equal(vote.status, 200, vote.text);
+    assert.equal(vote.body.outcome.state, 'pending', `one approval of two must not decide: ${vote.text}`);
+    await page.locator('.vote', { hasText: 'bob' }).waitFor();
+    await page.locator('.quorum', { hasText: '1 of 2' }).waitFor();
+    assert.match(await page.locator('.may-decide').innerText(), /not .*bob/);
+    assert.ok(await page.locator('#approve-button').isEnabled(), 'alice may still approve');
+    await page.locator('.qitem[aria-selected="true"]').focus();
+    await screenshot(page, 'queue-detail-votes');
+    assertClean(page);
+  });
+
+  uiTest('reviews history and the audit log: filters, paging, verify, export', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    // Decide the rest so the history has several outcomes.
+    for (const a of await pendingApprovals(hg.review, alice)) {
+      if (a.tool === 'start_job') await api(hg.review, alice, 'POST', `/api/approvals/${a.id}/approve`, {});
+      else await api(hg.review, alice, 'POST', `/api/approvals/${a.id}/reject`, { reason: a.tool === 'cancel_job' ? 'Needs a ticket' : 'Not expected' });
+    }
+    await page.locator('#queue-empty').waitFor({ state: 'visible' });
+    // Comments are audit events too: enough of them for the audit log to need two pages.
+    const commented = (await api(hg.review, alice, 'GET', '/api/approvals?state=all&tool=start_job')).body.approvals[0];
+    for (let i = 1; i <= 50; i++) {
+      const c = await api(hg.review, alice, 'POST', `/api/approvals/${commented.id}/comments`, { body: `note ${i}` });
+      assert.equal(c.status, 201, c.text);
+    }
+
+    const decidedAll = (await api(hg.review, alice, 'GET', '/api/approvals?state=all&limit=500')).body.approvals;
+    const rejectedCount = decidedAll.filter((a) => a.state === 'rejected').length;
+    assert.ok(rejectedCount >= 2, `rejected approvals: ${rejectedCount}`);
+
+    await page.keyboard.press('2');
+    await page.locator('#history-table').waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll('#history-table tbody tr').length === n, decidedAll.length);
+    await screenshot(page, 'history');
+
+    // Filter by state: only rejected rows.
+    await page.locator('#history-filters select[name="state"]').selectOption('rejected');
+    await page.locator('#history-filters button[type="submit"]').click();
+    await page.waitForFunction((n) => {
+      const rows = [...document.querySelectorAll('#history-table tbody tr')];
+      return rows.length === n && rows.every((r) => r.textContent.includes('Rejected'));
+    }, rejectedCount);
+    // Reviewer filter (matched on decided_by and votes), any outcome: bob voted on the cancel only.
+    await page.locator('#history-filters select[name="state"]').selectOption({ label: 'All decided' });
+    await page.locator('#history-filters input[name="reviewer"]').fill('bob');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#history-table tbody tr')];
+      return rows.length === 1 && rows[0].textContent.includes('cancel_job');
+    });
+
+    // Audit: newest first, filters, paging over more than one page, verify, export.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('3');
+    await page.locator('#audit-table').waitFor();
+    const seqs = (await page.locator('#audit-table tbody tr td:first-child').allInnerTexts()).map(Number);
+    assert.ok(seqs.length >= 10, `events listed: ${seqs.length}`);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => y - x), 'newest first');
+    await page.locator('#audit-verify').click();
+    await page.locator('.verdict-ok', { hasText: 'Chain intact' }).waitFor();
+    await screenshot(page, 'audit');
+
+    await page.locator('#audit-filters input[name="type"]').fill('approval.rejected');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((n) => {
+      const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+      return rows.length === n && rows.every((r) => r.textContent.includes('Rejected'));
+    }, rejectedCount);
+    const [jsonl] = await Promise.all([page.waitForEvent('download'), page.locator('#audit-export-jsonl').click()]);
+    assert.match(jsonl.suggestedFilename(), /^holdgate-audit-.*\.jsonl$/);
+    const lines = fs.readFileSync(await jsonl.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, rejectedCount);
+    assert.ok(lines.every((e) => e.type === 'approval.rejected' && e.hash && e.prev_hash !== undefined));
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.locator('#audit-export-csv').click()]);
+    const csvText = fs.readFileSync(await csv.path(), 'utf8');
+    assert.match(csvText, /^seq,ts,type,approval_id/);
+    assert.equal(csvText.trim().split('\r\n').length, rejectedCount + 1, 'a header and one row per event');
+
+    // Paging (50 events a page): older, then back to newer.
+    await page.locator('#audit-filters button[type="reset"]').click();
+    await page.waitForFunction((n) => document.querySelectorAll('#audit-table tbody tr').length > n, rejectedCount);
+    await page.locator('#audit-older:not([disabled])').waitFor();
+    const page1 = (await page.locator('#audit-table tbody tr td:first-child').allInnerTexts()).map(Number);
+    assert.equal(page1.length, 50);
+    await page.locator('#audit-older').click();
+    await page.locator('#audit-page', { hasText: 'Page 2' }).waitFor();
+    await page.waitForFunction((min) => Number(document.querySelector('#audit-table tbody tr td')?.textContent) < min, Math.min(...page1));
+    await page.locator('#audit-newer').click();
+    await page.locator('#audit-page', { hasText: 'Page 1' }).waitFor();
+    await page.waitForFunction((s) => Number(document.querySelector('#audit-table tbody tr td')?.textContent) === s, page1[0]);
+    assertClean(page);
+  });
+
+  uiTest('shows a lost connection, reconnects by itself, and catches up', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const reviewPort = new URL(hg.review).port;
+    await agent.close().catch(() => {});
+    agent = null;
+    await hg.stop();
+    await page.locator('#banner', { hasText: 'Lost the live connection' }).waitFor({ timeout: 15000 });
+    assert.equal(await page.locator('#conn').getAttribute('data-state'), 'reconnecting');
+    await screenshot(page, 'connection-lost');
+
+    hg = await startServer(`127.0.0.1:${reviewPort}`);
+    assert.equal(hg.review, `http://127.0.0.1:${reviewPort}`);
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20000 });
+    assert.ok(await page.locator('#banner').isHidden());
+
+    // Live again: a new held call shows up without reload.
+    agent = await connectHttp(hg.mcp, { name: 'ui-showcase-agent-2' });
+    const p = heldCall(agent.client, 'check_job_status', { job_id: 'job_after_restart' });
+    calls.push(p.catch(() => {}));
+    await page.locator('.qitem', { hasText: 'job_after_restart' }).waitFor({ timeout: 5000 });
+
+    // Dark mode, for the record.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.locator('.detail-tool', { hasText: 'check_job_status' }).waitFor();
+    await screenshot(page, 'queue-dark');
+    assertClean(page);
+  });
+});
