@@ -514,7 +514,8 @@ void Notifier::Impl::Retry(const store::OutboxRow& row, int64_t now_ms, const st
   const int64_t next = now_ms + d.delay_ms;
   Status s = store_.MarkOutboxFailed(row.id, status, next, false);
   if (!s.ok()) log::Warn("notify: cannot reschedule row", {{"id", row.id}, {"error", s.ToString()}});
-  (*failing)[row.target] = FailingTarget{status, next};
+  // Each response_url is its own endpoint: one failing says nothing about the others.
+  if (row.target != kSlackResponseTarget) (*failing)[row.target] = FailingTarget{status, next};
   ++report->failed;
   ++failed_;
   review::GlobalMetrics().webhook_deliveries_total.Inc("failed");

@@ -8,6 +8,7 @@
 // Replies go through the interaction's response_url as outbox rows (retried, never blocking the
 // 3-second acknowledgement Slack expects).
 #include <algorithm>
+#include <cctype>
 
 #include "common/log.h"
 #include "hold/hold_coordinator.h"
@@ -240,6 +241,12 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
   auto outcome = store_.Decide(in);
   if (!outcome.ok()) {
     const Status& s = outcome.status();
+    if (s.code() == Code::kConflict && !response_url.empty()) {
+      // Decided elsewhere (UI, CLI, another click): show the outcome on the stale card.
+      store::NewOutboxRow row = in.outbox.front();
+      auto r = store_.EnqueueOutbox(row);
+      if (!r.ok()) log::Warn("notify: cannot enqueue a Slack card update", {{"error", r.status().ToString()}});
+    }
     std::string text = s.code() == Code::kPermissionDenied ? "Refused: " + s.message()
                        : s.code() == Code::kNotFound       ? "No such approval: " + approval_id
                                                            : s.message();
