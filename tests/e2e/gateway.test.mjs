@@ -28,11 +28,11 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import {
   DEMO_POLICY, E2E_DIR, EVERYTHING_FULL_CAPS, EVERYTHING_TOOL_COUNT_FULL, HOLDGATE_BIN,
-  connectHttp, connectStdio, demoJson, demoStdioCommand, everythingStdioCommand, everythingToolNames,
+  connectHttp, connectStdio, demoJson, demoStdioCommand, everythingBaseline, everythingStdioCommand, everythingToolNames,
   holdgateStdioCommand, listAllTools, makeOutputDir, runConformanceServer, startDemoHttp, startEverythingHttp,
   startHoldgateServe, textOf, waitFor,
 } from './lib/index.mjs';
-import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+import { SignJWT } from 'jose';
 
 const REQUEST_TIMEOUT = -32001;  // the SDK's McpError code for a client-side timeout
 const SAMPLING_REPLY = 'stub sampling reply from the e2e client';
@@ -84,13 +84,14 @@ function installClientHandlers(client) {
 // What server-everything answers to a fixed set of calls, in a form deepStrictEqual can compare
 // between a direct connection and one through holdgate.
 async function everythingAnswers(client) {
-  await everythingToolNames(client, { expectedCount: EVERYTHING_TOOL_COUNT_FULL });
+  const baseline = await everythingBaseline(client);  // lib/baseline.mjs: waits for the 16 tools
   const { tools } = await listAllTools(client);
   const { resources } = await client.listResources();
   const { resourceTemplates } = await client.listResourceTemplates();
   const { prompts } = await client.listPrompts();
   const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   return {
+    baseline,
     serverVersion: client.getServerVersion(),
     instructions: client.getInstructions(),
     capabilities: client.getServerCapabilities(),
@@ -171,7 +172,7 @@ async function longRunningProgress(client, seconds = 0.6) {
 }
 
 // A reviewer token: `holdgate token` when the CLI has it, else HS256 minted with npm jose using
-// the secret holdgate runs with. Returns { token, via }.
+// the secret holdgate runs with (HOLDGATE_JWT_SECRET). Returns { token, via }.
 async function reviewerToken(secret, sub) {
   const r = spawnSync(HOLDGATE_BIN, ['token', '--sub', sub, '--role', 'reviewer'], {
     env: { ...process.env, HOLDGATE_JWT_SECRET: secret }, encoding: 'utf8', timeout: 15000,
@@ -180,7 +181,12 @@ async function reviewerToken(secret, sub) {
     const jwt = (r.stdout ?? '').split(/\s+/).find((w) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(w));
     if (jwt) return { token: jwt, via: 'holdgate token' };
   }
-  return { token: await mintToken(secret, { sub, role: 'reviewer' }), via: 'jose (holdgate token unavailable)' };
+  const token = await new SignJWT({ sub, role: 'reviewer' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secret));
+  return { token, via: 'jose (holdgate token unavailable)' };
 }
 
 async function reviewApi(base, token, method, p, body) {
@@ -393,7 +399,8 @@ describe('holdgate in front of server-everything (SDK client, HTTP and stdio)', 
     // (marked todo so the suite stays green until it is fixed; the probe that found it sent 80
     // calls from 4 agents and 21 sampling requests went to the wrong agent).
     const routingTodo = upstream === 'stdio'
-      ? 'gateway bug: over a stdio upstream, server->client requests of concurrent agents are routed to the newest in-flight call, i.e. sometimes to another agent'
+      ? 'gateway bug: over a stdio upstream, server->client requests of concurrent agents go to the newest '
+        + 'in-flight call, i.e. sometimes to another agent'
       : false;
     it(`agents --http--> holdgate --${upstream}--> server-everything: concurrent agents each get their own sampling requests`,
       { todo: routingTodo }, async (t) => {
@@ -413,7 +420,9 @@ describe('holdgate in front of server-everything (SDK client, HTTP and stdio)', 
           const results = await Promise.all(agents.map((a) => a.client.callTool({
             name: 'trigger-sampling-request', arguments: { prompt: `prompt of agent ${a.who}`, maxTokens: 5 } })));
           results.forEach((r, i) => {
-            if (!r.isError) assert.match(textOf(r), new RegExp(`reply from agent ${agents[i].who}`), `round ${round}: agent ${agents[i].who}'s call got another agent's answer`);
+            if (r.isError) return;  // a refusal is acceptable; another agent's answer is not
+            assert.match(textOf(r), new RegExp(`reply from agent ${agents[i].who}`),
+              `round ${round}: agent ${agents[i].who}'s call got another agent's answer`);
           });
         }
         for (const a of agents) {
@@ -487,9 +496,13 @@ describe('holdgate in front of the demo upstream', { timeout: 120000 }, () => {
         serveTarget = await demoBehindHoldgate({ after: (fn) => cleanups.push(fn) }, upstream,
           { name: `gw-demo-${upstream}`, demoOptions: DEMO_OPTIONS });
         // The same demo, directly, for the pagination comparison.
-        const conn = upstream === 'stdio'
-          ? await (async () => { const cmd = demoStdioCommand({ name: 'gw-page-direct', ...DEMO_OPTIONS }); return connectStdio(cmd.command, cmd.args); })()
-          : await connectHttp(serveTarget.upstreamUrl);
+        let conn;
+        if (upstream === 'stdio') {
+          const cmd = demoStdioCommand({ name: 'gw-page-direct', ...DEMO_OPTIONS });
+          conn = await connectStdio(cmd.command, cmd.args);
+        } else {
+          conn = await connectHttp(serveTarget.upstreamUrl);
+        }
         try {
           directTools = await listAllTools(conn.client);
         } finally {
@@ -500,9 +513,11 @@ describe('holdgate in front of the demo upstream', { timeout: 120000 }, () => {
         for (const fn of cleanups.reverse()) await fn();
       });
 
-      const stdioTarget = () => (upstream === 'stdio'
-        ? (() => { const cmd = demoStdioCommand({ name: 'gw-demo-stdio-child', ...DEMO_OPTIONS }); return { upstreamCmd: cmd.commandLine, counters: cmd.counters }; })()
-        : { upstreamUrl: serveTarget.upstreamUrl, counters: serveTarget.counters });
+      const stdioTarget = () => {
+        if (upstream === 'http') return { upstreamUrl: serveTarget.upstreamUrl, counters: serveTarget.counters };
+        const cmd = demoStdioCommand({ name: 'gw-demo-stdio-child', ...DEMO_OPTIONS });
+        return { upstreamCmd: cmd.commandLine, counters: cmd.counters };
+      };
 
       for (const downstream of ['http', 'stdio']) {
         const label = `agent --${downstream}--> holdgate --${upstream}--> demo`;
@@ -703,7 +718,8 @@ describe('bad input over real HTTP', { timeout: 60000 }, () => {
     const first = demoJson(await conn.client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(first.transport, 'stdio');
     const callsBefore = target.counters.read().tools_call_total;  // rewritten before whoami answered
-    const inFlight = conn.client.callTool({ name: 'slow_echo', arguments: { message: 'doomed', delay_ms: 60000 } }, undefined, { timeout: 30000 });
+    const inFlight = conn.client.callTool(
+      { name: 'slow_echo', arguments: { message: 'doomed', delay_ms: 60000 } }, undefined, { timeout: 30000 });
     const outcome = inFlight.then((r) => ({ result: r }), (e) => ({ error: e }));
     // Kill the upstream once the call has reached it (the demo counts calls before answering).
     await target.counters.waitFor((c) => c.tools_call_total > callsBefore, 'slow_echo to reach the upstream');
@@ -775,7 +791,8 @@ describe('@modelcontextprotocol/conformance server scenarios (active suite)', { 
       });
       const passed = passedScenarios(run);
       const missing = [...required].filter((name) => !passed.has(name));
-      t.diagnostic(`holdgate (${label}): ${passed.size} of ${Object.keys(run.scenarios).length} scenarios passed; server-everything alone: ${basePassed.size}`);
+      t.diagnostic(`holdgate (${label}): ${passed.size} of ${Object.keys(run.scenarios).length} scenarios passed; `
+        + `server-everything alone: ${basePassed.size}`);
       assert.deepEqual(missing, [], `holdgate (${label}) fails scenarios server-everything passes: ${
         JSON.stringify(Object.fromEntries(missing.map((m) => [m, run.scenarios[m]?.failures])))} (log ${run.logFile})`);
       assert.ok(hg.proc.running, `holdgate (${label}) is still up`);
@@ -792,7 +809,7 @@ describe('the scripts/run.sh demo end to end', { timeout: 90000 }, () => {
   const cleanups = [];
 
   before(async () => {
-    secret = newJwtSecret();
+    secret = crypto.randomBytes(32).toString('hex');  // 64 characters, above the 32-byte minimum
     // As scripts/run.sh starts it: demo policy, demo upstream over stdio with a counters file.
     target = await demoBehindHoldgate({ after: (fn) => cleanups.push(fn) }, 'stdio', {
       name: 'gw-demo', serveOptions: { policy: DEMO_POLICY, env: { HOLDGATE_JWT_SECRET: secret } },
