@@ -164,3 +164,56 @@ describe('webhooks from holdgate serve, verified with npm standardwebhooks', { t
     assert.equal(new Set(receiver.deliveries.map((d) => d.headers['webhook-id'])).size, 4);
   });
 });
+
+// holdgate killed (SIGKILL) right after a failed delivery: the outbox row is in SQLite, so the
+// next holdgate on the same database delivers it, with the same webhook-id.
+describe('a notification outlives a killed holdgate', { timeout: 150000 }, () => {
+  const secret = newSecret();
+  let receiver;
+  const serves = [];
+  let conn;
+
+  before(async () => {
+    receiver = await startReceiver({ failFirst: 1 });
+  });
+  after(async () => {
+    if (conn) await conn.close().catch(() => {});
+    for (const s of serves) await s.stop();
+    if (receiver) await receiver.close();
+  });
+
+  it('delivers after a restart what was not delivered before the kill', async (t) => {
+    const outDir = makeOutputDir('webhooks-kill');
+    const config = path.join(outDir, 'holdgate.config.json');
+    fs.writeFileSync(config, JSON.stringify({ notify: { webhooks: [{ name: 'demo', url: receiver.url, secret }] } }));
+    const db = path.join(outDir, 'holdgate.db');
+    const upstream = demoStdioCommand({ name: 'webhooks-kill-demo' });
+    const options = { outDir, config, db, policy: DEMO_POLICY, upstreamCmd: upstream.commandLine };
+
+    const first = await startHoldgateServe({ ...options, name: 'webhooks-kill-1' });
+    serves.push(first);
+    conn = await connectHttp(first.mcp);
+    const held = conn.client.callTool({ name: 'cancel_job', arguments: { job_id: 'job-kill' } });
+    held.catch(() => {});  // the connection dies with holdgate
+
+    await waitFor(() => receiver.deliveries.length >= 1, { timeoutMs: 20000, what: 'the first (failing) delivery' });
+    first.proc.kill('SIGKILL');
+    await first.proc.waitForExit();
+    await conn.close().catch(() => {});
+    conn = undefined;
+    assert.equal(receiver.deliveries.length, 1, 'nothing more was sent before the kill');
+
+    const second = await startHoldgateServe({ ...options, name: 'webhooks-kill-2' });
+    serves.push(second);
+    // Due ~5 s after the first attempt (or, had the kill hit mid-delivery, after the 60 s claim lease).
+    await waitFor(() => receiver.deliveries.length >= 2, { timeoutMs: 90000, what: 'the redelivery after restart' });
+    const [lost, redelivered] = receiver.deliveries;
+    assert.equal(lost.status, 500);
+    assert.equal(redelivered.status, 200);
+    assert.equal(redelivered.headers['webhook-id'], lost.headers['webhook-id']);
+    const payload = new Webhook(secret).verify(redelivered.raw, redelivered.headers);
+    assert.equal(payload.type, 'approval.created');
+    assert.deepEqual(payload.data.arguments, { job_id: 'job-kill' });
+    t.diagnostic(`redelivered ${Number(redelivered.headers['webhook-timestamp']) - Number(lost.headers['webhook-timestamp'])} s after the first attempt`);
+  });
+});
