@@ -212,11 +212,20 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
     kid = it->get<std::string>();
   }
 
-  AuthResult last = Fail(S::kInvalid, kid.empty() ? "no key for algorithm " + alg : "unknown kid");
+  // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token)
+  // whose kid matches; when no key carries that kid, the keys without a kid (a kid is a hint).
+  std::vector<const JwtKey*> candidates;
   for (const JwtKey& key : keys_) {
-    if (key.alg != alg) continue;            // the key's pinned algorithm decides, never the token
-    if (!kid.empty() && key.kid != kid) continue;
-    AuthResult r = VerifyWithKey(token, key, *header);
+    if (key.alg == alg && !kid.empty() && key.kid == kid) candidates.push_back(&key);
+  }
+  if (candidates.empty()) {
+    for (const JwtKey& key : keys_) {
+      if (key.alg == alg && key.kid.empty()) candidates.push_back(&key);
+    }
+  }
+  AuthResult last = Fail(S::kInvalid, kid.empty() ? "no key for algorithm " + alg : "unknown kid");
+  for (const JwtKey* key : candidates) {
+    AuthResult r = VerifyWithKey(token, *key, *header);
     if (r.status != S::kInvalid || r.why != "bad signature") return r;  // decided by this key
     last = std::move(r);
   }

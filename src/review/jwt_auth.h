@@ -45,7 +45,8 @@ const char* AuthStatusName(AuthResult::Status status);
 
 // One verification key. Exactly one algorithm is pinned per key (no algorithm confusion).
 struct JwtKey {
-  std::string kid;        // optional; when a token names a kid, only the key with that kid is tried
+  std::string kid;        // optional; a token naming a kid is checked against the keys with that kid,
+                          // or, when no key has it, against the keys without a kid
   std::string alg;        // "HS256" | "RS256" | "ES256"
   std::string material;   // HS256: the shared secret; RS256/ES256: a PEM public key
 };

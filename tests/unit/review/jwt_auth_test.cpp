@@ -121,6 +121,15 @@ TEST_CASE("JWKS keys are converted and chosen by kid", "[review][jwt]") {
   Json he = Hdr("ES256");
   he["kid"] = "e1";
   CHECK(v->Verify(HandSign(he, Claims(), "ES256", Ec().private_pem)).status == S::kOk);
+  // A kid on an HS256 token falls back to the (kid-less) shared secret.
+  JwtConfig hc = HsConfig();
+  hc.jwks_json = c.jwks_json;
+  auto hv = MakeVerifier(hc);
+  Json hh = Hdr("HS256");
+  hh["kid"] = "some-hint";
+  CHECK(hv->Verify(HandSign(hh, Claims(), "HS256", kSecret)).status == S::kOk);
+  hh["kid"] = "k1";  // an RS256 key's kid does not make an HS256 token verify against it
+  CHECK(hv->Verify(HandSign(hh, Claims(), "HS256", Rsa().public_pem)).status == S::kInvalid);
   // kid of an RSA key with an ES256 header: the key's pinned alg wins.
   he["kid"] = "k1";
   CHECK(v->Verify(HandSign(he, Claims(), "ES256", Ec().private_pem)).status == S::kInvalid);
