@@ -1,0 +1,1082 @@
+// holdgate's load generator and benchmark driver (scripts/bench.sh runs it). It starts the
+// processes under test on loopback, drives them with its own epoll MCP client (keep-alive
+// connections, one MCP session per connection, a fixed number of calls per round) and prints one
+// Markdown table per scenario. Every comparison is measured in the same run, A B A B interleaved.
+//
+//   bench_mcp_load passthrough | holds | growth | all | smoke  [--out DIR] [flags]
+//
+// Scenarios:
+//   passthrough  allowed tools/call: holdgate→demo (HTTP) vs demo direct; holdgate (stdio demo) vs
+//                npm mcp-proxy (stdio demo); holdgate→server-everything vs server-everything (echo)
+//   holds        N held calls (RSS, threads, idle CPU, reviewer API latency meanwhile), one decision
+//                → agent answered, all decided at once, approval creations/s (gateway and store)
+//   growth       pass-through at 1..256 sessions and holds at 10..10,000; table + growth.svg
+//   smoke        a few seconds of each; checks only that the numbers are sane (exit 1 if not)
+// Results also go to DIR/results-<scenario>.json. See --help for the flags.
+#include <httplib.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "bench/harness/conn_loop.h"
+#include "bench/harness/launch.h"
+#include "bench/harness/mcp_drivers.h"
+#include "bench/harness/measure.h"
+#include "bench/harness/report.h"
+#include "common/clock.h"
+#include "store/store.h"
+#include "support/review_client.h"
+
+namespace holdgate::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string out_dir = "/tmp/holdgate-bench";
+  Paths paths;
+  std::string log_level = "info";
+  std::vector<std::string> holdgate_env;  // extra K=V for holdgate (experiments, e.g. LD_PRELOAD)
+  // passthrough
+  size_t sessions = 8;
+  int64_t calls = 20000;
+  int rounds = 3;
+  int64_t warmup = 2000;
+  bool mcp_proxy = true;
+  bool everything = true;
+  // growth
+  std::vector<size_t> growth_sessions = {1, 8, 64, 256};
+  std::vector<size_t> growth_holds = {10, 100, 1000, 10000};
+  int64_t growth_calls = 8000;
+  int growth_rounds = 2;
+  // holds
+  size_t holds = 10000;
+  size_t max_inflight = 256;
+  int idle_seconds = 5;
+  int healthz_probes = 200;
+  size_t singles = 100;
+  int approvers = 8;
+  bool agent_close = false;
+  // creation
+  size_t create_sessions = 1000;
+  int64_t create_calls = 10000;
+  int store_creations = 6000;
+  bool smoke = false;
+  bool perf = false;  // record holdgate with perf (scenario profile)
+};
+
+Json g_results = Json::object();
+std::vector<std::string> g_failures;  // smoke: what was not sane
+
+void Check(bool ok, const std::string& what) {
+  if (!ok) g_failures.push_back(what);
+}
+
+std::string MakeRunDir(const Options& o, const std::string& name) {
+  std::string dir = o.out_dir + "/work/" + name;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+std::string MachineLine() {
+  LoadAverage l = ReadLoadAverage();
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "%u CPUs, load average %.2f %.2f %.2f", std::thread::hardware_concurrency(), l.one,
+                l.five, l.fifteen);
+  return buf;
+}
+
+void Print(const std::string& s) {
+  std::fputs(s.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+// perf record (cpu-clock sampling, self time) of one process while this object lives.
+class PerfRecorder {
+ public:
+  PerfRecorder(const Options& o, pid_t pid, const std::string& file) {
+    std::string perf = FindOnPath("perf");
+    if (!o.perf || perf.empty()) return;
+    process_ = std::make_unique<testing::ChildProcess>(
+        std::vector<std::string>{perf, "record", "-e", "cpu-clock", "-F", "1999", "-p", std::to_string(pid), "-o", file},
+        file + ".log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ~PerfRecorder() {
+    if (process_) process_->Stop(SIGINT, 60000);
+  }
+
+ private:
+  std::unique_ptr<testing::ChildProcess> process_;
+};
+
+// ---- pass-through ---------------------------------------------------------------------------------
+
+// The policy holdgate runs with in every scenario: default deny, read tools allowed, cancel_job held.
+std::string WritePolicy(const std::string& dir, const std::string& hold) {
+  std::string path = dir + "/policy.json";
+  WriteText(path, R"({
+  "version": "1",
+  "default": "deny",
+  "tools": {
+    "list_jobs": { "action": "allow", "risk": { "category": "Read", "level": "low" } },
+    "check_job_status": { "action": "allow" },
+    "echo": { "action": "allow" },
+    "cancel_job": {
+      "action": "require_approval",
+      "reason": "Cancelling a job is irreversible",
+      "risk": { "category": "Destructive", "level": "critical" },
+      "approval": { "approvers": 1, "timeout": "2h", "hold": ")" + hold + R"(" }
+    }
+  }
+})");
+  return path;
+}
+
+struct Target {
+  Target(std::string l, Endpoint e, std::vector<const Service*> p, CallSpec s)
+      : label(std::move(l)), ep(std::move(e)), processes(std::move(p)), spec(std::move(s)) {}
+
+  std::string label;
+  Endpoint ep;
+  std::vector<const Service*> processes;  // processes[0] is the front (its RSS is reported)
+  CallSpec spec;
+  std::vector<SessionInfo> sessions;
+  // Accumulated over the measured rounds.
+  Samples latencies;
+  double seconds = 0;
+  int64_t calls = 0;
+  double cpu = 0;
+  double rss = 0;
+  int64_t errors = 0;
+  std::string first_error;
+  std::vector<double> round_rates;
+
+  double rate() const { return seconds > 0 ? static_cast<double>(calls) / seconds : 0; }
+  std::vector<pid_t> Pids() const {
+    std::vector<pid_t> pids;
+    for (const Service* s : processes) {
+      for (pid_t p : s->Tree()) {
+        if (std::find(pids.begin(), pids.end(), p) == pids.end()) pids.push_back(p);
+      }
+    }
+    return pids;
+  }
+};
+
+CallSpec ListJobs() { return {"list_jobs", [](uint64_t) { return std::string("{}"); }, Outcome::kOk}; }
+CallSpec Echo() { return {"echo", [](uint64_t) { return std::string(R"({"message":"hello from holdgate-bench"})"); }, Outcome::kOk}; }
+
+// One round: fresh keep-alive connections for the target's sessions, one warm-up call each, then
+// `calls` calls measured. Returns false when the round could not run.
+bool RunRound(Target& t, int64_t calls, bool record) {
+  Loop loop(t.ep);
+  std::vector<pid_t> pids = t.Pids();
+  double cpu0 = 0;
+  CallDriver driver(t.ep, t.sessions, t.spec, calls, [&] { cpu0 = TreeCpuSeconds(pids); });
+  driver.Start(loop);
+  bool done = loop.Run(driver, 1000, 600000);
+  double cpu1 = TreeCpuSeconds(pids);
+  loop.CloseAll();
+  if (!done) {
+    t.first_error = "round did not finish: " + driver.first_error();
+    return false;
+  }
+  if (driver.errors() && t.first_error.empty()) t.first_error = driver.first_error();
+  if (!record) return true;
+  t.latencies.Append(driver.latencies());
+  t.seconds += driver.seconds();
+  t.calls += driver.completed();
+  t.errors += driver.errors();
+  t.cpu += cpu1 - cpu0;
+  t.rss = std::max(t.rss, ReadProcStatus(t.processes[0]->pid()).rss_mib);
+  t.round_rates.push_back(static_cast<double>(driver.completed()) / driver.seconds());
+  return true;
+}
+
+// Opens the sessions, warms every target up, then runs `rounds` rounds of each, interleaved.
+bool RunInterleaved(std::vector<Target*> targets, size_t sessions, int64_t calls, int rounds, int64_t warmup) {
+  for (Target* t : targets) {
+    std::string error;
+    t->sessions = OpenSessions(t->ep, sessions, &error);
+    if (t->sessions.size() != sessions) {
+      t->first_error = "opening sessions: " + error;
+      return false;
+    }
+    if (!RunRound(*t, warmup, false)) return false;
+  }
+  for (int r = 0; r < rounds; ++r) {
+    for (Target* t : targets) {
+      if (!RunRound(*t, calls, true)) return false;
+    }
+  }
+  return true;
+}
+
+Json TargetJson(const Target& t) {
+  Percentiles p = t.latencies.Summary();
+  return Json{{"label", t.label},
+              {"calls", t.calls},
+              {"calls_per_s", t.rate()},
+              {"p50_ms", p.p50_ms},
+              {"p99_ms", p.p99_ms},
+              {"p999_ms", p.p999_ms},
+              {"rss_mib", t.rss},
+              {"cpu_s", t.cpu},
+              {"cpu_us_per_call", t.calls ? t.cpu / static_cast<double>(t.calls) * 1e6 : 0},
+              {"errors", t.errors},
+              {"round_calls_per_s", t.round_rates}};
+}
+
+// Prints the A-vs-B table and returns its JSON. `a` is holdgate, `b` the baseline.
+Json ReportPair(const std::string& title, const Target& a, const Target& b, size_t sessions, double throughput_target,
+                bool latency_target) {
+  Table table({"target", "sessions", "calls", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB", "CPU s",
+               "CPU µs/call", "vs baseline"});
+  for (const Target* t : {&a, &b}) {
+    Percentiles p = t->latencies.Summary();
+    double cpu_per_call = t->calls ? t->cpu / static_cast<double>(t->calls) * 1e6 : 0;
+    std::string ratio = t == &b ? "baseline" : Fmt(a.rate() / std::max(b.rate(), 1e-9), 2) + "× calls/s";
+    table.Row({t->label, std::to_string(sessions), std::to_string(t->calls), Fmt(t->rate(), 0), Sig(p.p50_ms),
+               Sig(p.p99_ms), Sig(p.p999_ms), Fmt(t->rss, 1), Fmt(t->cpu, 2), Fmt(cpu_per_call, 0), ratio});
+  }
+  Percentiles pa = a.latencies.Summary(), pb = b.latencies.Summary();
+  const double ratio = a.rate() / std::max(b.rate(), 1e-9);
+  const double added = pa.p50_ms - pb.p50_ms;
+  std::string out = "\n### " + title + "\n\n" + table.Markdown();
+  auto rates = [](const Target& t) {
+    std::string s;
+    for (double r : t.round_rates) s += (s.empty() ? "" : ", ") + Fmt(r, 0);
+    return s;
+  };
+  out += "\nrounds (calls/s, A B A B order): " + a.label + ": " + rates(a) + "; " + b.label + ": " + rates(b) + "\n";
+  out += "throughput ratio " + Fmt(ratio, 2) + " (target ≥ " + Fmt(throughput_target, 1) + ": " +
+         (ratio >= throughput_target ? "met" : "NOT met") + ")";
+  if (latency_target) {
+    out += "; added p50 " + Fmt(added, 3) + " ms (target ≤ 0.100 ms: " + (added <= 0.1 ? "met" : "NOT met") + ")";
+  } else {
+    out += "; p50 difference " + Fmt(added, 3) + " ms";
+  }
+  out += "\n";
+  for (const Target* t : {&a, &b}) {
+    if (t->errors || !t->first_error.empty()) {
+      out += "errors in " + t->label + ": " + std::to_string(t->errors) + " (first: " + t->first_error + ")\n";
+    }
+  }
+  Print(out);
+  return Json{{"title", title},
+              {"sessions", sessions},
+              {"a", TargetJson(a)},
+              {"b", TargetJson(b)},
+              {"throughput_ratio", ratio},
+              {"throughput_target", throughput_target},
+              {"added_p50_ms", added},
+              {"machine", MachineLine()}};
+}
+
+// holdgate → demo (HTTP) vs demo directly, at `sessions` concurrent sessions.
+Json PassHttpDemo(const Options& o, size_t sessions, int64_t calls, int rounds, int64_t warmup, const std::string& tag) {
+  std::string dir = MakeRunDir(o, tag);
+  auto demo = StartDemoHttp(o.paths, dir, "demo-http");
+  if (!demo->ok()) return Json{{"error", demo->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
+  Target a{"holdgate → demo (HTTP)", gw->mcp, {gw.get(), demo.get()}, ListJobs()};
+  Target b{"demo direct (HTTP)", demo->mcp, {demo.get()}, ListJobs()};
+  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + b.first_error}};
+  }
+  return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
+}
+
+// holdgate with the demo over stdio vs npm mcp-proxy in front of the same stdio server.
+Json PassStdioDemo(const Options& o, size_t sessions, int64_t calls, int rounds, int64_t warmup) {
+  std::string dir = MakeRunDir(o, "pass-stdio");
+  std::string cmd = o.paths.demo + " --stdio --log-level warn";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", cmd, "", WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  auto proxy = StartMcpProxy(o.paths, dir, "mcp-proxy", {o.paths.demo, "--stdio", "--log-level", "warn"});
+  if (!proxy->ok()) return Json{{"error", proxy->error}};
+  Target a{"holdgate (stdio demo)", gw->mcp, {gw.get()}, ListJobs()};
+  Target b{"mcp-proxy (stdio demo)", proxy->mcp, {proxy.get()}, ListJobs()};
+  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + b.first_error}};
+  }
+  return ReportPair("stdio upstream: holdgate vs npm mcp-proxy, list_jobs on the demo over stdio", a, b, sessions, 2.0,
+                    false);
+}
+
+// holdgate → server-everything (HTTP) vs server-everything directly, echo.
+Json PassEverything(const Options& o, size_t sessions, int64_t calls, int rounds, int64_t warmup) {
+  std::string dir = MakeRunDir(o, "pass-everything");
+  auto ev = StartEverythingHttp(o.paths, dir, "everything-http");
+  if (!ev->ok()) return Json{{"error", ev->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(ev->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  Target a{"holdgate → everything (HTTP)", gw->mcp, {gw.get(), ev.get()}, Echo()};
+  Target b{"everything direct (HTTP)", ev->mcp, {ev.get()}, Echo()};
+  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + b.first_error}};
+  }
+  return ReportPair("pass-through, HTTP upstream: echo on @modelcontextprotocol/server-everything", a, b, sessions, 0.9,
+                    true);
+}
+
+void ReportError(const std::string& what, const Json& j) {
+  if (j.contains("error")) {
+    Print("\n### " + what + "\n\nnot measured: " + j["error"].get<std::string>() + "\n");
+    Check(false, what + ": " + j["error"].get<std::string>());
+  }
+}
+
+void ScenarioPassthrough(const Options& o) {
+  Print("\n## pass-through (" + std::to_string(o.sessions) + " sessions, " + std::to_string(o.rounds) + " rounds × " +
+        std::to_string(o.calls) + " calls per target, " + MachineLine() + ")\n");
+  Json all = Json::array();
+  Json j = PassHttpDemo(o, o.sessions, o.calls, o.rounds, o.warmup, "pass-http");
+  ReportError("pass-through, HTTP upstream", j);
+  all.push_back(j);
+  if (o.mcp_proxy) {
+    j = PassStdioDemo(o, o.sessions, o.calls, o.rounds, o.warmup);
+    ReportError("stdio upstream vs mcp-proxy", j);
+    all.push_back(j);
+  }
+  if (o.everything) {
+    j = PassEverything(o, o.sessions, o.calls, o.rounds, o.warmup);
+    ReportError("server-everything", j);
+    all.push_back(j);
+  }
+  g_results["passthrough"] = all;
+}
+
+// ---- holds --------------------------------------------------------------------------------------
+
+struct HoldRun {
+  size_t n = 0;
+  size_t held = 0;
+  size_t failed = 0;
+  std::string error;
+  double ramp_s = 0;
+  ProcStatus status;
+  double idle_cpu_pct = 0;
+  Percentiles healthz, list_pending;
+  Percentiles single, single_api, upstream_direct;
+  size_t storm_n = 0;
+  double storm_all_ms = 0;
+  double storm_api_s = 0;
+  Percentiles storm_api, storm_healthz;
+  double storm_cpu_s = 0;
+  size_t answered = 0;
+  std::map<std::string, size_t> outcomes;
+  ProcStatus after;
+};
+
+// GET on a fresh connection each time, like a reviewer's first request. Returns latency in ns or -1.
+int64_t FreshGet(int port, const std::string& path, const std::string& token = "") {
+  const int64_t t0 = NowNs();
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_tcp_nodelay(true);  // as browsers and curl do
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(10, 0);
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  auto res = cli.Get(path.c_str(), h);
+  if (!res || res->status != 200) return -1;
+  return NowNs() - t0;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Pending approvals → session id → approval id (pages of 500).
+std::map<std::string, std::string> PendingBySession(int port, const std::string& token, std::string* error) {
+  std::map<std::string, std::string> out;
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_tcp_nodelay(true);  // as browsers and curl do
+  cli.set_read_timeout(60, 0);
+  cli.set_keep_alive(true);
+  std::string cursor;
+  while (true) {
+    std::string path = "/api/approvals?state=pending&limit=500" + (cursor.empty() ? "" : "&cursor=" + UrlEncode(cursor));
+    auto res = cli.Get(path.c_str(), {{"Authorization", "Bearer " + token}});
+    if (!res || res->status != 200) {
+      *error = "listing pending approvals failed: " + (res ? std::to_string(res->status) + " " + res->body.substr(0, 200)
+                                                           : httplib::to_string(res.error()));
+      return out;
+    }
+    auto page = ParseJson(res->body);
+    if (!page.ok()) {
+      *error = "listing pending approvals: bad JSON";
+      return out;
+    }
+    for (const auto& a : (*page)["approvals"]) out[a.value("session_id", "")] = a.value("id", "");
+    if (!(*page)["next_cursor"].is_string()) break;
+    cursor = (*page)["next_cursor"].get<std::string>();
+  }
+  return out;
+}
+
+// Keeps probing GET /healthz on fresh connections until stopped.
+class HealthzProber {
+ public:
+  HealthzProber(int port, int interval_ms) : port_(port), interval_ms_(interval_ms) {
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        int64_t ns = FreshGet(port_, "/healthz");
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (ns >= 0) samples_.Add(ns);
+          else ++errors_;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
+      }
+    });
+  }
+  ~HealthzProber() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  Samples samples() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return samples_;
+  }
+
+ private:
+  int port_;
+  int interval_ms_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  Samples samples_;
+  int errors_ = 0;
+  std::thread thread_;
+};
+
+bool WaitFor(const std::function<bool()>& pred, double seconds) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (!pred()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_seconds, int probes, size_t singles) {
+  HoldRun r;
+  r.n = n;
+  std::string dir = MakeRunDir(o, tag);
+  auto demo = StartDemoHttp(o.paths, dir, "demo-http");
+  if (!demo->ok()) return r.error = demo->error, r;
+  std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw->ok()) return r.error = gw->error, r;
+  PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
+  const std::string token = testing::MintToken("bench-reviewer", "reviewer", 6 * 3600);
+  const int review_port = gw->review_port;
+  const pid_t pid = gw->pid();
+
+  // 1. Hold n calls, pacing the connects.
+  Loop loop(gw->mcp);
+  HoldDriver driver(gw->mcp, n, o.max_inflight, "bench-", o.agent_close);
+  const int64_t ramp_start = NowNs();
+  std::thread loop_thread([&] { loop.Run(driver, 5, 24LL * 3600 * 1000); });
+  auto stop_loop = [&] {
+    loop.Stop();
+    if (loop_thread.joinable()) loop_thread.join();
+  };
+  WaitFor([&] { return driver.held() + driver.failed() >= n; }, 60 + static_cast<double>(n) / 50);
+  r.held = driver.held();
+  r.failed = driver.failed();
+  r.ramp_s = static_cast<double>(driver.last_held_ns() - ramp_start) / 1e9;
+  if (r.held == 0) {
+    r.error = "no call was held: " + driver.first_error();
+    stop_loop();
+    return r;
+  }
+
+  // 2. While held: memory, threads, idle CPU, the reviewer API.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  r.status = ReadProcStatus(pid);
+  double cpu0 = ProcessCpuSeconds(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+  r.idle_cpu_pct = (ProcessCpuSeconds(pid) - cpu0) / idle_seconds * 100;
+  Samples hz, list;
+  for (int i = 0; i < probes; ++i) {
+    int64_t ns = FreshGet(review_port, "/healthz");
+    if (ns >= 0) hz.Add(ns);
+  }
+  {
+    httplib::Client cli("127.0.0.1", review_port);
+    cli.set_tcp_nodelay(true);  // as browsers and curl do
+    cli.set_keep_alive(true);
+    cli.set_read_timeout(30, 0);
+    for (int i = 0; i < std::max(10, probes / 4); ++i) {
+      int64_t t0 = NowNs();
+      auto res = cli.Get("/api/approvals?state=pending&limit=50", {{"Authorization", "Bearer " + token}});
+      if (res && res->status == 200) list.Add(NowNs() - t0);
+    }
+  }
+  r.healthz = hz.Summary();
+  r.list_pending = list.Summary();
+
+  // 3. Which approval belongs to which agent.
+  std::string error;
+  auto by_session = PendingBySession(review_port, token, &error);
+  std::vector<std::pair<size_t, std::string>> held_agents;  // (agent, approval id)
+  for (size_t i = 0; i < n; ++i) {
+    auto& a = driver.agent(i);
+    if (a.held_ns.load(std::memory_order_acquire) == 0) continue;
+    auto it = by_session.find(a.session);
+    if (it != by_session.end()) held_agents.emplace_back(i, it->second);
+  }
+  if (held_agents.size() != r.held && r.error.empty()) {
+    r.error = "pending approvals found for " + std::to_string(held_agents.size()) + " of " + std::to_string(r.held) +
+              " held agents " + error;
+  }
+
+  // 4. One decision at a time → the agent has the result; the upstream's own time alongside.
+  SequentialCaller direct(demo->mcp);
+  bool have_direct = direct.Open(&error);
+  httplib::Client api("127.0.0.1", review_port);
+  api.set_tcp_nodelay(true);  // as browsers and curl do
+  api.set_keep_alive(true);
+  api.set_read_timeout(30, 0);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+  Samples single, single_api, upstream;
+  const size_t n_single = std::min(singles, held_agents.size() / 2);
+  for (size_t k = 0; k < n_single; ++k) {
+    auto [agent, id] = held_agents[k];
+    const int64_t t0 = NowNs();
+    auto res = api.Post(("/api/approvals/" + id + "/approve").c_str(), auth, R"({"reason":"bench"})", "application/json");
+    const int64_t t_api = NowNs();
+    if (!res || res->status != 200) continue;
+    auto& a = driver.agent(agent);
+    if (!WaitFor([&] { return a.answered_ns.load(std::memory_order_acquire) != 0; }, 30)) continue;
+    single.Add(a.answered_ns.load() - t0);
+    single_api.Add(t_api - t0);
+    if (have_direct) {
+      int64_t ns = direct.Call("cancel_job", R"({"job_id":"direct-)" + std::to_string(k) + "\"}", nullptr);
+      if (ns >= 0) upstream.Add(ns);
+    }
+  }
+  r.single = single.Summary();
+  r.single_api = single_api.Summary();
+  r.upstream_direct = upstream.Summary();
+
+  // 5. Everything else decided at once: approvals fired over keep-alive connections.
+  std::vector<std::pair<size_t, std::string>> storm(held_agents.begin() + static_cast<long>(n_single), held_agents.end());
+  r.storm_n = storm.size();
+  if (!storm.empty()) {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> go{false};
+    std::atomic<int64_t> api_done{0};
+    std::vector<Samples> api_lat(static_cast<size_t>(o.approvers));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.approvers; ++t) {
+      threads.emplace_back([&, t] {
+        httplib::Client cli("127.0.0.1", review_port);
+        cli.set_tcp_nodelay(true);  // as browsers and curl do
+        cli.set_keep_alive(true);
+        cli.set_read_timeout(60, 0);
+        while (!go.load()) std::this_thread::yield();
+        for (size_t k; (k = next.fetch_add(1)) < storm.size();) {
+          const int64_t t0 = NowNs();
+          auto res = cli.Post(("/api/approvals/" + storm[k].second + "/approve").c_str(), auth,
+                              R"({"reason":"bench"})", "application/json");
+          const int64_t t1 = NowNs();
+          if (res && res->status == 200) api_lat[static_cast<size_t>(t)].Add(t1 - t0);
+          int64_t prev = api_done.load();
+          while (prev < t1 && !api_done.compare_exchange_weak(prev, t1)) {
+          }
+        }
+      });
+    }
+    HealthzProber prober(review_port, 5);
+    const double cpu_before = ProcessCpuSeconds(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const int64_t t_first = NowNs();
+    go.store(true);
+    for (auto& th : threads) th.join();
+    auto all_answered = [&] {
+      for (auto& [agent, id] : storm) {
+        if (driver.agent(agent).answered_ns.load(std::memory_order_acquire) == 0) return false;
+      }
+      return true;
+    };
+    WaitFor(all_answered, 120);
+    prober.Stop();
+    r.storm_cpu_s = ProcessCpuSeconds(pid) - cpu_before;
+    int64_t t_last = 0;
+    for (auto& [agent, id] : storm) t_last = std::max(t_last, driver.agent(agent).answered_ns.load());
+    r.storm_all_ms = static_cast<double>(t_last - t_first) / 1e6;
+    r.storm_api_s = static_cast<double>(api_done.load() - t_first) / 1e9;
+    Samples merged;
+    for (auto& s : api_lat) merged.Append(s);
+    r.storm_api = merged.Summary();
+    r.storm_healthz = prober.samples().Summary();
+  }
+
+  // 6. What the agents got.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  r.answered = driver.answered();
+  for (size_t i = 0; i < n; ++i) {
+    int oc = driver.agent(i).outcome.load();
+    if (oc >= 0) ++r.outcomes[OutcomeName(static_cast<Outcome>(oc))];
+  }
+  r.after = ReadProcStatus(pid);
+  if (r.error.empty() && r.failed) r.error = std::to_string(r.failed) + " agents failed; first: " + driver.first_error();
+  stop_loop();
+  return r;
+}
+
+std::string Verdict(bool met) { return met ? "met" : "NOT met"; }
+
+Json HoldRunJson(const HoldRun& r) {
+  auto pj = [](const Percentiles& p) {
+    return Json{{"count", p.count}, {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms}, {"p999_ms", p.p999_ms}, {"max_ms", p.max_ms}};
+  };
+  return Json{{"n", r.n},
+              {"held", r.held},
+              {"failed", r.failed},
+              {"error", r.error},
+              {"ramp_s", r.ramp_s},
+              {"rss_mib", r.status.rss_mib},
+              {"threads", r.status.threads},
+              {"vm_mib", r.status.vm_mib},
+              {"idle_cpu_pct_of_core", r.idle_cpu_pct},
+              {"healthz", pj(r.healthz)},
+              {"list_pending", pj(r.list_pending)},
+              {"single_decision", pj(r.single)},
+              {"single_approve_api", pj(r.single_api)},
+              {"upstream_direct", pj(r.upstream_direct)},
+              {"storm_n", r.storm_n},
+              {"storm_all_answered_ms", r.storm_all_ms},
+              {"storm_approve_api_s", r.storm_api_s},
+              {"storm_approvals_per_s", r.storm_api_s > 0 ? static_cast<double>(r.storm_n) / r.storm_api_s : 0},
+              {"storm_api", pj(r.storm_api)},
+              {"storm_healthz", pj(r.storm_healthz)},
+              {"storm_cpu_s", r.storm_cpu_s},
+              {"answered", r.answered},
+              {"outcomes", r.outcomes},
+              {"rss_after_mib", r.after.rss_mib},
+              {"threads_after", r.after.threads}};
+}
+
+void PrintHoldRun(const HoldRun& r) {
+  auto pp = [](const Percentiles& p) { return Sig(p.p50_ms) + " / " + Sig(p.p99_ms) + " / " + Sig(p.max_ms); };
+  Table t({"figure", "value", "target", ""});
+  t.Row({"calls held (paced ≤ connects in flight)", std::to_string(r.held) + " of " + std::to_string(r.n) + " in " +
+                                                        Fmt(r.ramp_s, 1) + " s (" + Fmt(r.held / std::max(r.ramp_s, 1e-9), 0) + "/s)",
+         "all", Verdict(r.held == r.n)});
+  t.Row({"holdgate RSS while held", Fmt(r.status.rss_mib, 1) + " MiB", r.n >= 10000 ? "≤ 300 MiB" : "",
+         r.n >= 10000 ? Verdict(r.status.rss_mib <= 300) : ""});
+  t.Row({"holdgate threads / VmSize", std::to_string(r.status.threads) + " / " + Fmt(r.status.vm_mib / 1024, 2) + " GiB", "", ""});
+  t.Row({"holdgate CPU while held (idle)", Fmt(r.idle_cpu_pct, 1) + " % of one core", "", ""});
+  t.Row({"reviewer GET /healthz, new connection each: p50 / p99 / max ms", pp(r.healthz), "p99 ≤ 5 ms",
+         Verdict(r.healthz.p99_ms <= 5)});
+  t.Row({"reviewer GET /api/approvals?state=pending (50): p50 / p99 / max ms", pp(r.list_pending), "", ""});
+  t.Row({"one approve → agent has the result: p50 / p99 / max ms (" + std::to_string(r.single.count) + " decisions)",
+         pp(r.single), "", ""});
+  t.Row({"  of which the approve API call: p50 / p99 / max ms", pp(r.single_api), "", ""});
+  t.Row({"  the upstream's own time (cancel_job straight to the demo)", pp(r.upstream_direct), "", ""});
+  const double beyond50 = r.single.p50_ms - r.upstream_direct.p50_ms;
+  const double beyond99 = r.single.p99_ms - r.upstream_direct.p50_ms;
+  t.Row({"  beyond the upstream's time (p50 / p99 − upstream p50)", Sig(beyond50) + " / " + Sig(beyond99) + " ms",
+         "p99 ≤ 5 ms", Verdict(beyond99 <= 5)});
+  if (r.storm_n) {
+    t.Row({std::to_string(r.storm_n) + " decided at once: first approve → last agent answered",
+           Fmt(r.storm_all_ms, 0) + " ms", r.n >= 10000 ? "≤ 500 ms" : "",
+           r.n >= 10000 ? Verdict(r.storm_all_ms <= 500) : ""});
+    t.Row({"  approve API: " + std::to_string(r.storm_n) + " approvals over keep-alive connections",
+           Fmt(r.storm_api_s * 1000, 0) + " ms (" + Fmt(r.storm_n / std::max(r.storm_api_s, 1e-9), 0) + " approvals/s)", "", ""});
+    t.Row({"  approve API latency during the storm: p50 / p99 / max ms", pp(r.storm_api), "", ""});
+    t.Row({"  reviewer /healthz during the storm: p50 / p99 / max ms", pp(r.storm_healthz), "", ""});
+    t.Row({"  holdgate CPU during the storm", Fmt(r.storm_cpu_s, 2) + " s", "", ""});
+  }
+  std::string outcomes;
+  for (auto& [k, v] : r.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + std::to_string(v) + " " + k;
+  t.Row({"agents answered", std::to_string(r.answered) + " (" + outcomes + ")", "all", Verdict(r.answered == r.held)});
+  t.Row({"holdgate after: RSS / threads", Fmt(r.after.rss_mib, 1) + " MiB / " + std::to_string(r.after.threads), "", ""});
+  std::string out = "\n### " + std::to_string(r.n) + " held calls over HTTP (holdgate → demo upstream over HTTP)\n\n" +
+                    t.Markdown();
+  if (!r.error.empty()) out += "problems: " + r.error + "\n";
+  Print(out);
+}
+
+// (c) Creations through the gateway: cancel_job held with a 1 ms hold limit and no progress token,
+// so each call creates a pending approval and is answered with a deferral at the next tick.
+Json GatewayCreations(const Options& o, size_t sessions, int64_t calls) {
+  std::string dir = MakeRunDir(o, "create-gateway");
+  auto demo = StartDemoHttp(o.paths, dir, "demo-http");
+  if (!demo->ok()) return Json{{"error", demo->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "1ms"), o.log_level, o.holdgate_env);
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  CallSpec spec{"cancel_job", [](uint64_t seq) { return R"({"job_id":"create-)" + std::to_string(seq) + "\"}"; },
+                Outcome::kNotExecuted};
+  Target t{"holdgate: held call → deferred", gw->mcp, {gw.get()}, spec};
+  std::string error;
+  t.sessions = OpenSessions(t.ep, sessions, &error);
+  if (t.sessions.size() != sessions) return Json{{"error", "opening sessions: " + error}};
+  if (!RunRound(t, calls, true)) return Json{{"error", t.first_error}};
+  Percentiles p = t.latencies.Summary();
+  Table table({"path", "sessions", "approvals", "approvals/s", "p50 ms", "p99 ms", "RSS MiB", "CPU µs/approval", "target"});
+  table.Row({t.label, std::to_string(sessions), std::to_string(t.calls), Fmt(t.rate(), 0), Sig(p.p50_ms), Sig(p.p99_ms),
+             Fmt(t.rss, 1), Fmt(t.cpu / std::max<double>(1, static_cast<double>(t.calls)) * 1e6, 0),
+             "≥ 2,000/s " + Verdict(t.rate() >= 2000)});
+  std::string out = "\n### (c) approval creations through the gateway\n\n" + table.Markdown() +
+                    "each call: policy → pending approval written (one SQLite transaction with its audit event) → held "
+                    "until the 1 ms hold limit → deferral at the gateway's next 250 ms tick. Ceiling from the tick alone: " +
+                    Fmt(static_cast<double>(sessions) / 0.25, 0) + "/s at " + std::to_string(sessions) + " sessions.\n";
+  if (t.errors) out += "errors: " + std::to_string(t.errors) + " (first: " + t.first_error + ")\n";
+  Print(out);
+  Json j = TargetJson(t);
+  j["sessions"] = sessions;
+  return j;
+}
+
+// (c) Creations straight into store::Store, in-process: the durable part alone.
+Json StoreCreations(const Options& o, int n) {
+  std::string dir = MakeRunDir(o, "create-store");
+  Table table({"threads", "approvals", "approvals/s", "p50 ms", "p99 ms", "target"});
+  Json out = Json::array();
+  for (int threads : {1, 4, 16}) {
+    auto opened = store::Store::Open(dir + "/store-" + std::to_string(threads) + ".db", SystemClock::Instance());
+    if (!opened.ok()) return Json{{"error", opened.status().ToString()}};
+    auto& st = opened.value();
+    st->AddListener([](const store::ChangeEvent&) {});  // the hold coordinator's listener in production
+    std::vector<Samples> lat(static_cast<size_t>(threads));
+    std::atomic<int> failures{0};
+    const int64_t t0 = NowNs();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int i = t; i < n; i += threads) {
+          store::NewApproval a;
+          a.principal = "agent-" + std::to_string(i % 50);
+          a.session_id = "session-" + std::to_string(i % 500);
+          a.tool = "cancel_job";
+          a.arguments = Json{{"job_id", "job-" + std::to_string(i)}, {"delete", i % 2 == 0}};
+          a.rule = "tools.cancel_job";
+          a.risk = Json{{"category", "Destructive"}, {"level", "critical"}};
+          a.timeout_ms = 3'600'000;
+          a.outbox.push_back(store::NewOutboxRow{"approval.created", "webhook:ops", Json{{"job_id", i}}, 0});
+          const int64_t s = NowNs();
+          if (!st->CreatePending(a).ok()) failures.fetch_add(1);
+          lat[static_cast<size_t>(t)].Add(NowNs() - s);
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    const double secs = static_cast<double>(NowNs() - t0) / 1e9;
+    Samples all;
+    for (auto& s : lat) all.Append(s);
+    Percentiles p = all.Summary();
+    const double rate = n / secs;
+    table.Row({std::to_string(threads), std::to_string(n), Fmt(rate, 0), Sig(p.p50_ms), Sig(p.p99_ms),
+               "≥ 2,000/s " + Verdict(rate >= 2000)});
+    out.push_back(Json{{"threads", threads}, {"n", n}, {"per_s", rate}, {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms},
+                       {"failures", failures.load()}});
+    Check(failures.load() == 0 && rate > 0, "store creations with " + std::to_string(threads) + " threads");
+  }
+  Print("\n### (c) durable approval creations in-process (store::Store::CreatePending: approval + audit event + "
+        "outbox row, one BEGIN IMMEDIATE transaction, WAL, synchronous=NORMAL, on " + dir + ")\n\n" + table.Markdown());
+  return out;
+}
+
+void ScenarioHolds(const Options& o) {
+  Print("\n## holds (" + MachineLine() + ")\n");
+  HoldRun r = RunHolds(o, o.holds, "holds-" + std::to_string(o.holds), o.idle_seconds, o.healthz_probes, o.singles);
+  PrintHoldRun(r);
+  Json j = HoldRunJson(r);
+  Check(r.error.empty(), "holds: " + r.error);
+  Check(r.held == o.holds && r.answered == r.held && r.single.count > 0 && r.status.rss_mib > 0,
+        "holds: held/answered/RSS not sane");
+  g_results["holds"] = j;
+  g_results["create_gateway"] = GatewayCreations(o, o.create_sessions, o.create_calls);
+  ReportError("approval creations through the gateway", g_results["create_gateway"]);
+  g_results["create_store"] = StoreCreations(o, o.store_creations);
+  ReportError("approval creations in the store", g_results["create_store"]);
+}
+
+// ---- growth ---------------------------------------------------------------------------------------
+
+void ScenarioGrowth(const Options& o, const HoldRun* big) {
+  Print("\n## growth (" + MachineLine() + ")\n");
+  // Pass-through at increasing session counts.
+  Table pt({"sessions", "holdgate calls/s", "direct calls/s", "ratio", "holdgate p50 / p99 ms", "direct p50 / p99 ms",
+            "added p50 ms", "holdgate RSS MiB"});
+  Series hg_rate{"holdgate → demo", {}}, direct_rate{"demo direct", {}};
+  Series hg_p99{"holdgate p99", {}}, direct_p99{"direct p99", {}};
+  Json pass = Json::array();
+  for (size_t s : o.growth_sessions) {
+    Json j = PassHttpDemo(o, s, o.growth_calls, o.growth_rounds, o.growth_calls / 10, "growth-pass-" + std::to_string(s));
+    if (j.contains("error")) {
+      ReportError("growth, " + std::to_string(s) + " sessions", j);
+      continue;
+    }
+    pass.push_back(j);
+    const Json &a = j["a"], &b = j["b"];
+    pt.Row({std::to_string(s), Fmt(a["calls_per_s"], 0), Fmt(b["calls_per_s"], 0), Fmt(j["throughput_ratio"], 2),
+            Sig(a["p50_ms"]) + " / " + Sig(a["p99_ms"]), Sig(b["p50_ms"]) + " / " + Sig(b["p99_ms"]),
+            Fmt(j["added_p50_ms"], 3), Fmt(a["rss_mib"], 1)});
+    const double x = static_cast<double>(s);
+    hg_rate.points.emplace_back(x, a["calls_per_s"].get<double>());
+    direct_rate.points.emplace_back(x, b["calls_per_s"].get<double>());
+    hg_p99.points.emplace_back(x, a["p99_ms"].get<double>());
+    direct_p99.points.emplace_back(x, b["p99_ms"].get<double>());
+  }
+  // Holds at increasing counts.
+  Table ht({"held calls", "RSS MiB", "threads", "idle CPU % core", "/healthz p99 ms", "list pending p99 ms",
+            "approve→answer p50 / p99 ms", "decide all ms", "approvals/s", "storm /healthz p99 ms"});
+  Series rss{"holdgate RSS MiB", {}}, decide{"decide all → all answered (ms)", {}}, hz{"/healthz p99 (ms)", {}},
+      single99{"one decision p99 (ms)", {}}, cpu{"idle CPU (% of a core)", {}};
+  Json holds = Json::array();
+  for (size_t n : o.growth_holds) {
+    HoldRun r;
+    if (big && big->n == n) r = *big;
+    else r = RunHolds(o, n, "growth-holds-" + std::to_string(n), std::min(o.idle_seconds, 3), 100, std::min<size_t>(50, o.singles));
+    if (r.held == 0) {
+      Print("\nholds at " + std::to_string(n) + ": not measured: " + r.error + "\n");
+      continue;
+    }
+    holds.push_back(HoldRunJson(r));
+    ht.Row({std::to_string(n), Fmt(r.status.rss_mib, 1), std::to_string(r.status.threads), Fmt(r.idle_cpu_pct, 1),
+            Sig(r.healthz.p99_ms), Sig(r.list_pending.p99_ms), Sig(r.single.p50_ms) + " / " + Sig(r.single.p99_ms),
+            Fmt(r.storm_all_ms, 0), Fmt(r.storm_n / std::max(r.storm_api_s, 1e-9), 0), Sig(r.storm_healthz.p99_ms)});
+    const double x = static_cast<double>(n);
+    rss.points.emplace_back(x, r.status.rss_mib);
+    decide.points.emplace_back(x, r.storm_all_ms);
+    hz.points.emplace_back(x, r.healthz.p99_ms);
+    single99.points.emplace_back(x, r.single.p99_ms);
+    cpu.points.emplace_back(x, r.idle_cpu_pct);
+  }
+  Print("\n### pass-through vs sessions (holdgate → demo over HTTP vs demo direct)\n\n" + pt.Markdown());
+  Print("\n### holds vs held calls\n\n" + ht.Markdown());
+  std::vector<Chart> charts;
+  charts.push_back({"Pass-through throughput", "concurrent MCP sessions", "calls/s", true, {hg_rate, direct_rate}});
+  charts.push_back({"Pass-through p99 latency", "concurrent MCP sessions", "ms", true, {hg_p99, direct_p99}});
+  Chart c_rss{"holdgate memory while holding", "held calls", "MiB", true, {rss}};
+  c_rss.target = 300;
+  charts.push_back(c_rss);
+  Chart c_dec{"All decided at once → all answered", "held calls", "ms", true, {decide}};
+  c_dec.target = 500;
+  charts.push_back(c_dec);
+  Chart c_lat{"Reviewer and decision latency", "held calls", "ms", true, {hz, single99}};
+  c_lat.target = 5;
+  charts.push_back(c_lat);
+  charts.push_back({"holdgate CPU while holding (idle)", "held calls", "% of one core", true, {cpu}});
+  std::string svg = RenderSvg(charts, 2, "holdgate bench, " + MachineLine());
+  WriteText(o.out_dir + "/growth.svg", svg);
+  Print("\nchart: " + o.out_dir + "/growth.svg\n");
+  g_results["growth"] = Json{{"passthrough", pass}, {"holds", holds}};
+}
+
+// ---- smoke ----------------------------------------------------------------------------------------
+
+int ScenarioSmoke(Options o) {
+  o.smoke = true;
+  Print("\n## smoke (" + MachineLine() + ")\n");
+  Json j = PassHttpDemo(o, 2, 300, 1, 50, "smoke-pass");
+  ReportError("smoke pass-through", j);
+  if (!j.contains("error")) {
+    Check(j["a"]["calls_per_s"].get<double>() > 0 && j["b"]["calls_per_s"].get<double>() > 0, "pass-through: zero throughput");
+    Check(j["a"]["errors"] == 0 && j["b"]["errors"] == 0, "pass-through: calls failed");
+    Check(j["a"]["p50_ms"].get<double>() > 0 && j["a"]["calls"] == 300, "pass-through: no latency samples");
+  }
+  g_results["passthrough"] = Json::array({j});
+  HoldRun r = RunHolds(o, 20, "smoke-holds", 1, 20, 5);
+  PrintHoldRun(r);
+  Check(r.error.empty(), "holds: " + r.error);
+  Check(r.held == 20 && r.answered == 20, "holds: not every call was held and answered");
+  Check(r.single.count == 5 && r.single.p50_ms > 0, "holds: no single-decision samples");
+  Check(r.status.rss_mib > 0 && r.status.threads > 0, "holds: no RSS/threads from /proc");
+  g_results["holds"] = HoldRunJson(r);
+  Json c = GatewayCreations(o, 8, 40);
+  ReportError("smoke creations through the gateway", c);
+  if (!c.contains("error")) Check(c["calls_per_s"].get<double>() > 0 && c["errors"] == 0, "gateway creations");
+  g_results["create_gateway"] = c;
+  Json s = StoreCreations(o, 200);
+  ReportError("smoke store creations", s);
+  g_results["create_store"] = s;
+  return 0;
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|holds|growth|all|smoke|profile [flags]
+  --out DIR              results, charts and per-run logs (default /tmp/holdgate-bench)
+  --holdgate PATH --demo PATH --node PATH --e2e-dir DIR   binaries (defaults: this build, PATH)
+  --log-level LEVEL      holdgate's log level (default info)
+  --holdgate-env K=V     extra environment for holdgate (repeatable; for experiments)
+pass-through:
+  --sessions N           concurrent MCP sessions, one keep-alive connection each (default 8)
+  --calls N              measured calls per round per target (default 20000)
+  --rounds N             measured rounds per target, interleaved A B A B (default 3)
+  --warmup N             warm-up calls per target before the rounds (default 2000)
+  --no-mcp-proxy --no-everything   skip those comparisons
+holds:
+  --holds N              held calls (default 10000)
+  --max-inflight N       connections opened but not yet answered with headers (default 256)
+  --idle-seconds N       CPU sampling window while held (default 5)
+  --probes N             /healthz probes while held (default 200)
+  --singles N            one-at-a-time decisions (default 100)
+  --approvers N          keep-alive connections firing approvals at once (default 8)
+  --agent-close          agents close their connection once answered (default: keep-alive)
+  --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
+  --store-creations N    in-process store creations per thread count (default 6000)
+growth:
+  --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-calls N  --growth-rounds N
+)";
+
+std::vector<size_t> ParseList(const std::string& s) {
+  std::vector<size_t> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(static_cast<size_t>(std::atoll(s.substr(start, end - start).c_str())));
+    start = end + 1;
+  }
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string scenario = argv[1];
+  Options o;
+  for (int i = 2; i < argc; ++i) {
+    std::string f = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", f.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (f == "--out") o.out_dir = next();
+    else if (f == "--holdgate") o.paths.holdgate = next();
+    else if (f == "--demo") o.paths.demo = next();
+    else if (f == "--node") o.paths.node = next();
+    else if (f == "--e2e-dir") o.paths.e2e_dir = next();
+    else if (f == "--log-level") o.log_level = next();
+    else if (f == "--holdgate-env") o.holdgate_env.push_back(next());
+    else if (f == "--sessions") o.sessions = std::stoul(next());
+    else if (f == "--calls") o.calls = std::stoll(next());
+    else if (f == "--rounds") o.rounds = std::stoi(next());
+    else if (f == "--warmup") o.warmup = std::stoll(next());
+    else if (f == "--no-mcp-proxy") o.mcp_proxy = false;
+    else if (f == "--no-everything") o.everything = false;
+    else if (f == "--holds") o.holds = std::stoul(next());
+    else if (f == "--max-inflight") o.max_inflight = std::stoul(next());
+    else if (f == "--idle-seconds") o.idle_seconds = std::stoi(next());
+    else if (f == "--probes") o.healthz_probes = std::stoi(next());
+    else if (f == "--singles") o.singles = std::stoul(next());
+    else if (f == "--approvers") o.approvers = std::stoi(next());
+    else if (f == "--agent-close") o.agent_close = true;
+    else if (f == "--create-sessions") o.create_sessions = std::stoul(next());
+    else if (f == "--create-calls") o.create_calls = std::stoll(next());
+    else if (f == "--store-creations") o.store_creations = std::stoi(next());
+    else if (f == "--growth-sessions") o.growth_sessions = ParseList(next());
+    else if (f == "--growth-holds") o.growth_holds = ParseList(next());
+    else if (f == "--growth-calls") o.growth_calls = std::stoll(next());
+    else if (f == "--growth-rounds") o.growth_rounds = std::stoi(next());
+    else {
+      std::fprintf(stderr, "unknown flag %s\n%s", f.c_str(), kUsage);
+      return 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  const rlim_t nofile = RaiseOpenFilesLimit();  // children inherit it
+  std::filesystem::create_directories(o.out_dir);
+  if (nofile < o.holds + 100 && (scenario == "holds" || scenario == "all")) {
+    std::fprintf(stderr, "warning: open-files limit %llu is below %zu held calls + 100\n",
+                 static_cast<unsigned long long>(nofile), o.holds);
+  }
+  g_results["machine"] = MachineLine();
+  g_results["scenario"] = scenario;
+  g_results["started_at"] = FormatTimeMs(SystemClock::Instance().NowMs());
+  Print("# holdgate bench: " + scenario + " (" + MachineLine() + ", open files " + std::to_string(nofile) + ")\n");
+
+  if (scenario == "passthrough") {
+    ScenarioPassthrough(o);
+  } else if (scenario == "holds") {
+    ScenarioHolds(o);
+  } else if (scenario == "growth") {
+    ScenarioGrowth(o, nullptr);
+  } else if (scenario == "all") {
+    ScenarioPassthrough(o);
+    Print("\n## holds (" + MachineLine() + ")\n");
+    HoldRun r = RunHolds(o, o.holds, "holds-" + std::to_string(o.holds), o.idle_seconds, o.healthz_probes, o.singles);
+    PrintHoldRun(r);
+    g_results["holds"] = HoldRunJson(r);
+    g_results["create_gateway"] = GatewayCreations(o, o.create_sessions, o.create_calls);
+    ReportError("approval creations through the gateway", g_results["create_gateway"]);
+    g_results["create_store"] = StoreCreations(o, o.store_creations);
+    ScenarioGrowth(o, &r);
+  } else if (scenario == "smoke") {
+    ScenarioSmoke(o);
+  } else if (scenario == "profile") {
+    o.perf = true;
+    Print("\n## profile: holdgate under perf (" + MachineLine() + ")\n");
+    ReportError("profile pass-through", PassHttpDemo(o, o.sessions, o.calls, 2, o.warmup, "profile-pass"));
+    HoldRun r = RunHolds(o, o.holds, "profile-holds", 2, 50, o.singles);
+    PrintHoldRun(r);
+  } else {
+    std::fprintf(stderr, "unknown scenario %s\n%s", scenario.c_str(), kUsage);
+    return 2;
+  }
+
+  g_results["finished_at"] = FormatTimeMs(SystemClock::Instance().NowMs());
+  g_results["machine_after"] = MachineLine();
+  g_results["failures"] = g_failures;
+  const std::string results = o.out_dir + "/results-" + scenario + ".json";
+  WriteText(results, g_results.dump(2) + "\n");
+  Print("\nresults: " + results + "\nmachine at the end: " + MachineLine() + "\n");
+  if (scenario == "smoke") {
+    for (const auto& f : g_failures) std::fprintf(stderr, "smoke: NOT SANE: %s\n", f.c_str());
+    Print(g_failures.empty() ? "smoke: OK (numbers present and sane; no timing assertions)\n" : "smoke: FAILED\n");
+    return g_failures.empty() ? 0 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace holdgate::bench
+
+int main(int argc, char** argv) { return holdgate::bench::Main(argc, argv); }
