@@ -212,13 +212,14 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
     kid = it->get<std::string>();
   }
 
-  // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token)
-  // whose kid matches; when no key carries that kid, the keys without a kid (a kid is a hint).
+  // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token).
+  // A token without a kid tries them all; one with a kid tries the keys with that kid or, when no
+  // key carries it, the keys without a kid (a kid is a hint, e.g. on a shared-secret token).
   std::vector<const JwtKey*> candidates;
   for (const JwtKey& key : keys_) {
-    if (key.alg == alg && !kid.empty() && key.kid == kid) candidates.push_back(&key);
+    if (key.alg == alg && (kid.empty() || key.kid == kid)) candidates.push_back(&key);
   }
-  if (candidates.empty()) {
+  if (candidates.empty() && !kid.empty()) {
     for (const JwtKey& key : keys_) {
       if (key.alg == alg && key.kid.empty()) candidates.push_back(&key);
     }
