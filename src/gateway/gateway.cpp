@@ -1,5 +1,6 @@
 #include "gateway/gateway.h"
 
+#include <array>
 #include <atomic>
 #include <climits>
 #include <condition_variable>
@@ -505,6 +506,10 @@ class Gateway::Impl {
     }
     const policy::ApprovalSettings& settings = *decision.approval;
     const std::string fingerprint = store::Fingerprint(tool, arguments);
+    // Find-or-create is atomic per (principal, fingerprint): two identical calls arriving at
+    // once share one approval instead of creating two.
+    std::lock_guard<std::mutex> create_lock(
+        create_locks_[std::hash<std::string>{}(session->principal() + '\x1f' + fingerprint) % create_locks_.size()]);
     auto reusable = store_->FindReusable(session->principal(), fingerprint);
     if (!reusable.ok()) return FailStore(request, stream, reusable.status());
     store::Approval approval;
@@ -750,6 +755,7 @@ class Gateway::Impl {
   std::thread ticker_;
 
   TaskTable tasks_;
+  std::array<std::mutex, 64> create_locks_;  // striped by (principal, fingerprint)
 
   WorkQueue work_;
 };

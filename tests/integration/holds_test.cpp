@@ -295,3 +295,39 @@ TEST_CASE("tasks: a task-augmented held call completes with the result or fails 
 }
 
 }  // namespace holdgate::testing
+
+namespace holdgate::testing {
+
+TEST_CASE("identical calls arriving together share one approval; it runs once and all get the result", "[integration][holds]") {
+  HoldFixture f;
+  std::vector<Json> replies(8);
+  std::vector<std::thread> agents;
+  for (int i = 0; i < 8; ++i) {
+    agents.emplace_back([&, i] {
+      McpHttpClient agent("127.0.0.1", f.gw.mcp_port);
+      agent.Initialize();
+      replies[i] = agent.CallTool("cancel_job", {{"job_id", "shared"}}, {{"progressToken", i}});
+    });
+  }
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  // Every agent is attached once holdgate has logged one new hold and seven re-attachments.
+  auto count = [&](const std::string& needle) {
+    std::string log = ReadFile(f.dir.File("holdgate.log"));
+    int n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  REQUIRE(WaitUntil([&] { return count("call held for approval") + count("retry attached to approval") == 8; }));
+  CHECK(count("call held for approval") == 1);
+  CHECK(f.Reviewer().Pending().size() == 1);
+  REQUIRE(f.Reviewer("bob").Approve(pending["id"]).status == 200);
+  for (auto& t : agents) t.join();
+  for (auto& r : replies) {
+    CHECK_FALSE(IsError(r));
+    CHECK(Text(r).find("shared") != std::string::npos);
+  }
+  CHECK(f.Counter("cancel_job_calls") == 1);
+}
+
+}  // namespace holdgate::testing
