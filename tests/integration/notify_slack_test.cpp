@@ -386,6 +386,39 @@ TEST_CASE("slack: refusals are audited at a bounded rate, all are counted", "[no
   CHECK(refused.back().detail["code"] == "bad_signature");
 }
 
+TEST_CASE("slack: with a bot token, chat.postMessage per channel; ok:false is retried", "[notify][slack]") {
+  Receiver api;  // a fake Slack Web API
+  api.SetDefault(200, "{\"ok\":true,\"ts\":\"1700000000.000100\"}");
+  NotifyEnv env(Json{{"slack", {{"bot_token", "xoxb-test-token"}, {"channel", "#default"},
+                                {"api_url", api.Url("/api")}, {"signing_secret", kSigningSecret}}}});
+  store::Approval a = env.Create({"slack:#ml-approvals"});
+  store::Approval b = env.Create();  // no list: Slack's default channel
+  CHECK(env.notifier->RunOnce().delivered == 2);
+  REQUIRE(api.Count() == 2);
+  std::map<std::string, std::string> channel_of;
+  for (const Hit& h : api.Hits()) {
+    CHECK(h.path == "/api/chat.postMessage");
+    CHECK(h.headers.at("authorization") == "Bearer xoxb-test-token");
+    auto body = ParseJson(h.body);
+    REQUIRE(body.ok());
+    CHECK((*body)["blocks"].is_array());
+    const std::string text = body->dump();
+    channel_of[text.find(a.id) != std::string::npos ? a.id : b.id] = (*body)["channel"];
+  }
+  CHECK(channel_of[a.id] == "#ml-approvals");
+  CHECK(channel_of[b.id] == "#default");
+
+  // Slack answers 200 {"ok": false, "error": …} on failure: that is a failed delivery.
+  api.SetDefault(200, "{\"ok\":false,\"error\":\"channel_not_found\"}");
+  store::Approval c = env.Create({"slack:#gone"});
+  notify::RunReport r = env.notifier->RunOnce();
+  CHECK(r.failed == 1);
+  auto rows = env.Rows(c.id);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].state == store::OutboxState::kPending);
+  CHECK(rows[0].last_status == "200 slack error: channel_not_found");
+}
+
 // Slack echoes the whole message (blocks, arguments) in every click: real bodies exceed the
 // 8 KiB that httplib 0.11.4 allows for application/x-www-form-urlencoded bodies on ordinary routes
 // (it answers 413 before routing). The fix belongs to the reviewer listener: register POST plain
