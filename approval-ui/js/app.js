@@ -28,7 +28,6 @@ const ctx = {
   showHelp,
   applyApproval,
 };
-window.holdgate = { version: 1 };  // a marker tests can wait for; holds no data
 
 const timers = { expiry: null, warn: null, tick: null };
 let listGeneration = 0;
@@ -277,10 +276,10 @@ function setConnection(state, detail = {}) {
 function updateBanner() {
   const banner = $('#banner');
   if (banner.hidden) return;
-  const why = banner.dataset.why || 'the connection to holdgate was lost';
+  const why = banner.dataset.why || 'the connection dropped';
   const secs = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-  $('#banner-text').textContent = `Lost the live connection: ${why}. ` +
-    (retryAt && secs > 0 ? `Reconnecting in ${secs}s…` : 'Reconnecting…') +
+  $('#banner-text').textContent = `Live updates paused: ${why}. ` +
+    (retryAt && secs > 0 ? `Retrying in ${secs}s…` : 'Reconnecting…') +
     ' The queue may be out of date until then.';
 }
 

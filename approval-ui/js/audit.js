@@ -113,7 +113,7 @@ export class AuditView {
         this.verdict.className = 'verdict verdict-ok';
         replace(this.verdict, icon('check', 18), h('strong', null, 'Chain intact.'),
           ` ${Number(v.rows_checked).toLocaleString()} events checked; head #${v.head_seq} `,
-          h('code', { title: v.head_hash }, String(v.head_hash ?? '').slice(0, 16)), '…');
+          h('code', { title: v.head_hash }, `${String(v.head_hash ?? '').slice(0, 16)}…`));
       } else {
         this.verdict.className = 'verdict verdict-bad';
         replace(this.verdict, icon('alert', 18), h('strong', null, `Chain broken at event #${v.broken_seq}.`), ` ${v.why ?? ''}`,

@@ -140,7 +140,7 @@ export class EventStream {
     }
     clearTimeout(this.staleTimer);
     if (controller !== this.controller || this.stopped) return;
-    this.scheduleRetry('the connection to holdgate was lost');
+    this.scheduleRetry('the connection dropped');
   }
 
   armStale(controller) {

@@ -176,13 +176,17 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
 
     const jobA = await startJob(agent.client, 'nightly-train');
     const jobB = await startJob(agent.client, 'backfill-2024');
+    // The page shows the held call within a second of the approval existing (SSE, no polling).
     const callA = heldCall(agent.client, 'cancel_job', { job_id: jobA });
-    const shownA = Date.now();
-    await page.locator('.qitem', { hasText: jobA }).waitFor({ timeout: 5000 });
-    const latencyA = Date.now() - shownA;
+    const [inApi, onPage] = await Promise.all([
+      waitForPending(hg.review, alice, (a) => a.arguments.job_id === jobA, 'the held call in the API').then(() => Date.now()),
+      page.locator('.qitem', { hasText: jobA }).waitFor({ timeout: 5000 }).then(() => Date.now()),
+    ]);
+    const latencyA = onPage - inApi;
+    assert.ok(latencyA < 1000, `shown ${latencyA} ms after it was held`);
     const callB = heldCall(agent.client, 'cancel_job', { job_id: jobB });
     await page.locator('.qitem', { hasText: jobB }).waitFor({ timeout: 5000 });
-    t.diagnostic(`first held call visible ${latencyA} ms after the agent called`);
+    t.diagnostic(`first held call on the page ${latencyA} ms after the API listed it`);
 
     // Both are critical, so the newest (B) is on top; the title counts them.
     await page.waitForFunction(() => document.title === '(2) holdgate');
@@ -205,6 +209,17 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     await page.locator('.agent-message', { hasText: 'Held for human approval' }).waitFor();
     assert.ok(await page.locator('#approve-button').isEnabled());
     assert.match(await page.evaluate(() => location.hash), /^#\/approvals\/apr_/);
+
+    // ? shows the shortcuts, Esc closes; r opens the reject dialog, Esc closes it without deciding.
+    await page.keyboard.press('?');
+    await page.locator('#help-dialog[open]').waitFor();
+    await screenshot(page, 'help');
+    await page.keyboard.press('Escape');
+    await page.locator('#help-dialog:not([open])').waitFor({ state: 'attached' });
+    await page.keyboard.press('r');
+    await page.locator('#reject-dialog[open]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#reject-dialog:not([open])').waitFor({ state: 'attached' });
 
     // a → the approve dialog (reason optional) → Enter.
     await page.keyboard.press('a');
@@ -260,6 +275,7 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     await page.keyboard.press('Enter');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'reject-reason');
     await page.keyboard.type(': that job belongs to team B');
+    await screenshot(page, 'reject-dialog');
     await page.keyboard.press('Enter');
 
     const reason = 'Wrong target: that job belongs to team B';
@@ -312,19 +328,22 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     assert.ok(textOf(result).includes(reason));
     await page.locator('.toast', { hasText: /rejected/i }).waitFor();
 
-    // Open it again by deep link (#/approvals/<id>): the reason appears literally in the status,
-    // the votes and the timeline.
+    // Open it in a new tab by deep link (#/approvals/<id>, as agents are told): after sign-in the
+    // approval is shown, the reason literally in the status, the votes and the timeline.
     const all = await api(hg.review, admin, 'GET', '/api/approvals?state=rejected&limit=50');
     const rejected = all.body.approvals.find((a) => a.arguments.job_id === XSS_IMG);
-    await page.evaluate((id) => { location.hash = `#/approvals/${id}`; }, rejected.id);
-    await page.locator('.status-banner', { hasText: reason }).waitFor();
-    await page.locator('.vote-reason', { hasText: reason }).waitFor();
-
-    assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected code ran');
-    assert.equal(await page.locator('img[src="x"]').count(), 0, 'no <img> element was created from data');
-    assert.equal(await page.locator('b', { hasText: 'no' }).count(), 0, 'no <b> element was created from data');
-    assert.equal(await page.evaluate(() => [...document.scripts].filter((s) => s.textContent.includes('__xss')).length), 0);
-    assertClean(page);
+    const linked = await openSignedIn(browser.context, hg.review, alice, `#/approvals/${rejected.id}`);
+    t.after(() => linked.close());
+    await linked.locator('.status-banner', { hasText: reason }).waitFor();
+    await linked.locator('.vote-reason', { hasText: reason }).waitFor();
+    assert.ok((await linked.locator('pre.json-args').innerText()).includes(XSS_SCRIPT));
+    for (const p of [page, linked]) {
+      assert.equal(await p.evaluate(() => window.__xss), undefined, 'no injected code ran');
+      assert.equal(await p.locator('img[src="x"]').count(), 0, 'no <img> element was created from data');
+      assert.equal(await p.locator('b', { hasText: 'no' }).count(), 0, 'no <b> element was created from data');
+      assert.equal(await p.evaluate(() => [...document.scripts].filter((s) => s.textContent.includes('__xss')).length), 0);
+      assertClean(p);
+    }
   });
 
   uiTest('shows clear sign-in states: no token, expired, role-less, and a token that expires while open', async (t) => {
@@ -381,6 +400,22 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     await out.locator('#signin-notice[data-reason="signedout"]').waitFor();
     assert.equal(await out.evaluate(() => sessionStorage.getItem('holdgate.token')), null);
     for (const p of [page, stale, live, out]) assertClean(p);
+  });
+
+  uiTest('flags an approval whose agent stopped waiting', async (t) => {
+    t.after(() => rejectAllPending(hg.review, admin));
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const quitter = await connectHttp(hg.mcp, { name: 'ui-quitter', terminate: false });
+    const job = await startJob(quitter.client, 'left-behind');
+    heldCall(quitter.client, 'cancel_job', { job_id: job }).catch(() => {});
+    await page.locator('.qitem', { hasText: job }).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('.qitem .flag-left').count(), 0);
+    await quitter.close();  // the held request's connection goes away
+    await page.locator('.qitem .flag-left', { hasText: 'agent left' }).waitFor({ timeout: 15000 });
+    await page.locator('.agent-left', { hasText: 'stopped waiting' }).waitFor();
+    assert.ok(await page.locator('#approve-button').isEnabled(), 'a decision is still possible');
+    assertClean(page);
   });
 
   uiTest('gives an auditor a read-only view', async (t) => {
@@ -551,7 +586,17 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     await page.locator('.quorum', { hasText: '1 of 2' }).waitFor();
     assert.match(await page.locator('.may-decide').innerText(), /not .*bob/);
     assert.ok(await page.locator('#approve-button').isEnabled(), 'alice may still approve');
+
+    // c → the comment box; Ctrl+Enter sends; the comment shows (as text) for every reviewer.
+    await page.keyboard.press('c');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'comment-input');
+    await page.keyboard.type('Checked with the owner: <i>ok</i> to cancel once a second reviewer agrees.');
+    await page.keyboard.press('Control+Enter');
+    await page.locator('.comment-body', { hasText: '<i>ok</i> to cancel' }).waitFor();
+    assert.equal(await page.locator('.comment-body i').count(), 0);
+    await page.keyboard.press('Escape');
     await page.locator('.qitem[aria-selected="true"]').focus();
+    await page.locator('#detail').evaluate((el) => { el.scrollTop = 0; });
     await screenshot(page, 'queue-detail-votes');
     assertClean(page);
   });
@@ -565,12 +610,6 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
       else await api(hg.review, alice, 'POST', `/api/approvals/${a.id}/reject`, { reason: a.tool === 'cancel_job' ? 'Needs a ticket' : 'Not expected' });
     }
     await page.locator('#queue-empty').waitFor({ state: 'visible' });
-    // Comments are audit events too: enough of them for the audit log to need two pages.
-    const commented = (await api(hg.review, alice, 'GET', '/api/approvals?state=all&tool=start_job')).body.approvals[0];
-    for (let i = 1; i <= 50; i++) {
-      const c = await api(hg.review, alice, 'POST', `/api/approvals/${commented.id}/comments`, { body: `note ${i}` });
-      assert.equal(c.status, 201, c.text);
-    }
 
     const decidedAll = (await api(hg.review, alice, 'GET', '/api/approvals?state=all&limit=500')).body.approvals;
     const rejectedCount = decidedAll.filter((a) => a.state === 'rejected').length;
@@ -624,7 +663,13 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     assert.match(csvText, /^seq,ts,type,approval_id/);
     assert.equal(csvText.trim().split('\r\n').length, rejectedCount + 1, 'a header and one row per event');
 
-    // Paging (50 events a page): older, then back to newer.
+    // Paging (50 events a page): older, then back to newer. Comments are audit events too: enough
+    // of them for two pages.
+    const commented = (await api(hg.review, alice, 'GET', '/api/approvals?state=all&tool=start_job')).body.approvals[0];
+    for (let i = 1; i <= 50; i++) {
+      const c = await api(hg.review, alice, 'POST', `/api/approvals/${commented.id}/comments`, { body: `note ${i}` });
+      assert.equal(c.status, 201, c.text);
+    }
     await page.locator('#audit-filters button[type="reset"]').click();
     await page.waitForFunction((n) => document.querySelectorAll('#audit-table tbody tr').length > n, rejectedCount);
     await page.locator('#audit-older:not([disabled])').waitFor();
@@ -646,7 +691,7 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     await agent.close().catch(() => {});
     agent = null;
     await hg.stop();
-    await page.locator('#banner', { hasText: 'Lost the live connection' }).waitFor({ timeout: 15000 });
+    await page.locator('#banner', { hasText: 'Live updates paused' }).waitFor({ timeout: 15000 });
     assert.equal(await page.locator('#conn').getAttribute('data-state'), 'reconnecting');
     await screenshot(page, 'connection-lost');
 
