@@ -18,6 +18,7 @@
 #include "gateway/gateway.h"
 #include "hold/expiry_sweeper.h"
 #include "hold/hold_coordinator.h"
+#include "notify/notifier.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
 #include "review/review_server.h"
@@ -195,6 +196,10 @@ class Runner {
     sweeper_->Start();
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
     AuditStartup(pol);
+    auto notifier = notify::Notifier::Create(config_.notify, *store_, clock_, config_.public_url, ConfigDir());
+    if (!notifier.ok()) return notifier.status();
+    notifier_ = std::move(notifier.value());
+    store_->SetOutboxFactory(notifier_->OutboxFactory());
 
     Status s = EnsureReviewerSecret(config_);
     if (!s.ok()) return s;
@@ -211,7 +216,11 @@ class Runner {
     auto review = review::ReviewServer::Create(review_cfg.value(), *store_, holds_.get(), clock_);
     if (!review.ok()) return review.status();
     review_ = std::move(review.value());
+    review_->AddPlainRoute("POST", "/slack/actions", notifier_->SlackActionsHandler(holds_.get()));
     s = review_->Start();
+    if (!s.ok()) return s;
+    notifier_->SetReviewBaseUrl(review_->base_url());
+    s = notifier_->Start();
     if (!s.ok()) return s;
 
     upstream::Options up;
@@ -333,12 +342,17 @@ class Runner {
     if (http_) http_->Stop();
     if (review_) review_->Stop();
     if (sweeper_) sweeper_->Stop();
+    if (notifier_) {
+      notifier_->Stop();
+      store_->SetOutboxFactory(nullptr);
+    }
     if (upstream_) upstream_->Stop();
   }
 
   Config config_;
   const SystemClock& clock_ = SystemClock::Instance();
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
   std::unique_ptr<hold::HoldCoordinator> holds_;
   std::unique_ptr<hold::ExpirySweeper> sweeper_;
   std::unique_ptr<policy::RateLimiter> limiter_;

@@ -5,6 +5,7 @@
 #include <climits>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -131,6 +132,9 @@ class Gateway::Impl {
     if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
     if (method == "tools/call") return ToolsCall(session, request, stream);
     if (method.rfind("tasks/", 0) == 0) return TaskRequest(session, request, stream);
+    if (method == "resources/subscribe" || method == "resources/unsubscribe") {
+      return Subscription(session, request, stream);
+    }
     if (method == "tools/list") {
       auto p = policy();
       return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); });
@@ -149,6 +153,7 @@ class Gateway::Impl {
   void OnSessionClosed(const std::shared_ptr<Session>& session) {
     std::lock_guard<std::mutex> lock(mu_);
     sessions_.erase(session->id());
+    for (auto& [uri, subscribers] : subscriptions_) subscribers.erase(session->id());
     std::erase_if(server_requests_, [&](const auto& kv) { return kv.second.session_id == session->id(); });
   }
 
@@ -166,6 +171,7 @@ class Gateway::Impl {
         : impl_(impl), session_(std::move(session)), stream_(std::move(stream)), key_(std::move(key)),
           on_response_(std::move(on_response)) {}
     void OnRelated(const Json& message) override { impl_->RelayRelated(session_, stream_, message); }
+    std::string Owner() const override { return session_->id(); }
     void OnResponse(const Json& response) override {
       impl_->ForgetForwarded(key_);
       if (on_response_) {
@@ -213,12 +219,12 @@ class Gateway::Impl {
     // Register before sending so a cancel racing the reply finds it; the handle is filled in after.
     {
       std::lock_guard<std::mutex> lock(mu_);
-      forwarded_[key] = 0;
+      forwarded_[key] = Forwarded{0, stream};
     }
     upstream::RequestHandle handle = upstream_.Send(request, handler);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = forwarded_.find(key);
-    if (it != forwarded_.end()) it->second = handle;
+    if (it != forwarded_.end()) it->second.handle = handle;
   }
 
   void ForgetForwarded(const std::string& key) {
@@ -280,20 +286,27 @@ class Gateway::Impl {
   void OnUpstreamUnsolicited(const Json& message) {
     const std::string method = message.value("method", "");
     if (message.contains("id")) {
-      // A server->client request outside any call: the newest session that can answer it.
+      // A server->client request outside any call: only unambiguous when exactly one connected
+      // agent can answer it; never guess, or one agent could see another's request.
       std::shared_ptr<Session> target;
+      int candidates = 0;
       std::string capability = RequiredClientCapability(method);
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto& [id, weak] : sessions_) {
           auto s = weak.lock();
-          if (s && (capability.empty() || s->client_capabilities().contains(capability))) target = s;
+          if (s && (capability.empty() || s->client_capabilities().contains(capability))) {
+            target = s;
+            ++candidates;
+          }
         }
       }
-      if (method == "ping" || !target) {
+      if (method == "ping" || candidates != 1) {
         upstream_.Respond(method == "ping" ? mcp::MakeResult(message["id"], Json::object())
                                            : mcp::MakeError(message["id"], mcp::kMethodNotFound,
-                                                            "no connected agent can answer " + method));
+                                                            candidates == 0 ? "no connected agent can answer " + method
+                                                                            : "several agents could answer " + method +
+                                                                                  "; holdgate does not guess"));
         return;
       }
       if (auto rewritten = PrepareServerRequest(target, message)) target->SendUnsolicited(*rewritten);
@@ -319,7 +332,50 @@ class Gateway::Impl {
       if (target) target->SendUnsolicited(out);
       return;
     }
+    if (method == "notifications/resources/updated") {
+      // Only to the agents that subscribed to this resource.
+      std::string uri = message.value("params", Json::object()).value("uri", "");
+      std::vector<std::shared_ptr<Session>> targets;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = subscriptions_.find(uri);
+        if (it == subscriptions_.end()) return;
+        for (const auto& sid : it->second) {
+          auto s = sessions_.find(sid);
+          if (s != sessions_.end()) {
+            if (auto locked = s->second.lock()) targets.push_back(locked);
+          }
+        }
+      }
+      for (auto& s : targets) s->SendUnsolicited(message);
+      return;
+    }
     Broadcast(message);
+  }
+
+  // The upstream connection is shared, so subscriptions are kept per agent here: updates go
+  // only to subscribers, and one agent's unsubscribe does not end another's subscription.
+  void Subscription(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                    const std::shared_ptr<ClientStream>& stream) {
+    const std::string uri = request.params().value("uri", "");
+    if (request.method() == "resources/subscribe") {
+      std::string sid = session->id();
+      return Forward(session, request.json, stream, [this, sid, uri](Json& response) {
+        if (response.contains("error")) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        subscriptions_[uri].insert(sid);
+      });
+    }
+    bool others_remain;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& subscribers = subscriptions_[uri];
+      subscribers.erase(session->id());
+      others_remain = !subscribers.empty();
+      if (!others_remain) subscriptions_.erase(uri);
+    }
+    if (others_remain) return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
+    Forward(session, request.json, stream, nullptr);
   }
 
   void Broadcast(const Json& message) {
@@ -339,14 +395,20 @@ class Gateway::Impl {
     std::string key = RequestKey(*session, params["requestId"]);
     std::string reason = params.value("reason", "cancelled by the client");
     upstream::RequestHandle handle = 0;
+    std::shared_ptr<ClientStream> stream;
     std::shared_ptr<HeldCall> held;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto f = forwarded_.find(key);
-      if (f != forwarded_.end()) handle = f->second;
+      if (f != forwarded_.end()) {
+        handle = f->second.handle;
+        stream = f->second.stream.lock();
+      }
       auto h = held_.find(key);
       if (h != held_.end()) held = h->second;
     }
+    // A cancelled request gets no response (the upstream's late answer is dropped too).
+    if (stream) stream->Close();
     if (handle) upstream_.Cancel(handle, reason);
     if (held) AgentLeft(held, "the agent cancelled the request: " + reason);
   }
@@ -466,7 +528,7 @@ class Gateway::Impl {
       {
         std::lock_guard<std::mutex> lock(mu_);
         key = task_keys_[task_id];
-        if (auto f = forwarded_.find(key); f != forwarded_.end()) handle = f->second;
+        if (auto f = forwarded_.find(key); f != forwarded_.end()) handle = f->second.handle;
       }
       if (handle) upstream_.Cancel(handle, "the agent cancelled the task");
       if (!cancelled.value().empty() && store_) {
@@ -685,8 +747,8 @@ class Gateway::Impl {
       call->watch.Cancel();
       held_.erase(call->key);
     }
-    // Answer (ignored by an agent that cancelled; harmless for a closed stream).
-    call->stream->Finish(mcp::MakeError(call->request["id"], mcp::kRequestTimeout, "request cancelled: " + why));
+    // The agent cancelled or is gone: its request gets no response.
+    call->stream->Close();
     std::string id = call->approval_id;
     bool cancel = call->cancel_on_disconnect;
     work_.Post([this, id, why, cancel] {
@@ -745,10 +807,15 @@ class Gateway::Impl {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
-  std::unordered_map<std::string, upstream::RequestHandle> forwarded_;  // guarded by mu_
+  struct Forwarded {
+    upstream::RequestHandle handle = 0;
+    std::weak_ptr<ClientStream> stream;
+  };
+  std::unordered_map<std::string, Forwarded> forwarded_;                // guarded by mu_
   std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
   std::unordered_map<std::string, ServerRequest> server_requests_;      // guarded by mu_
   std::unordered_map<std::string, std::string> task_keys_;              // guarded by mu_: task id -> request key
+  std::unordered_map<std::string, std::set<std::string>> subscriptions_;  // guarded by mu_: uri -> session ids
   uint64_t next_server_request_ = 0;                                    // guarded by mu_
   bool shut_down_ = false;                                              // guarded by mu_
   std::condition_variable tick_cv_;

@@ -30,6 +30,10 @@ class TaskStream final : public transport::ClientStream {
     }
     table_->Complete(task_id_, response);
   }
+  void Close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+  }
   bool finished() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return finished_;

@@ -180,6 +180,16 @@ class HttpClientStream final : public ClientStream {
     }
     cv_.notify_all();
   }
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      final_.clear();  // an empty final ends the reply without a message
+      events_.clear();
+    }
+    cv_.notify_all();
+  }
   bool finished() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return finished_;
@@ -293,7 +303,7 @@ class HttpServer::Impl {
     server_.set_tcp_nodelay(true);
     server_.set_payload_max_length(options_.max_body_bytes);
     server_.set_keep_alive_max_count(100000);
-    server_.set_keep_alive_timeout(5);
+    server_.set_keep_alive_timeout(2);  // bounds how long Stop() waits for idle connections
     server_.set_read_timeout(30, 0);
     server_.set_write_timeout(30, 0);
     server_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -506,11 +516,14 @@ class HttpServer::Impl {
     dispatcher_.OnRequest(session, msg, stream);
     std::string body;
     if (!accepts_sse) {
-      res.set_content(stream->WaitForFinal(), "application/json");
+      body = stream->WaitForFinal();
+      if (body.empty()) res.status = 202;  // cancelled: nothing to answer
+      else res.set_content(body, "application/json");
       return;
     }
     if (stream->WaitForPlainReply(options_.json_reply_wait_ms, &body)) {
-      res.set_content(body, "application/json");
+      if (body.empty()) res.status = 202;
+      else res.set_content(body, "application/json");
       return;
     }
     StreamReply(stream, res);
@@ -546,8 +559,10 @@ class HttpServer::Impl {
               return true;
             }
             case HttpClientStream::Next::kFinal: {
-              std::string ev = EncodeSse(payload);
-              if (!sink.write(ev.data(), ev.size())) return false;
+              if (!payload.empty()) {
+                std::string ev = EncodeSse(payload);
+                if (!sink.write(ev.data(), ev.size())) return false;
+              }
               sink.done();
               return true;
             }

@@ -61,6 +61,9 @@ class ClientStream {
   virtual void SendRelated(const Json& message) = 0;
   // The final response. Only the first call counts. Never blocks.
   virtual void Finish(const Json& response) = 0;
+  // Ends the reply without any response: the agent cancelled the request, and a receiver must
+  // not answer a cancelled request. Only the first of Finish/Close counts.
+  virtual void Close() = 0;
   virtual bool finished() const = 0;
   // Called once, on a transport thread, if the agent goes away before Finish (closed connection,
   // stdio EOF). Set it before the request can finish; a callback set after the agent is already

@@ -64,6 +64,11 @@ class StdioClientStream final : public ClientStream {
     }
     writer_->Write(response);
   }
+  void Close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    on_gone_ = nullptr;
+  }
   bool finished() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return finished_;

@@ -41,6 +41,7 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
   std::function<void(const Json&)> unsolicited;
   Json out = message;
   bool final_response = false;
+  bool refuse = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     bool is_response = !message.contains("method");
@@ -69,16 +70,33 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
       } else if (method == "notifications/cancelled") {
         // The upstream cancelled one of its own server->client requests: tell whoever holds it.
         unsolicited = unsolicited_;
-      } else {
-        // Related by stream (HTTP) or, failing that, attributed to the newest in-flight request
-        // for server->client requests and logging; everything else is unsolicited.
-        auto it = stream_handle ? entries_.find(stream_handle) : entries_.end();
-        bool attributable = is_request || method == "notifications/message";
-        if (it == entries_.end() && attributable && !entries_.empty()) it = std::prev(entries_.end());
-        if (it != entries_.end() && (stream_handle || attributable)) handler = it->second.handler;
+      } else if (stream_handle) {
+        // Related by the reply stream it came on (HTTP).
+        auto it = entries_.find(stream_handle);
+        if (it != entries_.end()) handler = it->second.handler;
         else unsolicited = unsolicited_;
+      } else if (attribute_unrelated_ && (is_request || method == "notifications/message") && !entries_.empty()) {
+        // stdio: attributable only when every request in flight belongs to one agent.
+        const std::string owner = entries_.begin()->second.handler->Owner();
+        bool one_owner = true;
+        for (const auto& [h, e] : entries_) one_owner = one_owner && e.handler->Owner() == owner;
+        if (one_owner) {
+          handler = std::prev(entries_.end())->second.handler;
+        } else if (is_request) {
+          refuse = true;
+        }  // an unattributable log line is dropped rather than shown to the wrong agent
+      } else {
+        unsolicited = unsolicited_;
       }
     }
+  }
+  if (refuse) {
+    if (reply_) {
+      reply_(mcp::MakeError(message["id"], mcp::kInternalError,
+                            "holdgate cannot tell which agent this request is for: several agents have calls "
+                            "in flight on this stdio upstream"));
+    }
+    return;
   }
   if (handler) {
     if (final_response) handler->OnResponse(out);

@@ -15,6 +15,13 @@ namespace holdgate::upstream {
 
 class Correlator {
  public:
+  // `attribute_unrelated`: attribute server->client requests and log messages that arrive
+  // outside any reply stream to the request in flight (stdio); otherwise they are unsolicited
+  // (HTTP: those come on the GET stream). `reply` writes a message to the upstream, used to
+  // refuse requests that cannot be attributed.
+  Correlator(bool attribute_unrelated, std::function<void(const Json&)> reply)
+      : attribute_unrelated_(attribute_unrelated), reply_(std::move(reply)) {}
+
   struct Registered {
     RequestHandle handle = 0;
     Json wire;  // the request as it goes upstream (id and progress token rewritten)
@@ -44,6 +51,8 @@ class Correlator {
     std::shared_ptr<ReplyHandler> handler;
   };
 
+  const bool attribute_unrelated_;
+  const std::function<void(const Json&)> reply_;
   mutable std::mutex mu_;
   uint64_t next_ = 1;                                     // guarded by mu_
   std::map<RequestHandle, Entry> entries_;                // guarded by mu_; ordered = age

@@ -40,7 +40,8 @@ bool SplitUrl(const std::string& url, Endpoint* out) {
 
 class HttpUpstream final : public Upstream {
  public:
-  explicit HttpUpstream(Options options) : options_(std::move(options)) {}
+  explicit HttpUpstream(Options options)
+      : options_(std::move(options)), correlator_(false, [this](const Json& m) { Respond(m); }) {}
   ~HttpUpstream() override { Stop(); }
 
   Status Start() override {
@@ -132,7 +133,11 @@ class HttpUpstream final : public Upstream {
       initialize_result_ = init.value();
       protocol_version_ = init.value().value("protocolVersion", "");
     }
-    Notify(mcp::MakeNotification("notifications/initialized", nullptr));
+    // Sent before anything else may go out: a request racing ahead of it would be refused.
+    httplib::Client cli(endpoint_.origin);
+    cli.set_connection_timeout(10, 0);
+    cli.set_read_timeout(30, 0);
+    Post(cli, mcp::MakeNotification("notifications/initialized", nullptr), 0, false);
     log::Info("upstream ready", {{"transport", "http"}, {"url", options_.url},
                                  {"server", init.value().value("serverInfo", Json())}});
     return Status::Ok();

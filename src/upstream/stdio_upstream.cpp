@@ -27,7 +27,8 @@ constexpr size_t kMaxLineBytes = 64 * 1024 * 1024;
 
 class StdioUpstream final : public Upstream {
  public:
-  explicit StdioUpstream(Options options) : options_(std::move(options)) {}
+  explicit StdioUpstream(Options options)
+      : options_(std::move(options)), correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }) {}
   ~StdioUpstream() override { Stop(); }
 
   Status Start() override {

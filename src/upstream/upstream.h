@@ -24,6 +24,11 @@ class ReplyHandler {
   // The final response, with the caller's original id restored. Called exactly once. If the
   // upstream fails (crash, timeout, connection refused) this is a JSON-RPC error response.
   virtual void OnResponse(const Json& response) = 0;
+  // Who the request is for (the agent session). Over stdio nothing on the wire ties a
+  // server->client request to the call that caused it; the upstream attributes one only when
+  // every request in flight has the same owner, and refuses it otherwise, so one agent never
+  // sees another agent's sampling or elicitation request.
+  virtual std::string Owner() const { return ""; }
 };
 
 // A handle to an in-flight request, used to cancel it.
