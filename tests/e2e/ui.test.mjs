@@ -6,9 +6,13 @@
 //   - reject with a reason (preset + text, keyboard only) reaches the agent;
 //   - markup in arguments and reasons is shown as text and runs nothing;
 //   - sign-in states: no token, expired token (stored, pasted, and expiring while open),
-//     role-less token, auditor (read-only);
-//   - argument editing with a diff (editable rule), history, audit verify/export, lost connection;
-//   - screenshots of the queue, the detail, history and audit in tests/e2e/output/ui-screens/.
+//     role-less token, sign-out, auditor (read-only);
+//   - the agent-left flag, comments, the help overlay and Esc;
+//   - argument editing with a diff (editable rule), votes and who may still decide (quorum of two),
+//     history and audit review (filters, paging, verify, export), a lost connection;
+//   - the UI files carry no inline code and are served under the strict CSP;
+//   - screenshots of sign-in, queue, detail, dialogs, history and audit in
+//     tests/e2e/output/ui-screens/ (a failing test leaves FAILED-*.png there).
 // Waiting is always on a condition (playwright's waitFor / waitForFunction, lib waitFor), never a
 // fixed sleep.
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +20,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  DEMO_POLICY, OUTPUT_DIR, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
+  DEMO_POLICY, OUTPUT_DIR, REPO_ROOT, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, textOf, waitFor,
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
@@ -131,6 +135,34 @@ function assertClean(page) {
   assert.deepEqual(seriousProblems(page), [], 'no CSP violations or script errors on the page');
 }
 
+// ---- the files themselves: nothing a CSP without 'unsafe-inline' would block, no HTML from strings --
+
+describe('approval-ui files', () => {
+  const UI_DIR = path.join(REPO_ROOT, 'approval-ui');
+  const files = fs.readdirSync(UI_DIR, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(UI_DIR, f)).isFile());
+
+  it('has no inline scripts, styles or handlers, and builds no HTML from strings', () => {
+    assert.ok(files.includes('index.html') && files.some((f) => f.endsWith('.js')), files.join(', '));
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(UI_DIR, f), 'utf8');
+      if (f.endsWith('.html')) {
+        for (const m of text.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)) {
+          assert.match(m[1], /\bsrc=/, `${f}: every script is a file`);
+          assert.equal(m[2].trim(), '', `${f}: no inline script`);
+        }
+        assert.doesNotMatch(text, /<style\b/i, `${f}: no <style>`);
+        assert.doesNotMatch(text, /\sstyle\s*=/i, `${f}: no style attributes`);
+        assert.doesNotMatch(text, /\son[a-z]+\s*=/i, `${f}: no inline event handlers`);
+        assert.doesNotMatch(text, /(src|href)\s*=\s*"(https?:)?\/\//i, `${f}: nothing from another origin`);
+      }
+      if (f.endsWith('.js')) {
+        assert.doesNotMatch(text, /\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write|\beval\(|new Function\(/, `${f}: no HTML or code from strings`);
+        assert.doesNotMatch(text, /\.style\.|setAttribute\(\s*'style'/, `${f}: no inline styles`);
+      }
+    }
+  });
+});
+
 // ---- the demo policy: cancel_job requires approval ------------------------------------------------
 
 describe('approval page with the demo policy', { timeout: 180000 }, () => {
@@ -164,6 +196,18 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     await browser?.close();
     await agent?.close().catch(() => {});
     await hg?.stop();
+  });
+
+  it('is served with a strict Content-Security-Policy and the right content types', async () => {
+    for (const [p, type] of [['/', 'text/html'], ['/js/app.js', 'text/javascript'], ['/css/app.css', 'text/css'], ['/favicon.svg', 'image/svg+xml']]) {
+      const res = await fetch(new URL(p, hg.review));
+      assert.equal(res.status, 200, p);
+      assert.ok(res.headers.get('content-type').startsWith(type), `${p}: ${res.headers.get('content-type')}`);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      await res.arrayBuffer();
+    }
   });
 
   uiTest('shows a held call live and approves it with the keyboard; the agent gets the result', async (t) => {
@@ -381,7 +425,7 @@ describe('approval page with the demo policy', { timeout: 180000 }, () => {
     assert.equal(await stale.evaluate(() => sessionStorage.getItem('holdgate.token')), null, 'the stale token is dropped');
 
     // Signed in with a token that expires a few seconds later: back to sign-in, "expired".
-    const short = await mintToken(secret, { sub: 'alice', role: 'reviewer', ttlSeconds: 4 });
+    const short = await mintToken(secret, { sub: 'alice', role: 'reviewer', ttlSeconds: 6 });
     const live = await openSignedIn(browser.context, hg.review, short);
     t.after(() => live.close());
     assert.equal(await live.evaluate(() => sessionStorage.getItem('holdgate.token')), short);
