@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/admin_commands.h"
+#include "cli/reviewer_commands.h"
 #include "cli/serve.h"
 
 namespace holdgate::cli {
@@ -40,6 +41,7 @@ int Main(int argc, char** argv) {
   if (command == "stdio") return RunServe(rest, true);
   if (command == "policy") return RunPolicyCommand(rest);
   if (command == "agent-key") return RunAgentKeyCommand(rest);
+  if (int rc = RunReviewerCommand(args); rc != -1) return rc;
   std::cerr << "holdgate: unknown command " << command << "\n" << kUsage;
   return 2;
 }
