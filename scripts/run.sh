@@ -76,8 +76,9 @@ cat <<MSG
     Policy:                    $POLICY
     Upstream:                  $UPSTREAM_CMD
 
-  Mint a reviewer token for the page, the API and the CLI:
-    $HOLDGATE token --help
+  Mint a reviewer token for the page, the API and the CLI (secret generated in $DATA_DIR/reviewer-secret):
+    export HOLDGATE_TOKEN=\$($HOLDGATE token --sub alice --role reviewer --secret-file $DATA_DIR/reviewer-secret)
+    export HOLDGATE_URL=$review_url
 
   Connect an MCP client to $mcp_url and try the demo tools: start_job {"duration_ms":600000},
   list_jobs, cancel_job {"job_id":…}. Under the demo policy cancel_job waits for a reviewer:
