@@ -125,22 +125,26 @@ inline std::unique_ptr<Service> StartDemoHttp(const Paths& paths, const std::str
 inline std::unique_ptr<Service> StartHoldgate(const Paths& paths, const std::string& dir, const std::string& tag,
                                               const std::string& upstream_cmd, const std::string& upstream_url,
                                               const std::string& policy_file, const std::string& log_level,
-                                              const std::vector<std::string>& extra_env = {}) {
+                                              const std::vector<std::string>& extra_env = {},
+                                              const std::vector<std::string>& prefix = {}) {
   auto s = std::make_unique<Service>();
   s->name = tag;
   s->log_file = dir + "/" + tag + ".log";
   std::string ready = dir + "/" + tag + ".ready.json";
   std::filesystem::remove(ready);
-  std::vector<std::string> argv = {paths.holdgate, "serve", "--mcp-listen", "127.0.0.1:0", "--review-listen",
+  std::vector<std::string> argv = prefix;
+  if (!argv.empty() && argv[0].find('/') == std::string::npos) argv[0] = FindOnPath(argv[0]);
+  std::vector<std::string> serve = {paths.holdgate, "serve", "--mcp-listen", "127.0.0.1:0", "--review-listen",
                                    "127.0.0.1:0", "--db", dir + "/" + tag + ".db", "--ready-file", ready,
                                    "--log-level", log_level};
+  argv.insert(argv.end(), serve.begin(), serve.end());
   if (!upstream_url.empty()) argv.insert(argv.end(), {"--upstream-url", upstream_url});
   else argv.insert(argv.end(), {"--upstream-cmd", upstream_cmd});
   if (!policy_file.empty()) argv.insert(argv.end(), {"--policy", policy_file});
   std::vector<std::string> env = extra_env;
   env.push_back(std::string("HOLDGATE_JWT_SECRET=") + testing::kTestJwtSecret);
   s->process = std::make_unique<testing::ChildProcess>(argv, s->log_file, env);
-  Json doc = testing::WaitForJsonFile(ready, 30000);
+  Json doc = testing::WaitForJsonFile(ready, prefix.empty() ? 30000 : 120000);
   Endpoint review;
   if (doc.is_null() || !ParseHttpUrl(doc.value("mcp", ""), &s->mcp) ||
       !ParseHttpUrl(doc.value("review", "") + "/", &review)) {
