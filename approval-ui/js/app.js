@@ -99,8 +99,8 @@ async function signIn(token) {
     const me = await ctx.api.get('/api/me', null, { token });
     startSession(token, me);
   } catch (e) {
-    clearToken();
     pendingSignInToken = '';
+    if (e.status !== 0) clearToken();  // a stored token survives holdgate being down
     if (e.status === 401) showSignIn(e.code === 'token_expired' ? 'expired' : 'invalid', e.message);
     else if (e.status === 403) showSignIn('forbidden', e.message);
     else if (e.status === 0) { pendingSignInToken = token; showSignIn('network'); }
@@ -221,6 +221,7 @@ async function loadPending() {
   ctx.queue.render();
   if (ctx.view === 'queue') autoSelect();
   else if (ctx.view === null) route();
+  if (ctx.detail.data) ctx.detail.load();  // changes missed while disconnected
 }
 
 function onStreamEvent(ev) {
