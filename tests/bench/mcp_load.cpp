@@ -58,7 +58,7 @@ struct Options {
   // growth
   std::vector<size_t> growth_sessions = {1, 8, 64, 256};
   std::vector<size_t> growth_holds = {10, 100, 1000, 10000};
-  int64_t growth_calls = 8000;
+  int64_t growth_calls = 500;  // per session per round, 2,000..20,000 per round
   int growth_rounds = 2;
   // holds
   size_t holds = 10000;
@@ -854,7 +854,8 @@ void ScenarioGrowth(const Options& o, const HoldRun* big) {
   Series hg_p99{"holdgate p99", {}}, direct_p99{"direct p99", {}};
   Json pass = Json::array();
   for (size_t s : o.growth_sessions) {
-    Json j = PassHttpDemo(o, s, o.growth_calls, o.growth_rounds, o.growth_calls / 10, "growth-pass-" + std::to_string(s));
+    const int64_t calls = std::clamp<int64_t>(o.growth_calls * static_cast<int64_t>(s), 2000, 20000);
+    Json j = PassHttpDemo(o, s, calls, o.growth_rounds, calls / 10, "growth-pass-" + std::to_string(s));
     if (j.contains("error")) {
       ReportError("growth, " + std::to_string(s) + " sessions", j);
       continue;
@@ -973,7 +974,8 @@ holds:
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
   --store-creations N    in-process store creations per thread count (default 6000)
 growth:
-  --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-calls N  --growth-rounds N
+  --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-rounds N (default 2)
+  --growth-calls N       pass-through calls per session per round (default 500; 2,000..20,000 a round)
 )";
 
 std::vector<size_t> ParseList(const std::string& s) {
