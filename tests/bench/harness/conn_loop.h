@@ -58,8 +58,9 @@ class Driver {
   virtual ~Driver() = default;
   virtual void OnConnected(Loop&, Conn&) {}
   virtual void OnHead(Loop&, Conn&) {}
-  // conn.parser.events() holds new SSE payloads; the driver consumes (clears) them.
-  virtual void OnEvents(Loop&, Conn& c) { c.parser.events().clear(); }
+  // conn.parser.events() holds the SSE payloads parsed so far; a driver that reads them as they
+  // come clears them (by default they stay for OnResponse).
+  virtual void OnEvents(Loop&, Conn&) {}
   virtual void OnResponse(Loop&, Conn&) = 0;
   virtual void OnFailed(Loop&, Conn&, const std::string& why) = 0;
   virtual void OnTick(Loop&, int64_t /*now_ns*/) {}

@@ -188,7 +188,6 @@ class CallDriver final : public Driver {
     }
   }
 
-  void OnEvents(Loop&, Conn&) override {}  // keep them: the last one is the response
   void OnResponse(Loop& loop, Conn& c) override {
     const int64_t now = NowNs();
     Outcome o = c.parser.head().status == 200 ? Classify(FinalMessage(c)) : Outcome::kMalformed;
@@ -438,7 +437,6 @@ class SequentialCaller {
     bool done = false;
     bool failed = false;
     int64_t done_ns = 0;
-    void OnEvents(Loop&, Conn&) override {}
     void OnResponse(Loop&, Conn&) override {
       done_ns = NowNs();
       done = true;
