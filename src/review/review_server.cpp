@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/embedded.h"
+#include "common/listen_socket.h"
 #include "common/log.h"
 #include "review/api_json.h"
 #include "review/metrics.h"
@@ -190,6 +191,13 @@ Status ReviewServer::Impl::Start() {
                                    {"remote", req.remote_addr}});
   });
   RegisterRoutes();
+  // Capture the listening socket: httplib listens with a compiled-in backlog of 5, and a burst
+  // of reviewers (or a script approving many calls) would see connection resets.
+  int listen_fd = -1;
+  svr_.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
 
   int port = 0;
   if (config_.port == 0) {
@@ -204,6 +212,7 @@ Status ReviewServer::Impl::Start() {
     return Unavailable("cannot listen on " + config_.host + ":" + std::to_string(config_.port) +
                        " (in use or not permitted)");
   }
+  TuneListenSocket(listen_fd, 4096, /*defer_accept=*/false);
   port_ = port;
   std::string host = config_.host.find(':') != std::string::npos ? "[" + config_.host + "]" : config_.host;
   base_url_ = config_.public_base_url.empty() ? "http://" + host + ":" + std::to_string(port)

@@ -1,6 +1,7 @@
 #include "transport/http_server.h"
 
 #include <httplib.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -84,9 +85,12 @@ class ThreadPerConnectionQueue final : public httplib::TaskQueue {
   size_t live_ = 0;  // guarded by mu_
 };
 
+// Exact loopback names, or an IPv4 literal in 127.0.0.0/8 ("127.0.0.1.evil.example" is a name).
 bool IsLoopbackHost(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
-         host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  struct in_addr addr;
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return false;
+  return (ntohl(addr.s_addr) >> 24) == 127;
 }
 
 // "name:port" or "[v6]:port" → name.
@@ -442,7 +446,11 @@ class HttpServer::Impl {
       return false;
     }
     for (std::string_view scheme : {"http://", "https://"}) {
-      if (origin.rfind(scheme, 0) == 0) return IsLoopbackHost(HostName(origin.substr(scheme.size())));
+      if (origin.rfind(scheme, 0) != 0) continue;
+      std::string authority = origin.substr(scheme.size());
+      // An origin is scheme://host[:port] and nothing else: no userinfo, path or query.
+      if (authority.find_first_of("@/?#\\") != std::string::npos) return false;
+      return IsLoopbackHost(HostName(authority));
     }
     return false;
   }
