@@ -8,6 +8,7 @@
 # without running tests counts as one failure).
 #
 # HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e"); optional stages: asan.
+# HOLDGATE_E2E_FILES="demo-upstream gateway" runs only those tests/e2e/*.test.mjs.
 # Add a stage by defining stage_<name> that calls `count <passed> <failed>` and returns non-zero
 # on failure, then listing it in the default below or in HOLDGATE_TEST_STAGES.
 set -uo pipefail
@@ -105,7 +106,12 @@ stage_e2e() {
   local node tap="$LOG_DIR/e2e.tap" rc
   node="$(e2e_node)"
   shopt -s nullglob
-  local files=("$E2E_DIR"/*.test.mjs)
+  local files=() f
+  if [[ -n "${HOLDGATE_E2E_FILES:-}" ]]; then  # e.g. "demo-upstream gateway": those *.test.mjs only
+    for f in $HOLDGATE_E2E_FILES; do files+=("$E2E_DIR/$f.test.mjs"); done
+  else
+    files=("$E2E_DIR"/*.test.mjs)
+  fi
   shopt -u nullglob
   if (( ${#files[@]} == 0 )); then echo "no e2e tests"; return 0; fi
   rm -f "$tap"
