@@ -123,10 +123,22 @@ bool OriginAllowed(const httplib::Request& req) {
   std::string origin = Lower(req.get_header_value("Origin"));
   auto scheme = origin.find("://");
   if (scheme == std::string::npos) return false;
-  std::string host = origin.substr(scheme + 3);
-  if (host.rfind("[::1]", 0) == 0) return true;
-  host = host.substr(0, host.find_first_of(":/"));
-  return host == "localhost" || host == "127.0.0.1";
+  std::string rest = origin.substr(scheme + 3);
+  std::string host;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return false;
+    host = rest.substr(0, close + 1);
+    rest = rest.substr(close + 1);
+  } else {
+    auto end = rest.find_first_of(":/");
+    host = rest.substr(0, end);
+    rest = end == std::string::npos ? std::string() : rest.substr(end);
+  }
+  // After the host only ":port" and/or a path may follow (no "@", no further labels).
+  if (!rest.empty() && rest[0] != ':' && rest[0] != '/') return false;
+  if (rest.find('@') != std::string::npos) return false;
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
 // What whoami reports: never the value of a credential, only whether it came and its SHA-256.

@@ -238,8 +238,13 @@ describe('demo upstream HTTP specifics', { timeout: 60000 }, () => {
       'unsupported MCP-Protocol-Version');
     assert.equal((await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...session, Origin: 'http://evil.example.com' })).status, 403,
       'foreign Origin');
-    assert.equal((await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...session, Origin: 'http://localhost:3000' })).status, 200,
-      'local Origin');
+    for (const origin of ['http://127.0.0.1.evil.example.com', 'http://127.0.0.1@evil.example.com', 'http://[::1]evil.example.com',
+      'http://localhost.evil.example.com:80', 'null']) {
+      assert.equal((await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...session, Origin: origin })).status, 403, origin);
+    }
+    for (const origin of ['http://localhost:3000', 'http://127.0.0.1', 'http://[::1]:8080']) {
+      assert.equal((await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...session, Origin: origin })).status, 200, origin);
+    }
 
     const garbled = await post('{"jsonrpc": "2.0", "id": ', session);
     assert.equal(garbled.status, 400);
