@@ -189,6 +189,14 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
   using S = AuthResult::Status;
   if (token.empty()) return Fail(S::kMissing, "no bearer token");
   if (token.size() > kMaxTokenBytes) return Fail(S::kInvalid, "token too long");
+  // A compact JWS is base64url segments and dots only. Anything else is refused before cpp-jwt
+  // sees it: its base64 decoder indexes a 256-entry table with a plain char, so a byte >= 0x80
+  // read before the table (out of bounds; found by tests/fuzz/jwt_fuzz.cpp).
+  for (char c : token) {
+    const bool b64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_' || c == '.';
+    if (!b64url) return Fail(S::kInvalid, "malformed token (not base64url)");
+  }
   size_t d1 = token.find('.');
   size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
   if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
@@ -210,6 +218,23 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
   if (auto it = header->find("kid"); it != header->end()) {
     if (!it->is_string()) return Fail(S::kInvalid, "kid must be a string");
     kid = it->get<std::string>();
+  }
+  // cpp-jwt reads exp and nbf as uint64 BEFORE it checks the signature; a number outside that
+  // range (e.g. 1e20) is undefined behaviour in the conversion (found by tests/fuzz/jwt_fuzz.cpp).
+  // So an unsigned token gets that far: check those claims here first.
+  {
+    std::string payload_text;
+    if (!Base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), &payload_text)) {
+      return Fail(S::kInvalid, "malformed token payload");
+    }
+    auto payload = ParseJson(payload_text, 32);
+    if (!payload.ok() || !payload->is_object()) return Fail(S::kInvalid, "malformed token payload");
+    for (const char* name : {"exp", "nbf", "iat"}) {
+      int64_t unused = 0;
+      if (payload->contains(name) && !NumericClaim(*payload, name, &unused)) {
+        return Fail(S::kInvalid, std::string("bad ") + name + " claim");
+      }
+    }
   }
 
   // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token).
