@@ -17,6 +17,7 @@
 #include "mcp/jsonrpc.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
+#include "review/metrics.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
 
@@ -29,6 +30,16 @@ using transport::Session;
 // Key of one agent request: its session and its JSON-RPC id.
 std::string RequestKey(const Session& session, const Json& id) {
   return session.id() + '\x1f' + DumpJson(id);
+}
+
+// A reply holdgate made up because the upstream failed (crashed, unreachable, bad HTTP answer),
+// as opposed to an error the upstream itself returned.
+bool IsUpstreamFailure(const Json& response) {
+  auto e = response.find("error");
+  if (e == response.end() || !e->is_object()) return false;
+  int code = e->value("code", 0);
+  return code == mcp::kConnectionClosed ||
+         (code == mcp::kInternalError && e->value("message", "").rfind("upstream", 0) == 0);
 }
 
 // The client capability a server->client request needs, or "" when none.
@@ -174,6 +185,7 @@ class Gateway::Impl {
     std::string Owner() const override { return session_->id(); }
     void OnResponse(const Json& response) override {
       impl_->ForgetForwarded(key_);
+      if (IsUpstreamFailure(response)) review::GlobalMetrics().upstream_errors_total.Inc();
       if (on_response_) {
         Json copy = response;
         on_response_(copy);
@@ -441,7 +453,10 @@ class Gateway::Impl {
     const Json arguments = params.value("arguments", Json::object());
     if (params.contains("task") && params["task"].is_object()) return StartTask(session, request, stream);
     auto p = policy();
-    if (!p) return Forward(session, request.json, stream, nullptr);
+    if (!p) {
+      review::GlobalMetrics().calls_total.Inc("allow");
+      return Forward(session, request.json, stream, nullptr);
+    }
 
     Json annotations;
     {
@@ -463,6 +478,8 @@ class Gateway::Impl {
       Audit("call.shadow", *session, tool, decision, policy::ActionName(decision.shadow_action),
             {{"arguments", arguments}, {"would", policy::ActionName(decision.shadow_action)}});
     }
+    static const char* const kMetricLabel[] = {"allow", "deny", "hide", "deny", "hold"};  // by Action
+    review::GlobalMetrics().calls_total.Inc(kMetricLabel[static_cast<int>(decision.action)]);
     switch (decision.action) {
       case policy::Action::kAllow:
         if (options_.audit_all_calls) Audit("call.allowed", *session, tool, decision, "allow", nullptr);

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include <httplib.h>
+
 #include "support/mcp_http_client.h"
 #include "support/process.h"
 
@@ -54,6 +56,11 @@ TEST_CASE("pass-through: initialize, tools/list and tools/call reach the demo up
   Json jobs = c.CallTool("list_jobs", Json::object());
   REQUIRE(jobs.contains("result"));
   CHECK(jobs["result"]["content"][0]["text"].get<std::string>().find("t") != std::string::npos);
+  // Both calls are counted on the reviewer listener's /metrics.
+  httplib::Client review("127.0.0.1", f.gw.review_port);
+  auto metrics = review.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("holdgate_calls_total{decision=\"allow\"} 2") != std::string::npos);
 }
 
 TEST_CASE("older protocol versions are accepted and unknown ones answered with the latest", "[integration][gateway]") {
