@@ -13,6 +13,11 @@ httplib::Headers Headers(const std::string& token) {
   return h;
 }
 
+// The review API returns an agent's arguments (accepted on /mcp up to 64 levels deep) nested a few
+// levels inside its answers; a 64 limit here made `holdgate list` fail on such an approval (found by
+// tests/integration/attacks_test.cpp). The parser is iterative: this only bounds memory.
+constexpr int kApiMaxDepth = 512;
+
 ApiReply FromResult(const httplib::Result& r) {
   ApiReply out;
   if (!r) {
@@ -21,7 +26,7 @@ ApiReply FromResult(const httplib::Result& r) {
   }
   out.status = r->status;
   out.raw = r->body;
-  auto parsed = ParseJson(r->body);
+  auto parsed = ParseJson(r->body, kApiMaxDepth);
   if (parsed.ok()) out.body = std::move(*parsed);
   return out;
 }

@@ -489,7 +489,7 @@ int RunWatch(const std::vector<std::string>& args) {
         }
         if (!id.empty()) last_id = id;
         if (event != "approval") continue;
-        auto ev = ParseJson(data);
+        auto ev = ParseJson(data, 512);  // an agent's arguments nest deep inside (see review_client.cpp)
         if (!ev.ok()) continue;
         if (json) {
           std::cout << DumpJson(*ev) << std::endl;
