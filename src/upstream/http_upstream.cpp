@@ -156,6 +156,7 @@ class HttpUpstream final : public Upstream {
   void Work() {
     httplib::Client cli(endpoint_.origin);
     cli.set_keep_alive(true);
+    cli.set_tcp_nodelay(true);  // small JSON-RPC writes must not wait for delayed ACKs
     cli.set_connection_timeout(10, 0);
     cli.set_read_timeout(kStreamReadTimeoutSec, 0);
     cli.set_write_timeout(30, 0);
