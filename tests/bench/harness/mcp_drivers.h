@@ -8,6 +8,7 @@
 //                    per-agent timestamps may be read from other threads.
 //   SequentialCaller one session, one call at a time, blocking (for baselines taken between steps).
 // Drivers run on the loop's thread.
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -89,6 +90,10 @@ inline std::string_view FinalMessage(Conn& c) {
   return {};
 }
 
+// Connections opened at once before the first ones are answered: servers on httplib's default
+// listen backlog (5) drop SYNs from bigger bursts, and the retransmits cost a second or more.
+constexpr size_t kConnectBurst = 16;
+
 struct SessionInfo {
   std::string id;
   std::string protocol;
@@ -99,18 +104,16 @@ class InitDriver final : public Driver {
   InitDriver(const Endpoint& ep, size_t n) : ep_(ep), n_(n) {}
 
   void Start(Loop& loop) {
-    for (size_t i = 0; i < n_; ++i) {
-      Conn& c = loop.NewConn();
-      loop.Send(c, BuildMcpPost(ep_, "", "", InitializeBody()));
-    }
+    while (opened_ < std::min(n_, kConnectBurst)) OpenNext(loop);
   }
   void OnResponse(Loop& loop, Conn& c) override {
     if (c.stage == 0) {
       std::string_view msg = FinalMessage(c);
       auto parsed = ParseJson(msg);
       if (c.parser.head().status != 200 || !parsed.ok() || !parsed->contains("result")) {
-        return Failed(c, "initialize answered HTTP " + std::to_string(c.parser.head().status) + ": " +
-                             std::string(msg.substr(0, 200)));
+        Failed(c, "initialize answered HTTP " + std::to_string(c.parser.head().status) + ": " +
+                      std::string(msg.substr(0, 200)));
+        return OpenNext(loop);
       }
       c.session_id = c.parser.head().session_id;
       c.protocol = (*parsed)["result"].value("protocolVersion", kClientProtocolVersion);
@@ -119,11 +122,18 @@ class InitDriver final : public Driver {
       return;
     }
     int status = c.parser.head().status;
-    if (status != 202 && status != 200) return Failed(c, "notifications/initialized answered HTTP " + std::to_string(status));
+    if (status != 202 && status != 200) {
+      Failed(c, "notifications/initialized answered HTTP " + std::to_string(status));
+      return OpenNext(loop);
+    }
     c.stage = 2;
     ++done_;
+    OpenNext(loop);
   }
-  void OnFailed(Loop&, Conn& c, const std::string& why) override { Failed(c, why); }
+  void OnFailed(Loop& loop, Conn& c, const std::string& why) override {
+    Failed(c, why);
+    OpenNext(loop);
+  }
   bool Done() const override { return done_ + failed_ == n_; }
 
   size_t failed() const { return failed_; }
@@ -137,6 +147,12 @@ class InitDriver final : public Driver {
   }
 
  private:
+  void OpenNext(Loop& loop) {
+    if (opened_ >= n_) return;
+    ++opened_;
+    Conn& c = loop.NewConn();
+    loop.Send(c, BuildMcpPost(ep_, "", "", InitializeBody()));
+  }
   void Failed(Conn& c, const std::string& why) {
     if (c.stage < 0) return;
     c.stage = -1;
@@ -146,6 +162,7 @@ class InitDriver final : public Driver {
 
   Endpoint ep_;
   size_t n_;
+  size_t opened_ = 0;
   size_t done_ = 0;
   size_t failed_ = 0;
   std::string first_error_;
@@ -177,15 +194,10 @@ class CallDriver final : public Driver {
     latencies_.Reserve(static_cast<size_t>(total));
   }
 
-  // One connection per session; each first makes one warm-up call (not measured).
+  // One connection per session; each first makes one warm-up call (not measured). Connections
+  // open kConnectBurst at a time.
   void Start(Loop& loop) {
-    for (const auto& s : sessions_) {
-      Conn& c = loop.NewConn();
-      c.session_id = s.id;
-      c.protocol = s.protocol;
-      c.stage = 0;
-      Send(loop, c);
-    }
+    while (opened_ < std::min(sessions_.size(), kConnectBurst)) OpenNext(loop);
   }
 
   void OnResponse(Loop& loop, Conn& c) override {
@@ -219,9 +231,18 @@ class CallDriver final : public Driver {
     loop.Send(c, BuildMcpPost(ep_, c.session_id, c.protocol,
                               ToolCallBody(c.next_id++, spec_.tool, spec_.arguments(seq))));
   }
+  void OpenNext(Loop& loop) {
+    if (opened_ >= sessions_.size()) return;
+    const SessionInfo& s = sessions_[opened_++];
+    Conn& c = loop.NewConn();
+    c.session_id = s.id;
+    c.protocol = s.protocol;
+    c.stage = 0;
+    Send(loop, c);
+  }
   void Warmed(Loop& loop, Conn& c) {
     c.stage = 1;
-    if (++warmed_ < sessions_.size()) return;
+    if (++warmed_ < sessions_.size()) return OpenNext(loop);
     measuring_ = true;
     if (on_start_) on_start_();
     start_ns_ = NowNs();
@@ -250,6 +271,7 @@ class CallDriver final : public Driver {
   int64_t total_;
   std::function<void()> on_start_;
   uint64_t seq_ = 0;
+  size_t opened_ = 0;
   size_t warmed_ = 0;
   bool measuring_ = false;
   int64_t issued_ = 0;
