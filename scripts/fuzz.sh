@@ -8,7 +8,7 @@
 # modified); crashes, leaks, timeouts and OOMs go to build-fuzz/findings/<target>/. Prints, per
 # target, executions, executions per second and findings. Exits 1 if any target found something
 # (reproduce with: build-fuzz/fuzz_<target> build-fuzz/findings/<target>/<file>), 2 on a build
-# error. Environment: HOLDGATE_FUZZ_BUILD_DIR (default build-fuzz), HOLDGATE_FUZZ_JOBS (build -j,
+# error. The last line is "fuzz: N targets clean, M with findings". Environment: HOLDGATE_FUZZ_BUILD_DIR (default build-fuzz), HOLDGATE_FUZZ_JOBS (build -j,
 # default 2), HOLDGATE_SKIP_BUILD=1 to reuse the binaries.
 set -uo pipefail
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -62,6 +62,7 @@ maxlen_for() {
 
 status=0
 summary=()
+with_findings=0
 for t in "${TARGETS[@]}"; do
   bin="$BUILD_DIR/fuzz_$t"
   seeds="$ROOT/tests/fuzz/corpus/$t"
@@ -89,6 +90,7 @@ for t in "${TARGETS[@]}"; do
   line="$t: $runs executions in ${secs}s ($(( runs / secs ))/s), ${cov:-no coverage line}, findings: $found"
   if (( rc != 0 || found > 0 )); then
     status=1
+    with_findings=$(( with_findings + 1 ))
     line+=" (exit $rc; see $log)"
     grep -E '^==[0-9]+==ERROR|^SUMMARY|runtime error|deadly signal|Test unit written' "$log" | head -5 | sed 's/^/    /'
   fi
@@ -99,4 +101,5 @@ done
 echo
 echo "==== fuzz summary (${SECONDS_PER_TARGET}s per target)"
 printf '%s\n' "${summary[@]}"
+echo "fuzz: $(( ${#TARGETS[@]} - with_findings )) targets clean, $with_findings with findings"
 exit "$status"

@@ -219,9 +219,14 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
     if (!it->is_string()) return Fail(S::kInvalid, "kid must be a string");
     kid = it->get<std::string>();
   }
-  // cpp-jwt reads exp and nbf as uint64 BEFORE it checks the signature; a number outside that
-  // range (e.g. 1e20) is undefined behaviour in the conversion (found by tests/fuzz/jwt_fuzz.cpp).
-  // So an unsigned token gets that far: check those claims here first.
+  // cpp-jwt checks the claims BEFORE the signature, so an unsigned token reaches this code. It
+  // reads exp and nbf as uint64 (a number such as 1e20 is undefined behaviour in the conversion),
+  // and it keeps claim and header names in a set compared with strcmp, so a name with a NUL byte
+  // ("exp\u0000") counts as "exp", which it then looks up in the JSON, finds missing, and reads
+  // past the map (an assertion in debug builds). Both found by tests/fuzz/jwt_fuzz.cpp. So:
+  for (auto it = header->begin(); it != header->end(); ++it) {
+    if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token header");
+  }
   {
     std::string payload_text;
     if (!Base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), &payload_text)) {
@@ -229,6 +234,9 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
     }
     auto payload = ParseJson(payload_text, 32);
     if (!payload.ok() || !payload->is_object()) return Fail(S::kInvalid, "malformed token payload");
+    for (auto it = payload->begin(); it != payload->end(); ++it) {
+      if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token payload");
+    }
     for (const char* name : {"exp", "nbf", "iat"}) {
       int64_t unused = 0;
       if (payload->contains(name) && !NumericClaim(*payload, name, &unused)) {
