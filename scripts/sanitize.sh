@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds and runs the tests under a sanitizer, each in its own build directory:
+#   scripts/sanitize.sh asan   build-asan/ (-DHOLDGATE_ASAN=ON: AddressSanitizer + UBSan + LeakSanitizer),
+#                              every unit and integration test
+#   scripts/sanitize.sh tsan   build-tsan/ (-DHOLDGATE_TSAN=ON: ThreadSanitizer), the unit tests and
+#                              the race tests (integration/races_test)
+# RelWithDebInfo, Ninja. Every sanitized process (the test binaries and the holdgate and demo
+# upstream processes they start) writes its reports to <build>/sanitizer-logs/; the run fails if
+# a test fails or if any report was written, even by a child process whose test passed.
+# Suppressions (third-party false positives only, each with its reason): tests/sanitizers/*.supp.
+# Environment: HOLDGATE_SANITIZE_JOBS (build -j, default 2), HOLDGATE_CTEST_JOBS (default 2),
+# HOLDGATE_SKIP_BUILD=1 (reuse the build), HOLDGATE_CTEST_ARGS (extra ctest arguments, e.g. -R x).
+# The last line is "sanitize <kind>: N passed, N failed, N reports (S s)".
+set -uo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SELF")/.."
+ROOT="$(pwd)"
+
+KIND="${1:-asan}"
+case "$KIND" in
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
+  asan|tsan) ;;
+  *) echo "sanitize.sh: unknown kind '$KIND' (asan or tsan)" >&2; exit 2 ;;
+esac
+
+BUILD_DIR="$ROOT/build-$KIND"
+LOG_DIR="$BUILD_DIR/sanitizer-logs"
+SUPP="$ROOT/tests/sanitizers"
+start=$SECONDS
+
+if [[ "${HOLDGATE_SKIP_BUILD:-0}" != 1 ]]; then
+  flag=-DHOLDGATE_ASAN=ON
+  [[ "$KIND" == tsan ]] && flag=-DHOLDGATE_TSAN=ON
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flag" >/dev/null || exit 2
+  # Only what the tests need (no benchmarks, no fuzzers).
+  targets=(holdgate holdgate-demo-upstream)
+  while read -r t; do targets+=("$t"); done < <(
+    ninja -C "$BUILD_DIR" -t targets all | sed -nE 's/^((unit|it)_[a-z_]+): .*/\1/p' | grep -v "^it_soak_test$" | sort -u)
+  if [[ "$KIND" == tsan ]]; then
+    targets=($(printf '%s\n' "${targets[@]}" | grep -Ev '^it_' ) it_races_test)
+  fi
+  echo "==== build $KIND: ${targets[*]}"
+  cmake --build "$BUILD_DIR" -j "${HOLDGATE_SANITIZE_JOBS:-2}" --target "${targets[@]}" || exit 2
+fi
+build_s=$(( SECONDS - start ))
+
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+# log_path: reports of every process (also the holdgate children of integration tests) as files.
+export ASAN_OPTIONS="log_path=$LOG_DIR/asan:detect_leaks=1:abort_on_error=0:strict_string_checks=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$LOG_DIR/ubsan:print_stacktrace=1:halt_on_error=1:suppressions=$SUPP/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export TSAN_OPTIONS="log_path=$LOG_DIR/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:history_size=4${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+
+if [[ "$KIND" == asan ]]; then
+  select=(-L 'unit|integration')
+else
+  select=(-R '^(unit/|integration/races_test:)')
+fi
+test_start=$SECONDS
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${HOLDGATE_CTEST_JOBS:-2}" "${select[@]}" \
+      ${HOLDGATE_CTEST_ARGS:-} 2>&1 | tee "$BUILD_DIR/ctest-$KIND.log"
+rc=${PIPESTATUS[0]}
+test_s=$(( SECONDS - test_start ))
+
+passed=0 failed=0
+line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$BUILD_DIR/ctest-$KIND.log" | tail -1)"
+if [[ -n "$line" ]]; then
+  failed="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+  all="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")"
+  passed=$(( all - failed ))
+elif (( rc != 0 )); then
+  failed=1
+fi
+
+shopt -s nullglob
+reports=("$LOG_DIR"/*)
+shopt -u nullglob
+if (( ${#reports[@]} )); then
+  echo
+  echo "==== sanitizer reports (${#reports[@]} files in $LOG_DIR)"
+  for r in "${reports[@]}"; do
+    echo "--- $r"
+    grep -E 'ERROR|WARNING|SUMMARY|runtime error' "$r" | head -5
+  done
+fi
+
+echo
+echo "sanitize $KIND: build ${build_s}s, tests ${test_s}s"
+echo "sanitize $KIND: $passed passed, $failed failed, ${#reports[@]} reports ($(( SECONDS - start )) s)"
+(( rc == 0 && ${#reports[@]} == 0 ))
