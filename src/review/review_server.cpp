@@ -429,11 +429,11 @@ void ReviewServer::Impl::SendStatus(httplib::Response& res, const Status& status
 void ReviewServer::Impl::RegisterRoutes() {
   for (const auto& p : plain_routes_) {
     PlainHandler handler = p.handler;
-    auto wrap = [handler](const httplib::Request& req, httplib::Response& res) {
+    auto wrap = [handler](const httplib::Request& req, httplib::Response& res, std::string body) {
       PlainRequest pr;
       pr.method = req.method;
       pr.path = req.path;
-      pr.body = req.body;
+      pr.body = std::move(body);
       pr.remote_addr = req.remote_addr;
       for (const auto& [k, v] : req.headers) pr.headers.emplace(Lower(k), v);
       for (const auto& [k, v] : req.params) pr.params.emplace(k, v);
@@ -448,8 +448,33 @@ void ReviewServer::Impl::RegisterRoutes() {
       if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) re += '\\';
       re += c;
     }
-    if (p.method == "POST") svr_.Post(re, wrap);
-    else svr_.Get(re, wrap);
+    if (p.method == "POST") {
+      // Plain POST routes read the body themselves: httplib's buffered path refuses any
+      // form-encoded body over 8 KiB with 413 before routing (compiled into libcpp-httplib),
+      // and a Slack click on a card with large arguments is such a body. The listener's own
+      // limit (max_body_bytes) still applies while reading.
+      const size_t limit = config_.max_body_bytes;
+      svr_.Post(re, [wrap, limit](const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& content_reader) {
+        std::string body;
+        bool too_large = req.get_header_value<uint64_t>("Content-Length") > limit;
+        const bool read = !too_large && content_reader([&](const char* data, size_t len) {
+          if (body.size() + len > limit) {
+            too_large = true;
+            return false;
+          }
+          body.append(data, len);
+          return true;
+        });
+        if (too_large || !read) {
+          res.status = too_large ? 413 : 400;
+          return;
+        }
+        wrap(req, res, std::move(body));
+      });
+    } else {
+      svr_.Get(re, [wrap](const httplib::Request& req, httplib::Response& res) { wrap(req, res, req.body); });
+    }
   }
   for (const RouteSpec& r : Routes()) {
     httplib::Server::Handler h;

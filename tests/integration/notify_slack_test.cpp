@@ -424,7 +424,7 @@ TEST_CASE("slack: with a bot token, chat.postMessage per channel; ok:false is re
 // (it answers 413 before routing). The fix belongs to the reviewer listener: register POST plain
 // routes with httplib's content-reader handler overload, which skips that limit and still honours
 // set_payload_max_length (verified with httplib 0.11.4). Until then this case is allowed to fail.
-TEST_CASE("slack: a click on a card with large arguments is accepted", "[notify][slack][large][!mayfail]") {
+TEST_CASE("slack: a click on a card with large arguments is accepted", "[notify][slack][large]") {
   SlackEnv s;
   store::NewApproval n;
   n.principal = "agent-1";
@@ -449,6 +449,29 @@ TEST_CASE("slack: a click on a card with large arguments is accepted", "[notify]
   INFO("body " << body.size() << " bytes");
   CHECK(res->status == 200);
   CHECK(s.env.store->Get(created->id)->state == store::State::kApproved);
+}
+
+TEST_CASE("slack: a body over the listener's limit is refused with 413, nothing decided", "[notify][slack][large]") {
+  SlackEnv s;
+  store::NewApproval n;
+  n.principal = "agent-1";
+  n.tool = "cancel_job";
+  n.arguments = Json{{"job_id", "j1"}};
+  n.timeout_ms = 3'600'000;
+  n.notify = Json::array({"slack"});
+  auto created = s.env.store->CreatePending(n);
+  REQUIRE(created.ok());
+  s.env.notifier->RunOnce();
+  const Json card = s.PostedCard(created->id);
+  // A correctly signed click padded past the 256 KiB default limit.
+  const std::string body = SlackEnv::FormBody(SlackEnv::Click("U_ALICE", "holdgate_approve", created->id,
+                                                              s.NextResponseUrl(), std::string(300 * 1024, 'r'), card));
+  REQUIRE(body.size() > 256 * 1024);
+  auto res = s.Post(body);
+  REQUIRE(res);
+  CHECK(res->status == 413);
+  CHECK(s.env.store->Get(created->id)->state == store::State::kPending);
+  CHECK(s.env.store->Get(created->id)->votes.empty());
 }
 
 }  // namespace
