@@ -2,10 +2,59 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
+#include <optional>
+
 #include "common/crypto.h"
 #include "store/sqlite_internal.h"
 
 namespace holdgate::store {
+namespace {
+
+bool IsHash(const Json& j) { return j.is_string() && j.get<std::string>().size() == 64; }
+
+// Type-safe lookups (Json::value throws on a type mismatch; these inputs may be hostile).
+int64_t IntOr(const Json& j, const char* key, int64_t def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : def;
+}
+std::string StrOr(const Json& j, const char* key, std::string def = "") {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
+}
+
+// Reads an archive event line back into an AuditEvent; "" or the problem.
+std::string EventFromJson(const Json& j, AuditEvent* e) {
+  if (!j.is_object()) return "not a JSON object";
+  for (const char* k : {"seq", "ts"}) {
+    if (!j.contains(k) || !j[k].is_number_integer()) return std::string("\"") + k + "\" must be an integer";
+  }
+  for (const char* k : {"type", "approval_id", "principal", "actor", "via", "tool", "rule", "decision"}) {
+    if (!j.contains(k) || !j[k].is_string()) return std::string("\"") + k + "\" must be a string";
+  }
+  if (!j.contains("detail")) return "\"detail\" is missing";
+  if (!j.contains("prev_hash") || !IsHash(j["prev_hash"]) || !j.contains("hash") || !IsHash(j["hash"])) {
+    return "\"prev_hash\" and \"hash\" must be 64 hex digits";
+  }
+  e->seq = j["seq"].get<int64_t>();
+  e->ts_ms = j["ts"].get<int64_t>();
+  e->type = j["type"].get<std::string>();
+  e->approval_id = j["approval_id"].get<std::string>();
+  e->principal = j["principal"].get<std::string>();
+  e->actor = j["actor"].get<std::string>();
+  e->via = j["via"].get<std::string>();
+  e->tool = j["tool"].get<std::string>();
+  e->rule = j["rule"].get<std::string>();
+  e->decision = j["decision"].get<std::string>();
+  e->detail = j["detail"];
+  e->prev_hash = j["prev_hash"].get<std::string>();
+  e->hash = j["hash"].get<std::string>();
+  return "";
+}
+
+}  // namespace
 
 std::string AuditCanonicalForm(const AuditEvent& e) {
   Json form = Json::object();
@@ -22,6 +71,91 @@ std::string AuditCanonicalForm(const AuditEvent& e) {
   form["detail"] = e.detail;
   form["prev_hash"] = e.prev_hash;
   return CanonicalJson(form);
+}
+
+std::string AuditCheckpointHmac(const std::string& key, int64_t seq, const std::string& hash) {
+  return HmacSha256Hex(key, "holdgate-audit-checkpoint/v1\n" + std::to_string(seq) + "\n" + hash);
+}
+
+std::string AuditCheckpointKeyId(const std::string& key) {
+  return Sha256Hex("holdgate-audit-key-id\n" + key).substr(0, 16);
+}
+
+// ---- AuditChainChecker ---------------------------------------------------------------------------
+
+AuditChainChecker::AuditChainChecker(int64_t start_seq, std::string start_hash, AuditVerifyOptions options)
+    : options_(std::move(options)) {
+  verdict_.start_seq = start_seq;
+  verdict_.start_hash = start_hash;
+  verdict_.head_seq = start_seq;
+  verdict_.head_hash = std::move(start_hash);
+}
+
+void AuditChainChecker::Fail(int64_t seq, std::string why) {
+  if (!verdict_.ok) return;
+  verdict_.ok = false;
+  verdict_.broken_seq = seq;
+  verdict_.why = std::move(why);
+}
+
+bool AuditChainChecker::Feed(const AuditEvent& e) {
+  if (!verdict_.ok) return false;
+  ++verdict_.rows_checked;
+  const int64_t prev_seq = verdict_.head_seq;
+  if (e.seq != prev_seq + 1) {
+    if (e.seq > prev_seq + 1) {
+      Fail(e.seq, "seq " + std::to_string(prev_seq + 1) +
+                      (e.seq == prev_seq + 2 ? "" : "-" + std::to_string(e.seq - 1)) +
+                      " missing before seq " + std::to_string(e.seq) + ": rows were deleted");
+    } else {
+      Fail(e.seq, "seq " + std::to_string(e.seq) + " follows seq " + std::to_string(prev_seq) +
+                      ": rows are duplicated or out of order");
+    }
+    return false;
+  }
+  if (Sha256Hex(AuditCanonicalForm(e)) != e.hash) {
+    Fail(e.seq, "hash mismatch at seq " + std::to_string(e.seq) +
+                    ": the row's content was changed after it was written");
+    return false;
+  }
+  if (e.prev_hash != verdict_.head_hash) {
+    const std::string what = prev_seq == 0 ? std::string("the chain start")
+                             : prev_seq == verdict_.start_seq
+                                 ? "the archive anchor (seq " + std::to_string(prev_seq) + ")"
+                                 : "seq " + std::to_string(prev_seq);
+    Fail(e.seq, "prev_hash of seq " + std::to_string(e.seq) + " does not match the hash of " + what +
+                    ": a row was changed, replaced or reordered");
+    return false;
+  }
+  if (e.type == "audit.checkpoint") {
+    const Json& d = e.detail;
+    if (!d.is_object() || !d.contains("seq") || !d["seq"].is_number_integer() || !d.contains("hash") || !IsHash(d["hash"]) ||
+        !d.contains("hmac") || !d["hmac"].is_string()) {
+      Fail(e.seq, "checkpoint at seq " + std::to_string(e.seq) + " is malformed");
+      return false;
+    }
+    const int64_t cp_seq = d["seq"].get<int64_t>();
+    const std::string cp_hash = d["hash"].get<std::string>();
+    if (cp_seq != prev_seq || cp_hash != e.prev_hash) {
+      Fail(e.seq, "checkpoint at seq " + std::to_string(e.seq) + " covers seq " + std::to_string(cp_seq) +
+                      " with a hash that is not the chain's at that row");
+      return false;
+    }
+    if (!options_.checkpoint_key.empty()) {
+      if (!ConstantTimeEquals(d["hmac"].get<std::string>(), AuditCheckpointHmac(options_.checkpoint_key, cp_seq, cp_hash))) {
+        Fail(e.seq, "checkpoint HMAC at seq " + std::to_string(e.seq) + " does not match the key (checkpoint key id " +
+                        StrOr(d, "key_id", "?") + ", given key id " +
+                        AuditCheckpointKeyId(options_.checkpoint_key) + "): the chain was rewritten or the key is wrong");
+        return false;
+      }
+      ++verdict_.checkpoints_verified;
+    }
+    ++verdict_.checkpoints;
+    verdict_.last_checkpoint_seq = cp_seq;
+  }
+  verdict_.head_hash = e.hash;
+  verdict_.head_seq = e.seq;
+  return true;
 }
 
 namespace internal {
@@ -44,47 +178,72 @@ AuditEvent ReadAuditRow(SQLite::Statement& stmt) {
   return e;
 }
 
-AuditVerdict WalkAuditChain(SQLite::Database& db) {
-  AuditVerdict verdict;
-  verdict.head_hash = kGenesisHash;
-  SQLite::Statement q(db, std::string("SELECT ") + kAuditColumns + " FROM audit_events ORDER BY seq");
-  int64_t prev_seq = 0;
-  auto fail = [&](int64_t seq, std::string why) {
-    verdict.ok = false;
-    verdict.broken_seq = seq;
-    verdict.why = std::move(why);
-  };
+std::vector<AuditAnchor> ReadAuditAnchors(SQLite::Database& db) {
+  std::vector<AuditAnchor> out;
+  if (!db.tableExists("audit_anchors")) return out;  // a database from before migration 002
+  SQLite::Statement q(db,
+                      "SELECT seq, hash, first_seq, start_hash, count, archived_at, archive FROM audit_anchors "
+                      "ORDER BY seq");
   while (q.executeStep()) {
-    AuditEvent e = ReadAuditRow(q);
-    ++verdict.rows_checked;
-    if (e.seq != prev_seq + 1) {
-      fail(e.seq, "seq " + std::to_string(prev_seq + 1) +
-                      (e.seq == prev_seq + 2 ? "" : "-" + std::to_string(e.seq - 1)) +
-                      " missing before seq " + std::to_string(e.seq) + ": rows were deleted");
-      break;
-    }
-    if (Sha256Hex(AuditCanonicalForm(e)) != e.hash) {
-      fail(e.seq, "hash mismatch at seq " + std::to_string(e.seq) +
-                      ": the row's content was changed after it was written");
-      break;
-    }
-    if (e.prev_hash != verdict.head_hash) {
-      fail(e.seq, "prev_hash of seq " + std::to_string(e.seq) + " does not match the hash of " +
-                      (prev_seq == 0 ? std::string("the chain start")
-                                     : "seq " + std::to_string(prev_seq)) +
-                      ": a row was changed, replaced or reordered");
-      break;
-    }
-    verdict.head_hash = e.hash;
-    verdict.head_seq = e.seq;
-    prev_seq = e.seq;
+    AuditAnchor a;
+    a.seq = q.getColumn(0).getInt64();
+    a.hash = q.getColumn(1).getString();
+    a.first_seq = q.getColumn(2).getInt64();
+    a.start_hash = q.getColumn(3).getString();
+    a.count = q.getColumn(4).getInt64();
+    a.archived_at_ms = q.getColumn(5).getInt64();
+    a.archive = q.getColumn(6).getString();
+    out.push_back(std::move(a));
   }
-  return verdict;
+  return out;
+}
+
+AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& options) {
+  // One read transaction: anchors and rows from the same snapshot, even beside a pruning writer.
+  SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
+  std::vector<AuditAnchor> anchors = ReadAuditAnchors(db);
+  // Anchors must form one line from genesis (their triggers enforce it; a dropped trigger may not).
+  int64_t start_seq = 0;
+  std::string start_hash = kGenesisHash;
+  std::string anchor_problem;
+  for (const AuditAnchor& a : anchors) {
+    if (anchor_problem.empty() && (a.first_seq != start_seq + 1 || a.start_hash != start_hash ||
+                                   a.count != a.seq - a.first_seq + 1)) {
+      anchor_problem = "audit_anchors row for seq " + std::to_string(a.seq) +
+                       " does not continue the previous anchor: the anchors were edited";
+    }
+    start_seq = a.seq;
+    start_hash = a.hash;
+  }
+  AuditChainChecker checker(start_seq, start_hash, options);
+  if (!anchor_problem.empty()) checker.Fail(start_seq, anchor_problem);
+  bool corroborated = anchors.empty();
+  {
+    SQLite::Statement q(db, std::string("SELECT ") + kAuditColumns + " FROM audit_events WHERE seq > ? ORDER BY seq");
+    q.bind(1, static_cast<int64_t>(start_seq));
+    while (checker.verdict().ok && q.executeStep()) {
+      AuditEvent e = ReadAuditRow(q);
+      if (!checker.Feed(e)) break;
+      // The newest anchor is recorded by the audit.archived event its prune appended.
+      if (!corroborated && e.type == "audit.archived" && e.detail.is_object() &&
+          IntOr(e.detail, "last_seq", -1) == start_seq && StrOr(e.detail, "head_hash") == start_hash) {
+        corroborated = true;
+      }
+    }
+  }
+  if (checker.verdict().ok && !corroborated) {
+    checker.Fail(start_seq, "the chain starts at an anchor (seq " + std::to_string(start_seq) +
+                                ") that no audit.archived event records: rows were deleted behind an inserted anchor");
+  }
+  snapshot.commit();
+  AuditVerdict v = checker.verdict();
+  v.anchors = std::move(anchors);
+  return v;
 }
 
 }  // namespace internal
 
-Result<AuditVerdict> VerifyAuditChainFile(const std::string& path) {
+Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return NotFound("no such database file: " + path);
   try {
@@ -92,12 +251,99 @@ Result<AuditVerdict> VerifyAuditChainFile(const std::string& path) {
     if (!db.tableExists("audit_events")) {
       return IoError(path + " is not a holdgate database (no audit_events table)");
     }
-    return internal::WalkAuditChain(db);
+    return internal::WalkAuditChain(db, options);
   } catch (const SQLite::Exception& e) {
     return IoError("cannot verify " + path + ": " + e.what());
   } catch (const std::exception& e) {
     return Internal(std::string("audit verify: ") + e.what());
   }
+}
+
+Result<AuditArchiveVerdict> VerifyAuditArchiveFile(const std::string& path, const AuditVerifyOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot read archive file " + path);
+  AuditArchiveVerdict out;
+  std::optional<AuditChainChecker> checker;
+  int64_t line_no = 0;
+  bool trailer_seen = false;
+  Json trailer;
+  auto fail = [&](int64_t seq, std::string why) {
+    if (!checker) checker.emplace(0, kGenesisHash, options);
+    checker->Fail(seq, std::move(why));
+    out.broken_line = line_no;
+  };
+  std::string line;
+  try {
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      if (trailer_seen) {
+        fail(0, "line " + std::to_string(line_no) + " follows the trailer");
+        break;
+      }
+      auto parsed = ParseJson(line, /*max_depth=*/512);
+      if (!parsed.ok()) {
+        fail(0, "line " + std::to_string(line_no) + " is not JSON: " + parsed.status().message());
+        break;
+      }
+      if (parsed->is_object() && parsed->contains("archive")) {
+        trailer_seen = true;
+        trailer = std::move(parsed).value();
+        continue;
+      }
+      AuditEvent e;
+      std::string problem = EventFromJson(*parsed, &e);
+      if (!problem.empty()) {
+        fail(0, "line " + std::to_string(line_no) + " is not an audit event: " + problem);
+        break;
+      }
+      if (!checker) {
+        checker.emplace(e.seq - 1, e.prev_hash, options);
+        if (e.seq == 1 && e.prev_hash != kGenesisHash) {
+          fail(1, "the archive starts at seq 1 but its prev_hash is not the genesis hash");
+          break;
+        }
+      }
+      if (!checker->Feed(e)) {
+        out.broken_line = line_no;
+        break;
+      }
+    }
+  } catch (const std::exception& ex) {
+    fail(0, std::string("cannot read the archive: ") + ex.what());
+  }
+  if (!checker) {
+    ++line_no;
+    fail(0, "the archive holds no events");
+  } else if (checker->verdict().ok) {
+    const AuditVerdict& v = checker->verdict();
+    if (!trailer_seen) {
+      ++line_no;
+      fail(v.head_seq, "no trailer line: the archive is truncated");
+    } else if (StrOr(trailer, "archive") != "holdgate-audit" || IntOr(trailer, "version", 0) != 1) {
+      fail(0, "the trailer is not a holdgate-audit version 1 trailer");
+    } else if (IntOr(trailer, "first_seq", -1) != v.start_seq + 1 ||
+               StrOr(trailer, "start_hash") != v.start_hash) {
+      fail(v.start_seq + 1, "the trailer's first_seq/start_hash do not match the first event: lines were removed");
+    } else if (IntOr(trailer, "last_seq", -1) != v.head_seq ||
+               StrOr(trailer, "head_hash") != v.head_hash) {
+      fail(v.head_seq, "the trailer's last_seq/head_hash do not match the last event (seq " +
+                           std::to_string(v.head_seq) + "): lines were removed or added at the end");
+    } else if (IntOr(trailer, "count", -1) != v.rows_checked) {
+      fail(v.head_seq, "the trailer's count does not match the number of events");
+    }
+  }
+  out.chain = checker->verdict();
+  if (out.chain.ok) out.broken_line = 0;
+  if (trailer.is_object()) {
+    out.info.first_seq = IntOr(trailer, "first_seq", 0);
+    out.info.last_seq = IntOr(trailer, "last_seq", 0);
+    out.info.count = IntOr(trailer, "count", 0);
+    out.info.start_hash = StrOr(trailer, "start_hash");
+    out.info.head_hash = StrOr(trailer, "head_hash");
+    out.info.created_at = StrOr(trailer, "created_at");
+  }
+  return out;
 }
 
 }  // namespace holdgate::store

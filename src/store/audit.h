@@ -1,13 +1,25 @@
 #pragma once
-// Audit events: the append-only, hash-chained record of every call and decision, and the
-// offline verifier used by `holdgate audit verify --db FILE`. Value types are thread-compatible;
-// VerifyAuditChainFile opens its own read-only connection and may run beside a live server.
+// Audit events: the append-only, hash-chained record of every call and decision, its offline
+// verifiers (database file, archive files) and the signed-checkpoint HMAC. Value types are
+// thread-compatible; the Verify*File functions open their own read-only handles and may run beside
+// a live server.
 //
 // Chain: hash = SHA-256 hex of CanonicalJson({"actor","approval_id","decision","detail",
 // "prev_hash","principal","rule","seq","tool","ts","type","via"}) of the row; prev_hash is the
 // previous row's hash (64 zeros for the first row). seq is part of the hashed form, so an edited,
 // deleted or reordered row breaks the chain at that row. Dropping rows from the END cannot be seen
-// from the chain alone: compare the head hash against a kept checkpoint (AuditVerdict::head_hash).
+// from the chain alone: compare the head against a kept checkpoint (AuditVerdict::head_hash, the
+// "audit.checkpoint" log lines).
+//
+// Retention: `holdgate audit archive` (Store::ArchiveAudit) moves a prefix of the chain to a JSON
+// lines file and records an anchor (last archived seq + hash) in audit_anchors; the database's
+// chain then starts from the newest anchor instead of the genesis hash. Archive file format: one
+// line per event (its canonical form plus "hash", keys sorted), then one trailer line
+// {"archive":"holdgate-audit","version":1,"first_seq","last_seq","count","start_hash",
+// "head_hash","created_at"}.
+//
+// Checkpoints: an "audit.checkpoint" event's detail is {"seq","hash","hmac","key_id"} where seq and
+// hash are the row just before it and hmac = AuditCheckpointHmac(key, seq, hash).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,17 +70,84 @@ struct AuditPage {
   std::string next_cursor;  // empty on the last page
 };
 
+// A pruned prefix of the chain (row of audit_anchors).
+struct AuditAnchor {
+  int64_t seq = 0;         // last archived seq: the remaining chain continues at seq + 1
+  std::string hash;        // that row's hash
+  int64_t first_seq = 0;   // first seq of the archive
+  std::string start_hash;  // prev_hash of first_seq (the previous anchor's hash, or genesis)
+  int64_t count = 0;
+  int64_t archived_at_ms = 0;
+  std::string archive;  // archive file as given to `audit archive`
+};
+
 struct AuditVerdict {
   bool ok = true;
   int64_t rows_checked = 0;
   int64_t broken_seq = 0;   // first row that fails (0 when ok)
   std::string why;          // e.g. "hash mismatch: row content was changed"
-  std::string head_hash;    // hash of the last row checked (kGenesisHash when empty)
+  std::string head_hash;    // hash of the last row checked (start_hash when no row)
   int64_t head_seq = 0;
+  // Where the walk started: genesis (0, kGenesisHash) or the newest anchor.
+  int64_t start_seq = 0;
+  std::string start_hash = kGenesisHash;
+  std::vector<AuditAnchor> anchors;  // oldest first (database walks only)
+  int64_t checkpoints = 0;           // audit.checkpoint events seen
+  int64_t checkpoints_verified = 0;  // ... whose HMAC matched the key (0 without a key)
+  int64_t last_checkpoint_seq = 0;   // seq covered by the last checkpoint seen
 };
 
-// Opens `path` read-only (never creates or migrates it) and walks the chain.
-// kNotFound if the file does not exist; kIo if it is not a holdgate database.
-Result<AuditVerdict> VerifyAuditChainFile(const std::string& path);
+struct AuditVerifyOptions {
+  // When set, every audit.checkpoint event's HMAC must match this key.
+  std::string checkpoint_key;
+};
+
+// Opens `path` read-only (never creates or migrates it) and walks the chain from its newest
+// anchor (or genesis), in one read transaction. kNotFound if the file does not exist; kIo if it
+// is not a holdgate database.
+Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options = {});
+
+// The trailer of an archive file.
+struct AuditArchiveInfo {
+  int64_t first_seq = 0;
+  int64_t last_seq = 0;
+  int64_t count = 0;
+  std::string start_hash;
+  std::string head_hash;
+  std::string created_at;
+};
+
+struct AuditArchiveVerdict {
+  AuditVerdict chain;       // chain.ok false: the archive is broken (see broken_line, chain.why)
+  int64_t broken_line = 0;  // 1-based line of the first problem
+  AuditArchiveInfo info;
+};
+
+// Reads an archive written by Store::ArchiveAudit and checks every line's hash and link, the
+// seq range, and that the trailer matches the events. kNotFound if the file does not exist.
+Result<AuditArchiveVerdict> VerifyAuditArchiveFile(const std::string& path,
+                                                   const AuditVerifyOptions& options = {});
+
+// Checkpoint MAC: hex HMAC-SHA256(key, "holdgate-audit-checkpoint/v1\n<seq>\n<hash>").
+std::string AuditCheckpointHmac(const std::string& key, int64_t seq, const std::string& hash);
+// A short public id of a checkpoint key (first 16 hex of SHA-256("holdgate-audit-key-id\n"+key)).
+std::string AuditCheckpointKeyId(const std::string& key);
+
+// Checks events one at a time in seq order: continuity, hash, link, checkpoint events.
+// Thread-compatible.
+class AuditChainChecker {
+ public:
+  AuditChainChecker(int64_t start_seq, std::string start_hash, AuditVerifyOptions options);
+  // False at the first broken row (verdict() says where and why); later calls return false.
+  bool Feed(const AuditEvent& event);
+  // Marks the chain broken at `seq` for a reason found outside the rows.
+  void Fail(int64_t seq, std::string why);
+  const AuditVerdict& verdict() const { return verdict_; }
+  AuditVerdict& mutable_verdict() { return verdict_; }
+
+ private:
+  AuditVerifyOptions options_;
+  AuditVerdict verdict_;
+};
 
 }  // namespace holdgate::store

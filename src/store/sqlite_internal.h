@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/json_util.h"
 #include "common/status.h"
@@ -50,8 +51,11 @@ class ScopedReset {
 // know (newer holdgate) or one whose text changed since it was applied.
 Status ApplyMigrations(SQLite::Database& db, int64_t now_ms);
 
-// Walks the audit chain of `db` in seq order (one read transaction).
-AuditVerdict WalkAuditChain(SQLite::Database& db);
+// Walks the audit chain of `db` in seq order from its newest anchor (one read transaction).
+// REQUIRES: no transaction open on `db`.
+AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& options = {});
+// audit_anchors, oldest first (empty on a database from before migration 002).
+std::vector<AuditAnchor> ReadAuditAnchors(SQLite::Database& db);
 
 // Reads an audit_events row selected with kAuditColumns.
 inline constexpr char kAuditColumns[] =

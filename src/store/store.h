@@ -34,6 +34,19 @@ struct StoreOptions {
 
 // Builds extra outbox rows for a transition, inside its transaction (the notifier registers one).
 // Called under the writer lock: must be pure and cheap, must not call the Store.
+// `holdgate audit archive`: which prefix of the chain to move to an archive file and prune.
+struct AuditArchiveOptions {
+  std::string out_path;     // archive file to create; refused if it exists
+  int64_t before_ms = 0;    // the longest prefix of events whose ts < before_ms ...
+  int64_t through_seq = 0;  // ... and/or whose seq <= through_seq (both set: the shorter prefix)
+  std::string actor = "holdgate";  // recorded in the audit.archived event
+};
+
+struct AuditArchiveResult {
+  AuditArchiveInfo info;  // info.count == 0: nothing to archive; no file written, nothing pruned
+  int64_t archived_event_seq = 0;  // the audit.archived event appended by the prune
+};
+
 using OutboxFactory =
     std::function<std::vector<NewOutboxRow>(const std::string& event_type, const Approval&)>;
 using ChangeListener = std::function<void(const ChangeEvent&)>;
@@ -104,8 +117,24 @@ class Store {
   // policy loaded, …). Returns it with seq, ts, prev_hash and hash filled in.
   Result<AuditEvent> AppendAudit(const AuditEvent& event);
   Result<AuditPage> ListAudit(const AuditFilter& filter);
-  // Walks the whole chain on this database.
-  Result<AuditVerdict> VerifyAuditChain();
+  // Walks the whole chain on this database (from its newest archive anchor, if any).
+  Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options = {});
+  Result<std::vector<AuditAnchor>> ListAuditAnchors();
+
+  // Retention. Writes the events through the cut point (see AuditArchiveOptions) to a new archive
+  // file (0600; see audit.h for the format), fsyncs it, then in ONE write transaction records an
+  // audit_anchors row (last archived seq + hash), deletes those rows, and appends an
+  // "audit.archived" event; the archive is removed again if that transaction fails. Refuses
+  // (kConflict) to archive a prefix whose chain does not verify. Safe beside a live holdgate on the
+  // same file: the prune is a BEGIN IMMEDIATE transaction that re-checks the anchor and the cut
+  // row, and appends always continue from the newest row or anchor, so the chain cannot fork.
+  // A second archive starts where the previous one ended.
+  Result<AuditArchiveResult> ArchiveAudit(const AuditArchiveOptions& options);
+
+  // Signed checkpoint: appends an "audit.checkpoint" event whose detail carries the head (seq,
+  // hash) it follows and AuditCheckpointHmac(key, seq, hash). With skip_if_idle, nothing is written
+  // (nullopt) when the head already is a checkpoint. kInvalidArgument for an empty key.
+  Result<std::optional<AuditEvent>> AppendAuditCheckpoint(const std::string& key, bool skip_if_idle = true);
 
   // ---- change feed ----------------------------------------------------------------------------
   // `listener` sees every approval change, after commit, in seq order, outside the database

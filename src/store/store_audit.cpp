@@ -1,5 +1,21 @@
-// Store: the audit chain, its queries, and the in-process change feed.
+// Store: the audit chain, its queries, retention (archive + prune), checkpoints, and the
+// in-process change feed.
+//
+// Why pruning needs no disabled trigger: migration 002 narrowed audit_events_no_delete to rows at
+// or below the newest audit_anchors row, and an anchor can only be inserted naming an existing row
+// with its exact hash, continuing the previous anchor. The prune inserts the anchor and deletes
+// the rows in the same BEGIN IMMEDIATE transaction, so every other delete (any row above the
+// newest anchor) is still refused by the trigger, and there is no flag or dropped trigger that a
+// crash could leave behind, and no DDL at run time.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 #include "common/crypto.h"
@@ -16,19 +32,96 @@ thread_local const Store::Impl* tls_dispatching = nullptr;
 
 bool IsApprovalEventType(const std::string& type) { return type.rfind("approval.", 0) == 0; }
 
+struct ChainPoint {
+  int64_t seq = 0;
+  std::string hash = kGenesisHash;
+};
+
+// The newest archive anchor, or genesis.
+ChainPoint NewestAnchor(StatementCache& stmts) {
+  ChainPoint p;
+  SQLite::Statement& q = stmts.Get("SELECT seq, hash FROM audit_anchors ORDER BY seq DESC LIMIT 1");
+  ScopedReset reset(q);
+  if (q.executeStep()) {
+    p.seq = q.getColumn(0).getInt64();
+    p.hash = q.getColumn(1).getString();
+  }
+  return p;
+}
+
+// What a new row continues: the newest row, else (everything archived) the newest anchor.
+ChainPoint ChainHead(StatementCache& stmts) {
+  {
+    SQLite::Statement& head = stmts.Get("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    ScopedReset reset(head);
+    if (head.executeStep()) return ChainPoint{head.getColumn(0).getInt64(), head.getColumn(1).getString()};
+  }
+  return NewestAnchor(stmts);
+}
+
+// One archive line: the hashed form plus the hash, keys sorted.
+std::string ArchiveLine(const AuditEvent& e) {
+  Json j = Json{{"seq", e.seq},           {"ts", e.ts_ms},         {"type", e.type},
+                {"approval_id", e.approval_id}, {"principal", e.principal}, {"actor", e.actor},
+                {"via", e.via},           {"tool", e.tool},        {"rule", e.rule},
+                {"decision", e.decision}, {"detail", e.detail},    {"prev_hash", e.prev_hash},
+                {"hash", e.hash}};
+  return CanonicalJson(j) + "\n";
+}
+
+// A file written whole or not at all: `<path>.partial`, fsynced, then linked to `path` (never
+// replacing an existing file) and the directory fsynced.
+class ArchiveWriter {
+ public:
+  ~ArchiveWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  }
+  Status Open(const std::string& path) {
+    path_ = path;
+    const std::string tmp = path + ".partial";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return IoError("cannot create " + tmp + ": " + std::strerror(errno));
+    tmp_ = tmp;
+    file_ = ::fdopen(fd, "w");
+    if (file_ == nullptr) {
+      ::close(fd);
+      return IoError("cannot open " + tmp);
+    }
+    return Status::Ok();
+  }
+  bool Write(const std::string& text) { return std::fwrite(text.data(), 1, text.size(), file_) == text.size(); }
+  Status Finish() {
+    bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+    ok = std::fclose(file_) == 0 && ok;
+    file_ = nullptr;
+    if (!ok) return IoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+    if (::link(tmp_.c_str(), path_.c_str()) != 0) {
+      return errno == EEXIST ? Conflict(path_ + " already exists; refusing to overwrite an archive")
+                             : IoError("cannot create " + path_ + ": " + std::strerror(errno));
+    }
+    ::unlink(tmp_.c_str());
+    tmp_.clear();
+    std::string dir = std::filesystem::path(path_).parent_path().string();
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+};
+
 }  // namespace
 
 AuditEvent Store::Impl::AppendAuditTx(Tx& tx, AuditEvent e) {
-  int64_t prev_seq = 0;
-  std::string prev_hash = kGenesisHash;
-  {
-    SQLite::Statement& head = tx.stmts.Get("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-    ScopedReset reset(head);
-    if (head.executeStep()) {
-      prev_seq = head.getColumn(0).getInt64();
-      prev_hash = head.getColumn(1).getString();
-    }
-  }
+  const ChainPoint head = ChainHead(tx.stmts);
+  const int64_t prev_seq = head.seq;
+  const std::string& prev_hash = head.hash;
   if (e.ts_ms == 0) e.ts_ms = tx.now;
   e.seq = prev_seq + 1;
   e.prev_hash = prev_hash;
@@ -126,9 +219,175 @@ Result<AuditPage> Store::ListAudit(const AuditFilter& f) {
   });
 }
 
-Result<AuditVerdict> Store::VerifyAuditChain() {
+Result<AuditVerdict> Store::VerifyAuditChain(const AuditVerifyOptions& options) {
   return impl_->Read<AuditVerdict>("verify audit chain", [&](StatementCache&) -> Result<AuditVerdict> {
-    return internal::WalkAuditChain(*impl_->rdb_);
+    return internal::WalkAuditChain(*impl_->rdb_, options);
+  });
+}
+
+Result<std::vector<AuditAnchor>> Store::ListAuditAnchors() {
+  using Anchors = std::vector<AuditAnchor>;
+  return impl_->Read<Anchors>("list audit anchors",
+                              [&](StatementCache&) -> Result<Anchors> { return internal::ReadAuditAnchors(*impl_->rdb_); });
+}
+
+Result<AuditArchiveResult> Store::ArchiveAudit(const AuditArchiveOptions& o) {
+  if (o.out_path.empty()) return InvalidArgument("an archive file path is required");
+  if (o.before_ms <= 0 && o.through_seq <= 0) {
+    return InvalidArgument("a cut point is required: a time (events before it) and/or a last seq");
+  }
+  struct stat st;
+  if (::stat(o.out_path.c_str(), &st) == 0) return Conflict(o.out_path + " already exists; refusing to overwrite an archive");
+
+  // 1. Plan: the chain start (newest anchor) and the cut, the last seq to archive.
+  struct Plan {
+    ChainPoint start;
+    int64_t cut = 0;
+  };
+  auto plan = impl_->Read<Plan>("plan audit archive", [&](StatementCache& stmts) -> Result<Plan> {
+    Plan p;
+    p.start = NewestAnchor(stmts);
+    int64_t cut = p.start.seq;
+    {
+      SQLite::Statement& q = stmts.Get("SELECT MAX(seq) FROM audit_events");
+      ScopedReset reset(q);
+      if (q.executeStep() && !q.getColumn(0).isNull()) cut = q.getColumn(0).getInt64();
+    }
+    if (o.through_seq > 0) cut = std::min(cut, o.through_seq);
+    if (o.before_ms > 0) {
+      SQLite::Statement& q = stmts.Get("SELECT MIN(seq) FROM audit_events WHERE ts >= ?");
+      ScopedReset reset(q);
+      BindInt(q, 1, o.before_ms);
+      if (q.executeStep() && !q.getColumn(0).isNull()) cut = std::min(cut, q.getColumn(0).getInt64() - 1);
+    }
+    p.cut = cut;
+    return p;
+  });
+  if (!plan.ok()) return plan.status();
+  AuditArchiveResult result;
+  const ChainPoint start = plan->start;
+  const int64_t cut = plan->cut;
+  if (cut <= start.seq) {
+    result.info.first_seq = start.seq + 1;
+    result.info.last_seq = start.seq;
+    result.info.start_hash = result.info.head_hash = start.hash;
+    return result;  // nothing older than the cut is left
+  }
+
+  // 2. Write and check the archive outside the write lock (archived rows never change: the
+  // UPDATE trigger refuses it, and only a prune, re-checked below, deletes them).
+  ArchiveWriter out;
+  Status s = out.Open(o.out_path);
+  if (!s.ok()) return s;
+  AuditChainChecker checker(start.seq, start.hash, {});
+  int64_t after = start.seq;
+  while (after < cut) {
+    using Events = std::vector<AuditEvent>;
+    auto page = impl_->Read<Events>("read audit for archive", [&](StatementCache& stmts) -> Result<Events> {
+      SQLite::Statement& q = stmts.Get(std::string("SELECT ") + internal::kAuditColumns +
+                                       " FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000");
+      ScopedReset reset(q);
+      BindInt(q, 1, after);
+      BindInt(q, 2, cut);
+      Events events;
+      while (q.executeStep()) events.push_back(internal::ReadAuditRow(q));
+      return events;
+    });
+    if (!page.ok()) return page.status();
+    if (page->empty()) return Conflict("audit rows " + std::to_string(after + 1) + ".." + std::to_string(cut) +
+                                       " vanished while archiving (another archive ran?)");
+    std::string chunk;
+    for (const AuditEvent& e : *page) {
+      if (!checker.Feed(e)) {
+        return Conflict("the audit chain is broken at seq " + std::to_string(checker.verdict().broken_seq) + " (" +
+                        checker.verdict().why + "); nothing archived or pruned: run holdgate audit verify");
+      }
+      chunk += ArchiveLine(e);
+    }
+    if (!out.Write(chunk)) return IoError("cannot write " + o.out_path + ": " + std::strerror(errno));
+    after = page->back().seq;
+  }
+  const std::string head_hash = checker.verdict().head_hash;
+  AuditArchiveInfo& info = result.info;
+  info.first_seq = start.seq + 1;
+  info.last_seq = cut;
+  info.count = cut - start.seq;
+  info.start_hash = start.hash;
+  info.head_hash = head_hash;
+  info.created_at = FormatTimeMs(impl_->clock_.NowMs());
+  Json trailer = {{"archive", "holdgate-audit"}, {"version", 1},           {"first_seq", info.first_seq},
+                  {"last_seq", info.last_seq},   {"count", info.count},    {"start_hash", info.start_hash},
+                  {"head_hash", info.head_hash}, {"created_at", info.created_at}};
+  if (!out.Write(CanonicalJson(trailer) + "\n")) return IoError("cannot write " + o.out_path);
+  s = out.Finish();
+  if (!s.ok()) return s;
+
+  // 3. Prune in one transaction: anchor, delete, and an audit.archived event after the cut.
+  auto pruned = impl_->Write<int64_t>("archive audit", [&](Impl::Tx& tx) -> Result<int64_t> {
+    const ChainPoint now_start = NewestAnchor(tx.stmts);
+    if (now_start.seq != start.seq || now_start.hash != start.hash) {
+      return Conflict("another audit archive ran meanwhile (anchor now at seq " + std::to_string(now_start.seq) + ")");
+    }
+    {
+      SQLite::Statement& q = tx.stmts.Get("SELECT COUNT(*), MAX(CASE WHEN seq = ? THEN hash END) FROM audit_events "
+                                          "WHERE seq > ? AND seq <= ?");
+      ScopedReset reset(q);
+      BindInt(q, 1, cut);
+      BindInt(q, 2, start.seq);
+      BindInt(q, 3, cut);
+      if (!q.executeStep() || q.getColumn(0).getInt64() != info.count || q.getColumn(1).getString() != head_hash) {
+        return Conflict("audit rows through seq " + std::to_string(cut) + " changed while archiving");
+      }
+    }
+    SQLite::Statement& anchor = tx.stmts.Get(
+        "INSERT INTO audit_anchors (seq, hash, first_seq, start_hash, count, archived_at, archive) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    BindInt(anchor, 1, cut);
+    anchor.bind(2, head_hash);
+    BindInt(anchor, 3, info.first_seq);
+    anchor.bind(4, info.start_hash);
+    BindInt(anchor, 5, info.count);
+    BindInt(anchor, 6, tx.now);
+    anchor.bind(7, o.out_path);
+    anchor.exec();
+    SQLite::Statement& del = tx.stmts.Get("DELETE FROM audit_events WHERE seq <= ?");
+    BindInt(del, 1, cut);
+    del.exec();
+    AuditEvent ev;
+    ev.type = "audit.archived";
+    ev.actor = o.actor.empty() ? "holdgate" : o.actor;
+    ev.via = "cli";
+    ev.decision = "archive";
+    ev.detail = {{"first_seq", info.first_seq}, {"last_seq", info.last_seq}, {"count", info.count},
+                 {"start_hash", info.start_hash}, {"head_hash", info.head_hash}, {"archive", o.out_path}};
+    return impl_->AppendAuditTx(tx, std::move(ev)).seq;
+  });
+  if (!pruned.ok()) {
+    ::unlink(o.out_path.c_str());  // nothing was pruned: the archive would only mislead
+    return pruned.status();
+  }
+  result.archived_event_seq = *pruned;
+  return result;
+}
+
+Result<std::optional<AuditEvent>> Store::AppendAuditCheckpoint(const std::string& key, bool skip_if_idle) {
+  using Out = std::optional<AuditEvent>;
+  if (key.empty()) return InvalidArgument("a checkpoint key is required");
+  return impl_->Write<Out>("audit checkpoint", [&](Impl::Tx& tx) -> Result<Out> {
+    if (skip_if_idle) {
+      SQLite::Statement& q = tx.stmts.Get("SELECT type FROM audit_events ORDER BY seq DESC LIMIT 1");
+      ScopedReset reset(q);
+      if (q.executeStep() && q.getColumn(0).getString() == "audit.checkpoint") return Out();
+    }
+    const ChainPoint head = ChainHead(tx.stmts);
+    AuditEvent e;
+    e.type = "audit.checkpoint";
+    e.actor = "holdgate";
+    e.via = "system";
+    e.decision = "checkpoint";
+    e.detail = {{"seq", head.seq}, {"hash", head.hash}, {"hmac", AuditCheckpointHmac(key, head.seq, head.hash)},
+                {"key_id", AuditCheckpointKeyId(key)}};
+    return Out(impl_->AppendAuditTx(tx, std::move(e)));
   });
 }
 
