@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -17,6 +18,8 @@
 #include "review/api_json.h"
 #include "review/jwt_auth.h"
 #include "store/audit.h"
+#include "store/audit_checkpoint.h"
+#include "store/store.h"
 
 namespace holdgate::cli {
 namespace {
@@ -76,11 +79,26 @@ const std::map<std::string, CommandHelp>& Helps() {
       {"audit",
        {"holdgate audit [--type T] [--approval ID] [--principal P] [--actor A] [--tool T]\n"
         "                [--since TIME] [--until TIME] [--limit N] [--format table|jsonl|csv]\n"
-        "       holdgate audit verify [--db FILE]",
+        "       holdgate audit verify [--db FILE] [--archive FILE]... [--checkpoint-key KEY |\n"
+        "                             --checkpoint-key-file FILE | --config FILE] [--json]\n"
+        "       holdgate audit archive --db FILE (--before TIME|AGE | --through-seq N) --out FILE [--json]",
         "Prints audit events (oldest first). table shows up to --limit rows (default 100); jsonl and csv\n"
         "export every matching event (--type accepts a prefix such as approval.*).\n"
         "`audit verify` walks the hash chain: through the API, or offline on a database file with --db\n"
-        "(read-only; works while holdgate runs). It exits 6 when the chain is broken.\n"}},
+        "(read-only; works while holdgate runs) starting from its newest archive anchor. --archive (may\n"
+        "repeat) checks archive files written by `audit archive`: every line's hash and link and the\n"
+        "trailer; several must continue one another, and with --db each archive's head must be one of\n"
+        "the database's anchors. A checkpoint key (--checkpoint-key, --checkpoint-key-file,\n"
+        "$HOLDGATE_AUDIT_CHECKPOINT_KEY, or audit.checkpoint in --config FILE) also checks every\n"
+        "audit.checkpoint event's HMAC. It exits 6 when a chain is broken and names the first bad row\n"
+        "(seq) or archive line.\n"
+        "`audit archive` (retention) writes the events older than --before (RFC 3339 time, or an age\n"
+        "such as 90d or 12h) and/or up to --through-seq to a new JSON-lines file --out (mode 0600, never\n"
+        "overwritten; last line: a trailer with first_seq, last_seq, count, start_hash, head_hash), then\n"
+        "in one transaction records an anchor (last seq + hash), prunes those rows and appends an\n"
+        "audit.archived event. Works on the database file directly, also while holdgate runs (SQLite's\n"
+        "write lock orders it with the server's writes). It refuses a chain that does not verify.\n"
+        "Keep every archive: together, in order, they are the history before the database's anchor.\n"}},
   };
   return helps;
 }
@@ -597,44 +615,295 @@ int RunToken(const std::vector<std::string>& args) {
 
 // ---- audit ----------------------------------------------------------------------------------
 
-int RunAuditVerify(const std::vector<std::string>& args) {
-  Args a = ParseArgs(args, 2, {"--db"}, {"--json"});
+// Pulls every "--archive FILE" / "--archive=FILE" out of args (the flag may repeat).
+std::vector<std::string> TakeArchives(std::vector<std::string>* args, std::string* error) {
+  std::vector<std::string> out, rest;
+  for (size_t i = 0; i < args->size(); ++i) {
+    const std::string& s = (*args)[i];
+    if (s == "--archive") {
+      if (i + 1 >= args->size()) {
+        *error = "--archive needs a value";
+        return out;
+      }
+      out.push_back((*args)[++i]);
+    } else if (s.rfind("--archive=", 0) == 0) {
+      out.push_back(s.substr(10));
+    } else {
+      rest.push_back(s);
+    }
+  }
+  *args = std::move(rest);
+  return out;
+}
+
+// The checkpoint key for an offline verify: --checkpoint-key, --checkpoint-key-file,
+// $HOLDGATE_AUDIT_CHECKPOINT_KEY, or audit.checkpoint of --config. "" when none is given.
+Status CheckpointKeyFrom(const Args& a, std::string* key) {
+  if (a.Has("--checkpoint-key")) {
+    *key = a.Get("--checkpoint-key");
+  } else if (a.Has("--checkpoint-key-file")) {
+    if (!ReadFileTrimmed(a.Get("--checkpoint-key-file"), key)) {
+      return InvalidArgument("cannot read --checkpoint-key-file " + a.Get("--checkpoint-key-file"));
+    }
+  } else if (const char* env = std::getenv("HOLDGATE_AUDIT_CHECKPOINT_KEY"); env != nullptr && *env != '\0') {
+    *key = env;
+  } else if (a.Has("--config")) {
+    auto cfg = LoadConfigFile(a.Get("--config"));
+    if (!cfg.ok()) return cfg.status();
+    const Json audit = cfg->raw.is_object() && cfg->raw.contains("audit") ? cfg->raw["audit"] : Json::object();
+    auto cp = store::ParseAuditCheckpointConfig(audit, std::filesystem::path(a.Get("--config")).parent_path().string());
+    if (!cp.ok()) return cp.status();
+    if (!cp->enabled) return InvalidArgument(a.Get("--config") + " has no audit.checkpoint key");
+    *key = cp->key;
+  }
+  if ((a.Has("--checkpoint-key") || a.Has("--checkpoint-key-file")) && key->empty()) {
+    return InvalidArgument("the checkpoint key is empty");
+  }
+  return Status::Ok();
+}
+
+Json VerdictJson(const store::AuditVerdict& v) {
+  Json j = {{"ok", v.ok},
+            {"rows_checked", v.rows_checked},
+            {"broken_seq", v.broken_seq == 0 ? Json(nullptr) : Json(v.broken_seq)},
+            {"why", v.why},
+            {"head_seq", v.head_seq},
+            {"head_hash", v.head_hash},
+            {"start_seq", v.start_seq},
+            {"start_hash", v.start_hash},
+            {"checkpoints", v.checkpoints},
+            {"checkpoints_verified", v.checkpoints_verified},
+            {"last_checkpoint_seq", v.last_checkpoint_seq}};
+  if (!v.anchors.empty()) {
+    Json anchors = Json::array();
+    for (const auto& an : v.anchors) {
+      anchors.push_back({{"first_seq", an.first_seq}, {"last_seq", an.seq}, {"count", an.count},
+                         {"start_hash", an.start_hash}, {"head_hash", an.hash},
+                         {"archived_at", FormatTimeMs(an.archived_at_ms)}, {"archive", an.archive}});
+    }
+    j["anchors"] = std::move(anchors);
+  }
+  return j;
+}
+
+int RunAuditVerify(std::vector<std::string> args) {
+  std::string error;
+  const std::vector<std::string> archives = TakeArchives(&args, &error);
+  if (!error.empty()) return Usage("audit", error);
+  Args a = ParseArgs(args, 2, {"--db", "--checkpoint-key", "--checkpoint-key-file", "--config"}, {"--json"});
   if (a.help) return PrintHelp("audit", std::cout), kExitOk;
   if (!a.error.empty()) return Usage("audit", a.error);
   if (!a.positional.empty()) return Usage("audit", "unexpected argument " + a.positional[0]);
-  Json v;
-  if (a.Has("--db")) {
-    auto verdict = store::VerifyAuditChainFile(a.Get("--db"));
-    if (!verdict.ok()) {
-      std::cerr << "holdgate audit verify: " << verdict.status().message() << "\n";
-      return verdict.status().code() == Code::kNotFound ? kExitNotFound : kExitError;
-    }
-    v = Json{{"ok", verdict->ok}, {"rows_checked", verdict->rows_checked},
-             {"broken_seq", verdict->broken_seq == 0 ? Json(nullptr) : Json(verdict->broken_seq)},
-             {"why", verdict->why}, {"head_seq", verdict->head_seq}, {"head_hash", verdict->head_hash}};
-  } else {
+  const bool offline = a.Has("--db") || !archives.empty();
+  store::AuditVerifyOptions options;
+  Status ks = CheckpointKeyFrom(a, &options.checkpoint_key);
+  if (!ks.ok()) return Usage("audit", ks.message());
+  if (!offline && (a.Has("--checkpoint-key") || a.Has("--checkpoint-key-file") || a.Has("--config"))) {
+    return Usage("audit", "a checkpoint key is checked offline only: add --db FILE and/or --archive FILE");
+  }
+  const bool json = a.flags.count("--json") > 0;
+  if (!offline) {
     int code = kExitOk;
     auto client = Connect(a, &code);
     if (!client) return code;
     ApiReply r = client->Get("/api/audit/verify");
     if (!r.ok()) return Fail(r);
-    v = r.body;
+    const Json& v = r.body;
+    const bool ok = v.value("ok", false);
+    if (json) {
+      std::cout << v.dump(2) << "\n";
+    } else if (ok) {
+      std::cout << "Audit chain OK: " << v.value("rows_checked", 0) << " rows, head seq " << v.value("head_seq", 0)
+                << ", head hash " << Str(v, "head_hash") << "\n";
+    } else {
+      std::cout << "Audit chain BROKEN at seq " << Str(v, "broken_seq") << ": " << Printable(Str(v, "why")) << " ("
+                << v.value("rows_checked", 0) << " rows checked)\n";
+    }
+    return ok ? kExitOk : kExitChainBroken;
   }
-  const bool ok = v.value("ok", false);
-  if (a.flags.count("--json")) {
-    std::cout << v.dump(2) << "\n";
-  } else if (ok) {
-    std::cout << "Audit chain OK: " << v.value("rows_checked", 0) << " rows, head seq " << v.value("head_seq", 0)
-              << ", head hash " << Str(v, "head_hash") << "\n";
+
+  bool ok = true;
+  Json out = Json::object();
+  std::vector<std::string> lines;  // the human report
+  std::optional<store::AuditVerdict> db;
+  if (a.Has("--db")) {
+    auto verdict = store::VerifyAuditChainFile(a.Get("--db"), options);
+    if (!verdict.ok()) {
+      std::cerr << "holdgate audit verify: " << verdict.status().message() << "\n";
+      return verdict.status().code() == Code::kNotFound ? kExitNotFound : kExitError;
+    }
+    db = *verdict;
+    out = VerdictJson(*db);
+    ok = db->ok;
+    if (db->ok) {
+      std::string l = "Audit chain OK: " + std::to_string(db->rows_checked) + " rows, head seq " +
+                      std::to_string(db->head_seq) + ", head hash " + db->head_hash;
+      if (db->start_seq > 0) {
+        l += "\n  starts after archive anchor seq " + std::to_string(db->start_seq) + " (hash " + db->start_hash +
+             "); " + std::to_string(db->anchors.size()) + " archive(s) hold seq 1.." + std::to_string(db->start_seq);
+      }
+      lines.push_back(l);
+    } else {
+      lines.push_back("Audit chain BROKEN at seq " + std::to_string(db->broken_seq) + ": " + Printable(db->why) + " (" +
+                      std::to_string(db->rows_checked) + " rows checked)");
+    }
+    if (db->checkpoints > 0 || !options.checkpoint_key.empty()) {
+      lines.push_back("  checkpoints: " + std::to_string(db->checkpoints) +
+                      (options.checkpoint_key.empty() ? " (HMAC not checked: no checkpoint key given)"
+                                                      : ", " + std::to_string(db->checkpoints_verified) + " HMAC verified"));
+    }
+  }
+
+  struct Checked {
+    std::string file;
+    store::AuditArchiveVerdict v;
+  };
+  std::vector<Checked> checked;
+  Json arch = Json::array();
+  for (const std::string& file : archives) {
+    auto v = store::VerifyAuditArchiveFile(file, options);
+    if (!v.ok()) {
+      std::cerr << "holdgate audit verify: " << v.status().message() << "\n";
+      return v.status().code() == Code::kNotFound ? kExitNotFound : kExitError;
+    }
+    checked.push_back({file, *v});
+  }
+  // Archives in seq order must continue one another; with --db each must be one of its anchors.
+  std::sort(checked.begin(), checked.end(),
+            [](const Checked& x, const Checked& y) { return x.v.info.first_seq < y.v.info.first_seq; });
+  for (size_t i = 0; i < checked.size(); ++i) {
+    const auto& [file, v] = checked[i];
+    std::string problem;
+    if (!v.chain.ok) {
+      problem = "BROKEN at line " + std::to_string(v.broken_line) +
+                (v.chain.broken_seq > 0 ? " (seq " + std::to_string(v.chain.broken_seq) + ")" : "") + ": " +
+                Printable(v.chain.why);
+    } else if (i > 0 && checked[i - 1].v.chain.ok &&
+               (v.info.first_seq != checked[i - 1].v.info.last_seq + 1 ||
+                v.info.start_hash != checked[i - 1].v.info.head_hash)) {
+      problem = "does not continue " + checked[i - 1].file + " (its start seq " + std::to_string(v.info.first_seq) +
+                " / start hash do not match that archive's head seq " +
+                std::to_string(checked[i - 1].v.info.last_seq) + ")";
+    } else if (db) {
+      auto it = std::find_if(db->anchors.begin(), db->anchors.end(),
+                             [&](const store::AuditAnchor& an) { return an.seq == v.info.last_seq; });
+      if (it == db->anchors.end() || it->hash != v.info.head_hash || it->first_seq != v.info.first_seq ||
+          it->start_hash != v.info.start_hash) {
+        problem = "its head (seq " + std::to_string(v.info.last_seq) + ", hash " + v.info.head_hash +
+                  ") is not an anchor of " + a.Get("--db");
+      }
+    }
+    Json j = {{"file", file},
+              {"ok", problem.empty()},
+              {"broken_line", v.broken_line == 0 ? Json(nullptr) : Json(v.broken_line)},
+              {"broken_seq", v.chain.broken_seq == 0 ? Json(nullptr) : Json(v.chain.broken_seq)},
+              {"why", problem.empty() ? "" : v.chain.ok ? problem : v.chain.why},
+              {"first_seq", v.info.first_seq},
+              {"last_seq", v.info.last_seq},
+              {"count", v.info.count},
+              {"start_hash", v.info.start_hash},
+              {"head_hash", v.info.head_hash},
+              {"created_at", v.info.created_at},
+              {"checkpoints", v.chain.checkpoints},
+              {"checkpoints_verified", v.chain.checkpoints_verified}};
+    arch.push_back(std::move(j));
+    if (problem.empty()) {
+      lines.push_back("Archive " + Printable(file) + " OK: seq " + std::to_string(v.info.first_seq) + ".." +
+                      std::to_string(v.info.last_seq) + " (" + std::to_string(v.info.count) + " events), head hash " +
+                      v.info.head_hash + (db ? ", an anchor of the database" : ""));
+    } else {
+      ok = false;
+      lines.push_back("Archive " + Printable(file) + " " + problem);
+    }
+  }
+  if (!archives.empty()) {
+    out["archives"] = std::move(arch);
+    out["ok"] = ok;
+  }
+  if (json) {
+    std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << "Audit chain BROKEN at seq " << Str(v, "broken_seq") << ": " << Printable(Str(v, "why")) << " ("
-              << v.value("rows_checked", 0) << " rows checked)\n";
+    for (const auto& l : lines) std::cout << l << "\n";
   }
   return ok ? kExitOk : kExitChainBroken;
 }
 
+// --before: an RFC 3339 time / date / epoch ms, or an age such as 90d, 12h, 30m (now minus it).
+bool ParseCutTime(const std::string& text, int64_t* out) {
+  if (!text.empty() && std::string("smhd").find(text.back()) != std::string::npos) {
+    const int64_t age = ParseDurationMs(text);
+    if (age > 0) {
+      *out = SystemClock::Instance().NowMs() - age;
+      return true;
+    }
+    return false;
+  }
+  return review::ParseTimeParam(text, out) && *out > 0;
+}
+
+int RunAuditArchive(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 2, {"--db", "--before", "--through-seq", "--out"}, {"--json"});
+  if (a.help) return PrintHelp("audit", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("audit", a.error);
+  if (!a.positional.empty()) return Usage("audit", "unexpected argument " + a.positional[0]);
+  if (!a.Has("--db")) return Usage("audit", "audit archive needs --db FILE (it works on the database file)");
+  if (a.Get("--out").empty()) return Usage("audit", "audit archive needs --out FILE");
+  store::AuditArchiveOptions o;
+  o.out_path = a.Get("--out");
+  if (!a.Has("--before") && !a.Has("--through-seq")) {
+    return Usage("audit", "audit archive needs a cut point: --before TIME|AGE and/or --through-seq N");
+  }
+  if (a.Has("--before") && !ParseCutTime(a.Get("--before"), &o.before_ms)) {
+    return Usage("audit", "--before must be an RFC 3339 time, a date, or an age such as 90d");
+  }
+  if (a.Has("--through-seq")) {
+    const std::string v = a.Get("--through-seq");
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos || std::stoll(v) < 1) {
+      return Usage("audit", "--through-seq must be a positive number");
+    }
+    o.through_seq = std::stoll(v);
+  }
+  const char* user = std::getenv("USER");
+  o.actor = user != nullptr && *user != '\0' ? user : "holdgate-cli";
+  const std::string db_path = a.Get("--db");
+  if (!std::filesystem::exists(db_path)) {
+    std::cerr << "holdgate audit archive: no such database file: " << db_path << "\n";
+    return kExitNotFound;
+  }
+  auto opened = store::Store::Open(db_path, SystemClock::Instance());
+  if (!opened.ok()) {
+    std::cerr << "holdgate audit archive: " << opened.status().message() << "\n";
+    return kExitError;
+  }
+  auto r = (*opened)->ArchiveAudit(o);
+  if (!r.ok()) {
+    std::cerr << "holdgate audit archive: " << r.status().message() << "\n";
+    return r.status().code() == Code::kConflict ? kExitConflict
+           : r.status().code() == Code::kInvalidArgument ? kExitUsage : kExitError;
+  }
+  const store::AuditArchiveInfo& i = r->info;
+  if (a.flags.count("--json")) {
+    std::cout << Json{{"archive", i.count > 0 ? Json(o.out_path) : Json(nullptr)}, {"first_seq", i.first_seq},
+                      {"last_seq", i.last_seq}, {"count", i.count}, {"start_hash", i.start_hash},
+                      {"head_hash", i.head_hash}, {"archived_event_seq", r->archived_event_seq}}
+                     .dump(2)
+              << "\n";
+  } else if (i.count == 0) {
+    std::cout << "Nothing to archive: no events before the cut point (the chain starts after seq " << i.last_seq
+              << ").\n";
+  } else {
+    std::cout << "Archived seq " << i.first_seq << ".." << i.last_seq << " (" << i.count << " events) to "
+              << Printable(o.out_path) << "\n  head hash " << i.head_hash << "\n  pruned from " << Printable(db_path)
+              << "; its chain now starts after anchor seq " << i.last_seq << " (audit.archived event seq "
+              << r->archived_event_seq << ").\nCheck it with: holdgate audit verify --db " << Printable(db_path)
+              << " --archive " << Printable(o.out_path) << "\n";
+  }
+  return kExitOk;
+}
+
 int RunAudit(const std::vector<std::string>& args) {
   if (args.size() > 1 && args[1] == "verify") return RunAuditVerify(args);
+  if (args.size() > 1 && args[1] == "archive") return RunAuditArchive(args);
   Args a = ParseArgs(args, 1, {"--type", "--approval", "--principal", "--actor", "--tool", "--since", "--until", "--limit",
                                "--format"},
                      {});

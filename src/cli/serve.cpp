@@ -22,6 +22,7 @@
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
 #include "review/review_server.h"
+#include "store/audit_checkpoint.h"
 #include "store/store.h"
 #include "transport/http_server.h"
 #include "transport/stdio_server.h"
@@ -196,6 +197,16 @@ class Runner {
     sweeper_->Start();
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
     AuditStartup(pol);
+    // audit.checkpoint: periodic HMAC-signed heads, in the chain and on stderr.
+    auto checkpoint = store::ParseAuditCheckpointConfig(
+        config_.raw.is_object() && config_.raw.contains("audit") ? config_.raw["audit"] : Json::object(), ConfigDir());
+    if (!checkpoint.ok()) return checkpoint.status();
+    if (checkpoint->enabled) {
+      checkpointer_ = std::make_unique<store::AuditCheckpointer>(*store_, clock_, *checkpoint);
+      checkpointer_->Start();
+      log::Info("audit checkpoints enabled",
+                {{"every_ms", checkpoint->every_ms}, {"key_id", store::AuditCheckpointKeyId(checkpoint->key)}});
+    }
     auto notifier = notify::Notifier::Create(config_.notify, *store_, clock_, config_.public_url, ConfigDir());
     if (!notifier.ok()) return notifier.status();
     notifier_ = std::move(notifier.value());
@@ -347,11 +358,13 @@ class Runner {
       store_->SetOutboxFactory(nullptr);
     }
     if (upstream_) upstream_->Stop();
+    if (checkpointer_) checkpointer_->Stop();  // a last checkpoint over the final head
   }
 
   Config config_;
   const SystemClock& clock_ = SystemClock::Instance();
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
   std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
   std::unique_ptr<hold::HoldCoordinator> holds_;
   std::unique_ptr<hold::ExpirySweeper> sweeper_;
