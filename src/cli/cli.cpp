@@ -23,6 +23,8 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
   watch          follow approval events
   token          mint a reviewer token (HS256)
   audit          audit events; `audit verify` checks the hash chain
+  deliveries     notification deliveries (webhooks, Slack): attempts, state, next try
+  redeliver      queue a notification delivery again
   policy check   validate a policy file and show effective decisions
   agent-key      create an agent API key and the hash to put in the config
 )";

@@ -99,6 +99,23 @@ const std::map<std::string, CommandHelp>& Helps() {
         "audit.archived event. Works on the database file directly, also while holdgate runs (SQLite's\n"
         "write lock orders it with the server's writes). It refuses a chain that does not verify.\n"
         "Keep every archive: together, in order, they are the history before the database's anchor.\n"}},
+      {"deliveries",
+       {"holdgate deliveries [--state pending|delivering|delivered|dead|all] [--approval ID] [--target T]\n"
+        "                     [--limit N] [--json]\n"
+        "       holdgate deliveries --endpoints [--json]",
+        "Lists notification deliveries (webhook and Slack outbox rows), oldest first: attempts, state,\n"
+        "the receiver's last answer and the next try. Default --state all, --limit 100 (pages are\n"
+        "followed). --json prints the API's deliveries array.\n"
+        "--endpoints lists the configured targets instead, and whether one is disabled (a receiver\n"
+        "that answered 410 Gone stays disabled, also across restarts, until re-enabled).\n"}},
+      {"redeliver",
+       {"holdgate redeliver DELIVERY_ID [--json]\n"
+        "       holdgate redeliver --endpoint TARGET [--json]",
+        "Queues a delivery again (for example one that is dead after its retries ran out, or delivered\n"
+        "to a receiver that lost it). The same webhook-id is sent, so receivers can deduplicate.\n"
+        "--endpoint re-enables a disabled target (webhook:NAME or slack) and queues again every\n"
+        "delivery given up because it was disabled.\n"
+        "Needs an admin token; the request is audited (delivery.requeued, endpoint.enable_requested).\n"}},
   };
   return helps;
 }
@@ -972,6 +989,131 @@ int RunAudit(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// ---- deliveries / redeliver -------------------------------------------------------------------
+
+int ListEndpoints(const Args& a) {
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  ApiReply r = client->Get("/api/endpoints");
+  if (!r.ok()) return Fail(r);
+  if (!r.body.is_object() || !r.body["endpoints"].is_array()) {
+    std::cerr << "holdgate: unexpected answer from " << client->url() << "\n";
+    return kExitError;
+  }
+  if (a.flags.count("--json")) {
+    std::cout << r.body["endpoints"].dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (r.body["endpoints"].empty()) {
+    std::cout << "No notification endpoints configured.\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"TARGET", "STATE", "WHY"}};
+  for (const auto& e : r.body["endpoints"]) {
+    rows.push_back({Printable(Str(e, "target"), 40), e.value("disabled", false) ? "disabled" : "enabled",
+                    Printable(Str(e, "why"), 60)});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+int RunDeliveries(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 1, {"--state", "--approval", "--target", "--limit"}, {"--json", "--endpoints"});
+  if (a.help) return PrintHelp("deliveries", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("deliveries", a.error);
+  if (!a.positional.empty()) return Usage("deliveries", "unexpected argument " + a.positional[0]);
+  if (a.flags.count("--endpoints")) return ListEndpoints(a);
+  int limit = 100;
+  if (a.Has("--limit")) {
+    try {
+      limit = std::stoi(a.Get("--limit"));
+    } catch (...) {
+      limit = 0;
+    }
+    if (limit < 1 || limit > 1000000) return Usage("deliveries", "--limit must be a positive number");
+  }
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  std::multimap<std::string, std::string> params;
+  params.emplace("state", a.Get("--state", "all"));
+  if (a.Has("--approval")) params.emplace("approval_id", a.Get("--approval"));
+  if (a.Has("--target")) params.emplace("target", a.Get("--target"));
+  Json all = Json::array();
+  std::string after;
+  while (static_cast<int>(all.size()) < limit) {
+    auto p = params;
+    p.emplace("limit", std::to_string(std::min(1000, limit - static_cast<int>(all.size()))));
+    if (!after.empty()) p.emplace("after_id", after);
+    ApiReply r = client->Get("/api/deliveries", p);
+    if (!r.ok()) return Fail(r);
+    if (!r.body.is_object() || !r.body["deliveries"].is_array()) {
+      std::cerr << "holdgate: unexpected answer from " << client->url() << "\n";
+      return kExitError;
+    }
+    for (auto& x : r.body["deliveries"]) all.push_back(x);
+    after = r.body["next_after_id"].is_number() ? std::to_string(r.body["next_after_id"].get<int64_t>()) : "";
+    if (after.empty()) break;
+  }
+  if (a.flags.count("--json")) {
+    std::cout << all.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (all.empty()) {
+    std::cout << "No deliveries.\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATE", "EVENT", "TARGET", "APPROVAL", "ATTEMPTS", "LAST", "NEXT TRY"}};
+  for (const auto& x : all) {
+    const std::string state = Str(x, "state");
+    const bool waiting = state == "pending" || state == "delivering";
+    rows.push_back({Str(x, "id"), state, Printable(Str(x, "event_type"), 20), Printable(Str(x, "target"), 32),
+                    Printable(Str(x, "approval_id")), Str(x, "attempts"), Printable(Str(x, "last_status"), 40),
+                    waiting ? Relative(x["next_attempt_at"]) : ""});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+int RunRedeliver(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 1, {"--endpoint"}, {"--json"});
+  if (a.help) return PrintHelp("redeliver", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("redeliver", a.error);
+  if (a.Has("--endpoint")) {
+    if (!a.positional.empty()) return Usage("redeliver", "give a delivery ID or --endpoint, not both");
+    int code = kExitOk;
+    auto client = Connect(a, &code);
+    if (!client) return code;
+    ApiReply r = client->Post("/api/endpoints/" + UrlEncode(a.Get("--endpoint")) + "/enable", Json::object());
+    if (!r.ok()) return Fail(r);
+    if (a.flags.count("--json")) {
+      std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << "Endpoint " << Printable(a.Get("--endpoint")) << " enabled; " << r.body.value("requeued", 0)
+                << " deliveries queued again.\n";
+    }
+    return kExitOk;
+  }
+  if (a.positional.size() != 1) return Usage("redeliver", "give exactly one delivery ID");
+  const std::string& id = a.positional[0];
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+    return Usage("redeliver", "a delivery ID is a number (see holdgate deliveries)");
+  }
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  ApiReply r = client->Post("/api/deliveries/" + id + "/redeliver", Json::object());
+  if (!r.ok()) return Fail(r);
+  if (a.flags.count("--json")) {
+    std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << "Delivery " << id << " queued again.\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunReviewerCommand(const std::vector<std::string>& args) {
@@ -984,6 +1126,8 @@ int RunReviewerCommand(const std::vector<std::string>& args) {
   if (cmd == "watch") return RunWatch(args);
   if (cmd == "token") return RunToken(args);
   if (cmd == "audit") return RunAudit(args);
+  if (cmd == "deliveries") return RunDeliveries(args);
+  if (cmd == "redeliver") return RunRedeliver(args);
   return -1;
 }
 

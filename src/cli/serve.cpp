@@ -228,6 +228,15 @@ class Runner {
     if (!review.ok()) return review.status();
     review_ = std::move(review.value());
     review_->AddPlainRoute("POST", "/slack/actions", notifier_->SlackActionsHandler(holds_.get()));
+    notify::Notifier* live_notifier = notifier_.get();
+    review::EndpointControl control;
+    control.list = [live_notifier] {
+      std::vector<review::EndpointView> out;
+      for (const auto& e : live_notifier->Endpoints()) out.push_back({e.target, e.disabled, e.why});
+      return out;
+    };
+    control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
+    review_->SetEndpointControl(std::move(control));
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());

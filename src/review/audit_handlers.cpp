@@ -164,4 +164,29 @@ void ReviewServer::Impl::Redeliver(const httplib::Request& req, httplib::Respons
   SendJson(res, 200, Json{{"requeued", id}});
 }
 
+void ReviewServer::Impl::ListEndpoints(const httplib::Request&, httplib::Response& res) {
+  Json out = Json::array();
+  if (endpoint_control_.list) {
+    for (const EndpointView& e : endpoint_control_.list()) {
+      out.push_back(Json{{"target", e.target}, {"disabled", e.disabled}, {"why", e.why}});
+    }
+  }
+  SendJson(res, 200, Json{{"endpoints", std::move(out)}});
+}
+
+void ReviewServer::Impl::EnableEndpoint(const httplib::Request& req, httplib::Response& res) {
+  const std::string target = req.matches[1];
+  if (!endpoint_control_.enable) return SendError(res, 404, "not_found", "no such endpoint");
+  auto requeued = endpoint_control_.enable(target);
+  if (!requeued.ok()) return SendStatus(res, requeued.status());
+  store::AuditEvent ev;
+  ev.type = "endpoint.enable_requested";
+  ev.actor = CallerOf(req).name;
+  ev.via = CallerOf(req).via;
+  ev.decision = "enable";
+  ev.detail = Json{{"target", target}, {"requeued", *requeued}};
+  (void)store_.AppendAudit(ev);
+  SendJson(res, 200, Json{{"enabled", target}, {"requeued", *requeued}});
+}
+
 }  // namespace holdgate::review

@@ -116,6 +116,7 @@ ReviewServer::~ReviewServer() { Stop(); }
 void ReviewServer::AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler) {
   impl_->AddPlainRoute(method, path, std::move(handler));
 }
+void ReviewServer::SetEndpointControl(EndpointControl control) { impl_->SetEndpointControl(std::move(control)); }
 Status ReviewServer::Start() { return impl_->Start(); }
 void ReviewServer::Stop() { impl_->Stop(); }
 int ReviewServer::port() const { return impl_->port(); }
@@ -493,6 +494,8 @@ void ReviewServer::Impl::RegisterRoutes() {
       case RouteId::kAuditVerify: h = [this](const auto& q, auto& s) { AuditVerify(q, s); }; break;
       case RouteId::kListDeliveries: h = [this](const auto& q, auto& s) { ListDeliveries(q, s); }; break;
       case RouteId::kRedeliver: h = [this](const auto& q, auto& s) { Redeliver(q, s); }; break;
+      case RouteId::kListEndpoints: h = [this](const auto& q, auto& s) { ListEndpoints(q, s); }; break;
+      case RouteId::kEnableEndpoint: h = [this](const auto& q, auto& s) { EnableEndpoint(q, s); }; break;
       case RouteId::kUiIndex:
       case RouteId::kUiFile: h = [this](const auto& q, auto& s) { UiFile(q, s); }; break;
     }

@@ -80,6 +80,20 @@ struct PlainResponse {
 };
 using PlainHandler = std::function<PlainResponse(const PlainRequest&)>;
 
+// Notification endpoints as the notifier sees them, for GET /api/endpoints and
+// POST /api/endpoints/{target}/enable (admin). Both callbacks run on listener threads.
+struct EndpointView {
+  std::string target;  // "webhook:ops", "slack"
+  bool disabled = false;
+  std::string why;
+};
+struct EndpointControl {
+  std::function<std::vector<EndpointView>()> list;
+  // Re-enables a disabled endpoint and requeues its given-up rows; returns how many.
+  // kNotFound for an unknown target.
+  std::function<Result<int>(const std::string& target)> enable;
+};
+
 class ReviewServer {
  public:
   // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key).
@@ -93,6 +107,8 @@ class ReviewServer {
 
   // REQUIRES: called before Start(). `method` "GET"/"POST", `path` an exact path.
   void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
+  // REQUIRES: called before Start(). Without it /api/endpoints lists nothing and enable is 404.
+  void SetEndpointControl(EndpointControl control);
 
   // Binds host:port and starts serving on a background thread. kUnavailable if the port is taken.
   Status Start();

@@ -25,6 +25,9 @@ const std::vector<RouteSpec> kRoutes = {
     {RouteId::kListDeliveries, "GET", "/api/deliveries", "/api/deliveries", Access::kRead},
     {RouteId::kRedeliver, "POST", "/api/deliveries/([0-9]{1,18})/redeliver", "/api/deliveries/{id}/redeliver",
      Access::kAdmin},
+    {RouteId::kListEndpoints, "GET", "/api/endpoints", "/api/endpoints", Access::kRead},
+    {RouteId::kEnableEndpoint, "POST", "/api/endpoints/([A-Za-z0-9_.:-]{1,128})/enable",
+     "/api/endpoints/{target}/enable", Access::kAdmin},
     {RouteId::kUiIndex, "GET", "/", "/", Access::kPublic},
     // Everything else under GET that is not /api/: a file of the embedded approval UI (or 404).
     {RouteId::kUiFile, "GET", "/((?!api/)[^\\\\]{1,512})", "/{file}", Access::kPublic},

@@ -30,6 +30,8 @@ enum class RouteId {
   kAuditVerify,
   kListDeliveries,
   kRedeliver,
+  kListEndpoints,
+  kEnableEndpoint,
   kUiIndex,
   kUiFile,
 };

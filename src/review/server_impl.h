@@ -66,6 +66,8 @@ class ReviewServer::Impl {
   void AuditVerify(const httplib::Request& req, httplib::Response& res);
   void ListDeliveries(const httplib::Request& req, httplib::Response& res);
   void Redeliver(const httplib::Request& req, httplib::Response& res);
+  void ListEndpoints(const httplib::Request& req, httplib::Response& res);
+  void EnableEndpoint(const httplib::Request& req, httplib::Response& res);
   void UiFile(const httplib::Request& req, httplib::Response& res);
 
  private:
@@ -102,6 +104,12 @@ class ReviewServer::Impl {
     PlainHandler handler;
   };
   std::vector<PlainRoute> plain_routes_;  // fixed before Start()
+  EndpointControl endpoint_control_;      // fixed before Start()
+
+ public:
+  void SetEndpointControl(EndpointControl control) { endpoint_control_ = std::move(control); }
+
+ private:
 
   // Auth-failure audit token bucket.
   std::mutex audit_mu_;
