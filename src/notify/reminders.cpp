@@ -103,6 +103,7 @@ void Notifier::Impl::SendReminder(const store::Approval& a, int n, int64_t now_m
   for (const auto& target : TargetsFor(a, kEventReminder)) {
     auto row = BuildRow(target, kEventReminder, a, now_ms, n, extra, "");
     if (!row) continue;
+    row->approval_id = a.id;
     auto written = store_.EnqueueOutbox(*row);
     if (!written.ok()) {
       log::Warn("notify: cannot enqueue a reminder", {{"approval", a.id}, {"error", written.status().ToString()}});
@@ -138,6 +139,7 @@ void Notifier::Impl::SendEscalation(const store::Approval& a, int64_t now_ms, Ru
     // Escalation targets are named explicitly: they get it whatever their event subscription.
     auto row = BuildRow(target, kEventEscalated, a, now_ms, 0, extra, note);
     if (!row) continue;
+    row->approval_id = a.id;
     auto written = store_.EnqueueOutbox(*row);
     if (!written.ok()) {
       log::Warn("notify: cannot enqueue an escalation", {{"approval", a.id}, {"error", written.status().ToString()}});

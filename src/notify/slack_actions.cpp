@@ -244,6 +244,7 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
     if (s.code() == Code::kConflict && !response_url.empty()) {
       // Decided elsewhere (UI, CLI, another click): show the outcome on the stale card.
       store::NewOutboxRow row = in.outbox.front();
+      row.approval_id = in.id;
       auto r = store_.EnqueueOutbox(row);
       if (!r.ok()) log::Warn("notify: cannot enqueue a Slack card update", {{"error", r.status().ToString()}});
     }

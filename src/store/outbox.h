@@ -24,6 +24,9 @@ struct NewOutboxRow {
   std::string target;      // e.g. "webhook:ops" / "slack:#approvals"; meaning is the notifier's
   Json payload;            // the body to deliver
   int64_t deliver_at_ms = 0;  // 0 = now
+  // EnqueueOutbox only: ties a row written outside an approval change (a reminder, a card
+  // update) to its approval, for the per-approval order and the delivery log. Empty = none.
+  std::string approval_id;
 };
 
 struct OutboxRow {

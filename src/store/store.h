@@ -149,7 +149,8 @@ class Store {
 
   // ---- outbox ---------------------------------------------------------------------------------
   void SetOutboxFactory(OutboxFactory factory);
-  // Rows not tied to an approval (e.g. a policy reload notice).
+  // A row written outside an approval change (a reminder, a Slack reply, a policy notice);
+  // row.approval_id, when set, must name an existing approval.
   Result<OutboxRow> EnqueueOutbox(const NewOutboxRow& row);
   // Claims up to `limit` due rows (pending with next_attempt_at <= now_ms, or delivering with an
   // expired lease): state -> delivering, attempts += 1. Oldest due first.

@@ -65,7 +65,7 @@ std::optional<OutboxRow> LoadOutbox(StatementCache& stmts, int64_t id) {
 Result<OutboxRow> Store::EnqueueOutbox(const NewOutboxRow& row) {
   if (row.target.empty()) return InvalidArgument("outbox target is required");
   return impl_->Write<OutboxRow>("enqueue outbox", [&](Impl::Tx& tx) -> Result<OutboxRow> {
-    impl_->InsertOutboxTx(tx, "", row);
+    impl_->InsertOutboxTx(tx, row.approval_id, row);
     std::optional<OutboxRow> r = LoadOutbox(tx.stmts, tx.db.getLastInsertRowid());
     if (!r) return Internal("outbox row vanished");
     return *r;

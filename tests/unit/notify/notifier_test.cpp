@@ -215,6 +215,7 @@ TEST_CASE("reminders and escalation follow the injected clock, once each", "[not
   CHECK(reminders[0].target == "webhook:ops");  // the approval's own targets
   CHECK(reminders[0].payload["body"]["data"]["reminder"] == 1);
   CHECK(reminders[0].payload["body"]["data"]["id"] == a.id);
+  CHECK(reminders[0].approval_id == a.id);  // listed with its approval in the delivery log
   CHECK(env.AuditCount("notify.reminder", a.id) == 1);
 
   env.clock.Set(t0 + 15 * kMin);
@@ -239,6 +240,7 @@ TEST_CASE("reminders and escalation follow the injected clock, once each", "[not
   auto escalated = env.RowsOfEvent("approval.escalated");
   REQUIRE(escalated.size() == 1);
   CHECK(escalated[0].target == "webhook:oncall");
+  CHECK(escalated[0].approval_id == a.id);
   CHECK(escalated[0].payload["body"]["type"] == "approval.escalated");
   CHECK(escalated[0].payload["body"]["data"]["escalation"]["pending_for_ms"] == 25 * kMin);
   CHECK(env.AuditCount("notify.escalated", a.id) == 1);
