@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <thread>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -69,7 +72,7 @@ struct AuditRun {
   std::string policy = dir.File("policy.json");
   int runs = 0;
 
-  AuditRun() {
+  explicit AuditRun(bool checkpoints = true) {
     WriteFile(policy, R"({"version":"1","default":"allow","tools":{
       "stats":{"action":"deny","reason":"stats are private"},
       "cancel_job":{"action":"require_approval","reason":"Cancelling a job cannot be undone",
@@ -77,7 +80,8 @@ struct AuditRun {
       "slow_echo":{"action":"require_approval","approval":{"timeout":"1s","hold":"60s"}}}})");
     Json cfg = {{"mcp", {{"agent_keys", {{{"name", "a"}, {"principal", "agent-a"}, {"sha256", Sha256Hex(kAgentKeyA)}},
                                          {{"name", "b"}, {"principal", "agent-b"}, {"sha256", Sha256Hex(kAgentKeyB)}}}}}},
-                {"audit", {{"all_calls", true}, {"checkpoint", {{"key", kCheckpointKey}, {"every", "1s"}}}}}};
+                {"audit", {{"all_calls", true}}}};
+    if (checkpoints) cfg["audit"]["checkpoint"] = {{"key", kCheckpointKey}, {"every", "1s"}};
     WriteFile(config, cfg.dump());
     Start();
   }
@@ -133,6 +137,47 @@ inline std::string ToolText(const Json& response) {
 
 inline bool ToolIsError(const Json& response) {
   return response.contains("error") || response["result"].value("isError", false);
+}
+
+// Calls that produce every kind of audit event; `tag` keeps arguments distinct across runs.
+inline void MixedTraffic(AuditRun& run, const std::string& tag, bool with_expiry) {
+  McpHttpClient a = run.Agent(kAgentKeyA);
+  McpHttpClient b = run.Agent(kAgentKeyB);
+  CHECK_FALSE(ToolIsError(a.CallTool("list_jobs", Json::object())));
+  CHECK_FALSE(ToolIsError(b.CallTool("list_jobs", {{"limit", 5}})));
+  Json denied = a.CallTool("stats", Json::object());
+  CHECK(ToolIsError(denied));
+
+  ReviewClient alice(run.gw.review_port, "alice");
+  ReviewClient bob(run.gw.review_port, "bob");
+  // Held, then approved (runs upstream).
+  Json approved_reply;
+  std::thread t1([&] { approved_reply = a.CallTool("cancel_job", {{"job_id", tag + "-1"}}, {{"progressToken", "p1"}}); });
+  Json pending = alice.WaitForPending();
+  REQUIRE(pending.is_object());
+  CHECK(alice.Approve(pending["id"], "ok for " + tag).status == 200);
+  t1.join();
+  CHECK(approved_reply.contains("result"));
+  // Held, then rejected.
+  Json rejected_reply;
+  std::thread t2([&] { rejected_reply = b.CallTool("cancel_job", {{"job_id", tag + "-2"}}, {{"progressToken", "p2"}}); });
+  pending = bob.WaitForPending();
+  REQUIRE(pending.is_object());
+  CHECK(bob.Reject(pending["id"], "not during the release").status == 200);
+  t2.join();
+  CHECK(ToolIsError(rejected_reply));
+  CHECK(ToolText(rejected_reply).find("not during the release") != std::string::npos);
+  // Held, then expired (timeout 1 s; the sweeper answers it).
+  if (with_expiry) {
+    Json expired = a.CallTool("slow_echo", {{"message", tag}, {"delay_ms", 0}}, {{"progressToken", "p3"}});
+    CHECK(ToolIsError(expired));
+    CHECK(ToolText(expired).find("expired") != std::string::npos);
+  }
+  // A reviewer with a bad token (auth.failed).
+  httplib::Client mallory("127.0.0.1", run.gw.review_port);
+  auto refused = mallory.Get("/api/approvals", {{"Authorization", "Bearer not-a-token"}});
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
 }
 
 }  // namespace holdgate::testing

@@ -5,8 +5,6 @@
 // holdgate serves traffic), verify the database and the archives, and a tampered archive line fails.
 #include <signal.h>
 
-#include <httplib.h>
-
 #include <atomic>
 #include <map>
 #include <sstream>
@@ -18,47 +16,6 @@
 
 namespace holdgate::testing {
 namespace {
-
-// Calls that produce every kind of audit event; `tag` keeps arguments distinct across runs.
-void MixedTraffic(AuditRun& run, const std::string& tag, bool with_expiry) {
-  McpHttpClient a = run.Agent(kAgentKeyA);
-  McpHttpClient b = run.Agent(kAgentKeyB);
-  CHECK_FALSE(ToolIsError(a.CallTool("list_jobs", Json::object())));
-  CHECK_FALSE(ToolIsError(b.CallTool("list_jobs", {{"limit", 5}})));
-  Json denied = a.CallTool("stats", Json::object());
-  CHECK(ToolIsError(denied));
-
-  ReviewClient alice(run.gw.review_port, "alice");
-  ReviewClient bob(run.gw.review_port, "bob");
-  // Held, then approved (runs upstream).
-  Json approved_reply;
-  std::thread t1([&] { approved_reply = a.CallTool("cancel_job", {{"job_id", tag + "-1"}}, {{"progressToken", "p1"}}); });
-  Json pending = alice.WaitForPending();
-  REQUIRE(pending.is_object());
-  CHECK(alice.Approve(pending["id"], "ok for " + tag).status == 200);
-  t1.join();
-  CHECK(approved_reply.contains("result"));
-  // Held, then rejected.
-  Json rejected_reply;
-  std::thread t2([&] { rejected_reply = b.CallTool("cancel_job", {{"job_id", tag + "-2"}}, {{"progressToken", "p2"}}); });
-  pending = bob.WaitForPending();
-  REQUIRE(pending.is_object());
-  CHECK(bob.Reject(pending["id"], "not during the release").status == 200);
-  t2.join();
-  CHECK(ToolIsError(rejected_reply));
-  CHECK(ToolText(rejected_reply).find("not during the release") != std::string::npos);
-  // Held, then expired (timeout 1 s; the sweeper answers it).
-  if (with_expiry) {
-    Json expired = a.CallTool("slow_echo", {{"message", tag}, {"delay_ms", 0}}, {{"progressToken", "p3"}});
-    CHECK(ToolIsError(expired));
-    CHECK(ToolText(expired).find("expired") != std::string::npos);
-  }
-  // A reviewer with a bad token (auth.failed).
-  httplib::Client mallory("127.0.0.1", run.gw.review_port);
-  auto refused = mallory.Get("/api/approvals", {{"Authorization", "Bearer not-a-token"}});
-  REQUIRE(refused);
-  CHECK(refused->status == 401);
-}
 
 std::map<std::string, int> CountTypes(AuditRun& run, const std::string& db) {
   ToolRun q = run.Sqlite(db, "SELECT type || ' ' || COUNT(*) FROM audit_events GROUP BY type");
