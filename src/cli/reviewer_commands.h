@@ -1,7 +1,8 @@
 #pragma once
 // The reviewer subcommands of `holdgate`: list, show, approve, reject, watch, token, audit.
-// All but `token` and `audit verify --db` are clients of the review API (--url / HOLDGATE_URL,
-// --token / HOLDGATE_TOKEN). Blocking; write results to stdout and diagnostics to stderr.
+// All but `token`, `audit archive` and offline `audit verify` (--db/--archive) are clients of the
+// review API (--url / HOLDGATE_URL, --token / HOLDGATE_TOKEN). Blocking; write results to stdout
+// and diagnostics to stderr.
 //
 // Exit codes (stable, for scripts): 0 ok, 1 server or network error, 2 usage error, 3 not found,
 // 4 conflict (already decided), 5 authentication/authorisation, 6 audit chain broken (audit verify).
