@@ -102,7 +102,7 @@ print("ok")
 
 }  // namespace
 
-TEST_CASE("audit export: jq and Python's csv read the same events; every event re-hashes; filters are exact",
+TEST_CASE("audit export: jq and Python's csv read the same events, every event re-hashes, filters are exact",
           "[integration][audit]") {
   const std::string jq = RequireProgram("jq");
   const std::string python = RequireProgram("python3");

@@ -40,7 +40,7 @@ constexpr char kDropTriggers[] = "DROP TRIGGER audit_events_no_update; DROP TRIG
 
 }  // namespace
 
-TEST_CASE("audit: a realistic run verifies; sqlite3 edits, deletes and reorders are caught and named",
+TEST_CASE("audit: a realistic run verifies, and sqlite3 edits, deletes and reorders are caught and named",
           "[integration][audit]") {
   RequireProgram("sqlite3");
   AuditRun run;
@@ -122,7 +122,7 @@ TEST_CASE("audit: a realistic run verifies; sqlite3 edits, deletes and reorders 
   CHECK(run.Holdgate({"audit", "verify", "--db", guarded}).code == 0);
 }
 
-TEST_CASE("audit: archive and prune twice (once beside a live server); the database and the archives verify",
+TEST_CASE("audit: archive and prune twice (once beside a live server), then the database and the archives verify",
           "[integration][audit]") {
   RequireProgram("sqlite3");
   AuditRun run;
