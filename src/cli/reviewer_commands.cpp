@@ -88,10 +88,10 @@ const std::map<std::string, CommandHelp>& Helps() {
         "(read-only; works while holdgate runs) starting from its newest archive anchor. --archive (may\n"
         "repeat) checks archive files written by `audit archive`: every line's hash and link and the\n"
         "trailer; several must continue one another, and with --db each archive's head must be one of\n"
-        "the database's anchors. A checkpoint key (--checkpoint-key, --checkpoint-key-file,\n"
-        "$HOLDGATE_AUDIT_CHECKPOINT_KEY, or audit.checkpoint in --config FILE) also checks every\n"
-        "audit.checkpoint event's HMAC. It exits 6 when a chain is broken and names the first bad row\n"
-        "(seq) or archive line.\n"
+        "the database's anchors (archives from seq 1 must reach the database's start). A checkpoint\n"
+        "key (--checkpoint-key, --checkpoint-key-file, $HOLDGATE_AUDIT_CHECKPOINT_KEY, or\n"
+        "audit.checkpoint in --config FILE) also checks every audit.checkpoint event's HMAC.\n"
+        "It exits 6 when a chain is broken and names the first bad row (seq) or archive line.\n"
         "`audit archive` (retention) writes the events older than --before (RFC 3339 time, or an age\n"
         "such as 90d or 12h) and/or up to --through-seq to a new JSON-lines file --out (mode 0600, never\n"
         "overwritten; last line: a trailer with first_seq, last_seq, count, start_hash, head_hash), then\n"
@@ -833,8 +833,26 @@ int RunAuditVerify(std::vector<std::string> args) {
       lines.push_back("Archive " + Printable(file) + " " + problem);
     }
   }
+  // A set of archives from seq 1 claims the whole history: it must reach the database's start.
+  bool complete = false;
+  if (db && !checked.empty() && ok) {
+    const auto& last = checked.back().v.info;
+    if (checked.front().v.info.first_seq == 1) {
+      if (last.last_seq == db->start_seq && last.head_hash == db->start_hash) {
+        complete = true;
+        lines.push_back("Complete: the archives hold seq 1.." + std::to_string(last.last_seq) +
+                        " and the database continues from there");
+      } else {
+        ok = false;
+        lines.push_back("INCOMPLETE: the archives end at seq " + std::to_string(last.last_seq) +
+                        " but the database's chain starts after seq " + std::to_string(db->start_seq) +
+                        ": the archive(s) for the seqs in between are missing");
+      }
+    }
+  }
   if (!archives.empty()) {
     out["archives"] = std::move(arch);
+    if (db) out["complete"] = complete;
     out["ok"] = ok;
   }
   if (json) {

@@ -173,9 +173,18 @@ TEST_CASE("audit: archive and prune twice (once beside a live server), then the 
   CHECK(v.out.find("Archive " + a1 + " OK: seq 1.." + std::to_string(cut1)) != std::string::npos);
   CHECK(v.out.find("Archive " + a2 + " OK: seq " + std::to_string(cut1 + 1) + "..") != std::string::npos);
   CHECK(v.out.find("an anchor of the database") != std::string::npos);
+  CHECK(v.out.find("Complete: the archives hold seq 1..") != std::string::npos);
+  // Archive 1 alone claims history from seq 1 but stops short of the database's start.
+  ToolRun partial = run.Holdgate({"audit", "verify", "--db", run.db, "--archive", a1});
+  INFO(partial.out);
+  CHECK(partial.code == 6);
+  CHECK(partial.out.find("INCOMPLETE: the archives end at seq " + std::to_string(cut1)) != std::string::npos);
+  // Archive 2 alone makes no claim about what came before it.
+  CHECK(run.Holdgate({"audit", "verify", "--db", run.db, "--archive", a2}).code == 0);
   auto report = ParseJson(run.Holdgate({"audit", "verify", "--db", run.db, "--archive", a1, "--archive", a2, "--json"}).out);
   REQUIRE(report.ok());
   REQUIRE((*report)["anchors"].size() == 2);
+  CHECK((*report)["complete"] == true);
   CHECK((*report)["start_hash"] == (*report)["archives"][1]["head_hash"]);  // the DB starts at archive 2's head
   CHECK((*report)["archives"][1]["start_hash"] == (*report)["archives"][0]["head_hash"]);  // archive 2 continues 1
   CHECK(run.Holdgate({"audit", "verify", "--archive", a1}).code == 0);
