@@ -148,9 +148,10 @@ class Gateway::Impl {
     }
     if (method == "tools/list") {
       auto p = policy();
-      return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); });
+      return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); },
+                     /*from_request_thread=*/true);
     }
-    Forward(session, request.json, stream, nullptr);
+    Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
   }
 
   void OnMessage(const std::shared_ptr<Session>& session, const mcp::Message& message) {
@@ -224,8 +225,12 @@ class Gateway::Impl {
     stream->Finish(mcp::MakeResult(request.id(), std::move(result)));
   }
 
+  // `from_request_thread`: called from OnRequest on the transport thread that delivered the
+  // request. The exchange then runs on that thread when nothing in it can need the agent's answer
+  // meanwhile (see ExchangeOnRequestThread).
   void Forward(const std::shared_ptr<Session>& session, const Json& request,
-               const std::shared_ptr<ClientStream>& stream, std::function<void(Json&)> on_response) {
+               const std::shared_ptr<ClientStream>& stream, std::function<void(Json&)> on_response,
+               bool from_request_thread = false) {
     std::string key = RequestKey(*session, request["id"]);
     auto handler = std::make_shared<ForwardHandler>(this, session, stream, key, std::move(on_response));
     // Register before sending so a cancel racing the reply finds it; the handle is filled in after.
@@ -233,10 +238,33 @@ class Gateway::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       forwarded_[key] = Forwarded{0, stream};
     }
-    upstream::RequestHandle handle = upstream_.Send(request, handler);
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = forwarded_.find(key);
-    if (it != forwarded_.end()) it->second.handle = handle;
+    auto sent = [this, &key](upstream::RequestHandle handle) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = forwarded_.find(key);
+      if (it != forwarded_.end()) it->second.handle = handle;
+    };
+    if (from_request_thread && ExchangeOnRequestThread(*session, request, *stream)) {
+      upstream_.SendOnThisThread(request, handler, sent);
+    } else {
+      sent(upstream_.Send(request, handler));
+    }
+  }
+
+  // Running the upstream exchange on the agent's request thread saves two thread hand-offs per
+  // call, but that thread cannot write to the agent until the upstream has answered. So only when
+  // the thread just waits for this reply (HTTP), the request asked for no progress, and the agent
+  // declared no capability the upstream could call back into (sampling, elicitation, roots) —
+  // those requests must reach the agent while the call is still open.
+  static bool ExchangeOnRequestThread(const Session& session, const Json& request, const ClientStream& stream) {
+    if (!stream.CallerWaitsForReply()) return false;
+    if (!mcp::ProgressToken(request).is_null()) return false;
+    const Json caps = session.client_capabilities();
+    if (caps.is_object()) {
+      for (const char* c : {"sampling", "elicitation", "roots"}) {
+        if (caps.contains(c)) return false;
+      }
+    }
+    return true;
   }
 
   void ForgetForwarded(const std::string& key) {
@@ -455,7 +483,7 @@ class Gateway::Impl {
     auto p = policy();
     if (!p) {
       review::GlobalMetrics().calls_total.Inc("allow");
-      return Forward(session, request.json, stream, nullptr);
+      return Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
     }
 
     Json annotations;
@@ -483,7 +511,7 @@ class Gateway::Impl {
     switch (decision.action) {
       case policy::Action::kAllow:
         if (options_.audit_all_calls) Audit("call.allowed", *session, tool, decision, "allow", nullptr);
-        return Forward(session, request.json, stream, nullptr);
+        return Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
       case policy::Action::kHide:
         Audit("call.hidden", *session, tool, decision, "hide", nullptr);
         return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "Unknown tool: " + tool));

@@ -198,6 +198,7 @@ class HttpClientStream final : public ClientStream {
     std::lock_guard<std::mutex> lock(mu_);
     return finished_;
   }
+  bool CallerWaitsForReply() const override { return true; }
   void SetGoneCallback(std::function<void()> on_gone) override {
     bool run_now = false;
     {

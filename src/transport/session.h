@@ -69,6 +69,11 @@ class ClientStream {
   // stdio EOF). Set it before the request can finish; a callback set after the agent is already
   // gone runs at once.
   virtual void SetGoneCallback(std::function<void()> on_gone) = 0;
+  // True when the thread that delivered the request (OnRequest) does nothing but wait for this
+  // reply (an HTTP POST's connection thread): the dispatcher may then do blocking work for the
+  // request on that thread instead of handing it to another one. False for stdio, whose reader
+  // thread serves every request of the agent.
+  virtual bool CallerWaitsForReply() const { return false; }
 };
 
 // Implemented by the gateway.

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -98,6 +100,22 @@ class HttpUpstream final : public Upstream {
     return reg.handle;
   }
 
+  void SendOnThisThread(const Json& request, std::shared_ptr<ReplyHandler> handler,
+                        const std::function<void(RequestHandle)>& on_sent) override {
+    Correlator::Registered reg = correlator_.Register(request, std::move(handler));
+    on_sent(reg.handle);
+    httplib::Client* cli = CallerClient();
+    if (cli == nullptr) {  // stopping
+      correlator_.Fail(reg.handle, mcp::kConnectionClosed, "holdgate is shutting down");
+      return;
+    }
+    Post(*cli, reg.wire, reg.handle, true);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = std::find(active_clients_.begin(), active_clients_.end(), cli); it != active_clients_.end()) {
+      active_clients_.erase(it);
+    }
+  }
+
   void Cancel(RequestHandle handle, const std::string& reason) override {
     Json wire_id = correlator_.Fail(handle, mcp::kRequestTimeout, "request cancelled: " + reason);
     if (wire_id.is_null()) return;
@@ -153,13 +171,33 @@ class HttpUpstream final : public Upstream {
     }
   }
 
-  void Work() {
-    httplib::Client cli(endpoint_.origin);
+  void ConfigureClient(httplib::Client& cli) const {
     cli.set_keep_alive(true);
     cli.set_tcp_nodelay(true);  // small JSON-RPC writes must not wait for delayed ACKs
     cli.set_connection_timeout(10, 0);
     cli.set_read_timeout(kStreamReadTimeoutSec, 0);
     cli.set_write_timeout(30, 0);
+  }
+
+  // The calling thread's own keep-alive client for this upstream (created on first use, freed
+  // when the thread ends), registered in active_clients_ so Stop() can interrupt it; the caller
+  // unregisters it when its exchange is done. nullptr once stopping.
+  httplib::Client* CallerClient() {
+    thread_local std::map<uint64_t, std::unique_ptr<httplib::Client>> clients;  // by instance_
+    auto& slot = clients[instance_];
+    if (!slot) {
+      slot = std::make_unique<httplib::Client>(endpoint_.origin);
+      ConfigureClient(*slot);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return nullptr;
+    active_clients_.push_back(slot.get());
+    return slot.get();
+  }
+
+  void Work() {
+    httplib::Client cli(endpoint_.origin);
+    ConfigureClient(cli);
     std::unique_lock<std::mutex> lock(mu_);
     active_clients_.push_back(&cli);
     while (true) {
@@ -307,6 +345,12 @@ class HttpUpstream final : public Upstream {
   }
 
   const Options options_;
+  // Unique per HttpUpstream in the process: keys the per-thread clients (an address could be
+  // reused by a later instance).
+  const uint64_t instance_ = [] {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1);
+  }();
   Endpoint endpoint_;
   Correlator correlator_;
 

@@ -58,6 +58,16 @@ class Upstream {
   // Forwards a request. Its "id" is replaced on the wire and restored in replies; a
   // params._meta.progressToken is likewise rewritten and restored.
   virtual RequestHandle Send(const Json& request, std::shared_ptr<ReplyHandler> handler) = 0;
+  // Like Send, but the exchange may run on the calling thread, which then returns only after the
+  // handler got the response: no hand-off to a worker and back (HTTP upstreams; the default is
+  // Send). `on_sent` gets the handle before the request goes out, so Cancel works meanwhile.
+  // Related messages reach the handler as they arrive, but the caller's thread is busy until the
+  // response: use it only when nothing the agent must answer (sampling, elicitation, roots) can
+  // come in between, and only on a thread that would otherwise just wait.
+  virtual void SendOnThisThread(const Json& request, std::shared_ptr<ReplyHandler> handler,
+                                const std::function<void(RequestHandle)>& on_sent) {
+    on_sent(Send(request, std::move(handler)));
+  }
   // Sends notifications/cancelled for an in-flight request; its handler then gets an error
   // response (the upstream may stay silent after a cancel).
   virtual void Cancel(RequestHandle handle, const std::string& reason) = 0;

@@ -1,0 +1,149 @@
+// The Streamable HTTP upstream against the real demo server over loopback: requests sent through
+// the worker pool (Send) and on the caller's thread (SendOnThisThread) get the same answers; a
+// Cancel reaches a call running on the caller's thread; Stop() ends one that is still waiting.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "mcp/jsonrpc.h"
+#include "support/process.h"
+#include "upstream/upstream.h"
+
+namespace holdgate::testing {
+namespace {
+
+class Collect final : public upstream::ReplyHandler {
+ public:
+  void OnRelated(const Json&) override {}
+  void OnResponse(const Json& response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      response_ = response;
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  Json Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return done_; });
+    return response_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Json response_;
+  bool done_ = false;
+};
+
+struct DemoOverHttp {
+  TempDir dir;
+  std::unique_ptr<ChildProcess> demo;
+  std::string url;
+  DemoOverHttp() {
+    demo = std::make_unique<ChildProcess>(
+        std::vector<std::string>{HOLDGATE_DEMO_UPSTREAM, "--http", "127.0.0.1:0", "--ready-file", dir.File("ready.json"),
+                                 "--counters-file", dir.File("counters.json")},
+        dir.File("demo.log"));
+    Json ready = WaitForJsonFile(dir.File("ready.json"));
+    REQUIRE(ready.is_object());
+    url = ready.value("url", "");
+    if (url.empty()) url = ready.value("mcp", "");
+    REQUIRE_FALSE(url.empty());
+  }
+  int Counter(const std::string& name) {
+    auto parsed = ParseJson(ReadFile(dir.File("counters.json")));
+    return parsed.ok() ? parsed.value().value(name, 0) : -1;
+  }
+};
+
+Json Call(int id, const std::string& tool, Json arguments) {
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+              {"params", {{"name", tool}, {"arguments", std::move(arguments)}}}};
+}
+
+std::unique_ptr<upstream::Upstream> Connect(const std::string& url) {
+  upstream::Options o;
+  o.url = url;
+  auto up = upstream::MakeHttpUpstream(o);
+  Status s = up->Start();
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return up;
+}
+
+TEST_CASE("http upstream: on the caller's thread and through the workers, the same answers", "[integration][upstream]") {
+  DemoOverHttp demo;
+  auto up = Connect(demo.url);
+  for (int i = 0; i < 20; ++i) {
+    auto a = std::make_shared<Collect>();
+    upstream::RequestHandle sent_handle = 0;
+    bool answered_before_sent = false;
+    up->SendOnThisThread(Call(100 + i, "slow_echo", {{"message", "inline-" + std::to_string(i)}, {"delay_ms", 0}}), a,
+                         [&](upstream::RequestHandle h) {
+                           sent_handle = h;
+                           answered_before_sent = a->done();
+                         });
+    CHECK(sent_handle != 0);
+    CHECK_FALSE(answered_before_sent);
+    CHECK(a->done());  // returned only after the response was handed over
+    Json inline_reply = a->Wait();
+    CHECK(inline_reply["id"] == 100 + i);  // the caller's id restored
+
+    auto b = std::make_shared<Collect>();
+    up->Send(Call(200 + i, "slow_echo", {{"message", "inline-" + std::to_string(i)}, {"delay_ms", 0}}), b);
+    Json pooled_reply = b->Wait();
+    CHECK(pooled_reply["id"] == 200 + i);
+    CHECK(inline_reply["result"] == pooled_reply["result"]);
+  }
+  up->Stop();
+}
+
+TEST_CASE("http upstream: Cancel reaches a call that runs on the caller's thread", "[integration][upstream]") {
+  DemoOverHttp demo;
+  auto up = Connect(demo.url);
+  auto a = std::make_shared<Collect>();
+  std::atomic<upstream::RequestHandle> handle{0};
+  std::thread caller([&] {
+    up->SendOnThisThread(Call(7, "slow_echo", {{"message", "never"}, {"delay_ms", 60000}}), a,
+                         [&](upstream::RequestHandle h) { handle.store(h); });
+  });
+  REQUIRE(WaitUntil([&] { return handle.load() != 0; }));
+  up->Cancel(handle.load(), "test cancels");
+  Json reply = a->Wait();
+  CHECK(reply.contains("error"));
+  // The demo stops the echo at once on notifications/cancelled, so the caller's thread is freed.
+  caller.join();
+  CHECK(demo.Counter("slow_echo_completed") <= 0);
+  up->Stop();
+}
+
+TEST_CASE("http upstream: Stop ends a call still waiting on the caller's thread", "[integration][upstream]") {
+  DemoOverHttp demo;
+  auto up = Connect(demo.url);
+  auto a = std::make_shared<Collect>();
+  std::atomic<bool> sent{false};
+  std::thread caller([&] {
+    up->SendOnThisThread(Call(9, "slow_echo", {{"message", "late"}, {"delay_ms", 60000}}), a,
+                         [&](upstream::RequestHandle) { sent.store(true); });
+  });
+  REQUIRE(WaitUntil([&] { return sent.load(); }));
+  up->Stop();
+  caller.join();  // would hang for a minute if Stop could not interrupt it
+  Json reply = a->Wait();
+  CHECK(reply.contains("error"));
+  // After Stop, nothing is sent and the handler still hears about it.
+  auto b = std::make_shared<Collect>();
+  up->SendOnThisThread(Call(10, "slow_echo", {{"message", "x"}}), b, [](upstream::RequestHandle) {});
+  CHECK(b->Wait().contains("error"));
+}
+
+}  // namespace
+}  // namespace holdgate::testing
