@@ -666,6 +666,7 @@ class Gateway::Impl {
       tasks_.SetStatusMessage(task_id, ProgressText(approval.id, call->waiting_for, options_.review_url));
     }
     call->next_progress_ms = now;  // first heartbeat at once: the agent learns the approval id
+    stream->CloseConnectionAfterReply();
     Attach(call);
   }
 

@@ -199,6 +199,8 @@ class HttpClientStream final : public ClientStream {
     return finished_;
   }
   bool CallerWaitsForReply() const override { return true; }
+  void CloseConnectionAfterReply() override { close_after_reply_.store(true); }
+  bool close_after_reply() const { return close_after_reply_.load(); }
   void SetGoneCallback(std::function<void()> on_gone) override {
     bool run_now = false;
     {
@@ -260,6 +262,7 @@ class HttpClientStream final : public ClientStream {
   }
 
  private:
+  std::atomic<bool> close_after_reply_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> events_;  // guarded by mu_
@@ -523,6 +526,7 @@ class HttpServer::Impl {
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
     auto stream = std::make_shared<HttpClientStream>();
     dispatcher_.OnRequest(session, msg, stream);
+    if (stream->close_after_reply()) res.set_header("Connection", "close");
     std::string body;
     if (!accepts_sse) {
       body = stream->WaitForFinal();

@@ -74,6 +74,10 @@ class ClientStream {
   // request on that thread instead of handing it to another one. False for stdio, whose reader
   // thread serves every request of the agent.
   virtual bool CallerWaitsForReply() const { return false; }
+  // A hint that this reply ends a long wait (a held call): the transport asks the agent to close
+  // its connection afterwards rather than keep it idle. Thousands of held calls decided at once
+  // would otherwise leave thousands of idle keep-alive connections that httplib polls.
+  virtual void CloseConnectionAfterReply() {}
 };
 
 // Implemented by the gateway.

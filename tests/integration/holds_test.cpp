@@ -82,6 +82,36 @@ TEST_CASE("held call: approve releases it once and the agent gets the upstream r
   CHECK(detail.body["state"] == "completed");
 }
 
+TEST_CASE("held call: the reply asks the agent to close its connection; pass-through replies keep it",
+          "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  // An allowed call: keep-alive (no Connection: close).
+  // (The test client opens a connection per request: ask for keep-alive explicitly.)
+  const std::multimap<std::string, std::string> keep_alive = {{"Connection", "keep-alive"}};
+  HttpReply allowed = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                                      {"params", {{"name", "list_jobs"}, {"arguments", Json::object()}}}},
+                                 keep_alive);
+  CHECK(allowed.status == 200);
+  CHECK(allowed.Header("Connection") != "close");
+  // A held one: once decided, the connection is not left idle (thousands decided at once would
+  // otherwise be thousands of idle keep-alive connections).
+  HttpReply held;
+  std::thread call([&] {
+    held = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                           {"params", {{"name", "cancel_job"}, {"arguments", {{"job_id", "job-close"}}}}}},
+                      keep_alive);
+  });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  CHECK(f.Reviewer("bob").Approve(pending["id"], "ok").status == 200);
+  call.join();
+  CHECK(held.status == 200);
+  CHECK(held.Header("Connection") == "close");
+  CHECK(held.body.find("job-close") != std::string::npos);
+  CHECK(f.Counter("cancel_job_calls") == 1);
+}
+
 TEST_CASE("held call: reject returns the reviewer's reason and nothing runs", "[integration][holds]") {
   HoldFixture f;
   McpHttpClient agent = f.Agent();
