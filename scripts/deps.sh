@@ -3,8 +3,9 @@
 # installed are left alone, and `apt-get update` runs only when something has to be installed.
 #
 #   scripts/deps.sh           build and run needs (compiler, libraries, sqlite3, jq)
-#   scripts/deps.sh --test    also test-only needs (Chromium, promtool, clang + LLVM runtimes for
-#                             fuzzing and sanitizers, python3, Node.js + npm when `node` is missing)
+#   scripts/deps.sh --test    also test-only needs (Chromium, promtool, clang + LLVM runtimes and
+#                             llvm-symbolizer for fuzzing and sanitizers, python3, Node.js + npm
+#                             when `node` is missing)
 #
 # Runs apt-get as root, or through sudo when not root. Services that packages ship (prometheus)
 # are not started: a policy-rc.d denies starts during the install.
@@ -29,7 +30,8 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   chromium fonts-liberation   # headless browser tests of the approval UI (playwright-core drives /usr/bin/chromium)
   prometheus                  # promtool checks the /metrics exposition
-  clang libclang-rt-14-dev    # libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev    # libFuzzer and sanitizer runtimes (the asan build and fuzzers use clang)
+  llvm                        # llvm-symbolizer: sanitizer reports with file:line stacks
   python3
 )
 

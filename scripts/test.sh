@@ -4,10 +4,13 @@
 #   2. scripts/build.sh                (build/ or HOLDGATE_BUILD_DIR)
 #   3. ctest: unit and integration labels
 #   4. tests/e2e: npm ci (only when package-lock.json changed), then node --test *.test.mjs
-# The last line is the summary "N passed, N failed" (ctest tests + node tests; a stage that fails
-# without running tests counts as one failure).
+#   5. asan: scripts/sanitize.sh asan in build-asan/: every unit test and the integration tests in
+#      HOLDGATE_ASAN_INTEGRATION (default "attacks races faults holds review_api review_cli";
+#      "all" = every integration test) under ASan+UBSan+LSan; any sanitizer report fails it
+# The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
+# stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
-# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e"); optional stages: asan.
+# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e asan").
 # HOLDGATE_E2E_FILES="demo-upstream gateway" runs only those tests/e2e/*.test.mjs.
 # Add a stage by defining stage_<name> that calls `count <passed> <failed>` and returns non-zero
 # on failure, then listing it in the default below or in HOLDGATE_TEST_STAGES.
@@ -28,7 +31,9 @@ BUILD_DIR="$HOLDGATE_BUILD_DIR"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 E2E_DIR="$ROOT/tests/e2e"
 LOG_DIR="$BUILD_DIR/test-logs"
-STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e}"
+STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e asan}"
+# Integration tests of the asan stage (tests/integration/NAME_test.cpp), or "all".
+ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-attacks races faults holds review_api review_cli}"
 CTEST_JOBS="${HOLDGATE_CTEST_JOBS:-2}"
 
 total_passed=0
@@ -131,11 +136,20 @@ stage_e2e() {
   return "$rc"
 }
 
-# Optional: unit tests under AddressSanitizer + UBSan in build-asan/.
+# Every unit test and the security-critical integration tests under ASan+UBSan+LSan, through
+# scripts/sanitize.sh asan (build-asan/, clang); a sanitizer report from any process fails it.
 stage_asan() {
-  local dir="$ROOT/build-asan"
-  HOLDGATE_BUILD_DIR="$dir" scripts/build.sh -DHOLDGATE_ASAN=ON || { count 0 1; return 1; }
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" run_ctest "$dir" 'unit'
+  local log="$LOG_DIR/sanitize-asan.log" rc names=() line
+  [[ "$ASAN_INTEGRATION" == all ]] || names=($ASAN_INTEGRATION)
+  HOLDGATE_CTEST_JOBS="$CTEST_JOBS" scripts/sanitize.sh asan "${names[@]}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  line="$(grep -E '^sanitize asan: [0-9]+ passed, [0-9]+ failed, [0-9]+ reports' "$log" | tail -1)"
+  if [[ -z "$line" ]]; then count 0 1; return 1; fi
+  local p f r
+  read -r p f r < <(sed -E 's/^sanitize asan: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) reports.*/\1 \2 \3/' <<<"$line")
+  count "$p" "$f"
+  (( r > 0 )) && count 0 1  # reports (possibly of a child process whose test passed): one failure
+  return "$rc"
 }
 
 # --- driver ----------------------------------------------------------------------------------
