@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -187,6 +188,18 @@ Args ParseArgs(const std::vector<std::string>& in, size_t start, std::set<std::s
   return a;
 }
 
+// --limit N as a number in [1, max]; `def` when absent. False on anything else.
+bool ParseLimit(const Args& a, int def, int max, int* out) {
+  *out = def;
+  if (!a.Has("--limit")) return true;
+  try {
+    *out = std::stoi(a.Get("--limit"));
+  } catch (...) {
+    return false;
+  }
+  return *out >= 1 && *out <= max;
+}
+
 bool ReadFileTrimmed(const std::string& path, std::string* out) {
   std::ifstream in(path);
   if (!in) return false;
@@ -296,15 +309,8 @@ int RunList(const std::vector<std::string>& args) {
   if (a.help) return PrintHelp("list", std::cout), kExitOk;
   if (!a.error.empty()) return Usage("list", a.error);
   if (!a.positional.empty()) return Usage("list", "unexpected argument " + a.positional[0]);
-  int limit = 50;
-  if (a.Has("--limit")) {
-    try {
-      limit = std::stoi(a.Get("--limit"));
-    } catch (...) {
-      limit = 0;
-    }
-    if (limit < 1 || limit > 100000) return Usage("list", "--limit must be a positive number");
-  }
+  int limit = 0;
+  if (!ParseLimit(a, 50, 100000, &limit)) return Usage("list", "--limit must be a positive number");
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;
@@ -947,15 +953,8 @@ int RunAudit(const std::vector<std::string>& args) {
   if (!a.positional.empty()) return Usage("audit", "unexpected argument " + a.positional[0]);
   const std::string format = a.Get("--format", "table");
   if (format != "table" && format != "jsonl" && format != "csv") return Usage("audit", "--format must be table, jsonl or csv");
-  int limit = 100;
-  if (a.Has("--limit")) {
-    try {
-      limit = std::stoi(a.Get("--limit"));
-    } catch (...) {
-      limit = 0;
-    }
-    if (limit < 1) return Usage("audit", "--limit must be a positive number");
-  }
+  int limit = 0;
+  if (!ParseLimit(a, 100, std::numeric_limits<int>::max(), &limit)) return Usage("audit", "--limit must be a positive number");
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;
@@ -1042,15 +1041,8 @@ int RunDeliveries(const std::vector<std::string>& args) {
   if (!a.error.empty()) return Usage("deliveries", a.error);
   if (!a.positional.empty()) return Usage("deliveries", "unexpected argument " + a.positional[0]);
   if (a.flags.count("--endpoints")) return ListEndpoints(a);
-  int limit = 100;
-  if (a.Has("--limit")) {
-    try {
-      limit = std::stoi(a.Get("--limit"));
-    } catch (...) {
-      limit = 0;
-    }
-    if (limit < 1 || limit > 1000000) return Usage("deliveries", "--limit must be a positive number");
-  }
+  int limit = 0;
+  if (!ParseLimit(a, 100, 1000000, &limit)) return Usage("deliveries", "--limit must be a positive number");
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;

@@ -61,6 +61,19 @@ struct SlackEnv {
   std::string NextResponseUrl() { return slack.Url("/response/" + std::to_string(++response_n)); }
 
   // The card Slack received for `approval_id` (the last one posted to the channel).
+  // A pending cancel_job of agent-1 that notifies Slack; its card has been posted.
+  Result<store::Approval> CreateWithCard(Json arguments) {
+    store::NewApproval n;
+    n.principal = "agent-1";
+    n.tool = "cancel_job";
+    n.arguments = std::move(arguments);
+    n.timeout_ms = 3'600'000;
+    n.notify = Json::array({"slack"});
+    auto created = env.store->CreatePending(n);
+    REQUIRE(created.ok());
+    env.notifier->RunOnce();
+    return created;
+  }
   Json PostedCard(const std::string& approval_id) {
     Json found;
     for (const Hit& h : slack.Hits()) {
@@ -426,19 +439,11 @@ TEST_CASE("slack: with a bot token, chat.postMessage per channel; ok:false is re
 // set_payload_max_length (verified with httplib 0.11.4). Until then this case is allowed to fail.
 TEST_CASE("slack: a click on a card with large arguments is accepted", "[notify][slack][large]") {
   SlackEnv s;
-  store::NewApproval n;
-  n.principal = "agent-1";
-  n.tool = "cancel_job";
   // Many short keys and quoted, escaped values: the card's 1500 characters grow several times
   // over once JSON-escaped and URL-encoded inside Slack's `payload` field.
   Json args = Json::object();
   for (int i = 0; i < 120; ++i) args["k" + std::to_string(i)] = "\"<&>\"";
-  n.arguments = args;
-  n.timeout_ms = 3'600'000;
-  n.notify = Json::array({"slack"});
-  auto created = s.env.store->CreatePending(n);
-  REQUIRE(created.ok());
-  s.env.notifier->RunOnce();
+  auto created = s.CreateWithCard(args);
   const Json card = s.PostedCard(created->id);
   const std::string body =
       SlackEnv::FormBody(SlackEnv::Click("U_ALICE", "holdgate_approve", created->id, s.NextResponseUrl(),
@@ -453,15 +458,7 @@ TEST_CASE("slack: a click on a card with large arguments is accepted", "[notify]
 
 TEST_CASE("slack: a body over the listener's limit is refused with 413, nothing decided", "[notify][slack][large]") {
   SlackEnv s;
-  store::NewApproval n;
-  n.principal = "agent-1";
-  n.tool = "cancel_job";
-  n.arguments = Json{{"job_id", "j1"}};
-  n.timeout_ms = 3'600'000;
-  n.notify = Json::array({"slack"});
-  auto created = s.env.store->CreatePending(n);
-  REQUIRE(created.ok());
-  s.env.notifier->RunOnce();
+  auto created = s.CreateWithCard(Json{{"job_id", "j1"}});
   const Json card = s.PostedCard(created->id);
   // A correctly signed click padded past the 256 KiB default limit.
   const std::string body = SlackEnv::FormBody(SlackEnv::Click("U_ALICE", "holdgate_approve", created->id,
