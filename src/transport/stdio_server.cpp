@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/line_splitter.h"
 #include "common/log.h"
 
 namespace holdgate::transport {
@@ -112,7 +113,7 @@ class StdioServer::Impl {
   }
 
   void Run() {
-    std::string buffer;
+    LineSplitter lines(options_.max_line_bytes);
     char chunk[65536];
     while (true) {
       struct pollfd fds[2] = {{options_.in_fd, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
@@ -122,17 +123,8 @@ class StdioServer::Impl {
       ssize_t n = ::read(options_.in_fd, chunk, sizeof(chunk));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t start = 0;
-      for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-        std::string_view line(buffer.data() + start, nl - start);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (!line.empty()) HandleLine(line);
-      }
-      buffer.erase(0, start);
-      if (buffer.size() > options_.max_line_bytes) {
+      if (!lines.Feed(std::string_view(chunk, static_cast<size_t>(n)), [this](std::string_view line) { HandleLine(line); })) {
         writer_->Write(mcp::MakeError(nullptr, mcp::kInvalidRequest, "Invalid Request: message too large"));
-        buffer.clear();
       }
     }
     // EOF: the agent is gone. Streams still open learn it; then the session closes.

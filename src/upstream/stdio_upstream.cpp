@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/line_splitter.h"
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
 #include "upstream/correlator.h"
@@ -159,23 +160,14 @@ class StdioUpstream final : public Upstream {
   }
 
   void ReadStdout(int fd) {
-    std::string buffer;
+    LineSplitter lines(kMaxLineBytes);
     char chunk[65536];
     while (true) {
       ssize_t n = ::read(fd, chunk, sizeof(chunk));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t start = 0;
-      for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-        std::string_view line(buffer.data() + start, nl - start);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (!line.empty()) HandleLine(line);
-      }
-      buffer.erase(0, start);
-      if (buffer.size() > kMaxLineBytes) {
-        log::Error("upstream sent an over-long line; dropping it", {{"bytes", buffer.size()}});
-        buffer.clear();
+      if (!lines.Feed(std::string_view(chunk, static_cast<size_t>(n)), [this](std::string_view line) { HandleLine(line); })) {
+        log::Error("upstream sent an over-long line; dropping it", {{"max_bytes", kMaxLineBytes}});
       }
     }
     close(fd);
@@ -205,19 +197,14 @@ class StdioUpstream final : public Upstream {
   }
 
   void ReadStderr(int fd) {
-    std::string buffer;
+    LineSplitter lines(65536);
     char chunk[4096];
     while (true) {
       ssize_t n = ::read(fd, chunk, sizeof(chunk));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t start = 0;
-      for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-        log::Info("upstream stderr", {{"line", buffer.substr(start, nl - start)}});
-      }
-      buffer.erase(0, start);
-      if (buffer.size() > 65536) buffer.clear();
+      lines.Feed(std::string_view(chunk, static_cast<size_t>(n)),
+                 [](std::string_view line) { log::Info("upstream stderr", {{"line", std::string(line)}}); });
     }
     close(fd);
   }
