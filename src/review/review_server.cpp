@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/config.h"
 #include "common/embedded.h"
 #include "common/listen_socket.h"
 #include "common/log.h"
@@ -65,19 +66,10 @@ Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::stri
   const Json r = review.is_object() ? review : Json::object();
   try {
     if (r.contains("listen")) {
-      std::string listen = r["listen"].get<std::string>();
-      size_t colon = listen.rfind(':');
-      if (colon == std::string::npos) return InvalidArgument("review.listen must be host:port");
-      std::string host = listen.substr(0, colon);
-      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-      std::string port = listen.substr(colon + 1);
-      if (host.empty() || port.empty() || port.size() > 5 ||
-          !std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
-          std::stoi(port) > 65535) {
+      const std::string listen = r["listen"].get<std::string>();
+      if (!SplitHostPort(listen, &c.host, &c.port) || c.host.empty()) {
         return InvalidArgument("review.listen must be host:port, got \"" + listen + "\"");
       }
-      c.host = host;
-      c.port = std::stoi(port);
     }
     if (r.contains("public_url")) c.public_base_url = r["public_url"].get<std::string>();
     if (r.contains("allowed_origins")) c.allowed_origins = r["allowed_origins"].get<std::vector<std::string>>();
