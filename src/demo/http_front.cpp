@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/listen_socket.h"
 #include "common/log.h"
 
 namespace holdgate::demo {
@@ -196,6 +197,12 @@ void HttpFront::Install() {
   svr.set_payload_max_length(options_.max_body_bytes);
   svr.set_keep_alive_max_count(100000);
   svr.set_tcp_nodelay(true);  // else a small response waits ~40 ms for a delayed ACK (Nagle)
+  // Capture the listener: httplib listens with a compiled-in backlog of 5, and a gateway opening
+  // many upstream connections at once would see some reset.
+  svr.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;
+  });
   svr.set_read_timeout(30, 0);
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown";
@@ -361,7 +368,10 @@ Result<int> HttpFront::Bind() {
   return port;
 }
 
-void HttpFront::Serve() { http_->listen_after_bind(); }
+void HttpFront::Serve() {
+  if (listen_fd_ >= 0) TuneListenSocket(listen_fd_, 4096, /*defer_accept=*/false);
+  http_->listen_after_bind();
+}
 
 void HttpFront::Stop() {
   stopping_.store(true);

@@ -50,6 +50,7 @@ class HttpFront {
   DemoServer& server_;
   const HttpOptions options_;
   std::unique_ptr<httplib::Server> http_;
+  int listen_fd_ = -1;  // set by Bind(); its backlog is raised before Serve()
   std::atomic<bool> stopping_{false};
   std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by sessions_mu_
