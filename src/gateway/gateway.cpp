@@ -500,7 +500,13 @@ class Gateway::Impl {
     ctx.session = session->id();
     ctx.annotations = annotations.is_null() ? nullptr : &annotations;
     policy::Decision decision = p->Evaluate(ctx);
-    if (limiter_) limiter_->Reserve(ctx, &decision);
+    policy::RateLimiter::Reservation reservation;
+    // A retry of a call that already has an open approval is the same call, not another one:
+    // it re-attaches without counting against the limits again (and cannot be rate-limited out
+    // of learning its decision).
+    if (limiter_ && !(decision.action == policy::Action::kHold && HasReusableApproval(*session, tool, arguments))) {
+      reservation = limiter_->Reserve(ctx, &decision);
+    }
 
     if (decision.shadow && decision.shadow_action != policy::Action::kAllow) {
       Audit("call.shadow", *session, tool, decision, policy::ActionName(decision.shadow_action),
@@ -522,7 +528,43 @@ class Gateway::Impl {
         Audit("call.rate_limited", *session, tool, decision, "rate_limited", {{"retry_after_ms", decision.retry_after_ms}});
         return stream->Finish(mcp::MakeResult(request.id(), mcp::ToolTextResult(decision.reason, true)));
       case policy::Action::kHold:
-        return Hold(session, request, stream, tool, arguments, decision);
+        return Hold(session, request, stream, tool, arguments, decision, std::move(reservation));
+    }
+  }
+
+  bool HasReusableApproval(const Session& session, const std::string& tool, const Json& arguments) {
+    if (!store_) return false;
+    auto reusable = store_->FindReusable(session.principal(), store::Fingerprint(tool, arguments));
+    return reusable.ok() && reusable.value().has_value();
+  }
+
+  // Keeps a held call's rate-limit reservation until its approval is decided: a call that is
+  // rejected, expires or is cancelled never ran, so it gives its count back.
+  void KeepReservation(const std::string& approval_id, policy::RateLimiter::Reservation reservation) {
+    if (!limiter_ || reservation.empty()) return;
+    hold::WatchHandle watch = holds_->Watch(approval_id, [this, approval_id](const store::Approval& a) {
+      SettleReservation(approval_id, a.state);
+    });
+    {
+      std::lock_guard<std::mutex> lock(reservations_mu_);
+      reservations_[approval_id] = HeldReservation{std::move(reservation), std::move(watch)};
+    }
+    // Decided before the watch was in place: settle now.
+    auto current = store_->Get(approval_id);
+    if (current.ok() && store::IsDecided(current->state)) SettleReservation(approval_id, current->state);
+  }
+
+  void SettleReservation(const std::string& approval_id, store::State state) {
+    HeldReservation held;  // its watch is released after the lock, on this thread
+    {
+      std::lock_guard<std::mutex> lock(reservations_mu_);
+      auto it = reservations_.find(approval_id);
+      if (it == reservations_.end()) return;
+      held = std::move(it->second);
+      reservations_.erase(it);
+    }
+    if (state == store::State::kRejected || state == store::State::kExpired || state == store::State::kCancelled) {
+      limiter_->Rollback(held.reservation);
     }
   }
 
@@ -606,7 +648,7 @@ class Gateway::Impl {
 
   void Hold(const std::shared_ptr<Session>& session, const mcp::Message& request,
             const std::shared_ptr<ClientStream>& stream, const std::string& tool, const Json& arguments,
-            const policy::Decision& decision) {
+            const policy::Decision& decision, policy::RateLimiter::Reservation reservation) {
     if (!store_ || !holds_) {
       return stream->Finish(mcp::MakeResult(request.id(),
           mcp::ToolTextResult("Not executed: this call needs human approval and holdgate has no approval store.", true)));
@@ -622,6 +664,8 @@ class Gateway::Impl {
     store::Approval approval;
     if (reusable.value().has_value()) {
       approval = *reusable.value();
+      // It appeared after this call reserved (an identical call raced it): count once.
+      if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);
       log::Info("retry attached to approval", {{"approval", approval.id}, {"state", store::StateName(approval.state)}});
     } else {
       store::NewApproval input;
@@ -638,8 +682,12 @@ class Gateway::Impl {
       input.timeout_ms = settings.timeout_ms;
       input.notify = settings.notify;
       auto created = store_->CreatePending(input);
-      if (!created.ok()) return FailStore(request, stream, created.status());
+      if (!created.ok()) {
+        if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);  // nothing was held
+        return FailStore(request, stream, created.status());
+      }
       approval = std::move(created.value());
+      KeepReservation(approval.id, std::move(reservation));
       log::Info("call held for approval", {{"approval", approval.id}, {"tool", tool}, {"principal", session->principal()}});
     }
 
@@ -853,6 +901,14 @@ class Gateway::Impl {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
+  struct HeldReservation {
+    policy::RateLimiter::Reservation reservation;
+    hold::WatchHandle watch;
+  };
+  // By approval id, until decided. Its own mutex, never held while calling into the hold
+  // coordinator: SettleReservation runs inside the coordinator's callbacks.
+  std::mutex reservations_mu_;
+  std::unordered_map<std::string, HeldReservation> reservations_;  // guarded by reservations_mu_
   struct Forwarded {
     upstream::RequestHandle handle = 0;
     std::weak_ptr<ClientStream> stream;

@@ -3,6 +3,7 @@
 // recover, shadow mode lets calls through and records what it would have done, and a reload
 // switches behaviour without dropping the agent's session.
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "gateway/gateway.h"
 #include "hold/hold_coordinator.h"
@@ -39,6 +40,7 @@ struct InProcessGateway {
     auto s = store::Store::Open(dir.File("h.db"), clock);
     REQUIRE(s.ok());
     store = std::move(s.value());
+    store->AddListener([this](const store::ChangeEvent& e) { holds.Notify(e.approval); });  // as serve does
     limiter = std::make_unique<policy::RateLimiter>(clock);
     upstream::Options opts;
     opts.command = std::string(HOLDGATE_DEMO_UPSTREAM) + " --stdio " + demo_flags;
@@ -136,6 +138,58 @@ TEST_CASE("rate limits trip and recover when the window passes", "[integration][
   CHECK(limited["result"]["content"][0]["text"].get<std::string>().find("Retry in") != std::string::npos);
   g.clock.Advance(60'000);
   CHECK_FALSE(c.CallTool("list_jobs", Json::object())["result"].value("isError", true));
+}
+
+TEST_CASE("rate limits on a held tool: a retry re-attaches uncounted, a rejected call gives its count back",
+          "[integration][policy]") {
+  InProcessGateway g(R"({"version":"1","default":"allow","tools":{
+      "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"5s"},
+                    "limits":[{"counter":"cj","window":"minute","max":1,"scope":"principal"}]}}})");
+  McpHttpClient c = g.Agent();
+  g.clock.Set(1'800'000'000'000);  // the start of a minute
+  auto pending = [&] {
+    store::ApprovalFilter f;
+    f.states = {store::State::kPending};
+    auto page = g.store->List(f);
+    REQUIRE(page.ok());
+    return page.value().approvals;
+  };
+  // 1. Held, then deferred when its 5 s hold limit passes (the agent is told to retry).
+  Json first;
+  std::thread t1([&] { first = c.CallTool("cancel_job", {{"job_id", "job-1"}}); });
+  REQUIRE(WaitUntil([&] { return pending().size() == 1; }));
+  const std::string id = pending()[0].id;
+  // Attached (its hold deadline is set from the clock): its reservation's watch and its own.
+  REQUIRE(WaitUntil([&] { return g.holds.Counters().waiters >= 2; }));
+  g.clock.Advance(6'000);
+  t1.join();
+  CHECK(first["result"]["content"][0]["text"].get<std::string>().find(id) != std::string::npos);
+  // 2. The retry of the same call is not rate-limited: it re-attaches and learns the decision.
+  Json retry;
+  std::thread t2([&] { retry = c.CallTool("cancel_job", {{"job_id", "job-1"}}); });
+  REQUIRE(WaitUntil([&] { return g.holds.Counters().waiters >= 2; }));  // its reservation and the retry
+  store::DecisionInput d;
+  d.id = id;
+  d.reviewer = "alice";
+  d.approve = false;
+  d.reason = "not this one";
+  d.via = "api";
+  REQUIRE(g.store->Decide(d).ok());
+  t2.join();
+  const std::string text = retry["result"]["content"][0]["text"];
+  CHECK(text.find("not this one") != std::string::npos);
+  CHECK(text.find("Retry in") == std::string::npos);
+  // 3. The rejected call never ran: its count is back, so another call in the same minute is held
+  //    (not rate-limited); the one after that is over the limit.
+  Json third;
+  std::thread t3([&] { third = c.CallTool("cancel_job", {{"job_id", "job-2"}}); });
+  REQUIRE(WaitUntil([&] { return pending().size() == 1; }));
+  Json limited = c.CallTool("cancel_job", {{"job_id", "job-3"}});
+  CHECK(limited["result"]["content"][0]["text"].get<std::string>().find("Retry in") != std::string::npos);
+  d.id = pending()[0].id;
+  REQUIRE(g.store->Decide(d).ok());
+  t3.join();
+  CHECK(third["result"]["content"][0]["text"].get<std::string>().find("not this one") != std::string::npos);
 }
 
 TEST_CASE("shadow mode lets calls through and records what it would have done", "[integration][policy]") {
