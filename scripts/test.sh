@@ -10,7 +10,9 @@
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
-# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e asan").
+# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e asan"); optional stage: fuzz
+# (scripts/fuzz.sh for HOLDGATE_FUZZ_SECONDS per target, default 10; not default because its cold
+# clang build costs ~5 more minutes on 2 cores).
 # HOLDGATE_E2E_FILES="demo-upstream gateway" runs only those tests/e2e/*.test.mjs.
 # Add a stage by defining stage_<name> that calls `count <passed> <failed>` and returns non-zero
 # on failure, then listing it in the default below or in HOLDGATE_TEST_STAGES.
@@ -149,6 +151,23 @@ stage_asan() {
   read -r p f r < <(sed -E 's/^sanitize asan: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) reports.*/\1 \2 \3/' <<<"$line")
   count "$p" "$f"
   (( r > 0 )) && count 0 1  # reports (possibly of a child process whose test passed): one failure
+  return "$rc"
+}
+
+# A short libFuzzer run of every target (scripts/fuzz.sh, build-fuzz/, clang) from the committed
+# seeds: HOLDGATE_FUZZ_SECONDS per target (default 10). Each clean target counts as one passed
+# test, each with a finding as one failed. Skipped without clang++.
+stage_fuzz() {
+  if ! command -v clang++ >/dev/null 2>&1 && ! command -v clang++-14 >/dev/null 2>&1; then
+    echo "skipped (no clang++; scripts/deps.sh --test installs it)"; return 0
+  fi
+  local log="$LOG_DIR/fuzz.log" rc line
+  scripts/fuzz.sh "${HOLDGATE_FUZZ_SECONDS:-10}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  line="$(grep -E '^fuzz: [0-9]+ targets clean, [0-9]+ with findings' "$log" | tail -1)"
+  if [[ -z "$line" ]]; then count 0 1; return 1; fi
+  count "$(sed -E 's/^fuzz: ([0-9]+) targets clean.*/\1/' <<<"$line")" \
+        "$(sed -E 's/.*clean, ([0-9]+) with findings.*/\1/' <<<"$line")"
   return "$rc"
 }
 
