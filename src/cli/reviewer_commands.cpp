@@ -808,8 +808,9 @@ int RunAuditVerify(std::vector<std::string> args) {
                 " / start hash do not match that archive's head seq " +
                 std::to_string(checked[i - 1].v.info.last_seq) + ")";
     } else if (db) {
+      const int64_t last_seq = v.info.last_seq;  // clang 14 cannot capture a structured binding
       auto it = std::find_if(db->anchors.begin(), db->anchors.end(),
-                             [&](const store::AuditAnchor& an) { return an.seq == v.info.last_seq; });
+                             [last_seq](const store::AuditAnchor& an) { return an.seq == last_seq; });
       if (it == db->anchors.end() || it->hash != v.info.head_hash || it->first_seq != v.info.first_seq ||
           it->start_hash != v.info.start_hash) {
         problem = "its head (seq " + std::to_string(v.info.last_seq) + ", hash " + v.info.head_hash +
