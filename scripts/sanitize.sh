@@ -63,7 +63,10 @@ if [[ "${HOLDGATE_SKIP_BUILD:-0}" != 1 ]]; then
     echo "sanitize.sh: $BUILD_DIR was configured with another compiler; starting it afresh"
     rm -rf "$BUILD_DIR"
   fi
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${config[@]}" >/dev/null || exit 2
+  # -O1 -g1: the sanitizers' recommended optimisation with line tables for the reports; compiles
+  # markedly faster than -O2 -g on CI's two cores.
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" "${config[@]}" >/dev/null || exit 2
   # Only what the tests need (no benchmarks, no fuzzers).
   targets=(holdgate holdgate-demo-upstream)
   while read -r t; do targets+=("$t"); done < <(

@@ -5,7 +5,7 @@
 #   3. ctest: unit and integration labels
 #   4. tests/e2e: npm ci (only when package-lock.json changed), then node --test *.test.mjs
 #   5. asan: scripts/sanitize.sh asan in build-asan/: every unit test and the integration tests in
-#      HOLDGATE_ASAN_INTEGRATION (default "attacks races faults holds review_api review_cli";
+#      HOLDGATE_ASAN_INTEGRATION (default "attacks races faults";
 #      "all" = every integration test) under ASan+UBSan+LSan; any sanitizer report fails it
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
@@ -35,7 +35,7 @@ E2E_DIR="$ROOT/tests/e2e"
 LOG_DIR="$BUILD_DIR/test-logs"
 STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e asan}"
 # Integration tests of the asan stage (tests/integration/NAME_test.cpp), or "all".
-ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-attacks races faults holds review_api review_cli}"
+ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-attacks races faults}"
 CTEST_JOBS="${HOLDGATE_CTEST_JOBS:-2}"
 
 total_passed=0
