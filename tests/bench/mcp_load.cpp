@@ -123,7 +123,7 @@ void Print(const std::string& s) {
 class PerfRecorder {
  public:
   PerfRecorder(const Options& o, pid_t pid, const std::string& file) {
-    std::string perf = FindOnPath("perf");
+    std::string perf = testing::FindOnPath("perf");
     if (!o.perf || perf.empty()) return;
     std::vector<std::string> argv = {perf};
     for (auto& w : SplitWords(o.perf_args)) argv.push_back(w);

@@ -41,24 +41,9 @@ inline ToolRun RunTool(const std::vector<std::string>& argv, const std::string& 
   return r;
 }
 
-// The first program named `name` on PATH, or "".
-inline std::string FindProgram(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
 // REQUIREs a tool that scripts/deps.sh installs.
 inline std::string RequireProgram(const std::string& name) {
-  std::string p = FindProgram(name);
+  std::string p = FindOnPath(name);
   INFO(name + " is not installed: run scripts/deps.sh --test");
   REQUIRE_FALSE(p.empty());
   return p;

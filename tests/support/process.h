@@ -74,6 +74,8 @@ struct GatewayLaunch {
 };
 // Starts holdgate serve on port 0 for both listeners and waits until ready. Failure → null process.
 Gateway StartGateway(const GatewayLaunch& launch);
+// The first executable named `name` on PATH, or "".
+std::string FindOnPath(const std::string& name);
 // Demo upstream command line with its counters file in `dir`.
 std::string DemoUpstreamCommand(const std::string& dir);
 

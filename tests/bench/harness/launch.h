@@ -37,20 +37,6 @@ struct Paths {
   std::string BindLocalhostCjs() const { return e2e_dir + "/lib/bind-localhost.cjs"; }
 };
 
-inline std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
 // A port that was free a moment ago on 127.0.0.1.
 inline int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -133,7 +119,7 @@ inline std::unique_ptr<Service> StartHoldgate(const Paths& paths, const std::str
   std::string ready = dir + "/" + tag + ".ready.json";
   std::filesystem::remove(ready);
   std::vector<std::string> argv = prefix;
-  if (!argv.empty() && argv[0].find('/') == std::string::npos) argv[0] = FindOnPath(argv[0]);
+  if (!argv.empty() && argv[0].find('/') == std::string::npos) argv[0] = testing::FindOnPath(argv[0]);
   std::vector<std::string> serve = {paths.holdgate, "serve", "--mcp-listen", "127.0.0.1:0", "--review-listen",
                                    "127.0.0.1:0", "--db", dir + "/" + tag + ".db", "--ready-file", ready,
                                    "--log-level", log_level};
@@ -155,7 +141,7 @@ inline std::unique_ptr<Service> StartHoldgate(const Paths& paths, const std::str
   return s;
 }
 
-inline std::string NodeBinary(const Paths& paths) { return paths.node.empty() ? FindOnPath("node") : paths.node; }
+inline std::string NodeBinary(const Paths& paths) { return paths.node.empty() ? testing::FindOnPath("node") : paths.node; }
 
 // npm mcp-proxy serving Streamable HTTP at /mcp in front of the stdio server `server_argv`.
 inline std::unique_ptr<Service> StartMcpProxy(const Paths& paths, const std::string& dir, const std::string& tag,
