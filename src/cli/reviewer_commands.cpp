@@ -57,13 +57,16 @@ const std::map<std::string, CommandHelp>& Helps() {
         "Shows one approval: arguments, votes, comments, timeline, who may still decide and what the\n"
         "agent will be told. --json prints the API's object.\n"}},
       {"approve",
-       {"holdgate approve ID [--reason R] [--arguments JSON] [--json]",
+       {"holdgate approve ID [ID...] [--reason R] [--arguments JSON] [--json]",
         "Votes to approve. The call runs once the rule's quorum of distinct reviewers approved.\n"
-        "--arguments replaces the tool arguments (only for rules with editable: true; the original is\n"
-        "kept). Approving the same approval twice is harmless (exit 0).\n"}},
+        "--arguments replaces the tool arguments (one ID only; rules with editable: true; the original\n"
+        "is kept). Approving the same approval twice is harmless (exit 0). Several IDs are decided in\n"
+        "turn, each on its own (e.g. holdgate list --json --tool cancel_job | jq -r '.[].id' | xargs\n"
+        "holdgate approve); the exit code is the first failure's.\n"}},
       {"reject",
-       {"holdgate reject ID --reason R [--json]",
-        "Rejects the call; the agent receives the reason. A reason is required.\n"}},
+       {"holdgate reject ID [ID...] --reason R [--json]",
+        "Rejects the call; the agent receives the reason. A reason is required. Several IDs are\n"
+        "decided in turn, each on its own; the exit code is the first failure's.\n"}},
       {"watch",
        {"holdgate watch [--json] [--last-event-id N] [--count N]",
         "Follows approval events live (the /api/events stream), one line per event (--json: one JSON\n"
@@ -440,13 +443,16 @@ int RunShow(const std::vector<std::string>& args) {
 
 // ---- approve / reject -----------------------------------------------------------------------
 
+void PrintDecision(const std::string& id, const Json& reply);
+
 int RunDecide(const std::vector<std::string>& args, bool approve) {
   const std::string cmd = approve ? "approve" : "reject";
   Args a = approve ? ParseArgs(args, 1, {"--reason", "--arguments"}, {"--json"})
                    : ParseArgs(args, 1, {"--reason"}, {"--json"});
   if (a.help) return PrintHelp(cmd, std::cout), kExitOk;
   if (!a.error.empty()) return Usage(cmd, a.error);
-  if (a.positional.size() != 1) return Usage(cmd, "give exactly one approval ID");
+  if (a.positional.empty()) return Usage(cmd, "give one or more approval IDs");
+  if (a.positional.size() > 1 && a.Has("--arguments")) return Usage(cmd, "--arguments needs exactly one approval ID");
   Json body = Json::object();
   if (a.Has("--reason")) body["reason"] = a.Get("--reason");
   if (!approve && a.Get("--reason").find_first_not_of(" \t") == std::string::npos) {
@@ -460,14 +466,38 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;
-  const std::string id = a.positional[0];
-  ApiReply r = client->Post("/api/approvals/" + UrlEncode(id) + "/" + cmd, body);
-  if (!r.ok()) return Fail(r);
-  if (a.flags.count("--json")) {
-    std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (a.positional.size() == 1) {
+    ApiReply r = client->Post("/api/approvals/" + UrlEncode(a.positional[0]) + "/" + cmd, body);
+    if (!r.ok()) return Fail(r);
+    if (a.flags.count("--json")) {
+      std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+      return kExitOk;
+    }
+    PrintDecision(a.positional[0], r.body);
     return kExitOk;
   }
-  const Json& o = r.body["outcome"];
+  // Several: each decided in turn over one connection; one failing does not stop the others.
+  // The exit code is the first failure's (0 when all succeeded).
+  int first_failure = kExitOk;
+  Json results = Json::array();
+  for (const std::string& id : a.positional) {
+    ApiReply r = client->Post("/api/approvals/" + UrlEncode(id) + "/" + cmd, body);
+    if (!r.ok()) {
+      if (first_failure == kExitOk) first_failure = ExitCodeFor(r);
+      results.push_back(Json{{"id", id}, {"ok", false}, {"error", DescribeFailure(r)}});
+      if (!a.flags.count("--json")) std::cerr << "holdgate: " << Printable(id) << ": " << DescribeFailure(r) << "\n";
+      continue;
+    }
+    results.push_back(Json{{"id", id}, {"ok", true}, {"result", r.body}});
+    if (!a.flags.count("--json")) PrintDecision(id, r.body);
+  }
+  if (a.flags.count("--json")) std::cout << results.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  return first_failure;
+}
+
+// One line saying what a vote did, from the API's decision reply.
+void PrintDecision(const std::string& id, const Json& reply) {
+  const Json& o = reply["outcome"];
   const std::string state = Str(o, "state");
   if (!o.value("changed", true)) {
     std::cout << "You had already voted on " << Printable(id) << "; it is " << state << ".\n";
@@ -478,7 +508,6 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
     std::cout << (state == "approved" ? "Approved " : state == "rejected" ? "Rejected " : "Now " + state + ": ")
               << Printable(id) << " (" << Printable(Str(o, "message")) << ").\n";
   }
-  return kExitOk;
 }
 
 // ---- watch ----------------------------------------------------------------------------------

@@ -193,6 +193,41 @@ TEST_CASE("cli: list, show, approve, reject with exit codes", "[review][cli]") {
   CHECK(ParseJson(r.out)->size() == 2);
 }
 
+TEST_CASE("cli: several IDs are decided in turn, each on its own", "[review][cli]") {
+  CliEnv env;
+  auto a = env.Create("cancel_job", Json{{"job_id", 1}});
+  auto b = env.Create("cancel_job", Json{{"job_id", 2}});
+  auto c = env.Create("cancel_job", Json{{"job_id", 3}});
+  const std::string bob = env.Token("bob");
+
+  // Approve two plus an unknown one: both real ones are approved, the unknown one fails (exit 3).
+  auto r = env.As(bob, {"approve", a.id, "apr_missing", b.id, "--reason", "batch"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 3);
+  CHECK(env.store->Get(a.id)->state == store::State::kApproved);
+  CHECK(env.store->Get(b.id)->state == store::State::kApproved);
+  CHECK(r.err.find("apr_missing") != std::string::npos);
+  CHECK(r.out.find(a.id) != std::string::npos);
+  CHECK(r.out.find(b.id) != std::string::npos);
+
+  // Reject with --json: one result per ID, in order; an already decided one is a conflict (exit 4).
+  r = env.As(bob, {"reject", c.id, a.id, "--reason", "not now", "--json"});
+  CHECK(r.code == 4);
+  auto results = ParseJson(r.out);
+  REQUIRE(results.ok());
+  REQUIRE(results->size() == 2);
+  CHECK((*results)[0]["id"] == c.id);
+  CHECK((*results)[0]["ok"] == true);
+  CHECK((*results)[1]["id"] == a.id);
+  CHECK((*results)[1]["ok"] == false);
+  CHECK(env.store->Get(c.id)->state == store::State::kRejected);
+  CHECK(env.store->Get(a.id)->state == store::State::kApproved);  // unchanged
+
+  // Edited arguments apply to one call only.
+  CHECK(env.As(bob, {"approve", a.id, b.id, "--arguments", "{}"}).code == 2);
+  CHECK(env.As(bob, {"reject", a.id, b.id}).code == 2);  // a reason is still required
+}
+
 TEST_CASE("cli: watch follows events", "[review][cli]") {
   CliEnv env;
   const std::string tok = env.Token("carol", Role::kAuditor);
