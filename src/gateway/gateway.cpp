@@ -258,11 +258,8 @@ class Gateway::Impl {
   static bool ExchangeOnRequestThread(const Session& session, const Json& request, const ClientStream& stream) {
     if (!stream.CallerWaitsForReply()) return false;
     if (!mcp::ProgressToken(request).is_null()) return false;
-    const Json caps = session.client_capabilities();
-    if (caps.is_object()) {
-      for (const char* c : {"sampling", "elicitation", "roots"}) {
-        if (caps.contains(c)) return false;
-      }
+    for (const char* capability : {"sampling", "elicitation", "roots"}) {
+      if (session.HasClientCapability(capability)) return false;
     }
     return true;
   }
@@ -294,7 +291,7 @@ class Gateway::Impl {
       return std::nullopt;
     }
     std::string capability = RequiredClientCapability(method);
-    if (!capability.empty() && !session->client_capabilities().contains(capability)) {
+    if (!capability.empty() && !session->HasClientCapability(capability)) {
       upstream_.Respond(mcp::MakeError(message["id"], mcp::kMethodNotFound,
                                        "the agent's client does not support " + capability));
       return std::nullopt;
@@ -335,7 +332,7 @@ class Gateway::Impl {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto& [id, weak] : sessions_) {
           auto s = weak.lock();
-          if (s && (capability.empty() || s->client_capabilities().contains(capability))) {
+          if (s && (capability.empty() || s->HasClientCapability(capability))) {
             target = s;
             ++candidates;
           }
@@ -504,7 +501,9 @@ class Gateway::Impl {
     // A retry of a call that already has an open approval is the same call, not another one:
     // it re-attaches without counting against the limits again (and cannot be rate-limited out
     // of learning its decision).
-    if (limiter_ && !(decision.action == policy::Action::kHold && HasReusableApproval(*session, tool, arguments))) {
+    const bool has_limits = decision.limits != nullptr && !decision.limits->empty();
+    if (limiter_ && has_limits &&
+        !(decision.action == policy::Action::kHold && HasReusableApproval(*session, tool, arguments))) {
       reservation = limiter_->Reserve(ctx, &decision);
     }
 

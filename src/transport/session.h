@@ -38,9 +38,10 @@ class Session {
     std::lock_guard<std::mutex> lock(mu_);
     return protocol_version_;
   }
-  Json client_capabilities() const {
+  // Whether the agent declared `name` (e.g. "sampling") in its initialize; no copy.
+  bool HasClientCapability(const std::string& name) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return client_capabilities_;
+    return client_capabilities_.is_object() && client_capabilities_.contains(name);
   }
 
  private:

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <regex>
 #include <thread>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
@@ -111,9 +112,7 @@ class HttpUpstream final : public Upstream {
     }
     Post(*cli, reg.wire, reg.handle, true);
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = std::find(active_clients_.begin(), active_clients_.end(), cli); it != active_clients_.end()) {
-      active_clients_.erase(it);
-    }
+    active_clients_.erase(cli);
   }
 
   void Cancel(RequestHandle handle, const std::string& reason) override {
@@ -191,7 +190,7 @@ class HttpUpstream final : public Upstream {
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return nullptr;
-    active_clients_.push_back(slot.get());
+    active_clients_.insert(slot.get());
     return slot.get();
   }
 
@@ -199,7 +198,7 @@ class HttpUpstream final : public Upstream {
     httplib::Client cli(endpoint_.origin);
     ConfigureClient(cli);
     std::unique_lock<std::mutex> lock(mu_);
-    active_clients_.push_back(&cli);
+    active_clients_.insert(&cli);
     while (true) {
       ++idle_workers_;
       work_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
@@ -211,7 +210,7 @@ class HttpUpstream final : public Upstream {
       job(cli);
       lock.lock();
     }
-    active_clients_.erase(std::find(active_clients_.begin(), active_clients_.end(), &cli));
+    active_clients_.erase(&cli);
   }
 
   httplib::Headers BaseHeaders() const {
@@ -364,7 +363,7 @@ class HttpUpstream final : public Upstream {
   Json initialize_result_;                                 // guarded by mu_
   std::deque<std::function<void(httplib::Client&)>> jobs_; // guarded by mu_
   std::vector<std::thread> workers_;                       // guarded by mu_
-  std::vector<httplib::Client*> active_clients_;           // guarded by mu_
+  std::unordered_set<httplib::Client*> active_clients_;    // guarded by mu_
   size_t idle_workers_ = 0;                                // guarded by mu_
 
   std::mutex reinit_mu_;
