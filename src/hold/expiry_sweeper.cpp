@@ -9,27 +9,15 @@ constexpr int kBatch = 500;
 
 ExpirySweeper::ExpirySweeper(store::Store& store, HoldCoordinator* coordinator, const Clock& clock,
                              std::chrono::milliseconds interval)
-    : store_(store), coordinator_(coordinator), clock_(clock), interval_(interval) {}
+    : store_(store),
+      coordinator_(coordinator),
+      clock_(clock),
+      thread_(interval, [this] { SweepAndLog(); }, PeriodicThread::First::kRunAtStart) {}
 
 ExpirySweeper::~ExpirySweeper() { Stop(); }
 
-void ExpirySweeper::Start() {
-  if (thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { Run(); });
-}
-
-void ExpirySweeper::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void ExpirySweeper::Start() { thread_.Start(); }
+void ExpirySweeper::Stop() { thread_.Stop(); }
 
 Result<std::vector<store::Approval>> ExpirySweeper::SweepOnce() {
   std::vector<store::Approval> expired;
@@ -55,18 +43,12 @@ int64_t ExpirySweeper::expired_total() const {
   return expired_total_;
 }
 
-void ExpirySweeper::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    auto swept = SweepOnce();
-    if (!swept.ok()) {
-      log::Warn("expiry sweep failed", {{"error", swept.status().ToString()}});
-    } else if (!swept->empty()) {
-      log::Info("expired approvals", {{"count", swept->size()}});
-    }
-    lock.lock();
-    cv_.wait_for(lock, interval_, [this] { return stopping_; });
+void ExpirySweeper::SweepAndLog() {
+  auto swept = SweepOnce();
+  if (!swept.ok()) {
+    log::Warn("expiry sweep failed", {{"error", swept.status().ToString()}});
+  } else if (!swept->empty()) {
+    log::Info("expired approvals", {{"count", swept->size()}});
   }
 }
 

@@ -6,13 +6,12 @@
 // Thread-safe. Start() spawns the thread; Stop() (and the destructor) wakes and joins it.
 // SweepOnce() runs one pass on the caller's thread (tests drive it with a FakeClock, no sleeping).
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 #include "hold/hold_coordinator.h"
 #include "store/store.h"
@@ -39,18 +38,15 @@ class ExpirySweeper {
   int64_t expired_total() const;
 
  private:
-  void Run();
+  void SweepAndLog();  // one pass on the background thread
 
   store::Store& store_;
   HoldCoordinator* const coordinator_;
   const Clock& clock_;
-  const std::chrono::milliseconds interval_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;     // guarded by mu_
   int64_t expired_total_ = 0;  // guarded by mu_
-  std::thread thread_;        // touched only by Start/Stop (REQUIRES: not called concurrently)
+  PeriodicThread thread_;      // last: stopped before the members its callback uses go away
 };
 
 }  // namespace holdgate::hold

@@ -49,41 +49,23 @@ Result<AuditCheckpointConfig> ParseAuditCheckpointConfig(const Json& audit, cons
 
 AuditCheckpointer::AuditCheckpointer(Store& store, const Clock& clock, AuditCheckpointConfig config,
                                      std::chrono::milliseconds poll)
-    : store_(store), clock_(clock), config_(std::move(config)), poll_(poll),
-      next_due_ms_(clock.NowMs() + config_.every_ms) {}
+    : store_(store),
+      clock_(clock),
+      config_(std::move(config)),
+      next_due_ms_(clock.NowMs() + config_.every_ms),
+      thread_(poll, [this] {
+        auto r = Tick();
+        if (!r.ok()) log::Error("audit checkpoint failed", {{"error", r.status().ToString()}});
+      }, PeriodicThread::First::kWaitFirst) {}
 
 AuditCheckpointer::~AuditCheckpointer() { Stop(); }
 
-void AuditCheckpointer::Start() {
-  if (thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = false;
-  }
-  thread_ = std::thread([this] { Run(); });
-}
+void AuditCheckpointer::Start() { thread_.Start(); }
 
 void AuditCheckpointer::Stop() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
+  if (!thread_.running()) return;
+  thread_.Stop();
   (void)CheckpointNow();
-}
-
-void AuditCheckpointer::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, poll_, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    auto r = Tick();
-    if (!r.ok()) log::Error("audit checkpoint failed", {{"error", r.status().ToString()}});
-    lock.lock();
-  }
 }
 
 Result<std::optional<AuditEvent>> AuditCheckpointer::Tick() {

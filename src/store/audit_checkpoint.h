@@ -9,15 +9,14 @@
 // Stop() (and the destructor) joins it after one final Tick (so a clean stop leaves a signed head).
 // Tests drive Tick() directly with a FakeClock.
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/json_util.h"
+#include "common/periodic_thread.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -54,18 +53,13 @@ class AuditCheckpointer {
   Result<std::optional<AuditEvent>> CheckpointNow();
 
  private:
-  void Run();
-
   Store& store_;
   const Clock& clock_;
   const AuditCheckpointConfig config_;
-  const std::chrono::milliseconds poll_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
   int64_t next_due_ms_;    // guarded by mu_
-  std::thread thread_;     // touched only by Start/Stop (REQUIRES: not called concurrently)
+  PeriodicThread thread_;  // last: stopped before the members its callback uses go away
 };
 
 }  // namespace holdgate::store
