@@ -34,6 +34,7 @@
 #include "bench/harness/mcp_drivers.h"
 #include "bench/harness/measure.h"
 #include "bench/harness/report.h"
+#include "cli/review_client.h"
 #include "common/clock.h"
 #include "store/store.h"
 #include "support/review_client.h"
@@ -428,21 +429,6 @@ int64_t FreshGet(int port, const std::string& path, const std::string& token = "
   return NowNs() - t0;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Pending approvals → session id → approval id (pages of 500).
 std::map<std::string, std::string> PendingBySession(int port, const std::string& token, std::string* error) {
   std::map<std::string, std::string> out;
@@ -452,7 +438,7 @@ std::map<std::string, std::string> PendingBySession(int port, const std::string&
   cli.set_keep_alive(true);
   std::string cursor;
   while (true) {
-    std::string path = "/api/approvals?state=pending&limit=500" + (cursor.empty() ? "" : "&cursor=" + UrlEncode(cursor));
+    std::string path = "/api/approvals?state=pending&limit=500" + (cursor.empty() ? "" : "&cursor=" + cli::UrlEncode(cursor));
     auto res = cli.Get(path.c_str(), {{"Authorization", "Bearer " + token}});
     if (!res || res->status != 200) {
       *error = "listing pending approvals failed: " + (res ? std::to_string(res->status) + " " + res->body.substr(0, 200)

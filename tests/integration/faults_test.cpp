@@ -35,6 +35,27 @@ void ApproveJobs(Instance& h, const std::set<std::string>& jobs, const std::stri
   }
 }
 
+// Job ids "<prefix>0" … "<prefix><n-1>".
+std::set<std::string> JobIds(const std::string& prefix, int n) {
+  std::set<std::string> jobs;
+  for (int i = 0; i < n; ++i) jobs.insert(prefix + std::to_string(i));
+  return jobs;
+}
+
+// One agent thread per job, all at once, each a new session making a held cancel_job (progress
+// token = the job id). Nothing is asserted in the threads: holdgate may die under them.
+std::vector<std::thread> FireHeldCalls(Instance& h, const std::set<std::string>& jobs, int read_timeout_s = 0) {
+  std::vector<std::thread> agents;
+  for (const auto& job : jobs) {
+    agents.emplace_back([&h, job, read_timeout_s] {
+      McpHttpClient a("127.0.0.1", h.gw().mcp_port);
+      if (read_timeout_s > 0) a.set_read_timeout_s(read_timeout_s);
+      if (a.Initialize().is_object()) a.CallTool("cancel_job", {{"job_id", job}}, {{"progressToken", job}});
+    });
+  }
+  return agents;
+}
+
 std::map<std::string, std::vector<Json>> ApprovalsByJob(Instance& h) {
   std::map<std::string, std::vector<Json>> out;
   for (const auto& a : h.Approvals("all")) out[Str(a["arguments"], "job_id")].push_back(a);
@@ -212,19 +233,10 @@ TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and dup
           "[integration][faults][kill]") {
   Instance h(HoldPolicy("10m", "60s"));
   REQUIRE(h.Start());
-  const int kCalls = 16;
-  std::set<std::string> jobs;
-  for (int i = 0; i < kCalls; ++i) jobs.insert("job-burst-" + std::to_string(i));
+  const std::set<std::string> jobs = JobIds("job-burst-", 16);
   // Every agent fires at once; holdgate dies once a few approvals are written, so some requests
   // die before their pending row and others after.
-  std::vector<std::thread> agents;
-  for (const auto& job : jobs) {
-    agents.emplace_back([&, job] {
-      McpHttpClient a("127.0.0.1", h.gw().mcp_port);
-      a.set_read_timeout_s(60);
-      if (a.Initialize().is_object()) a.CallTool("cancel_job", {{"job_id", job}}, {{"progressToken", job}});
-    });
-  }
+  std::vector<std::thread> agents = FireHeldCalls(h, jobs, 60);
   WaitUntil([&] { return h.Approvals("pending").size() >= 5; }, 20000);
   h.Kill();
   for (auto& t : agents) t.join();
@@ -240,7 +252,7 @@ TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and dup
     CHECK(list[0]["state"] == "pending");
     written += list.size();
   }
-  INFO(written << " of " << kCalls << " approvals were written before the kill");
+  INFO(written << " of " << jobs.size() << " approvals were written before the kill");
   CHECK(written >= 5);
   CHECK(h.UpstreamCalls("cancel_job") == 0);
 
@@ -272,7 +284,7 @@ TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and dup
     REQUIRE(by_job[job].size() == 1);
     CHECK(by_job[job][0]["state"] == "completed");
   }
-  CHECK(h.Counter("cancel_job_calls") == kCalls);
+  CHECK(h.Counter("cancel_job_calls") == static_cast<int>(jobs.size()));
   CHECK(h.AuditVerify()["ok"] == true);
 }
 
@@ -280,8 +292,7 @@ TEST_CASE("faults: kill -9 after approval, before release: the retry runs each c
   // Held for 300 ms, then deferred: approved calls wait for the agent's retry to be released.
   Instance h(HoldPolicy("10m", "300ms"));
   REQUIRE(h.Start());
-  std::set<std::string> jobs;
-  for (int i = 0; i < 8; ++i) jobs.insert("job-deferred-" + std::to_string(i));
+  const std::set<std::string> jobs = JobIds("job-deferred-", 8);
   {
     McpHttpClient agent = h.Agent();
     for (const auto& job : jobs) {
@@ -346,16 +357,8 @@ TEST_CASE("faults: kill -9 after approval, before release: the retry runs each c
 TEST_CASE("faults: kill -9 while approved calls are released and answered", "[integration][faults][kill]") {
   Instance h(HoldPolicy("10m", "60s"));
   REQUIRE(h.Start());
-  const int kCalls = 12;
-  std::set<std::string> jobs;
-  for (int i = 0; i < kCalls; ++i) jobs.insert("job-release-" + std::to_string(i));
-  std::vector<std::thread> agents;
-  for (const auto& job : jobs) {
-    agents.emplace_back([&, job] {
-      McpHttpClient a("127.0.0.1", h.gw().mcp_port);
-      if (a.Initialize().is_object()) a.CallTool("cancel_job", {{"job_id", job}}, {{"progressToken", job}});
-    });
-  }
+  const std::set<std::string> jobs = JobIds("job-release-", 12);
+  std::vector<std::thread> agents = FireHeldCalls(h, jobs);
   REQUIRE(WaitUntil([&] { return h.Approvals("pending").size() == jobs.size(); }, 30000));
   // Approve them all at once and crash while they are being released and answered.
   std::vector<std::thread> reviewers;
