@@ -92,7 +92,7 @@ Result<std::unique_ptr<ReviewClient>> ReviewClient::Create(const std::string& ur
   if (origin.size() <= scheme_end + 3) return InvalidArgument("--url has no host: " + url);
   std::unique_ptr<httplib::Client> client;
   try {
-    client = std::make_unique<httplib::Client>(origin);  // scheme://host[:port] only (LIBRARY-NOTES §2.9)
+    client = std::make_unique<httplib::Client>(origin);  // scheme://host[:port] only: a full URL silently fails
   } catch (const std::exception& e) {
     return InvalidArgument("bad --url " + url + ": " + e.what());
   }

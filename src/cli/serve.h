@@ -1,8 +1,7 @@
 #pragma once
-// `holdgate serve` and `holdgate stdio`: assemble the gateway from the config file and flags,
-// run until SIGINT/SIGTERM (serve) or end of input (stdio), and shut down in order: answer held
-// calls, stop the listeners, stop the upstream. SIGHUP (and a change of the policy file) reloads
-// the policy; a bad new policy keeps the old one. Blocks the calling thread.
+// `holdgate serve` and `holdgate stdio`: read the config file, apply the flags over it, and hand
+// the result to the composition root (server/server.h), which runs until stopped. Blocks the
+// calling thread.
 #include <string>
 #include <vector>
 

@@ -1,6 +1,6 @@
 #pragma once
-// Tuning for listening sockets that httplib 0.11.4 creates with a compiled-in backlog of 5
-// (HOLDS-AT-SCALE.md fix 1): a burst of connections would otherwise see resets. Plain POSIX on a
+// Tuning for listening sockets that httplib 0.11.4 creates with a compiled-in backlog of 5: a
+// burst of connections (hundreds of agents connecting at once) would otherwise see resets. Plain POSIX on a
 // socket fd; call after bind/listen, from the thread that owns the listener.
 namespace holdgate {
 

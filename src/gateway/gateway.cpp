@@ -17,7 +17,7 @@
 #include "mcp/jsonrpc.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
-#include "review/metrics.h"
+#include "common/metrics.h"
 #include "store/store.h"
 #include "upstream/upstream.h"
 
@@ -186,7 +186,7 @@ class Gateway::Impl {
     std::string Owner() const override { return session_->id(); }
     void OnResponse(const Json& response) override {
       impl_->ForgetForwarded(key_);
-      if (IsUpstreamFailure(response)) review::GlobalMetrics().upstream_errors_total.Inc();
+      if (IsUpstreamFailure(response)) metrics::GlobalMetrics().upstream_errors_total.Inc();
       if (on_response_) {
         Json copy = response;
         on_response_(copy);
@@ -479,7 +479,7 @@ class Gateway::Impl {
     if (params.contains("task") && params["task"].is_object()) return StartTask(session, request, stream);
     auto p = policy();
     if (!p) {
-      review::GlobalMetrics().calls_total.Inc("allow");
+      metrics::GlobalMetrics().calls_total.Inc("allow");
       return Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
     }
 
@@ -512,7 +512,7 @@ class Gateway::Impl {
             {{"arguments", arguments}, {"would", policy::ActionName(decision.shadow_action)}});
     }
     static const char* const kMetricLabel[] = {"allow", "deny", "hide", "deny", "hold"};  // by Action
-    review::GlobalMetrics().calls_total.Inc(kMetricLabel[static_cast<int>(decision.action)]);
+    metrics::GlobalMetrics().calls_total.Inc(kMetricLabel[static_cast<int>(decision.action)]);
     switch (decision.action) {
       case policy::Action::kAllow:
         if (options_.audit_all_calls) Audit("call.allowed", *session, tool, decision, "allow", nullptr);

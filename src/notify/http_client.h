@@ -1,6 +1,6 @@
 #pragma once
-// Outbound HTTP for notifications: URL splitting (httplib's Client takes scheme://host:port only,
-// never a full URL: LIBRARY-NOTES §2.9) and one POST with bounded time. The only file pair of
+// Outbound HTTP for notifications: URL splitting (httplib's Client takes scheme://host:port only:
+// given a full URL it silently sends nothing) and one POST with bounded time. The only file pair of
 // notify/ that includes httplib.
 //
 // Thread-safe: every call builds its own client. PostHttp blocks for at most about

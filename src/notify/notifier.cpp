@@ -11,7 +11,7 @@
 #include "notify/retry_schedule.h"
 #include "notify/slack_blocks.h"
 #include "notify/webhook_signature.h"
-#include "review/metrics.h"
+#include "common/metrics.h"
 
 namespace holdgate::notify {
 namespace {
@@ -489,7 +489,7 @@ void Notifier::Impl::DeliverRow(const store::OutboxRow& row, int64_t now_ms, Run
     if (!s.ok()) log::Warn("notify: cannot mark row delivered", {{"id", row.id}, {"error", s.ToString()}});
     ++report->delivered;
     ++delivered_;
-    review::GlobalMetrics().webhook_deliveries_total.Inc("delivered");
+    metrics::GlobalMetrics().webhook_deliveries_total.Inc("delivered");
     log::Debug("notify: delivered", {{"id", row.id}, {"target", row.target}, {"event", row.event_type}});
     return;
   }
@@ -518,7 +518,7 @@ void Notifier::Impl::Retry(const store::OutboxRow& row, int64_t now_ms, const st
   if (row.target != kSlackResponseTarget) (*failing)[row.target] = FailingTarget{status, next};
   ++report->failed;
   ++failed_;
-  review::GlobalMetrics().webhook_deliveries_total.Inc("failed");
+  metrics::GlobalMetrics().webhook_deliveries_total.Inc("failed");
   log::Info("notify: delivery failed; will retry",
             {{"id", row.id}, {"target", row.target}, {"event", row.event_type}, {"status", status},
              {"attempts", row.attempts}, {"next_attempt_at", FormatTimeMs(next)}});
@@ -529,7 +529,7 @@ void Notifier::Impl::GiveUp(const store::OutboxRow& row, const std::string& stat
   if (!s.ok()) log::Warn("notify: cannot mark row dead", {{"id", row.id}, {"error", s.ToString()}});
   ++report->gave_up;
   ++gave_up_;
-  review::GlobalMetrics().webhook_deliveries_total.Inc("gave_up");
+  metrics::GlobalMetrics().webhook_deliveries_total.Inc("gave_up");
   log::Warn("notify: delivery given up",
             {{"id", row.id}, {"target", row.target}, {"event", row.event_type}, {"status", status}});
   store::AuditEvent ev;

@@ -1,6 +1,6 @@
 // GET /api/events: Server-Sent Events of approval changes. One pool thread per open stream (so
 // their number is capped, 503 beyond). The provider blocks in EventHub::Wait between writes
-// (never a busy loop, LIBRARY-NOTES §2.3), sends a heartbeat comment when idle, and stops when
+// (a provider that returns without writing is called again at once: a busy loop), sends a heartbeat comment when idle, and stops when
 // the peer is gone (sink.is_writable()) or the server stops.
 #include <algorithm>
 #include <memory>

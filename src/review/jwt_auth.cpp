@@ -1,5 +1,6 @@
-// The only translation unit that includes cpp-jwt (LIBRARY-NOTES §4.5/§4.6): its error codes are
-// compared here, and only here, and mapped to AuthResult.
+// The only translation unit that includes cpp-jwt: its error codes are compared here, and only
+// here (cpp-jwt's error categories are per translation unit, so a comparison made elsewhere fails
+// in a Release build), and mapped to AuthResult.
 #include "review/jwt_auth.h"
 
 #include <jwt/jwt.hpp>
@@ -274,7 +275,8 @@ AuthResult JwtVerifier::VerifyWithKey(std::string_view token, const JwtKey& key,
   try {
     const uint32_t lw = static_cast<uint32_t>(config_.leeway_s);
     const jwt::string_view tv(token.data(), token.size());
-    // Exactly one algorithm per key (LIBRARY-NOTES §4.1); `none` is never listed (§4.2).
+    // Exactly one algorithm per key, so an RS256 public key can never verify an HS256 token signed
+// with that key's text (algorithm confusion); `none` is never listed, so unsigned tokens fail.
     auto run = [&](auto&&... extra) {
       return jwt::decode(tv, algorithms({key.alg}), ec, secret(key.material), leeway(lw), extra...);
     };

@@ -1,7 +1,9 @@
 #pragma once
 // Reviewer authentication: verifies JWT bearer tokens (HS256 shared secret, RS256/ES256 public
 // keys from PEM files or a JWKS document) and mints HS256 tokens for `holdgate token`.
-// All cpp-jwt use is confined to jwt_auth.cpp (LIBRARY-NOTES §4.5); this header does not include it.
+// All cpp-jwt use is confined to jwt_auth.cpp (the header costs ~5 s of compile per translation
+// unit, and its error categories compare unequal across translation units); this header does not
+// include it.
 // JwtVerifier is immutable after Create() and safe to call from any thread; nothing here blocks.
 #include <cstdint>
 #include <memory>

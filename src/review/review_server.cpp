@@ -10,7 +10,7 @@
 #include "common/listen_socket.h"
 #include "common/log.h"
 #include "review/api_json.h"
-#include "review/metrics.h"
+#include "common/metrics.h"
 #include "review/server_impl.h"
 
 namespace holdgate::review {
@@ -242,7 +242,7 @@ void ReviewServer::Impl::OnChangeForMetrics(const store::ChangeEvent& e) {
   if (!StartsWith(e.type, kPrefix)) return;
   std::string outcome = e.type.substr(kPrefix.size());
   if (outcome != "approved" && outcome != "rejected" && outcome != "expired" && outcome != "cancelled") return;
-  Metrics& m = GlobalMetrics();
+  metrics::Metrics& m = metrics::GlobalMetrics();
   m.decisions_total.Inc(outcome);
   const int64_t decided = e.approval.decided_at_ms > 0 ? e.approval.decided_at_ms : e.ts_ms;
   if (decided >= e.approval.created_at_ms && e.approval.created_at_ms > 0) {
@@ -353,7 +353,7 @@ httplib::Server::HandlerResponse ReviewServer::Impl::Refuse(const httplib::Reque
 
 void ReviewServer::Impl::RecordAuthFailure(const httplib::Request& req, int status, const std::string& reason,
                                            const std::string& why, const std::string& subject) {
-  GlobalMetrics().auth_failures_total.Inc(reason);
+  metrics::GlobalMetrics().auth_failures_total.Inc(reason);
   int64_t suppressed = 0;
   {
     std::lock_guard<std::mutex> lock(audit_mu_);
@@ -519,7 +519,7 @@ void ReviewServer::Impl::Healthz(const httplib::Request&, httplib::Response& res
 }
 
 void ReviewServer::Impl::MetricsText(const httplib::Request&, httplib::Response& res) {
-  Metrics& m = GlobalMetrics();
+  metrics::Metrics& m = metrics::GlobalMetrics();
   if (coordinator_ != nullptr) m.holds_open.Set(coordinator_->Counters().holds_open);
   res.set_header("Cache-Control", "no-store");
   res.set_content(m.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");

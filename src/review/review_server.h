@@ -2,7 +2,7 @@
 // ReviewServer: the reviewer listener (default 127.0.0.1:8081). Serves the review REST API under
 // /api/ (JWT bearer auth, roles), the SSE stream /api/events, /healthz, /metrics and the embedded
 // approval UI. It has its own httplib::Server and thread pool, never shared with the agents' /mcp
-// listener, so held calls cannot starve reviewers (LIBRARY-NOTES §2.1).
+// listener, so held calls cannot starve reviewers.
 //
 // Thread-safe. Start() binds and returns once the listener accepts; handlers run on the server's
 // pool and block on the Store. Stop() ends SSE streams, closes the listener and joins its thread

@@ -118,7 +118,8 @@ inline constexpr char kOutboxColumns[] =
     "updated_at, last_status";
 OutboxRow ReadOutboxRow(SQLite::Statement& stmt);
 
-// Binds a value that must not be an ambiguous overload (LIBRARY-NOTES §3).
+// Binds an integer: SQLiteCpp's bind(int, size_t) and bind(int, long long) are ambiguous
+// overloads, so every integer goes through int64_t.
 inline void BindInt(SQLite::Statement& s, int index, int64_t v) { s.bind(index, static_cast<int64_t>(v)); }
 
 template <typename T, typename F>

@@ -25,7 +25,8 @@ namespace {
 constexpr size_t kMaxBufferedUnsolicited = 256;
 
 // One detached thread per accepted connection, with a small stack: a held call parks its
-// connection's thread, and nothing else waits behind it (LIBRARY-NOTES §2.1, HOLDS-AT-SCALE).
+// connection's thread, and nothing else waits behind it (httplib's default fixed pool would let
+// as many held calls as it has threads block every other request).
 class ThreadPerConnectionQueue final : public httplib::TaskQueue {
  public:
   ThreadPerConnectionQueue(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}

@@ -138,7 +138,7 @@ class Receiver {
     port_ = bound;
     httplib::Server* raw = server.get();
     std::thread thread([raw] { raw->listen_after_bind(); });
-    // httplib 0.11.4 has no wait_until_ready(): poll is_running (LIBRARY-NOTES §2.6).
+    // httplib 0.11.4 has no wait_until_ready(): poll is_running.
     while (!raw->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::lock_guard<std::mutex> lock(mu_);
     server_ = std::move(server);

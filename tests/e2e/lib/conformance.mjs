@@ -5,9 +5,8 @@ import path from 'node:path';
 import { CONFORMANCE_JS, NODE22_BIN } from './paths.mjs';
 import { makeOutputDir, startProcess, waitFor } from './process.mjs';
 
-// Scenarios server-everything 2026.8.31 passes on its own (11 of the 30 active ones, 13 checks;
-// MCP-TEST-PEERS.md §4); the
-// others fail for want of the suite's fixture tools/prompts/resources. A gateway in front of it
+// Scenarios server-everything 2026.8.31 passes on its own (11 of the 30 active ones, 13 checks);
+// the others fail for want of the suite's fixture tools/prompts/resources. A gateway in front of it
 // must pass at least these, plus dns-rebinding-protection.
 export const EVERYTHING_CONFORMANCE_PASSING = Object.freeze([
   'server-initialize', 'logging-set-level', 'ping', 'tools-list', 'tools-call-simple-text', 'tools-call-error',

@@ -1,7 +1,7 @@
 #pragma once
 // Metrics: the process-wide counters served at GET /metrics in the Prometheus text format
 // (version 0.0.4). Header-only, so the gateway and the notifier can increment them without
-// linking hg_review: `holdgate::review::GlobalMetrics().upstream_errors_total.Inc();`.
+// linking anything: `holdgate::metrics::GlobalMetrics().upstream_errors_total.Inc();`.
 // Thread-safe: counters and gauges are atomics, labelled families and histograms take a mutex
 // for a few nanoseconds. Nothing blocks.
 #include <atomic>
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace holdgate::review {
+namespace holdgate::metrics {
 
 namespace metrics_internal {
 // Prometheus label values: escape backslash, double quote and newline.
@@ -187,4 +187,4 @@ inline Metrics& GlobalMetrics() {
   return metrics;
 }
 
-}  // namespace holdgate::review
+}  // namespace holdgate::metrics

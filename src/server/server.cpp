@@ -1,0 +1,344 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/config.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "gateway/gateway.h"
+#include "hold/expiry_sweeper.h"
+#include "hold/hold_coordinator.h"
+#include "notify/notifier.h"
+#include "policy/policy.h"
+#include "policy/rate_limiter.h"
+#include "review/review_server.h"
+#include "store/audit_checkpoint.h"
+#include "store/store.h"
+#include "transport/http_server.h"
+#include "transport/stdio_server.h"
+#include "upstream/upstream.h"
+
+namespace holdgate::server {
+namespace {
+
+#ifndef PR_FUTEX_HASH
+#define PR_FUTEX_HASH 78
+#define PR_FUTEX_HASH_SET_SLOTS 1
+#endif
+
+// With no reviewer key configured, a random HS256 secret is kept beside the database, so the
+// embedded defaults work and `holdgate token` can mint tokens for the same secret.
+Status EnsureReviewerSecret(const Config& c) {
+  if (c.review.contains("auth") || std::getenv("HOLDGATE_JWT_SECRET")) return Status::Ok();
+  std::filesystem::path dir = std::filesystem::path(c.db_path).parent_path();
+  std::filesystem::path file = (dir.empty() ? std::filesystem::path(".") : dir) / "reviewer-secret";
+  std::string secret;
+  {
+    std::ifstream in(file);
+    std::getline(in, secret);
+  }
+  if (secret.size() < 32) {
+    secret = RandomHex(32);
+    umask(077);
+    std::ofstream out(file, std::ios::trunc);
+    out << secret << "\n";
+    if (!out) return IoError("cannot write " + file.string());
+    log::Info("generated a reviewer token secret", {{"file", file.string()}});
+  }
+  setenv("HOLDGATE_JWT_SECRET", secret.c_str(), 1);
+  setenv("HOLDGATE_JWT_SECRET_FILE", file.c_str(), 1);
+  return Status::Ok();
+}
+
+// Per-process tuning for many held connections: with thousands of threads parked on condition
+// variables, the kernel's default private futex hash (16 slots per thread group on 6.x kernels
+// that have one) makes every wake-up scan long chains; 16,384 slots keep them short. Harmless
+// where the kernel has no such setting.
+void TuneForManyHolds() { prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, 16384, 0, 0); }
+
+int64_t FileMtime(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+class Runner {
+ public:
+  explicit Runner(Config config) : config_(std::move(config)) {}
+
+  int Run(bool stdio_mode) {
+    log::Level level;
+    if (!log::ParseLevel(config_.log_level, &level)) {
+      std::cerr << "holdgate: unknown log level " << config_.log_level << "\n";
+      return 2;
+    }
+    log::SetLevel(level);
+    if (config_.upstream_cmd.empty() == config_.upstream_url.empty()) {
+      std::cerr << "holdgate: give exactly one of --upstream-cmd or --upstream-url\n";
+      return 2;
+    }
+    // Signals are taken synchronously by the control loop; every thread inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    TuneForManyHolds();
+
+    Status s = StartAll(stdio_mode);
+    if (!s.ok()) {
+      log::Error("holdgate could not start", {{"error", s.ToString()}});
+      std::cerr << "holdgate: " << s.message() << "\n";
+      StopAll();
+      return 1;
+    }
+    if (stdio_mode) {
+      std::thread control([&] { ControlLoop(signals); });
+      stdio_->Run();  // until the agent closes stdin
+      RequestStop();
+      control.join();
+    } else {
+      ControlLoop(signals);
+    }
+    StopAll();
+    log::Info("holdgate stopped", {});
+    return 0;
+  }
+
+ private:
+  Status StartAll(bool stdio_mode) {
+    std::shared_ptr<const policy::Policy> pol;
+    if (!config_.policy_path.empty()) {
+      auto loaded = policy::Policy::LoadFile(config_.policy_path);
+      if (!loaded.ok()) return InvalidArgument("policy " + config_.policy_path + ":\n" + loaded.status().message());
+      pol = loaded.value();
+      policy_mtime_ = FileMtime(config_.policy_path);
+    } else {
+      log::Warn("no policy given: every call is allowed", {});
+    }
+
+    std::filesystem::path db_dir = std::filesystem::path(config_.db_path).parent_path();
+    if (!db_dir.empty()) std::filesystem::create_directories(db_dir);
+    auto opened = store::Store::Open(config_.db_path, clock_);
+    if (!opened.ok()) return opened.status();
+    store_ = std::move(opened.value());
+    auto recovered = store_->RecoverAfterCrash();
+    if (recovered.ok() && recovered.value() > 0) {
+      log::Warn("approvals left executing by a crash were marked failed (not re-run)", {{"count", recovered.value()}});
+    }
+    holds_ = std::make_unique<hold::HoldCoordinator>();
+    store_->AddListener([this](const store::ChangeEvent& e) { holds_->Notify(e.approval); });
+    sweeper_ = std::make_unique<hold::ExpirySweeper>(*store_, holds_.get(), clock_);
+    sweeper_->Start();
+    limiter_ = std::make_unique<policy::RateLimiter>(clock_);
+    AuditStartup(pol);
+    // audit.checkpoint: periodic HMAC-signed heads, in the chain and on stderr.
+    auto checkpoint = store::ParseAuditCheckpointConfig(
+        config_.raw.is_object() && config_.raw.contains("audit") ? config_.raw["audit"] : Json::object(), ConfigDir());
+    if (!checkpoint.ok()) return checkpoint.status();
+    if (checkpoint->enabled) {
+      checkpointer_ = std::make_unique<store::AuditCheckpointer>(*store_, clock_, *checkpoint);
+      checkpointer_->Start();
+      log::Info("audit checkpoints enabled",
+                {{"every_ms", checkpoint->every_ms}, {"key_id", store::AuditCheckpointKeyId(checkpoint->key)}});
+    }
+    auto notifier = notify::Notifier::Create(config_.notify, *store_, clock_, config_.public_url, ConfigDir());
+    if (!notifier.ok()) return notifier.status();
+    notifier_ = std::move(notifier.value());
+    store_->SetOutboxFactory(notifier_->OutboxFactory());
+
+    Status s = EnsureReviewerSecret(config_);
+    if (!s.ok()) return s;
+    auto review_cfg = review::ParseReviewConfig(config_.review, ConfigDir());
+    if (!review_cfg.ok()) return review_cfg.status();
+    std::string review_host;
+    int review_port = 0;
+    if (!SplitHostPort(config_.review_listen, &review_host, &review_port)) {
+      return InvalidArgument("--review-listen must be HOST:PORT, got " + config_.review_listen);
+    }
+    review_cfg.value().host = review_host;
+    review_cfg.value().port = review_port;
+    if (!config_.public_url.empty()) review_cfg.value().public_base_url = config_.public_url;
+    auto review = review::ReviewServer::Create(review_cfg.value(), *store_, holds_.get(), clock_);
+    if (!review.ok()) return review.status();
+    review_ = std::move(review.value());
+    review_->AddPlainRoute("POST", "/slack/actions", notifier_->SlackActionsHandler(holds_.get()));
+    notify::Notifier* live_notifier = notifier_.get();
+    review::EndpointControl control;
+    control.list = [live_notifier] {
+      std::vector<review::EndpointView> out;
+      for (const auto& e : live_notifier->Endpoints()) out.push_back({e.target, e.disabled, e.why});
+      return out;
+    };
+    control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
+    review_->SetEndpointControl(std::move(control));
+    s = review_->Start();
+    if (!s.ok()) return s;
+    notifier_->SetReviewBaseUrl(review_->base_url());
+    s = notifier_->Start();
+    if (!s.ok()) return s;
+
+    upstream::Options up;
+    up.command = config_.upstream_cmd;
+    up.url = config_.upstream_url;
+    up.client_capabilities = config_.upstream_client_capabilities;
+    upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
+    s = upstream_->Start();
+    if (!s.ok()) return Status(s.code(), "upstream: " + s.message());
+
+    gateway::GatewayOptions gopts;
+    gopts.review_url = review_->base_url();
+    gopts.default_hold_ms = config_.default_hold_ms;
+    gopts.progress_interval_ms = config_.progress_interval_ms;
+    gopts.audit_all_calls = config_.audit_all_calls;
+    gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
+    gateway_->SetPolicy(pol);
+    gateway_->Start();
+
+    std::string mcp_url;
+    if (stdio_mode) {
+      stdio_ = std::make_unique<transport::StdioServer>(transport::StdioServerOptions{}, *gateway_);
+    } else {
+      transport::HttpServerOptions hopts;
+      if (!SplitHostPort(config_.mcp_listen, &hopts.host, &hopts.port)) {
+        return InvalidArgument("--mcp-listen must be HOST:PORT, got " + config_.mcp_listen);
+      }
+      hopts.path = config_.mcp_path;
+      hopts.allowed_origins = config_.allowed_origins;
+      hopts.allowed_hosts = config_.allowed_hosts;
+      hopts.max_body_bytes = config_.max_body_bytes;
+      for (const auto& k : config_.agent_keys) hopts.api_keys.push_back({k.name, k.principal, k.sha256});
+      http_ = std::make_unique<transport::HttpServer>(hopts, *gateway_);
+      s = http_->Bind();
+      if (!s.ok()) return s;
+      http_->Start();
+      mcp_url = "http://" + (hopts.host.find(':') != std::string::npos ? "[" + hopts.host + "]" : hopts.host) + ":" +
+                std::to_string(http_->port()) + hopts.path;
+    }
+    Json ready = {{"review", review_->base_url()}, {"pid", getpid()}};
+    if (!mcp_url.empty()) ready["mcp"] = mcp_url;
+    if (const char* f = std::getenv("HOLDGATE_JWT_SECRET_FILE")) ready["reviewer_secret_file"] = f;
+    log::Info("holdgate ready", ready);
+    if (!config_.ready_file.empty()) {
+      std::string tmp = config_.ready_file + ".tmp";
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << DumpJson(ready) << "\n";
+      }
+      std::filesystem::rename(tmp, config_.ready_file);
+    }
+    return Status::Ok();
+  }
+
+  void AuditStartup(const std::shared_ptr<const policy::Policy>& pol) {
+    store::AuditEvent ev;
+    ev.type = "config.started";
+    ev.actor = "holdgate";
+    ev.via = "system";
+    ev.detail = {{"mcp_listen", config_.mcp_listen}, {"review_listen", config_.review_listen},
+                 {"upstream", config_.upstream_cmd.empty() ? config_.upstream_url : config_.upstream_cmd},
+                 {"policy", config_.policy_path}, {"policy_hash", pol ? pol->hash() : ""}};
+    store_->AppendAudit(ev);
+  }
+
+  std::string ConfigDir() const {
+    return std::getenv("HOLDGATE_CONFIG_DIR") ? std::getenv("HOLDGATE_CONFIG_DIR") : ".";
+  }
+
+  void ReloadPolicy(const char* why) {
+    if (config_.policy_path.empty()) return;
+    auto loaded = policy::Policy::LoadFile(config_.policy_path);
+    store::AuditEvent ev;
+    ev.actor = "holdgate";
+    ev.via = "system";
+    if (!loaded.ok()) {
+      log::Error("policy reload refused; keeping the previous policy",
+                 {{"file", config_.policy_path}, {"trigger", why}, {"error", loaded.status().message()}});
+      ev.type = "policy.reload_failed";
+      ev.detail = {{"file", config_.policy_path}, {"error", loaded.status().message()}};
+    } else {
+      gateway_->SetPolicy(loaded.value());
+      log::Info("policy reloaded", {{"file", config_.policy_path}, {"trigger", why}, {"hash", loaded.value()->hash()}});
+      ev.type = "policy.loaded";
+      ev.detail = {{"file", config_.policy_path}, {"hash", loaded.value()->hash()}, {"trigger", why}};
+    }
+    store_->AppendAudit(ev);
+  }
+
+  // Waits for signals; SIGHUP or a changed policy file reloads the policy.
+  void ControlLoop(const sigset_t& signals) {
+    while (!stop_requested_.load()) {
+      struct timespec timeout = {1, 0};
+      int sig = sigtimedwait(&signals, nullptr, &timeout);
+      if (sig == SIGINT || sig == SIGTERM) {
+        log::Info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        if (stdio_) stdio_->Stop();
+        return;
+      }
+      if (sig == SIGHUP) {
+        policy_mtime_ = FileMtime(config_.policy_path);
+        ReloadPolicy("SIGHUP");
+        continue;
+      }
+      if (!config_.policy_path.empty()) {
+        int64_t m = FileMtime(config_.policy_path);
+        if (m != 0 && m != policy_mtime_) {
+          policy_mtime_ = m;
+          ReloadPolicy("file changed");
+        }
+      }
+    }
+  }
+
+  void RequestStop() { stop_requested_.store(true); }
+
+  void StopAll() {
+    if (gateway_) gateway_->Shutdown();
+    if (http_) http_->Stop();
+    if (review_) review_->Stop();
+    if (sweeper_) sweeper_->Stop();
+    if (notifier_) {
+      notifier_->Stop();
+      store_->SetOutboxFactory(nullptr);
+    }
+    if (upstream_) upstream_->Stop();
+    if (checkpointer_) checkpointer_->Stop();  // a last checkpoint over the final head
+  }
+
+  Config config_;
+  const SystemClock& clock_ = SystemClock::Instance();
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
+  std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
+  std::unique_ptr<hold::HoldCoordinator> holds_;
+  std::unique_ptr<hold::ExpirySweeper> sweeper_;
+  std::unique_ptr<policy::RateLimiter> limiter_;
+  std::unique_ptr<review::ReviewServer> review_;
+  std::unique_ptr<upstream::Upstream> upstream_;
+  std::unique_ptr<gateway::Gateway> gateway_;
+  std::unique_ptr<transport::HttpServer> http_;
+  std::unique_ptr<transport::StdioServer> stdio_;
+  int64_t policy_mtime_ = 0;
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace
+
+int Run(Config config, bool stdio_mode) {
+  Runner runner(std::move(config));
+  return runner.Run(stdio_mode);
+}
+
+}  // namespace holdgate::server
