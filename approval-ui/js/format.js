@@ -90,6 +90,7 @@ const STATE_LABELS = {
   rejected: 'Rejected',
   expired: 'Expired',
   cancelled: 'Cancelled',
+  lapsed: 'Lapsed',
 };
 export function stateLabel(state) {
   return STATE_LABELS[state] ?? String(state ?? '');
@@ -100,7 +101,7 @@ export function stateTone(state) {
     case 'pending': return 'pending';
     case 'approved': case 'executing': case 'completed': return 'ok';
     case 'failed': return 'warn';
-    case 'rejected': case 'expired': case 'cancelled': return 'bad';
+    case 'rejected': case 'expired': case 'cancelled': case 'lapsed': return 'bad';
     default: return 'neutral';
   }
 }
@@ -118,6 +119,8 @@ const EVENT_LABELS = {
   'approval.rejected': 'Rejected',
   'approval.expired': 'Expired',
   'approval.cancelled': 'Cancelled by the agent',
+  'approval.lapsed': 'Lapsed: approved but not run in time',
+  'approval.release_failed': 'Release failed: not run',
   'approval.executing': 'Released upstream',
   'approval.completed': 'Upstream result',
   'approval.failed': 'Upstream failed',

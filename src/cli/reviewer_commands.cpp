@@ -49,7 +49,7 @@ const std::map<std::string, CommandHelp>& Helps() {
        {"holdgate list [--state S[,S…]|--all] [--tool T] [--principal P] [--since TIME] [--until TIME]\n"
         "               [--limit N] [--json]",
         "Lists approvals, newest first: pending ones unless --state or --all says otherwise.\n"
-        "States: pending approved executing completed failed rejected expired cancelled.\n"
+        "States: pending approved executing completed failed rejected expired cancelled lapsed.\n"
         "TIME is RFC 3339 (2026-01-02T03:04:05Z), a date, or epoch milliseconds. --limit caps the rows\n"
         "(default 50; pages are followed). --json prints the API's approvals array.\n"}},
       {"show",

@@ -29,6 +29,14 @@ std::string FormatTimeMs(int64_t epoch_ms) {
   return buf;
 }
 
+std::string FormatDuration(int64_t ms) {
+  if (ms % 86'400'000 == 0 && ms > 0) return std::to_string(ms / 86'400'000) + "d";
+  if (ms % 3'600'000 == 0 && ms > 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0 && ms > 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 int64_t ParseDurationMs(const std::string& text) {
   if (text.empty()) return -1;
   size_t i = 0;

@@ -22,6 +22,8 @@ class SystemClock final : public Clock {
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-25T13:11:54.123Z".
 std::string FormatTimeMs(int64_t epoch_ms);
+// The shortest exact spelling in the units ParseDurationMs reads: "10m", "90s", "1500ms", "2d".
+std::string FormatDuration(int64_t ms);
 // Parses durations such as "30m", "50s", "2h", "1d", "500ms" or a bare number of seconds.
 // Returns -1 on malformed input.
 int64_t ParseDurationMs(const std::string& text);

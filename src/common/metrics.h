@@ -145,7 +145,7 @@ class Histogram {
 };
 
 // Every metric holdgate exports. Who increments what:
-//   holds_open                  review server at scrape time (from the hold coordinator), or gateway
+//   holds_open                  hold coordinator, whenever a waiter is added or removed
 //   decisions_total, decision_latency_seconds   review server (from the store's change feed)
 //   calls_total                 gateway, per policy decision (allow|deny|hide|hold)
 //   upstream_errors_total       gateway/upstream: transport errors and crashed children

@@ -42,22 +42,7 @@ std::string DenialText(const std::string& tool, const policy::Decision& decision
          ". Do not retry this call.";
 }
 
-std::string RejectionText(const store::Approval& approval) {
-  switch (approval.state) {
-    case store::State::kRejected:
-      return "Not executed; do not retry. A human reviewer (" + approval.decided_by + ") rejected the call to " +
-             approval.tool + " (approval " + approval.id + "). Reason: " + approval.reason;
-    case store::State::kExpired:
-      return "Not executed; do not retry. Nobody approved the call to " + approval.tool + " before approval " +
-             approval.id + " expired at " + FormatTimeMs(approval.expires_at_ms) +
-             ", and the policy rejects calls that time out.";
-    case store::State::kCancelled:
-      return "Not executed. The approval request " + approval.id + " for " + approval.tool +
-             " was cancelled: " + approval.reason;
-    default:
-      return "Not executed. Approval " + approval.id + " is " + store::StateName(approval.state) + ".";
-  }
-}
+std::string RejectionText(const store::Approval& approval) { return store::NotExecutedText(approval); }
 
 std::string DeferralText(const std::string& approval_id, const std::string& waiting_for,
                          const std::string& review_url, bool shutting_down) {
@@ -74,6 +59,35 @@ std::string ProgressText(const std::string& approval_id, const std::string& wait
                          const std::string& review_url) {
   return "Awaiting human approval (" + approval_id + "): needs " + waiting_for + ". Review: " +
          ReviewLink(review_url, approval_id);
+}
+
+std::string ReleaseFailedText(const store::Approval& approval, const std::string& why) {
+  return "Not executed: approval " + approval.id + " for " + approval.tool +
+         " was granted, but holdgate could not record the release (" + why +
+         "), so it did not run the tool. Retry the identical call later: it runs at most once.";
+}
+
+void NoteEditedArguments(const store::Approval& approval, Json* response) {
+  if (approval.edited_arguments.is_null() || !response->is_object()) return;
+  const Json note = {{"requested", approval.arguments}, {"ran_with", approval.edited_arguments}};
+  const std::string text = "Note from holdgate: a reviewer edited the arguments before approving (approval " +
+                           approval.id + "). The call ran with " + DumpJson(approval.edited_arguments) +
+                           ", not the requested " + DumpJson(approval.arguments) + ".";
+  if (auto r = response->find("result"); r != response->end() && r->is_object()) {
+    Json& content = (*r)["content"];
+    if (!content.is_array()) content = Json::array();
+    content.insert(content.begin(), Json{{"type", "text"}, {"text", text}});
+    Json& meta = (*r)["_meta"];
+    if (!meta.is_object()) meta = Json::object();
+    meta[kEditedArgumentsMeta] = note;
+    return;
+  }
+  if (auto e = response->find("error"); e != response->end() && e->is_object()) {
+    Json& data = (*e)["data"];
+    if (!data.is_object()) data = data.is_null() ? Json::object() : Json{{"upstream", data}};
+    data[kEditedArgumentsMeta] = note;
+    (*e)["message"] = e->value("message", std::string("upstream error")) + " (" + text + ")";
+  }
 }
 
 Json StoredOutcome(const Json& id, const store::Approval& approval) {

@@ -15,7 +15,7 @@ std::string WaitingFor(const store::Approval& approval);
 std::string ReviewLink(const std::string& review_url, const std::string& approval_id);
 
 std::string DenialText(const std::string& tool, const policy::Decision& decision);
-// For rejected, expired and cancelled approvals: "Not executed; do not retry…".
+// For rejected, expired, cancelled and lapsed approvals: "Not executed…" (never "retry later").
 std::string RejectionText(const store::Approval& approval);
 // The hold limit passed (or holdgate is stopping) before anyone decided.
 std::string DeferralText(const std::string& approval_id, const std::string& waiting_for,
@@ -23,6 +23,17 @@ std::string DeferralText(const std::string& approval_id, const std::string& wait
 // notifications/progress message while held.
 std::string ProgressText(const std::string& approval_id, const std::string& waiting_for,
                          const std::string& review_url);
+// The approval was granted but the executing gate could not be written (store error): not run.
+std::string ReleaseFailedText(const store::Approval& approval, const std::string& why);
+
+// `_meta` key (results) or `error.data` key (errors) telling the agent that a reviewer edited the
+// arguments: {"requested": …, "ran_with": …}.
+inline constexpr char kEditedArgumentsMeta[] = "io.holdgate/edited_arguments";
+// When a reviewer edited approval's arguments, says so in `response` (a JSON-RPC response of the
+// call that ran): a first text item and `_meta` on a result, the message and `data` on an error.
+// Otherwise leaves it alone.
+void NoteEditedArguments(const store::Approval& approval, Json* response);
+
 // The JSON-RPC response for an approval that already ran (completed or failed), for `id`.
 Json StoredOutcome(const Json& id, const store::Approval& approval);
 

@@ -11,6 +11,8 @@
 
 #include "common/log.h"
 #include "gateway/agent_messages.h"
+#include "gateway/held_call.h"
+#include "gateway/hold_store.h"
 #include "gateway/task_table.h"
 #include "gateway/work_queue.h"
 #include "hold/hold_coordinator.h"
@@ -50,24 +52,42 @@ std::string RequiredClientCapability(const std::string& method) {
   return "";
 }
 
-}  // namespace
+// A held call's agent reply over a transport stream.
+class StreamReply final : public HeldCallReply {
+ public:
+  explicit StreamReply(std::shared_ptr<ClientStream> stream) : stream_(std::move(stream)) {}
+  void Progress(const Json& notification) override { stream_->SendRelated(notification); }
+  void Answer(const Json& response) override { stream_->Finish(response); }
+  void Drop() override { stream_->Close(); }
 
-// One held call whose agent request is still open.
-struct HeldCall {
-  std::string key;
-  std::shared_ptr<Session> session;
-  std::shared_ptr<ClientStream> stream;
-  Json request;  // the agent's tools/call, with its own id
-  std::string approval_id;
-  Json progress_token;  // null when the agent gave none
-  int64_t deadline_ms = 0;
-  int64_t next_progress_ms = 0;
-  int progress = 0;
-  bool cancel_on_disconnect = false;
-  std::string waiting_for;  // "1 approval from any reviewer"
-  hold::WatchHandle watch;  // guarded by Impl::mu_
-  std::atomic<bool> done{false};
+ private:
+  std::shared_ptr<ClientStream> stream_;
 };
+
+// Keeps a held call's rate-limit reservation until its approval is decided: a call that is
+// rejected, expires, is cancelled or lapses never ran, so it gives its count back.
+class ReservationWaiter final : public hold::Waiter {
+ public:
+  ReservationWaiter(std::string approval_id, policy::RateLimiter& limiter, policy::RateLimiter::Reservation reservation)
+      : approval_id_(std::move(approval_id)), limiter_(limiter), reservation_(std::move(reservation)) {}
+  const std::string& approval_id() const override { return approval_id_; }
+  void OnDecision(const store::Approval& approval) override { Settle(approval.state); }
+  void Settle(store::State state) {
+    if (settled_.exchange(true)) return;
+    if (state == store::State::kRejected || state == store::State::kExpired || state == store::State::kCancelled ||
+        state == store::State::kLapsed) {
+      limiter_.Rollback(reservation_);
+    }
+  }
+
+ private:
+  const std::string approval_id_;
+  policy::RateLimiter& limiter_;
+  policy::RateLimiter::Reservation reservation_;
+  std::atomic<bool> settled_{false};
+};
+
+}  // namespace
 
 class Gateway::Impl {
  public:
@@ -79,6 +99,7 @@ class Gateway::Impl {
         holds_(holds),
         limiter_(limiter),
         clock_(clock),
+        hold_store_(store ? MakeHoldStore(*store) : nullptr),
         tasks_(clock),
         work_(options_.decision_threads) {}
 
@@ -88,25 +109,17 @@ class Gateway::Impl {
 
   void Start() {
     upstream_.SetUnsolicitedHandler([this](const Json& m) { OnUpstreamUnsolicited(m); });
-    ticker_ = std::thread([this] { Tick(); });
   }
 
   void Shutdown() {
+    std::vector<std::shared_ptr<HeldCall>> open;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shut_down_) return;
       shut_down_ = true;
-    }
-    tick_cv_.notify_all();
-    if (ticker_.joinable()) ticker_.join();
-    std::vector<std::shared_ptr<HeldCall>> open;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
       for (auto& [k, call] : held_) open.push_back(call);
     }
-    for (auto& call : open) {
-      EndHold(call, [&] { return DeferralResult(*call, /*shutting_down=*/true); });
-    }
+    for (auto& call : open) call->Shutdown();
     work_.Stop();
   }
 
@@ -179,15 +192,17 @@ class Gateway::Impl {
   class ForwardHandler final : public upstream::ReplyHandler {
    public:
     ForwardHandler(Impl* impl, std::shared_ptr<Session> session, std::shared_ptr<ClientStream> stream,
-                   std::string key, std::function<void(Json&)> on_response)
+                   std::string key, std::function<void(Json&)> on_response, std::function<void(Json)> deliver)
         : impl_(impl), session_(std::move(session)), stream_(std::move(stream)), key_(std::move(key)),
-          on_response_(std::move(on_response)) {}
+          on_response_(std::move(on_response)), deliver_(std::move(deliver)) {}
     void OnRelated(const Json& message) override { impl_->RelayRelated(session_, stream_, message); }
     std::string Owner() const override { return session_->id(); }
     void OnResponse(const Json& response) override {
       impl_->ForgetForwarded(key_);
       if (IsUpstreamFailure(response)) metrics::GlobalMetrics().upstream_errors_total.Inc();
-      if (on_response_) {
+      if (deliver_) {
+        deliver_(response);
+      } else if (on_response_) {
         Json copy = response;
         on_response_(copy);
         stream_->Finish(copy);
@@ -202,6 +217,7 @@ class Gateway::Impl {
     std::shared_ptr<ClientStream> stream_;
     std::string key_;
     std::function<void(Json&)> on_response_;
+    std::function<void(Json)> deliver_;  // when set, the response goes here instead of the stream
   };
 
   void Initialize(const std::shared_ptr<Session>& session, const mcp::Message& request,
@@ -228,11 +244,13 @@ class Gateway::Impl {
   // `from_request_thread`: called from OnRequest on the transport thread that delivered the
   // request. The exchange then runs on that thread when nothing in it can need the agent's answer
   // meanwhile (see ExchangeOnRequestThread).
+  // `deliver`, when set, receives the upstream's response instead of the agent's stream (a
+  // released held call answers its agent itself).
   void Forward(const std::shared_ptr<Session>& session, const Json& request,
                const std::shared_ptr<ClientStream>& stream, std::function<void(Json&)> on_response,
-               bool from_request_thread = false) {
+               bool from_request_thread = false, std::function<void(Json)> deliver = nullptr) {
     std::string key = RequestKey(*session, request["id"]);
-    auto handler = std::make_shared<ForwardHandler>(this, session, stream, key, std::move(on_response));
+    auto handler = std::make_shared<ForwardHandler>(this, session, stream, key, std::move(on_response), std::move(deliver));
     // Register before sending so a cancel racing the reply finds it; the handle is filled in after.
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -447,7 +465,7 @@ class Gateway::Impl {
     // A cancelled request gets no response (the upstream's late answer is dropped too).
     if (stream) stream->Close();
     if (handle) upstream_.Cancel(handle, reason);
-    if (held) AgentLeft(held, "the agent cancelled the request: " + reason);
+    if (held) held->OnAgentGone("the agent cancelled the request: " + reason);
   }
 
   void FilterToolList(const std::shared_ptr<const policy::Policy>& p, Json& response) {
@@ -537,34 +555,13 @@ class Gateway::Impl {
     return reusable.ok() && reusable.value().has_value();
   }
 
-  // Keeps a held call's rate-limit reservation until its approval is decided: a call that is
-  // rejected, expires or is cancelled never ran, so it gives its count back.
   void KeepReservation(const std::string& approval_id, policy::RateLimiter::Reservation reservation) {
     if (!limiter_ || reservation.empty()) return;
-    hold::WatchHandle watch = holds_->Watch(approval_id, [this, approval_id](const store::Approval& a) {
-      SettleReservation(approval_id, a.state);
-    });
-    {
-      std::lock_guard<std::mutex> lock(reservations_mu_);
-      reservations_[approval_id] = HeldReservation{std::move(reservation), std::move(watch)};
-    }
-    // Decided before the watch was in place: settle now.
+    auto waiter = std::make_shared<ReservationWaiter>(approval_id, *limiter_, std::move(reservation));
+    holds_->Add(waiter);
+    // Decided before the waiter was registered: settle now.
     auto current = store_->Get(approval_id);
-    if (current.ok() && store::IsDecided(current->state)) SettleReservation(approval_id, current->state);
-  }
-
-  void SettleReservation(const std::string& approval_id, store::State state) {
-    HeldReservation held;  // its watch is released after the lock, on this thread
-    {
-      std::lock_guard<std::mutex> lock(reservations_mu_);
-      auto it = reservations_.find(approval_id);
-      if (it == reservations_.end()) return;
-      held = std::move(it->second);
-      reservations_.erase(it);
-    }
-    if (state == store::State::kRejected || state == store::State::kExpired || state == store::State::kCancelled) {
-      limiter_->Rollback(held.reservation);
-    }
+    if (current.ok() && store::IsDecided(current->state) && holds_->Remove(*waiter)) waiter->Settle(current->state);
   }
 
   // A task-augmented tools/call: answer with the task at once, then run the call into it.
@@ -611,15 +608,20 @@ class Gateway::Impl {
       }
       std::string key;
       upstream::RequestHandle handle = 0;
+      std::shared_ptr<HeldCall> held;
       {
         std::lock_guard<std::mutex> lock(mu_);
         key = task_keys_[task_id];
         if (auto f = forwarded_.find(key); f != forwarded_.end()) handle = f->second.handle;
+        if (auto h = held_.find(key); h != held_.end()) held = h->second;
       }
       if (handle) upstream_.Cancel(handle, "the agent cancelled the task");
-      if (!cancelled.value().empty() && store_) {
-        auto r = store_->Cancel(cancelled.value(), "the agent cancelled the task");
-        if (r.ok() && holds_) holds_->Notify(r.value());
+      // The cancellation reaches the held call through the change feed, like any decision.
+      if (held) {
+        Status withdrawn = held->Withdraw("the agent cancelled the task");
+        if (!withdrawn.ok()) log::Info("task cancel: approval not withdrawn", {{"error", withdrawn.ToString()}});
+      } else if (!cancelled.value().empty() && store_) {
+        store_->Cancel(cancelled.value(), "the agent cancelled the task");
       }
       return stream->Finish(mcp::MakeResult(request.id(), tasks_.Get(session->id(), task_id)));
     }
@@ -648,73 +650,91 @@ class Gateway::Impl {
   void Hold(const std::shared_ptr<Session>& session, const mcp::Message& request,
             const std::shared_ptr<ClientStream>& stream, const std::string& tool, const Json& arguments,
             const policy::Decision& decision, policy::RateLimiter::Reservation reservation) {
-    if (!store_ || !holds_) {
+    if (!hold_store_ || !holds_) {
       return stream->Finish(mcp::MakeResult(request.id(),
           mcp::ToolTextResult("Not executed: this call needs human approval and holdgate has no approval store.", true)));
     }
-    const policy::ApprovalSettings& settings = *decision.approval;
-    const std::string fingerprint = store::Fingerprint(tool, arguments);
-    // Find-or-create is atomic per (principal, fingerprint): two identical calls arriving at
-    // once share one approval instead of creating two.
-    std::lock_guard<std::mutex> create_lock(
-        create_locks_[std::hash<std::string>{}(session->principal() + '\x1f' + fingerprint) % create_locks_.size()]);
-    auto reusable = store_->FindReusable(session->principal(), fingerprint);
-    if (!reusable.ok()) return FailStore(request, stream, reusable.status());
-    store::Approval approval;
-    if (reusable.value().has_value()) {
-      approval = *reusable.value();
-      // It appeared after this call reserved (an identical call raced it): count once.
-      if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);
-      log::Info("retry attached to approval", {{"approval", approval.id}, {"state", store::StateName(approval.state)}});
-    } else {
-      store::NewApproval input;
-      input.principal = session->principal();
-      input.session_id = session->id();
-      input.tool = tool;
-      input.arguments = arguments;
-      input.rule = decision.rule;
-      input.risk = decision.risk ? *decision.risk : Json();
-      input.approvers_needed = settings.approvers;
-      input.reviewers = ReviewersJson(settings.reviewers);
-      input.editable = settings.editable;
-      input.on_timeout = settings.on_timeout;
-      input.timeout_ms = settings.timeout_ms;
-      input.notify = settings.notify;
-      auto created = store_->CreatePending(input);
-      if (!created.ok()) {
-        if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);  // nothing was held
-        return FailStore(request, stream, created.status());
+    const std::string key = RequestKey(*session, request.id());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shut_down_) {
+        return stream->Finish(mcp::MakeError(request.id(), mcp::kInternalError, "holdgate is shutting down"));
       }
-      approval = std::move(created.value());
-      KeepReservation(approval.id, std::move(reservation));
-      log::Info("call held for approval", {{"approval", approval.id}, {"tool", tool}, {"principal", session->principal()}});
+      if (held_.count(key)) {
+        // Two open requests with one id cannot both be answered: refuse the second, keep the first.
+        return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidRequest,
+            "request id " + DumpJson(request.id()) + " is already in use by a held call in this session; "
+            "use a new id for each request"));
+      }
     }
+    const policy::ApprovalSettings& settings = *decision.approval;
+    store::NewApproval input;
+    input.principal = session->principal();
+    input.session_id = session->id();
+    input.tool = tool;
+    input.arguments = arguments;
+    input.rule = decision.rule;
+    input.risk = decision.risk ? *decision.risk : Json();
+    input.approvers_needed = settings.approvers;
+    input.reviewers = ReviewersJson(settings.reviewers);
+    input.editable = settings.editable;
+    input.on_timeout = settings.on_timeout;
+    input.timeout_ms = settings.timeout_ms;
+    input.use_within_ms = settings.use_within_ms;
+    input.notify = settings.notify;
 
-    auto call = std::make_shared<HeldCall>();
-    call->key = RequestKey(*session, request.id());
-    call->session = session;
-    call->stream = stream;
-    call->request = request.json;
-    call->approval_id = approval.id;
-    call->progress_token = mcp::ProgressToken(request.json);
-    call->cancel_on_disconnect = settings.cancel_on_disconnect;
-    call->waiting_for = WaitingFor(approval);
-    const int64_t now = clock_.NowMs();
-    int64_t limit = settings.hold_ms > 0 ? settings.hold_ms : options_.default_hold_ms;
-    // With a progress token the agent can be kept alive by heartbeats: hold until expiry.
-    if (!call->progress_token.is_null() && approval.expires_at_ms > now) limit = std::max(limit, approval.expires_at_ms - now);
-    call->deadline_ms = now + limit;
+    HeldRequest held;
+    held.id = request.id();
+    held.params = request.params();
+    held.params.erase("arguments");
+    held.progress_token = mcp::ProgressToken(request.json);
+    held.hold_ms = settings.hold_ms;
+    held.cancel_on_disconnect = settings.cancel_on_disconnect;
     const std::string request_id = request.id().is_string() ? request.id().get<std::string>() : "";
-    if (request_id.rfind("task:", 0) == 0) {
-      // A task is polled, not held open: it waits for the decision however long that takes.
-      std::string task_id = request_id.substr(5);
-      call->deadline_ms = approval.expires_at_ms > 0 ? approval.expires_at_ms + 60'000 : INT64_MAX;
-      tasks_.SetApproval(task_id, approval.id);
-      tasks_.SetStatusMessage(task_id, ProgressText(approval.id, call->waiting_for, options_.review_url));
-    }
-    call->next_progress_ms = now;  // first heartbeat at once: the agent learns the approval id
+    held.task = request_id.rfind("task:", 0) == 0;
+    const bool is_task = held.task;
+
+    HeldCallDeps deps;
+    deps.store = hold_store_.get();
+    deps.coordinator = holds_;
+    deps.clock = &clock_;
+    deps.post = [this](std::function<void()> work) { work_.Post(std::move(work)); };
+    deps.options.review_url = options_.review_url;
+    deps.options.default_hold_ms = options_.default_hold_ms;
+    deps.options.progress_interval_ms = options_.progress_interval_ms;
+    ReleaseFn release = [this, session, stream](Json upstream_request, std::function<void(Json)> done) {
+      Forward(session, upstream_request, stream, nullptr, /*from_request_thread=*/false, std::move(done));
+    };
+    auto forget = [this, key] {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.erase(key);
+    };
     stream->CloseConnectionAfterReply();
-    Attach(call);
+    HeldCall::Started started = HeldCall::Start(std::move(deps), std::move(held), input,
+                                                std::make_shared<StreamReply>(stream), std::move(release), forget);
+    if (!started.call) {  // the store failed; the agent was told nothing ran
+      if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);
+      return;
+    }
+    if (started.created) {
+      KeepReservation(started.approval.id, std::move(reservation));
+    } else if (limiter_ && !reservation.empty()) {
+      limiter_->Rollback(reservation);  // an identical call's approval: counted once
+    }
+    if (is_task) {
+      const std::string task_id = request_id.substr(5);
+      tasks_.SetApproval(task_id, started.approval.id);
+      tasks_.SetStatusMessage(task_id, ProgressText(started.approval.id, WaitingFor(started.approval), options_.review_url));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Finished already (decided before it was registered): forget ran first, nothing to keep.
+      if (started.call->phase() != HeldCall::Phase::kDone) held_[key] = started.call;
+    }
+    std::weak_ptr<HeldCall> weak = started.call;
+    stream->SetGoneCallback([weak] {
+      if (auto c = weak.lock()) c->OnAgentGone("the agent's connection closed");
+    });
   }
 
   static Json ReviewersJson(const std::vector<std::string>& reviewers) {
@@ -729,168 +749,13 @@ class Gateway::Impl {
     return Json{{"roles", roles}, {"names", names}};
   }
 
-  void FailStore(const mcp::Message& request, const std::shared_ptr<ClientStream>& stream, const Status& s) {
-    log::Error("approval store failed; call not executed", {{"error", s.ToString()}});
-    stream->Finish(mcp::MakeResult(request.id(), mcp::ToolTextResult(
-        "Not executed: holdgate could not record the approval request (" + s.message() +
-        "). Nothing was run; try again later.", true)));
-  }
-
-  // Registers the call as open and waits for its approval's decision.
-  void Attach(const std::shared_ptr<HeldCall>& call) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      held_[call->key] = call;
-    }
-    call->stream->SetGoneCallback([this, weak = std::weak_ptr<HeldCall>(call)] {
-      if (auto c = weak.lock()) AgentLeft(c, "the agent's connection closed");
-    });
-    WatchAndCheck(call);
-  }
-
-  // Watches the approval, then re-reads it: a decision that landed before Watch is acted on here.
-  void WatchAndCheck(const std::shared_ptr<HeldCall>& call) {
-    std::weak_ptr<HeldCall> weak = call;
-    hold::WatchHandle handle = holds_->Watch(call->approval_id, [this, weak](const store::Approval& a) {
-      if (auto c = weak.lock()) work_.Post([this, c, a] { OnDecided(c, a); });
-    });
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      call->watch = std::move(handle);
-    }
-    auto current = store_->Get(call->approval_id);
-    if (!current.ok()) {
-      EndHold(call, [&] { return mcp::MakeError(call->request["id"], mcp::kInternalError,
-                                                "approval record unreadable: " + current.status().message()); });
-      return;
-    }
-    if (store::IsDecided(current->state)) {
-      bool cancelled;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        cancelled = call->watch.Cancel();
-      }
-      if (cancelled) OnDecided(call, current.value());
-    }
-  }
-
-  // Runs on the work pool (or inline from WatchAndCheck) once the approval is decided.
-  void OnDecided(const std::shared_ptr<HeldCall>& call, const store::Approval& approval) {
-    if (call->done.load()) return;
-    switch (approval.state) {
-      case store::State::kApproved: {
-        // Claim the agent request first, so a hold limit firing now cannot answer it while the
-        // tool runs (the agent must receive the result of the one release).
-        if (call->done.exchange(true)) return;
-        auto executing = store_->MarkExecuting(approval.id);
-        if (executing.ok()) return Execute(call, executing.value());
-        // Another waiter won the release: wait for its result.
-        call->done.store(false);
-        return WatchAndCheck(call);
-      }
-      case store::State::kCompleted:
-      case store::State::kFailed:
-        return EndHold(call, [&] { return StoredOutcome(call->request["id"], approval); });
-      case store::State::kRejected:
-      case store::State::kExpired:
-      case store::State::kCancelled:
-        return EndHold(call, [&] { return mcp::MakeResult(call->request["id"], mcp::ToolTextResult(RejectionText(approval), true)); });
-      default:
-        return;  // pending/executing are not decisions
-    }
-  }
-
-  // Releases an approved call upstream. REQUIRES: call->done claimed by the caller and the
-  // approval just marked executing by it (the exactly-once gate).
-  void Execute(const std::shared_ptr<HeldCall>& call, const store::Approval& approval) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      call->watch.Cancel();
-      held_.erase(call->key);
-    }
-    Json request = call->request;
-    request["params"]["arguments"] = approval.EffectiveArguments();
-    log::Info("releasing approved call", {{"approval", approval.id}, {"tool", approval.tool}});
-    std::string id = approval.id;
-    store::Store* store = store_;
-    Forward(call->session, request, call->stream, [store, id](Json& response) {
-      bool failed = response.contains("error");
-      Json stored = failed ? Json{{"error", response["error"]}} : response.value("result", Json());
-      auto r = store->Complete(id, stored, failed);
-      if (!r.ok()) log::Error("could not record the upstream result", {{"approval", id}, {"error", r.status().ToString()}});
-    });
-  }
-
-  // Ends an open hold once: answers the agent with what `make_response` builds.
-  template <typename F>
-  void EndHold(const std::shared_ptr<HeldCall>& call, F make_response) {
-    if (call->done.exchange(true)) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      call->watch.Cancel();
-      held_.erase(call->key);
-    }
-    call->stream->Finish(make_response());
-  }
-
-  void AgentLeft(const std::shared_ptr<HeldCall>& call, const std::string& why) {
-    if (call->done.exchange(true)) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      call->watch.Cancel();
-      held_.erase(call->key);
-    }
-    // The agent cancelled or is gone: its request gets no response.
-    call->stream->Close();
-    std::string id = call->approval_id;
-    bool cancel = call->cancel_on_disconnect;
-    work_.Post([this, id, why, cancel] {
-      auto r = cancel ? store_->Cancel(id, why) : store_->MarkAgentLeft(id);
-      if (r.ok() && cancel && holds_) holds_->Notify(r.value());
-      log::Info("agent left a held call", {{"approval", id}, {"why", why}, {"cancelled", cancel}});
-    });
-  }
-
-  Json DeferralResult(const HeldCall& call, bool shutting_down) {
-    return mcp::MakeResult(call.request["id"], mcp::ToolTextResult(
-        DeferralText(call.approval_id, call.waiting_for, options_.review_url, shutting_down), true));
-  }
-
-  // Heartbeats and hold limits.
-  void Tick() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!shut_down_) {
-      tick_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms), [&] { return shut_down_; });
-      if (shut_down_) return;
-      std::vector<std::shared_ptr<HeldCall>> calls;
-      calls.reserve(held_.size());
-      for (auto& [k, c] : held_) calls.push_back(c);
-      lock.unlock();
-      const int64_t now = clock_.NowMs();
-      for (auto& call : calls) {
-        if (call->done.load()) continue;
-        if (now >= call->deadline_ms) {
-          EndHold(call, [&] { return DeferralResult(*call, false); });
-          continue;
-        }
-        if (!call->progress_token.is_null() && now >= call->next_progress_ms) {
-          call->next_progress_ms = now + options_.progress_interval_ms;
-          call->stream->SendRelated(mcp::MakeNotification("notifications/progress",
-              {{"progressToken", call->progress_token},
-               {"progress", ++call->progress},
-               {"message", ProgressText(call->approval_id, call->waiting_for, options_.review_url)}}));
-        }
-      }
-      lock.lock();
-    }
-  }
-
   const GatewayOptions options_;
   upstream::Upstream& upstream_;
   store::Store* const store_;
   hold::HoldCoordinator* const holds_;
   policy::RateLimiter* const limiter_;
   const Clock& clock_;
+  const std::unique_ptr<HoldStore> hold_store_;  // null in pass-through mode
 
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;  // guarded by policy_mu_
@@ -900,14 +765,6 @@ class Gateway::Impl {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
-  struct HeldReservation {
-    policy::RateLimiter::Reservation reservation;
-    hold::WatchHandle watch;
-  };
-  // By approval id, until decided. Its own mutex, never held while calling into the hold
-  // coordinator: SettleReservation runs inside the coordinator's callbacks.
-  std::mutex reservations_mu_;
-  std::unordered_map<std::string, HeldReservation> reservations_;  // guarded by reservations_mu_
   struct Forwarded {
     upstream::RequestHandle handle = 0;
     std::weak_ptr<ClientStream> stream;
@@ -919,11 +776,8 @@ class Gateway::Impl {
   std::unordered_map<std::string, std::set<std::string>> subscriptions_;  // guarded by mu_: uri -> session ids
   uint64_t next_server_request_ = 0;                                    // guarded by mu_
   bool shut_down_ = false;                                              // guarded by mu_
-  std::condition_variable tick_cv_;
-  std::thread ticker_;
 
   TaskTable tasks_;
-  std::array<std::mutex, 64> create_locks_;  // striped by (principal, fingerprint)
 
   WorkQueue work_;
 };

@@ -1,15 +1,12 @@
 #pragma once
 // Gateway: the pipeline between agents and the upstream MCP server. Every tools/call is checked
 // against the policy; allowed calls and all other methods pass through with ids and progress
-// tokens remapped; denied and hidden tools are refused; calls that need approval are held (a
-// pending approval in the store), released exactly once when approved, or answered with the
-// reason when rejected or expired. Held calls end one of three ways: answered while the request
-// is still open (with progress heartbeats when the agent gave a progressToken), deferred after
-// the hold limit with an isError result telling the agent to retry the identical call, or, when
-// the agent has gone, picked up by that retry.
+// tokens remapped; denied and hidden tools are refused. A call that needs approval is handed to a
+// HeldCall (gateway/held_call.h), which owns it until the agent has its answer; the gateway only
+// keeps the open ones by request, for duplicate ids, cancellation and shutdown.
 //
 // Thread-safe: transports call the Dispatcher methods from their own threads; nothing here
-// blocks on the network. Decisions are handed to an internal work pool.
+// blocks on the network. Releases of approved calls run on an internal work pool.
 #include <memory>
 #include <string>
 
@@ -43,14 +40,15 @@ struct GatewayOptions {
   // Audit every call (true) or only calls that were not simply allowed (false, the default:
   // keeps SQLite off the pass-through path).
   bool audit_all_calls = false;
-  int decision_threads = 2;
-  int64_t tick_ms = 250;  // granularity of heartbeats and hold limits
+  int decision_threads = 2;  // the work pool that releases approved calls
 };
 
 class Gateway final : public transport::Dispatcher {
  public:
   // REQUIRES: every reference outlives the Gateway. `store`, `holds` and `limiter` may be null
-  // only in pass-through mode (no policy holds possible).
+  // only in pass-through mode (no policy holds possible). `holds` must be the store's change-feed
+  // listener and be swept (hold/sweeper.h): held calls learn decisions, heartbeats and hold
+  // limits only from there.
   Gateway(GatewayOptions options, upstream::Upstream& upstream, store::Store* store,
           hold::HoldCoordinator* holds, policy::RateLimiter* limiter, const Clock& clock);
   ~Gateway() override;
@@ -60,10 +58,10 @@ class Gateway final : public transport::Dispatcher {
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
   std::shared_ptr<const policy::Policy> policy() const;
 
-  // Wires upstream notifications and starts the heartbeat ticker. Call once, before transports.
+  // Wires upstream notifications. Call once, before transports.
   void Start();
-  // Answers every open held call with a deferral (the approvals stay pending), stops the ticker
-  // and the work pool. Blocks until done.
+  // Answers every open held call with a deferral (the approvals stay pending) and stops the work
+  // pool (releases already started finish first). Blocks until done.
   void Shutdown();
 
   // Number of held calls whose agent request is still open.

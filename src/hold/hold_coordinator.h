@@ -1,62 +1,52 @@
 #pragma once
-// HoldCoordinator: the waiters of held calls, per approval id, and the fan-out of decisions to
-// them. No SQLite, no HTTP: it is told about approval changes (Notify, normally wired to the
-// store's change feed) and wakes the waiters.
+// HoldCoordinator: the registry of everything waiting on an approval's decision (held calls, a
+// held call's rate-limit reservation), by approval id. It has exactly one input for decisions:
+// OnApprovalChanged, wired to the store's change feed (store::Store::AddListener), so a decision
+// made anywhere (review API, CLI, page, Slack, expiry, lapse, an agent's cancel, another replica's
+// feed) reaches a waiter the same way. The sweeper (hold/sweeper.h) drives Tick.
 //
-// Thread-safe. Nothing blocks except WatchHandle::Cancel, which waits for a callback of that
-// handle that is running on another thread. Lock order: mu_ is a leaf; callbacks always run
-// with mu_ released, so they may call Watch/Cancel/Notify.
+// No SQLite, no HTTP, no transport: waiters answer their agents themselves.
+//
+// Thread-safe. Nothing blocks. Lock order: mu_ is a leaf; waiters are always called with mu_
+// released, so a waiter may Add or Remove from inside OnDecision/OnTick.
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "store/approval.h"
 
 namespace holdgate::hold {
 
-// Invoked once with the approval in a decided state (see store::IsDecided). Must be cheap: hand
-// the work to another thread. Runs on the thread that called Notify.
-using WaitCallback = std::function<void(const store::Approval&)>;
+// Something that waits for one approval's decision.
+class Waiter {
+ public:
+  virtual ~Waiter() = default;
+  virtual const std::string& approval_id() const = 0;
+  // The approval reached a decided state (store::IsDecided: approved, or a terminal state).
+  // Called at most once per registration (the waiter is unregistered first), on the thread that
+  // committed the change. Must not block: hand slow work (a release upstream) to another thread.
+  virtual void OnDecision(const store::Approval& approval) = 0;
+  // One sweep pass while registered (heartbeats, hold limits). Must not block. Default: nothing.
+  virtual void OnTick(int64_t now_ms) {}
+};
 
 struct HoldCounters {
   int64_t holds_open = 0;  // approval ids with at least one waiter
   int64_t waiters = 0;     // registered waiters
-  // Decisions seen by Notify, each (approval id, state) counted once.
+  // Decisions seen, each (approval id, state) counted once.
   int64_t approved = 0;
   int64_t rejected = 0;
   int64_t expired = 0;
   int64_t cancelled = 0;
+  int64_t lapsed = 0;
   int64_t completed = 0;
   int64_t failed = 0;
-  int64_t waiters_fired = 0;  // callbacks invoked
-};
-
-class HoldCoordinator;
-
-// Unregisters its waiter on destruction or Cancel(). Movable, not copyable.
-class WatchHandle {
- public:
-  WatchHandle() = default;
-  ~WatchHandle();
-  WatchHandle(WatchHandle&& other) noexcept;
-  WatchHandle& operator=(WatchHandle&& other) noexcept;
-  WatchHandle(const WatchHandle&) = delete;
-  WatchHandle& operator=(const WatchHandle&) = delete;
-
-  // Returns true if the waiter was removed before firing (its callback will never run); false if
-  // it already fired or is firing (then, unless called from inside that callback, Cancel waits
-  // until the callback has returned). Idempotent: later calls return false.
-  bool Cancel();
-  bool active() const { return waiter_ != nullptr; }
-
- private:
-  friend class HoldCoordinator;
-  struct Shared;
-  struct Waiter;
-  WatchHandle(std::shared_ptr<Shared> shared, std::shared_ptr<Waiter> waiter);
-  std::shared_ptr<Shared> shared_;
-  std::shared_ptr<Waiter> waiter_;
+  int64_t waiters_fired = 0;  // OnDecision calls made
 };
 
 class HoldCoordinator {
@@ -66,22 +56,32 @@ class HoldCoordinator {
   HoldCoordinator(const HoldCoordinator&) = delete;
   HoldCoordinator& operator=(const HoldCoordinator&) = delete;
 
-  // Registers `callback` for `approval_id`. A decision that happened BEFORE Watch is not replayed:
-  // callers Watch first, then read the approval from the store; if it is already decided, call
-  // handle.Cancel() and act on the read value only if Cancel() returned true (otherwise the
-  // callback has it). Handles may outlive the coordinator (they then do nothing).
-  WatchHandle Watch(const std::string& approval_id, WaitCallback callback);
+  // Registers `waiter` (kept alive until it fires or is removed). A decision committed before
+  // Add is not replayed: callers Add, then read the approval; if it is already decided they call
+  // Remove and act on what they read only if Remove returned true (else OnDecision has it).
+  void Add(std::shared_ptr<Waiter> waiter);
+  // Unregisters `waiter`. True if it was registered (it will not fire now); false if it already
+  // fired, is firing, or was never added. Idempotent.
+  bool Remove(const Waiter& waiter);
 
-  // Fires (once each, then unregisters) every waiter of approval.id if approval.state is decided;
-  // does nothing for pending/executing. Callbacks run on this thread after mu_ is released.
-  void Notify(const store::Approval& approval);
+  // The change feed's listener: fires (once each, then unregisters) every waiter of approval.id
+  // when approval.state is decided; pending and executing are not decisions.
+  void OnApprovalChanged(const store::Approval& approval);
+  // Calls OnTick(now_ms) on every registered waiter (the sweeper's pass).
+  void Tick(int64_t now_ms);
 
-  // Waiters registered for one approval.
   int WaiterCount(const std::string& approval_id) const;
   HoldCounters Counters() const;
 
  private:
-  std::shared_ptr<WatchHandle::Shared> shared_;
+  void CountDecisionLocked(const store::Approval& approval);
+  void PublishGaugeLocked();
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_approval_;  // guarded by mu_
+  HoldCounters counters_;                                                              // guarded by mu_
+  std::deque<std::string> recent_order_;       // guarded by mu_: "(id)|(state)" counted lately
+  std::unordered_set<std::string> recent_;     // guarded by mu_: the same, for lookup
 };
 
 }  // namespace holdgate::hold

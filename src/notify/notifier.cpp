@@ -19,7 +19,8 @@ namespace {
 // Approval transitions that are notified (the store also emits .vote, .agent_left, .comment).
 bool IsNotifiedTransition(const std::string& type) {
   return type == kEventCreated || type == kEventApproved || type == kEventRejected || type == kEventExpired ||
-         type == kEventCancelled || type == kEventExecuting || type == kEventCompleted || type == kEventFailed;
+         type == kEventCancelled || type == kEventLapsed || type == kEventExecuting || type == kEventCompleted ||
+         type == kEventFailed;
 }
 
 bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
@@ -40,7 +41,8 @@ Notifier::Impl::Impl(NotifyConfig config, store::Store& store, const Clock& cloc
       clock_(clock),
       review_base_url_(std::move(review_base_url)),
       rng_(std::random_device{}()),
-      slack_verifier_(std::make_unique<SlackRequestVerifier>(config_.slack.signing_secret)) {}
+      slack_verifier_(std::make_unique<SlackRequestVerifier>(config_.slack.signing_secret)),
+      slack_audit_(store, clock, config_.slack.refusal_audit_per_minute) {}
 
 Notifier::Impl::~Impl() { Stop(); }
 
@@ -594,9 +596,9 @@ Status Notifier::Start() { return impl_->Start(); }
 void Notifier::Stop() { impl_->Stop(); }
 RunReport Notifier::RunOnce() { return impl_->RunPass(true); }
 
-review::PlainHandler Notifier::SlackActionsHandler(hold::HoldCoordinator* coordinator) {
+review::PlainHandler Notifier::SlackActionsHandler(review::DecisionService& decisions) {
   Impl* impl = impl_.get();
-  return [impl, coordinator](const review::PlainRequest& req) { return impl->HandleSlackAction(req, coordinator); };
+  return [impl, &decisions](const review::PlainRequest& req) { return impl->HandleSlackAction(req, decisions); };
 }
 
 Result<int> Notifier::EnableEndpoint(const std::string& target, bool requeue_dead) {

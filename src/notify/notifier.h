@@ -13,7 +13,7 @@
 // Wiring (holdgate serve):
 //   auto n = notify::Notifier::Create(config.notify, *store, clock, public_url);
 //   store->SetOutboxFactory(n->OutboxFactory());
-//   review->AddPlainRoute("POST", "/slack/actions", n->SlackActionsHandler(holds));  // before Start
+//   review->AddPlainRoute("POST", "/slack/actions", n->SlackActionsHandler(decisions));  // before Start
 //   review->Start(); n->SetReviewBaseUrl(review->base_url()); n->Start();
 //   … at shutdown: n->Stop() before the store is destroyed.
 //
@@ -37,9 +37,6 @@
 #include "review/review_server.h"  // PlainHandler / PlainRequest / PlainResponse (types only)
 #include "store/store.h"
 
-namespace holdgate::hold {
-class HoldCoordinator;
-}
 
 namespace holdgate::notify {
 
@@ -107,13 +104,15 @@ class Notifier {
 
   // The /slack/actions handler (register with ReviewServer::AddPlainRoute("POST", …)). Verifies
   // the Slack signature (v0, 5-minute window, constant-time, replays refused), maps the Slack
-  // user to a reviewer, records the vote with Store::Decide (via "slack": same rules as the API,
-  // no self-approval, quorum, reason required to reject: typed into the message's reason box),
-  // tells `coordinator` (may be null) about a decision, and answers the user through the
-  // interaction's response_url (an outbox row: the original message is replaced with the outcome,
-  // refusals are ephemeral). Answers 401 to a bad signature, 400 to a malformed payload, 200
-  // otherwise (Slack shows an error for anything else). Every refusal is audited (slack.refused).
-  review::PlainHandler SlackActionsHandler(hold::HoldCoordinator* coordinator);
+  // user to a reviewer and its role (SlackUserRole), and decides through `decisions`, the same
+  // door and rules as the API (via "slack": an auditor never decides, no self-approval, quorum,
+  // a reason typed into the message's reason box to reject, at most 4,096 bytes). Answers the
+  // user through the interaction's response_url (an outbox row: the original message is replaced
+  // with the outcome, refusals are ephemeral). Answers 401 to a bad signature, 400 to a malformed
+  // payload, 200 otherwise (Slack shows an error for anything else). Refusals are audited
+  // (slack.refused), at most notify.slack.refusal_audit_per_minute a minute.
+  // REQUIRES: `decisions` outlives the handler.
+  review::PlainHandler SlackActionsHandler(review::DecisionService& decisions);
 
   // Re-enables an endpoint disabled by a 410 (target "webhook:<name>" or "slack"); with
   // requeue_dead, also requeues the rows that were given up because it was disabled. Returns how

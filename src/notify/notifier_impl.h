@@ -15,6 +15,8 @@
 
 #include "notify/notifier.h"
 #include "notify/slack_signature.h"
+#include "review/decision_service.h"
+#include "store/audit_throttle.h"
 
 namespace holdgate::notify {
 
@@ -60,7 +62,7 @@ class Notifier::Impl {
   void ScanReminders(int64_t now_ms, RunReport* report);
 
   // ---- Slack (slack_actions.cpp) --------------------------------------------------------------
-  review::PlainResponse HandleSlackAction(const review::PlainRequest& req, hold::HoldCoordinator* coordinator);
+  review::PlainResponse HandleSlackAction(const review::PlainRequest& req, review::DecisionService& decisions);
 
   NotifierCounters Counters() const;
 
@@ -126,10 +128,7 @@ class Notifier::Impl {
   int listener_id_ = -1;
 
   std::unique_ptr<SlackRequestVerifier> slack_verifier_;
-  std::mutex audit_mu_;
-  double audit_tokens_ = 0;        // guarded by audit_mu_
-  int64_t audit_refill_ms_ = 0;    // guarded by audit_mu_
-  int64_t audit_suppressed_ = 0;   // guarded by audit_mu_
+  store::AuditThrottle slack_audit_;  // "slack.refused" events
 
   std::atomic<int64_t> delivered_{0}, failed_{0}, gave_up_{0}, deferred_{0}, endpoints_disabled_{0},
       reminders_{0}, escalations_{0}, slack_decisions_{0}, slack_refused_{0};

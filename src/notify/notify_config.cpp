@@ -229,8 +229,8 @@ Status ParseSlack(const Json& j, const std::string& base_dir, SlackConfig* c) {
     }
   }
   static const std::vector<std::string> kSlackDefaults = {kEventCreated, kEventApproved, kEventRejected,
-                                                          kEventExpired, kEventCancelled, kEventReminder,
-                                                          kEventEscalated};
+                                                          kEventExpired, kEventCancelled, kEventLapsed,
+                                                          kEventReminder, kEventEscalated};
   return ReadEvents(j, path, kSlackDefaults, &c->events);
 }
 
@@ -290,8 +290,8 @@ Status ParseDelivery(const Json& j, DeliveryConfig* d) {
 const std::vector<std::string>& AllEventTypes() {
   static const std::vector<std::string> kAll = {kEventCreated,   kEventReminder,  kEventEscalated,
                                                 kEventApproved,  kEventRejected,  kEventExpired,
-                                                kEventCancelled, kEventExecuting, kEventCompleted,
-                                                kEventFailed};
+                                                kEventCancelled, kEventLapsed,   kEventExecuting,
+                                                kEventCompleted, kEventFailed};
   return kAll;
 }
 

@@ -36,6 +36,7 @@ inline constexpr const char* kEventApproved = "approval.approved";
 inline constexpr const char* kEventRejected = "approval.rejected";
 inline constexpr const char* kEventExpired = "approval.expired";
 inline constexpr const char* kEventCancelled = "approval.cancelled";
+inline constexpr const char* kEventLapsed = "approval.lapsed";
 inline constexpr const char* kEventExecuting = "approval.executing";
 inline constexpr const char* kEventCompleted = "approval.completed";
 inline constexpr const char* kEventFailed = "approval.failed";

@@ -1,8 +1,8 @@
 // Notifier: the Slack interactivity endpoint (POST /slack/actions).
 //
 // Order of checks: signature over the raw body (window, constant time, replay memory) before any
-// parsing; then the form field `payload`; then the Slack user -> reviewer mapping; then the same
-// decision rules as the review API through Store::Decide (via "slack"). Reject needs a reason,
+// parsing; then the form field `payload`; then the Slack user -> reviewer mapping; then the one
+// decision door shared with the review API (review::DecisionService, via "slack"). Reject needs a reason,
 // typed into the message's reason box (an input block: works with incoming webhooks, no bot token
 // or modal needed); without one the user gets an ephemeral hint and nothing is decided.
 // Replies go through the interaction's response_url as outbox rows (retried, never blocking the
@@ -11,7 +11,6 @@
 #include <cctype>
 
 #include "common/log.h"
-#include "hold/hold_coordinator.h"
 #include "notify/form_decode.h"
 #include "notify/http_client.h"
 #include "notify/notifier_impl.h"
@@ -104,37 +103,15 @@ void Notifier::Impl::EnqueueEphemeral(const std::string& response_url, const std
   Wake();
 }
 
-void Notifier::Impl::AuditSlackRefusal(const Json& detail_in, const std::string& actor, const std::string& approval_id) {
-  int64_t suppressed = 0;
-  {
-    std::lock_guard<std::mutex> lock(audit_mu_);
-    const int64_t now = clock_.NowMs();
-    const double per_minute = std::max(1, config_.slack.refusal_audit_per_minute);
-    const double rate = per_minute / 60000.0;
-    if (audit_refill_ms_ == 0) {
-      audit_tokens_ = per_minute;
-    } else if (now > audit_refill_ms_) {
-      audit_tokens_ = std::min(per_minute, audit_tokens_ + static_cast<double>(now - audit_refill_ms_) * rate);
-    }
-    audit_refill_ms_ = std::max(audit_refill_ms_, now);
-    if (audit_tokens_ < 1.0) {
-      ++audit_suppressed_;
-      return;
-    }
-    audit_tokens_ -= 1.0;
-    suppressed = audit_suppressed_;
-    audit_suppressed_ = 0;
-  }
+void Notifier::Impl::AuditSlackRefusal(const Json& detail, const std::string& actor, const std::string& approval_id) {
   store::AuditEvent ev;
   ev.type = "slack.refused";
   ev.actor = actor;
   ev.via = "slack";
   ev.decision = "refuse";
   ev.approval_id = LooksLikeApprovalId(approval_id) ? approval_id : "";
-  ev.detail = detail_in;
-  if (suppressed > 0) ev.detail["suppressed"] = suppressed;
-  auto r = store_.AppendAudit(ev);
-  if (!r.ok()) log::Warn("notify: cannot audit a Slack refusal", {{"error", r.status().ToString()}});
+  ev.detail = detail;
+  slack_audit_.Append(std::move(ev));
 }
 
 review::PlainResponse Notifier::Impl::SlackRefuse(int http_status, const std::string& code, const std::string& why,
@@ -156,7 +133,7 @@ review::PlainResponse Notifier::Impl::SlackRefuse(int http_status, const std::st
 }
 
 review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainRequest& req,
-                                                        hold::HoldCoordinator* coordinator) {
+                                                        review::DecisionService& decisions) {
   const std::string remote = req.remote_addr;
   if (config_.slack.signing_secret.empty()) {
     return SlackRefuse(404, "not_configured", "Slack actions are not configured (notify.slack.signing_secret)", "",
@@ -222,11 +199,13 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
                        remote);
   }
 
-  store::DecisionInput in;
-  in.id = approval_id;
+  review::DecisionRequest in;
+  in.approval_id = approval_id;
   in.reviewer = reviewer;
   if (auto roles = config_.slack.roles.find(slack_user); roles != config_.slack.roles.end()) in.roles = roles->second;
+  in.role = review::SlackUserRole(in.roles);
   in.via = "slack";
+  in.via_source = "slack-signature";
   in.approve = approve;
   in.reason = reason;
   if (!response_url.empty()) {
@@ -238,13 +217,14 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
                        {"approval_id", approval_id}};
     in.outbox.push_back(std::move(row));
   }
-  auto outcome = store_.Decide(in);
+  const std::vector<store::NewOutboxRow> card_update = in.outbox;
+  auto outcome = decisions.Decide(std::move(in));
   if (!outcome.ok()) {
     const Status& s = outcome.status();
     if (s.code() == Code::kConflict && !response_url.empty()) {
       // Decided elsewhere (UI, CLI, another click): show the outcome on the stale card.
-      store::NewOutboxRow row = in.outbox.front();
-      row.approval_id = in.id;
+      store::NewOutboxRow row = card_update.front();
+      row.approval_id = approval_id;
       auto r = store_.EnqueueOutbox(row);
       if (!r.ok()) log::Warn("notify: cannot enqueue a Slack card update", {{"error", r.status().ToString()}});
     }
@@ -262,7 +242,6 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
   ++slack_decisions_;
   log::Info("notify: Slack vote recorded", {{"approval", approval_id}, {"reviewer", reviewer},
                                             {"approve", approve}, {"state", store::StateName(outcome->state)}});
-  if (coordinator != nullptr && store::IsDecided(outcome->state)) coordinator->Notify(outcome->approval);
   Wake();
   return EmptyOk();
 }

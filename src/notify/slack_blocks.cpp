@@ -47,6 +47,7 @@ std::string Title(const store::Approval& a, const SlackRender& r) {
     case store::State::kRejected: return "Rejected: " + a.tool;
     case store::State::kExpired: return "Expired without a decision: " + a.tool;
     case store::State::kCancelled: return "Cancelled: " + a.tool;
+    case store::State::kLapsed: return "Approved, but lapsed unused: " + a.tool;
   }
   return a.tool;
 }

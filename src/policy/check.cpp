@@ -47,6 +47,7 @@ std::string DescribeRule(const CompiledRule& r) {
     }
     parts.push_back("timeout " + FormatDuration(a.timeout_ms));
     parts.push_back("hold " + FormatDuration(a.hold_ms));
+    parts.push_back("use within " + FormatDuration(a.use_within_ms));
   }
   if (r.action != Action::kDeny) {
     if (!r.deny_if.empty()) parts.push_back("deny if " + DescribeConds(r.deny_if, " or "));

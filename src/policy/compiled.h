@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "policy/condition.h"
 #include "policy/glob.h"
 #include "policy/policy.h"
@@ -82,6 +83,5 @@ std::string ChildPath(const std::string& parent, std::string_view key);
 std::string IndexPath(const std::string& parent, size_t index);
 // "minute", "hour", "90s" ...
 std::string FormatWindow(int64_t window_ms);
-std::string FormatDuration(int64_t ms);
 
 }  // namespace holdgate::policy

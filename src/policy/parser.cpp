@@ -98,6 +98,7 @@ struct ApprovalSpec {
   std::optional<std::vector<std::string>> reviewers;
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> hold_ms;
+  std::optional<int64_t> use_within_ms;
   std::optional<std::string> on_timeout;
   std::optional<std::vector<std::string>> notify;
   std::optional<bool> editable;
@@ -108,6 +109,7 @@ struct ApprovalSpec {
     if (reviewers) s->reviewers = *reviewers;
     if (timeout_ms) s->timeout_ms = *timeout_ms;
     if (hold_ms) s->hold_ms = *hold_ms;
+    if (use_within_ms) s->use_within_ms = *use_within_ms;
     if (on_timeout) s->on_timeout = *on_timeout;
     if (notify) s->notify = *notify;
     if (editable) s->editable = *editable;
@@ -754,8 +756,8 @@ class Parser {
   void ParseApproval(const Json& j, const std::string& path, ApprovalSpec* spec) {
     if (!ExpectObject(j, path, "{\"approvers\": 1, \"timeout\": \"30m\", \"hold\": \"50s\"}")) return;
     spec->present = true;
-    CheckFields(j, path, {"approvers", "reviewers", "timeout", "hold", "on_timeout", "notify", "editable",
-                          "cancel_on_disconnect"});
+    CheckFields(j, path, {"approvers", "reviewers", "timeout", "hold", "use_within", "on_timeout", "notify",
+                          "editable", "cancel_on_disconnect"});
     if (j.contains("approvers")) {
       const Json& a = j["approvers"];
       std::string p = ChildPath(path, "approvers");
@@ -778,6 +780,9 @@ class Parser {
     }
     if (j.contains("timeout")) spec->timeout_ms = Duration(j["timeout"], ChildPath(path, "timeout"), 1000, "\"30m\"");
     if (j.contains("hold")) spec->hold_ms = Duration(j["hold"], ChildPath(path, "hold"), 0, "\"50s\"");
+    if (j.contains("use_within")) {
+      spec->use_within_ms = Duration(j["use_within"], ChildPath(path, "use_within"), 1000, "\"10m\"");
+    }
     if (j.contains("on_timeout")) {
       const Json& o = j["on_timeout"];
       std::string p = ChildPath(path, "on_timeout");
@@ -873,14 +878,6 @@ std::string ChildPath(const std::string& parent, std::string_view key) {
 
 std::string IndexPath(const std::string& parent, size_t index) {
   return parent + "[" + std::to_string(index) + "]";
-}
-
-std::string FormatDuration(int64_t ms) {
-  if (ms % 86'400'000 == 0 && ms > 0) return std::to_string(ms / 86'400'000) + "d";
-  if (ms % 3'600'000 == 0 && ms > 0) return std::to_string(ms / 3'600'000) + "h";
-  if (ms % 60'000 == 0 && ms > 0) return std::to_string(ms / 60'000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
 }
 
 std::string FormatWindow(int64_t window_ms) {

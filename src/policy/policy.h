@@ -46,6 +46,10 @@ struct ApprovalSettings {
   std::vector<std::string> reviewers;  // roles or names allowed to decide; empty = any reviewer
   int64_t timeout_ms = 30 * 60'000;    // pending approval expires after this ("timeout")
   int64_t hold_ms = 50'000;            // keep the request open this long before deferring ("hold")
+  // An approved call must be released within this long after the decision ("use_within"): a
+  // deferred agent has that long to retry; after it the approval lapses and an identical call
+  // needs a new approval.
+  int64_t use_within_ms = 10 * 60'000;
   std::string on_timeout = "reject";   // the only accepted value: a timed-out call never runs
   std::vector<std::string> notify;     // notification targets, e.g. "slack:#ml", "webhook:ops"
   bool editable = false;               // reviewers may edit the arguments before approving

@@ -81,6 +81,7 @@ Json ApprovalJson(const store::Approval& a, std::string_view base_url) {
       {"expires_at", TimeJson(a.expires_at_ms)},
       {"updated_at", TimeJson(a.updated_at_ms)},
       {"decided_at", TimeJson(a.decided_at_ms)},
+      {"use_by", TimeJson(a.state == store::State::kApproved ? a.UseByMs() : 0)},
       {"decided_by", a.decided_by},
       {"decided_via", a.decided_via},
       {"reason", a.reason},
@@ -142,7 +143,7 @@ Json MayDecideJson(const store::Approval& a, std::string_view name_view, Role ro
   bool voted = false;
   for (const auto& v : a.votes) {
     if (!Contains(excluded, v.reviewer)) excluded.push_back(v.reviewer);
-    if (v.reviewer == name) voted = true;
+    if (store::SameIdentity(v.reviewer, name)) voted = true;
   }
   const Json reviewers = a.reviewers.is_object() ? a.reviewers : Json::object();
   const Json roles = reviewers.value("roles", Json::array());
@@ -168,14 +169,15 @@ Json MayDecideJson(const store::Approval& a, std::string_view name_view, Role ro
       why = "this rule names other reviewers";
     }
   }
-  if (can && name == a.principal) why = "you made this call: you may reject it but not approve it";
+  const bool requester = store::SameIdentity(name, a.principal);
+  if (can && requester) why = "you made this call: you may reject it but not approve it";
   return Json{{"needed", a.approvers_needed},
               {"so_far", so_far},
               {"remaining", std::max(0, a.approvers_needed - so_far)},
               {"reviewers", reviewers},
               {"excluded", excluded},
               {"you", {{"name", name}, {"role", RoleName(role)}, {"can_decide", can},
-                       {"can_approve", can && name != a.principal}, {"why", why}}}};
+                       {"can_approve", can && !requester}, {"why", why}}}};
 }
 
 std::string AgentMessage(const store::Approval& a, std::string_view base_url) {
@@ -193,7 +195,11 @@ std::string AgentMessage(const store::Approval& a, std::string_view base_url) {
     case State::kApproved:
       return std::string("Approved by ") + who + ": the call runs upstream" +
              (a.edited_arguments.is_null() ? "" : " with the reviewer's edited arguments") +
-             " and the agent receives the tool's result.";
+             " and the agent receives the tool's result" +
+             (a.UseByMs() > 0 ? " (an agent that stopped waiting must retry it before " + FormatTimeMs(a.UseByMs()) +
+                                    ", or the approval lapses)"
+                              : std::string()) +
+             ".";
     case State::kExecuting:
       return "Approved; the tool is running upstream and the agent will receive its result.";
     case State::kCompleted:
@@ -201,15 +207,11 @@ std::string AgentMessage(const store::Approval& a, std::string_view base_url) {
     case State::kFailed:
       return "Approved, but the upstream call failed; the agent received the error" +
              (a.reason.empty() ? std::string(".") : ": " + a.reason);
-    // The same words as the gateway's RejectionText (gateway/agent_messages.cpp).
     case State::kRejected:
-      return "Not executed; do not retry. A human reviewer (" + a.decided_by + ") rejected the call to " + a.tool +
-             " (approval " + a.id + "). Reason: " + a.reason;
     case State::kExpired:
-      return "Not executed; do not retry. Nobody approved the call to " + a.tool + " before approval " + a.id +
-             " expired at " + FormatTimeMs(a.expires_at_ms) + ", and the policy rejects calls that time out.";
     case State::kCancelled:
-      return "Not executed. The approval request " + a.id + " for " + a.tool + " was cancelled: " + a.reason;
+    case State::kLapsed:
+      return store::NotExecutedText(a);  // the very words the gateway answers with
   }
   return "";
 }

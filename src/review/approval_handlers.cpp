@@ -1,5 +1,5 @@
-// Approval routes: list, detail, approve / reject (through Store::Decide, then the hold
-// coordinator), comments.
+// Approval routes: list, detail, approve / reject (through the decision service, the one door
+// for every reviewer decision), comments.
 #include <algorithm>
 #include <sstream>
 
@@ -10,7 +10,6 @@
 namespace holdgate::review {
 namespace {
 
-constexpr size_t kMaxReasonBytes = 4096;
 constexpr size_t kMaxCommentBytes = 8192;
 
 std::string Trim(const std::string& s) {
@@ -49,7 +48,7 @@ void ReviewServer::Impl::ListApprovals(const httplib::Request& req, httplib::Res
       store::State st;
       if (!store::ParseState(part, &st)) {
         return SendError(res, 400, "bad_request", "unknown state \"" + part.substr(0, 40) +
-                         "\" (pending, approved, executing, completed, failed, rejected, expired, cancelled, all)");
+                         "\" (pending, approved, executing, completed, failed, rejected, expired, cancelled, lapsed, all)");
       }
       f.states.push_back(st);
     }
@@ -113,28 +112,25 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
     if (!parsed->is_object()) return SendError(res, 400, "bad_request", "body must be a JSON object");
     body = std::move(*parsed);
   }
-  store::DecisionInput in;
-  in.id = id;
+  DecisionRequest in;
+  in.approval_id = id;
   in.reviewer = caller.name;
-  in.roles = RolesFor(caller.role);
+  in.role = caller.role;
   in.via = caller.via;
+  in.via_source = "client-header";
   in.approve = approve;
   if (body.contains("reason")) {
     if (!body["reason"].is_string() && !body["reason"].is_null()) {
       return SendError(res, 400, "bad_request", "reason must be a string");
     }
-    if (body["reason"].is_string()) in.reason = Trim(body["reason"].get<std::string>());
-  }
-  if (in.reason.size() > kMaxReasonBytes) return SendError(res, 400, "bad_request", "reason is too long (max 4096 bytes)");
-  if (!approve && in.reason.empty()) {
-    return SendError(res, 400, "reason_required", "a reason is required to reject");
+    if (body["reason"].is_string()) in.reason = body["reason"].get<std::string>();
   }
   if (body.contains("arguments") && !body["arguments"].is_null()) {
     if (!approve) return SendError(res, 400, "bad_request", "arguments can only be edited when approving");
     if (!body["arguments"].is_object()) return SendError(res, 400, "bad_request", "arguments must be a JSON object");
     in.edited_arguments = body["arguments"];
   }
-  auto out = store_.Decide(in);
+  auto out = decisions_.Decide(std::move(in));
   if (!out.ok()) {
     const Status& s = out.status();
     if (s.code() == Code::kConflict) {
@@ -143,19 +139,20 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
       if (now.ok()) {
         extra["state"] = store::StateName(now->state);
         extra["approval"] = ApprovalJson(*now, base_url_);
-        if (coordinator_ != nullptr) coordinator_->Notify(*now);  // e.g. Decide expired it just now
       }
       return SendError(res, 409, "already_decided", s.message(), extra);
     }
-    if (s.code() == Code::kInvalidArgument) return SendError(res, 400, "bad_request", s.message());
+    if (s.code() == Code::kInvalidArgument) {
+      return SendError(res, 400, s.message() == DecisionService::kReasonRequired ? "reason_required" : "bad_request",
+                       s.message());
+    }
     return SendStatus(res, s);
   }
-  if (out->changed && coordinator_ != nullptr && store::IsDecided(out->state)) coordinator_->Notify(out->approval);
   if (!out->changed) {
     // This reviewer had voted before. The same vote again is an idempotent success (a double
     // click); the opposite vote is a conflict.
     for (const auto& v : out->approval.votes) {
-      if (v.reviewer == caller.name && v.approve != approve) {
+      if (store::SameIdentity(v.reviewer, caller.name) && v.approve != approve) {
         return SendError(res, 409, "already_voted",
                          std::string("you already voted to ") + (v.approve ? "approve" : "reject") +
                              " this approval; a vote cannot be changed",
@@ -163,9 +160,6 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
       }
     }
   }
-  log::Info("review: decision", {{"id", id}, {"reviewer", caller.name}, {"via", caller.via},
-                                 {"approve", approve}, {"changed", out->changed},
-                                 {"state", store::StateName(out->state)}});
   SendJson(res, 200, Json{{"outcome", {{"changed", out->changed},
                                        {"state", store::StateName(out->state)},
                                        {"approvals_so_far", out->approvals_so_far},

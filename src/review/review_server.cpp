@@ -93,13 +93,13 @@ Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::stri
 // ---- ReviewServer ---------------------------------------------------------------------------
 
 Result<std::unique_ptr<ReviewServer>> ReviewServer::Create(ReviewServerConfig config, store::Store& store,
-                                                           hold::HoldCoordinator* coordinator,
+                                                           DecisionService& decisions,
                                                            const Clock& clock) {
   auto verifier = JwtVerifier::Create(config.auth, &clock);
   if (!verifier.ok()) return verifier.status();
   if (config.threads < 4) config.threads = 4;
   config.max_sse_clients = std::clamp(config.max_sse_clients, 1, config.threads - 2);
-  auto impl = std::make_unique<Impl>(std::move(config), store, coordinator, clock, std::move(*verifier));
+  auto impl = std::make_unique<Impl>(std::move(config), store, decisions, clock, std::move(*verifier));
   return std::unique_ptr<ReviewServer>(new ReviewServer(std::move(impl)));
 }
 
@@ -116,15 +116,16 @@ std::string ReviewServer::base_url() const { return impl_->base_url(); }
 
 // ---- Impl: lifecycle ------------------------------------------------------------------------
 
-ReviewServer::Impl::Impl(ReviewServerConfig config, store::Store& store, hold::HoldCoordinator* coordinator,
+ReviewServer::Impl::Impl(ReviewServerConfig config, store::Store& store, DecisionService& decisions,
                          const Clock& clock, std::unique_ptr<JwtVerifier> verifier)
     : config_(std::move(config)),
       store_(store),
-      coordinator_(coordinator),
+      decisions_(decisions),
       clock_(clock),
       verifier_(std::move(verifier)),
       ui_(config_.serve_ui ? EmbeddedApprovalUi() : std::vector<EmbeddedFile>{}),
-      hub_(store) {}
+      hub_(store),
+      auth_audit_(store, clock, config_.auth_audit_per_minute) {}
 
 ReviewServer::Impl::~Impl() { Stop(); }
 
@@ -354,26 +355,6 @@ httplib::Server::HandlerResponse ReviewServer::Impl::Refuse(const httplib::Reque
 void ReviewServer::Impl::RecordAuthFailure(const httplib::Request& req, int status, const std::string& reason,
                                            const std::string& why, const std::string& subject) {
   metrics::GlobalMetrics().auth_failures_total.Inc(reason);
-  int64_t suppressed = 0;
-  {
-    std::lock_guard<std::mutex> lock(audit_mu_);
-    const int64_t now = clock_.NowMs();
-    const double rate = std::max(1, config_.auth_audit_per_minute) / 60000.0;  // tokens per ms
-    const double burst = std::max(1, config_.auth_audit_per_minute);
-    if (audit_refill_ms_ == 0) {
-      audit_tokens_ = burst;
-    } else if (now > audit_refill_ms_) {
-      audit_tokens_ = std::min(burst, audit_tokens_ + (now - audit_refill_ms_) * rate);
-    }
-    audit_refill_ms_ = std::max(audit_refill_ms_, now);
-    if (audit_tokens_ < 1.0) {
-      ++audit_suppressed_;
-      return;
-    }
-    audit_tokens_ -= 1.0;
-    suppressed = audit_suppressed_;
-    audit_suppressed_ = 0;
-  }
   store::AuditEvent ev;
   ev.type = "auth.failed";
   ev.actor = subject;
@@ -382,9 +363,7 @@ void ReviewServer::Impl::RecordAuthFailure(const httplib::Request& req, int stat
   ev.decision = "refuse";
   ev.detail = Json{{"status", status}, {"reason", reason}, {"why", why.substr(0, 300)},
                    {"method", req.method}, {"path", req.path.substr(0, 300)}, {"remote", req.remote_addr}};
-  if (suppressed > 0) ev.detail["suppressed"] = suppressed;
-  auto r = store_.AppendAudit(ev);
-  if (!r.ok()) log::Warn("review: cannot audit auth failure", {{"error", r.status().ToString()}});
+  auth_audit_.Append(std::move(ev));
 }
 
 // ---- Impl: response helpers -----------------------------------------------------------------
@@ -520,7 +499,6 @@ void ReviewServer::Impl::Healthz(const httplib::Request&, httplib::Response& res
 
 void ReviewServer::Impl::MetricsText(const httplib::Request&, httplib::Response& res) {
   metrics::Metrics& m = metrics::GlobalMetrics();
-  if (coordinator_ != nullptr) m.holds_open.Set(coordinator_->Counters().holds_open);
   res.set_header("Cache-Control", "no-store");
   res.set_content(m.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -6,8 +6,9 @@
 //
 // Thread-safe. Start() binds and returns once the listener accepts; handlers run on the server's
 // pool and block on the Store. Stop() ends SSE streams, closes the listener and joins its thread
-// (it waits for in-flight requests, which are all short). Decisions go through Store::Decide and
-// are then passed to the HoldCoordinator, so a held call is released without waiting for the feed.
+// (it waits for in-flight requests, which are all short). Approve and reject go through the
+// DecisionService (review/decision_service.h), the one door for reviewer decisions; the waiting
+// call learns the decision from the store's change feed.
 //
 // Auth failures (401/403, foreign Origin) are written to the audit log as "auth.failed", at most
 // `auth_audit_per_minute` rows per minute (token bucket); the rows after that are only counted, and
@@ -24,15 +25,12 @@
 #include "common/clock.h"
 #include "common/json_util.h"
 #include "common/status.h"
+#include "review/decision_service.h"
 #include "review/jwt_auth.h"
 
 namespace holdgate::store {
 class Store;
 }
-namespace holdgate::hold {
-class HoldCoordinator;
-}
-
 namespace holdgate::review {
 
 struct ReviewServerConfig {
@@ -97,9 +95,9 @@ struct EndpointControl {
 class ReviewServer {
  public:
   // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key).
-  // REQUIRES: store, clock (and coordinator, when given) outlive the server.
+  // REQUIRES: store, decisions and clock outlive the server.
   static Result<std::unique_ptr<ReviewServer>> Create(ReviewServerConfig config, store::Store& store,
-                                                      hold::HoldCoordinator* coordinator,
+                                                      DecisionService& decisions,
                                                       const Clock& clock = SystemClock::Instance());
   ~ReviewServer();  // Stop()s
   ReviewServer(const ReviewServer&) = delete;

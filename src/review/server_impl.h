@@ -13,12 +13,13 @@
 
 #include "common/clock.h"
 #include "common/json_util.h"
-#include "hold/hold_coordinator.h"
+#include "review/decision_service.h"
 #include "review/event_hub.h"
 #include "review/jwt_auth.h"
 #include "review/review_server.h"
 #include "review/routes.h"
 #include "review/static_ui.h"
+#include "store/audit_throttle.h"
 #include "store/store.h"
 
 namespace holdgate::review {
@@ -33,7 +34,7 @@ struct Caller {
 
 class ReviewServer::Impl {
  public:
-  Impl(ReviewServerConfig config, store::Store& store, hold::HoldCoordinator* coordinator, const Clock& clock,
+  Impl(ReviewServerConfig config, store::Store& store, DecisionService& decisions, const Clock& clock,
        std::unique_ptr<JwtVerifier> verifier);
   ~Impl();
 
@@ -84,7 +85,7 @@ class ReviewServer::Impl {
 
   const ReviewServerConfig config_;
   store::Store& store_;
-  hold::HoldCoordinator* const coordinator_;
+  DecisionService& decisions_;
   const Clock& clock_;
   const std::unique_ptr<JwtVerifier> verifier_;
   const StaticUi ui_;
@@ -111,11 +112,7 @@ class ReviewServer::Impl {
 
  private:
 
-  // Auth-failure audit token bucket.
-  std::mutex audit_mu_;
-  double audit_tokens_ = 0;         // guarded by audit_mu_
-  int64_t audit_refill_ms_ = 0;     // guarded by audit_mu_
-  int64_t audit_suppressed_ = 0;    // guarded by audit_mu_
+  store::AuditThrottle auth_audit_;  // "auth.failed" events, at most auth_audit_per_minute
 };
 
 }  // namespace holdgate::review

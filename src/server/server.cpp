@@ -16,11 +16,12 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
-#include "hold/expiry_sweeper.h"
 #include "hold/hold_coordinator.h"
+#include "hold/sweeper.h"
 #include "notify/notifier.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
+#include "review/decision_service.h"
 #include "review/review_server.h"
 #include "store/audit_checkpoint.h"
 #include "store/store.h"
@@ -138,10 +139,12 @@ class Runner {
     if (recovered.ok() && recovered.value() > 0) {
       log::Warn("approvals left executing by a crash were marked failed (not re-run)", {{"count", recovered.value()}});
     }
+    // The change feed is the only way a decision reaches a held call, whoever made it.
     holds_ = std::make_unique<hold::HoldCoordinator>();
-    store_->AddListener([this](const store::ChangeEvent& e) { holds_->Notify(e.approval); });
-    sweeper_ = std::make_unique<hold::ExpirySweeper>(*store_, holds_.get(), clock_);
+    store_->AddListener([this](const store::ChangeEvent& e) { holds_->OnApprovalChanged(e.approval); });
+    sweeper_ = std::make_unique<hold::Sweeper>(*store_, *holds_, clock_);
     sweeper_->Start();
+    decisions_ = std::make_unique<review::DecisionService>(*store_);
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
     AuditStartup(pol);
     // audit.checkpoint: periodic HMAC-signed heads, in the chain and on stderr.
@@ -171,10 +174,10 @@ class Runner {
     review_cfg.value().host = review_host;
     review_cfg.value().port = review_port;
     if (!config_.public_url.empty()) review_cfg.value().public_base_url = config_.public_url;
-    auto review = review::ReviewServer::Create(review_cfg.value(), *store_, holds_.get(), clock_);
+    auto review = review::ReviewServer::Create(review_cfg.value(), *store_, *decisions_, clock_);
     if (!review.ok()) return review.status();
     review_ = std::move(review.value());
-    review_->AddPlainRoute("POST", "/slack/actions", notifier_->SlackActionsHandler(holds_.get()));
+    review_->AddPlainRoute("POST", "/slack/actions", notifier_->SlackActionsHandler(*decisions_));
     notify::Notifier* live_notifier = notifier_.get();
     review::EndpointControl control;
     control.list = [live_notifier] {
@@ -323,7 +326,8 @@ class Runner {
   std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
   std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
   std::unique_ptr<hold::HoldCoordinator> holds_;
-  std::unique_ptr<hold::ExpirySweeper> sweeper_;
+  std::unique_ptr<hold::Sweeper> sweeper_;
+  std::unique_ptr<review::DecisionService> decisions_;
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 
 namespace holdgate::store {
@@ -12,7 +13,7 @@ struct StateSpelling {
   const char* name;
 };
 
-constexpr std::array<StateSpelling, 8> kStates = {{
+constexpr std::array<StateSpelling, 9> kStates = {{
     {State::kPending, "pending"},
     {State::kApproved, "approved"},
     {State::kExecuting, "executing"},
@@ -21,6 +22,7 @@ constexpr std::array<StateSpelling, 8> kStates = {{
     {State::kRejected, "rejected"},
     {State::kExpired, "expired"},
     {State::kCancelled, "cancelled"},
+    {State::kLapsed, "lapsed"},
 }};
 
 }  // namespace
@@ -49,6 +51,7 @@ bool IsTerminal(State state) {
     case State::kRejected:
     case State::kExpired:
     case State::kCancelled:
+    case State::kLapsed:
       return true;
     case State::kPending:
     case State::kApproved:
@@ -67,12 +70,49 @@ std::string Fingerprint(std::string_view tool, const Json& arguments) {
   return Sha256Hex(CanonicalJson(bound));
 }
 
+bool SameIdentity(std::string_view a, std::string_view b) {
+  auto trim = [](std::string_view v) {
+    const size_t begin = v.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) return std::string_view();
+    return v.substr(begin, v.find_last_not_of(" \t\r\n") - begin + 1);
+  };
+  a = trim(a);
+  b = trim(b);
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (fold(a[i]) != fold(b[i])) return false;
+  }
+  return true;
+}
+
 bool IsValidVia(std::string_view via) {
   return via == "api" || via == "cli" || via == "ui" || via == "slack";
 }
 
 const Json& Approval::EffectiveArguments() const {
   return edited_arguments.is_null() ? arguments : edited_arguments;
+}
+
+std::string NotExecutedText(const Approval& a) {
+  switch (a.state) {
+    case State::kRejected:
+      return "Not executed; do not retry. A human reviewer (" + a.decided_by + ") rejected the call to " + a.tool +
+             " (approval " + a.id + "). Reason: " + a.reason;
+    case State::kExpired:
+      return "Not executed; do not retry. Nobody approved the call to " + a.tool + " before approval " + a.id +
+             " expired at " + FormatTimeMs(a.expires_at_ms) + ", and the policy rejects calls that time out.";
+    case State::kCancelled:
+      return "Not executed. The approval request " + a.id + " for " + a.tool + " was cancelled: " + a.reason;
+    case State::kLapsed:
+      return "Not executed. Approval " + a.id + " for " + a.tool + " was granted but lapsed: " + a.reason;
+    default:
+      return "Not executed. Approval " + a.id + " is " + StateName(a.state) + ".";
+  }
+}
+
+int64_t Approval::UseByMs() const {
+  return use_within_ms > 0 && decided_at_ms > 0 ? decided_at_ms + use_within_ms : 0;
 }
 
 int Approval::ApprovalsSoFar() const {

@@ -15,13 +15,16 @@ namespace holdgate::store {
 
 // pending ──quorum──▶ approved ──▶ executing ──▶ completed | failed
 // pending ──reject──▶ rejected   pending ──expiry──▶ expired   pending ──cancel──▶ cancelled
-enum class State { kPending, kApproved, kExecuting, kCompleted, kFailed, kRejected, kExpired, kCancelled };
+// approved ──not released within use_within──▶ lapsed
+enum class State {
+  kPending, kApproved, kExecuting, kCompleted, kFailed, kRejected, kExpired, kCancelled, kLapsed
+};
 
 // "pending", "approved", … (the spelling stored in SQLite and shown in the API).
 const char* StateName(State state);
 // Inverse of StateName; returns false (and leaves *out alone) on an unknown name.
 bool ParseState(std::string_view name, State* out);
-// No transition leaves a terminal state: completed, failed, rejected, expired, cancelled.
+// No transition leaves a terminal state: completed, failed, rejected, expired, cancelled, lapsed.
 bool IsTerminal(State state);
 // Every state but pending and executing: a held call waiting on the approval can be answered.
 // (approved releases the call; the others end it.)
@@ -30,6 +33,11 @@ bool IsDecided(State state);
 // SHA-256 hex of CanonicalJson({"arguments": arguments, "tool": tool}). An approval is bound to
 // this fingerprint and to the requesting principal.
 std::string Fingerprint(std::string_view tool, const Json& arguments);
+
+// Whether two identities name the same person or agent: compared after trimming white space and
+// folding ASCII case, so "Agent-A" cannot approve the call of "agent-a". Used for self-approval
+// and for "this reviewer already voted".
+bool SameIdentity(std::string_view a, std::string_view b);
 
 // Surfaces a reviewer may decide from. Votes from anything else are refused.
 bool IsValidVia(std::string_view via);  // "api" | "cli" | "ui" | "slack"
@@ -71,6 +79,9 @@ struct Approval {
   Json notify;             // notify targets copied from the policy (for the notifier)
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;  // 0 = never expires
+  // An approved call must be released within this long after the decision, else it lapses;
+  // 0 = no limit (approvals written before use_within existed).
+  int64_t use_within_ms = 0;
   int64_t decided_at_ms = 0;  // 0 while pending
   std::string decided_by;     // reviewer name, or "holdgate" for expiry / crash recovery
   std::string decided_via;    // api|cli|ui|slack, "system" for expiry/recovery, "agent" for cancel
@@ -82,8 +93,15 @@ struct Approval {
 
   // The arguments to send upstream: edited_arguments when a reviewer edited them, else arguments.
   const Json& EffectiveArguments() const;
+  // When an approved call lapses (decided_at + use_within), or 0 when it cannot lapse.
+  int64_t UseByMs() const;
   int ApprovalsSoFar() const;  // number of approve votes
 };
+
+// What the agent is told when `approval` ended without running the call (rejected, expired,
+// cancelled, lapsed): "Not executed…" with the reason, never "retry later". The gateway answers
+// with it and the review API shows it as what the agent was told.
+std::string NotExecutedText(const Approval& approval);
 
 struct NewApproval {
   std::string principal;  // REQUIRES: non-empty
@@ -97,6 +115,7 @@ struct NewApproval {
   bool editable = false;
   std::string on_timeout = "reject";  // "" means "reject"; anything else is kInvalidArgument
   int64_t timeout_ms = 0;             // 0 = never expires; expires_at = now + timeout_ms
+  int64_t use_within_ms = 0;          // 0 = an approval never lapses; see Approval::use_within_ms
   Json notify;
   // Written in the same transaction as the approval (approval_id is filled in by the store).
   std::vector<NewOutboxRow> outbox;
@@ -107,6 +126,8 @@ struct DecisionInput {
   std::string reviewer;            // REQUIRES: non-empty (authenticated identity)
   std::vector<std::string> roles;  // the reviewer's roles (from their token)
   std::string via;                 // api|cli|ui|slack
+  // Where `via` came from, recorded with the vote ("slack-signature", "client-header"); optional.
+  std::string via_source;
   bool approve = false;
   std::string reason;  // REQUIRED (non-empty) to reject
   // Optional edit (approve only, approval must be `editable`). With a quorum > 1 an edit is only
@@ -155,8 +176,8 @@ struct ApprovalPage {
 struct ChangeEvent {
   int64_t seq = 0;   // the audit event's seq: strictly increasing, usable as an SSE event id
   std::string type;  // "approval.created", ".vote", ".approved", ".rejected", ".expired",
-                     // ".cancelled", ".executing", ".completed", ".failed", ".agent_left",
-                     // ".comment"
+                     // ".cancelled", ".lapsed", ".executing", ".completed", ".failed",
+                     // ".agent_left", ".release_failed", ".comment"
   int64_t ts_ms = 0;
   std::string actor;
   Approval approval;  // live feed: the approval right after this change;

@@ -48,6 +48,14 @@ Status ApplyMigrations(SQLite::Database& db, int64_t now_ms) {
     record.bind(3, static_cast<int64_t>(now_ms));
     record.exec();
   }
+  // Migrations run with foreign keys off (a table rebuild drops and renames a referenced table);
+  // every reference must still resolve before they commit.
+  {
+    SQLite::Statement fk(db, "PRAGMA foreign_key_check");
+    if (fk.executeStep()) {
+      return Internal("migration left a dangling reference in table " + fk.getColumn(0).getString());
+    }
+  }
   SQLite::Statement applied(db, "SELECT version FROM schema_migrations ORDER BY version");
   while (applied.executeStep()) {
     std::string version = applied.getColumn(0).getString();

@@ -49,6 +49,8 @@ class ScopedReset {
 // Applies every embedded migration not yet recorded in schema_migrations, in one
 // BEGIN IMMEDIATE transaction. Refuses a database that records a migration this binary does not
 // know (newer holdgate) or one whose text changed since it was applied.
+// REQUIRES: foreign keys off on `db` (a migration may rebuild a referenced table); they are
+// checked before the migrations commit.
 Status ApplyMigrations(SQLite::Database& db, int64_t now_ms);
 
 // Walks the audit chain of `db` in seq order from its newest anchor (one read transaction).

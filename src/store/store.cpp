@@ -78,13 +78,6 @@ bool ReviewerAllowed(const Json& reviewers, const std::string& reviewer,
   return false;
 }
 
-std::string DurationText(int64_t ms) {
-  if (ms % 3'600'000 == 0 && ms >= 3'600'000) return std::to_string(ms / 3'600'000) + "h";
-  if (ms % 60'000 == 0 && ms >= 60'000) return std::to_string(ms / 60'000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 // "already rejected by bob at 2026-…Z via ui: too risky" and friends.
 std::string AlreadyDecidedMessage(const Approval& a) {
   const std::string when = FormatTimeMs(a.decided_at_ms);
@@ -104,6 +97,8 @@ std::string AlreadyDecidedMessage(const Approval& a) {
       return "already expired at " + when + ": " + a.reason;
     case State::kCancelled:
       return "already cancelled by " + a.decided_by + " at " + when + ": " + a.reason;
+    case State::kLapsed:
+      return "already approved by " + a.decided_by + " at " + when + ", then lapsed: " + a.reason;
     case State::kPending:
       break;
   }
@@ -111,7 +106,7 @@ std::string AlreadyDecidedMessage(const Approval& a) {
 }
 
 std::string ExpiryReason(const Approval& a) {
-  return "expired: no decision within " + DurationText(a.expires_at_ms - a.created_at_ms) +
+  return "expired: no decision within " + FormatDuration(a.expires_at_ms - a.created_at_ms) +
          " (on_timeout=" + a.on_timeout + "); not executed";
 }
 
@@ -140,6 +135,23 @@ Approval ExpireTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
   impl.EmitTx(tx, "approval.expired", after, "holdgate", "system", "expire",
               Json{{"expires_at", a.expires_at_ms}, {"on_timeout", a.on_timeout},
                    {"reason", after.reason}});
+  return after;
+}
+
+// Lapses one approved approval in `tx` (the caller checked it is past its use-by time).
+Approval LapseTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
+  const std::string reason = "approved at " + FormatTimeMs(a.decided_at_ms) + " but not released within " +
+                             FormatDuration(a.use_within_ms) +
+                             " (use_within); not run. An identical call needs a new approval.";
+  SQLite::Statement& up = tx.stmts.Get(
+      "UPDATE approvals SET state = 'lapsed', reason = ?, updated_at = ? WHERE id = ? AND state = 'approved'");
+  up.bind(1, reason);
+  BindInt(up, 2, tx.now);
+  up.bind(3, a.id);
+  if (up.exec() != 1) throw std::runtime_error("lapse: approval " + a.id + " is not approved");
+  Approval after = MustLoad(tx, a.id);
+  impl.EmitTx(tx, "approval.lapsed", after, "holdgate", "system", "lapse",
+              Json{{"use_by", a.UseByMs()}, {"use_within_ms", a.use_within_ms}, {"reason", reason}});
   return after;
 }
 
@@ -176,6 +188,7 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
   if (!s.getColumn(21).isNull()) a.result = ParseStoredJson(s.getColumn(21).getString());
   a.agent_left = s.getColumn(22).getInt() != 0;
   a.updated_at_ms = s.getColumn(23).getInt64();
+  a.use_within_ms = s.getColumn(24).isNull() ? 0 : s.getColumn(24).getInt64();
   return a;
 }
 
@@ -205,10 +218,13 @@ Status Store::Impl::Open(const std::string& path) {
     const std::string mode = wdb_->execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") return IoError("cannot switch " + path + " to WAL (journal_mode=" + mode + ")");
     wdb_->exec("PRAGMA synchronous = NORMAL");
-    wdb_->exec("PRAGMA foreign_keys = ON");
     wdb_->exec("PRAGMA cache_size = -16000");  // 16 MB: the hot index pages stay cached
+    // Foreign keys are switched on only after the migrations (see ApplyMigrations); the pragma
+    // is a no-op inside a transaction, so this is the only place it can be set.
+    wdb_->exec("PRAGMA foreign_keys = OFF");
     Status migrated = internal::ApplyMigrations(*wdb_, clock_.NowMs());
     if (!migrated.ok()) return migrated;
+    wdb_->exec("PRAGMA foreign_keys = ON");
     wstmts_ = std::make_unique<StatementCache>(*wdb_);
 
     rdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options_.busy_timeout_ms);
@@ -394,6 +410,8 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
   a.editable = in.editable;
   a.on_timeout = on_timeout;
   a.notify = in.notify;
+  if (in.use_within_ms < 0) return InvalidArgument("use_within must not be negative");
+  a.use_within_ms = in.use_within_ms;
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
@@ -404,7 +422,7 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
     SQLite::Statement& ins = tx.stmts.Get(
         "INSERT INTO approvals (id, principal, session_id, tool, arguments, fingerprint, rule, risk, "
         "state, approvers_needed, reviewers, editable, on_timeout, notify, created_at, expires_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)");
+        "updated_at, use_within) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, a.id);
     ins.bind(2, a.principal);
     ins.bind(3, a.session_id);
@@ -422,6 +440,8 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
     if (a.expires_at_ms > 0) BindInt(ins, 15, a.expires_at_ms);
     else ins.bind(15);
     BindInt(ins, 16, a.updated_at_ms);
+    if (a.use_within_ms > 0) BindInt(ins, 17, a.use_within_ms);
+    else ins.bind(17);
     ins.exec();
     impl_->EmitTx(tx, "approval.created", a, a.principal, "mcp", "hold",
                   Json{{"arguments", AuditValue(a.arguments)},
@@ -430,7 +450,8 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
                        {"risk", a.risk},
                        {"approvers_needed", a.approvers_needed},
                        {"reviewers", a.reviewers},
-                       {"expires_at", a.expires_at_ms}},
+                       {"expires_at", a.expires_at_ms},
+                       {"use_within_ms", a.use_within_ms}},
                   &in.outbox);
     return a;
   });
@@ -519,7 +540,8 @@ Result<std::optional<Approval>> Store::FindReusable(const std::string& principal
     {
       SQLite::Statement& q = stmts.Get(
           "SELECT id FROM approvals WHERE principal = :p AND fingerprint = :f AND ("
-          " state IN ('pending', 'approved', 'executing') OR"
+          " state IN ('pending', 'executing') OR"
+          " (state = 'approved' AND (use_within IS NULL OR decided_at + use_within > :now)) OR"
           " (state IN ('rejected', 'expired') AND decided_at >= :since))"
           " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END,"
           " id DESC LIMIT 1");
@@ -527,6 +549,7 @@ Result<std::optional<Approval>> Store::FindReusable(const std::string& principal
       q.bind(":p", principal);
       q.bind(":f", fingerprint);
       q.bind(":since", static_cast<int64_t>(remember_since));
+      q.bind(":now", static_cast<int64_t>(impl_->clock_.NowMs()));
       if (!q.executeStep()) return Found();
       id = q.getColumn(0).getString();
     }
@@ -554,7 +577,7 @@ Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
     out.approvals_needed = a.approvers_needed;
     // A reviewer votes once, whatever has happened since: repeating is a no-op, not an error.
     for (const Vote& v : a.votes) {
-      if (v.reviewer != in.reviewer) continue;
+      if (!SameIdentity(v.reviewer, in.reviewer)) continue;
       out.changed = false;
       out.state = a.state;
       out.approvals_so_far = a.ApprovalsSoFar();
@@ -575,7 +598,7 @@ Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
       return Conflict("expired at " + FormatTimeMs(a.expires_at_ms) + " before this decision: " +
                       expired.reason);
     }
-    if (in.approve && in.reviewer == a.principal) {
+    if (in.approve && SameIdentity(in.reviewer, a.principal)) {
       return Status(Code::kPermissionDenied,
                     in.reviewer + " requested this call and cannot approve it");
     }
@@ -618,6 +641,7 @@ Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
     const int approvals = voted.ApprovalsSoFar();
     Json vote_detail = VotesSummary(voted);
     vote_detail["reason"] = in.reason;
+    if (!in.via_source.empty()) vote_detail["via_source"] = in.via_source;
     if (edit) vote_detail["edited_arguments"] = AuditValue(*in.edited_arguments);
 
     const bool reject = !in.approve;
@@ -652,6 +676,7 @@ Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
       Json detail = VotesSummary(voted);
       detail["reason"] = in.reason;
       detail["decided_by"] = decided_by;
+      if (!in.via_source.empty()) detail["via_source"] = in.via_source;
       if (!voted.edited_arguments.is_null()) detail["edited_arguments"] = AuditValue(voted.edited_arguments);
       impl_->EmitTx(tx, reject ? "approval.rejected" : "approval.approved", voted, in.reviewer, in.via,
                     reject ? "reject" : "approve", std::move(detail), &in.outbox);
@@ -677,9 +702,11 @@ Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
 Result<Approval> Store::MarkExecuting(const std::string& id) {
   return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) -> Result<Approval> {
     SQLite::Statement& up = tx.stmts.Get(
-        "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved'");
+        "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved' AND "
+        "(use_within IS NULL OR decided_at + use_within > ?)");
     BindInt(up, 1, tx.now);
     up.bind(2, id);
+    BindInt(up, 3, tx.now);
     if (up.exec() != 1) {
       std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
       if (!a) return NotFound("no approval " + id);
@@ -687,12 +714,18 @@ Result<Approval> Store::MarkExecuting(const std::string& id) {
         return Conflict("approval " + id + " was already released (" + StateName(a->state) +
                         "); it runs at most once");
       }
+      if (a->state == State::kApproved) {
+        // Past its use-by time and not swept yet: it lapses now, and is not run.
+        Approval lapsed = LapseTx(*impl_, tx, *a);
+        tx.commit_on_error = true;
+        return Conflict("approval " + id + " lapsed: " + lapsed.reason);
+      }
       return NotPending(*a, "approved");
     }
     Approval a = MustLoad(tx, id);
-    impl_->EmitTx(tx, "approval.executing", a, "holdgate", "system", "release",
-                  Json{{"arguments", AuditValue(a.EffectiveArguments())},
-                       {"edited", !a.edited_arguments.is_null()}});
+    Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
+    if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
+    impl_->EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
     return a;
   });
 }
@@ -747,6 +780,26 @@ Result<std::vector<Approval>> Store::ExpireDue(int64_t now_ms, int limit) {
     }
     Expired out;
     for (const std::string& id : ids) out.push_back(ExpireTx(*impl_, tx, MustLoad(tx, id)));
+    return out;
+  });
+}
+
+Result<std::vector<Approval>> Store::LapseDue(int64_t now_ms, int limit) {
+  using Lapsed = std::vector<Approval>;
+  limit = std::clamp(limit, 1, 10000);
+  return impl_->Write<Lapsed>("lapse due", [&](Impl::Tx& tx) -> Result<Lapsed> {
+    std::vector<std::string> ids;
+    {
+      SQLite::Statement& q = tx.stmts.Get(
+          "SELECT id FROM approvals WHERE state = 'approved' AND use_within IS NOT NULL AND "
+          "decided_at + use_within <= ? ORDER BY decided_at, id LIMIT ?");
+      ScopedReset reset(q);
+      BindInt(q, 1, now_ms);
+      q.bind(2, limit);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+    }
+    Lapsed out;
+    for (const std::string& id : ids) out.push_back(LapseTx(*impl_, tx, MustLoad(tx, id)));
     return out;
   });
 }

@@ -74,10 +74,12 @@ class Store {
 
   // For a retried call: the approval a call by `principal` with this fingerprint should attach
   // to, or nullopt to create a new one. Returns, preferring live ones, the newest approval that is
-  //   pending / approved (not yet consumed) / executing  -> re-attach (wait, run, or report running)
+  //   pending / executing                                -> re-attach (wait, or report running)
+  //   approved and not past its use-by time (use_within) -> re-attach and run it
   //   rejected / expired decided within options.rejection_memory_ms -> answer with that decision
-  // Completed, failed and cancelled approvals are never returned (they were consumed or withdrawn:
-  // the same call again is a new request), nor are older rejections/expiries.
+  // Completed, failed, cancelled and lapsed approvals are never returned (they were consumed,
+  // withdrawn or went stale: the same call again is a new request), nor are approved ones past
+  // their use-by time, nor older rejections/expiries.
   Result<std::optional<Approval>> FindReusable(const std::string& principal,
                                                const std::string& fingerprint);
 
@@ -88,7 +90,8 @@ class Store {
   Result<DecisionOutcome> Decide(const DecisionInput& input);
 
   // approved -> executing: the exactly-once gate before the upstream call. kConflict otherwise
-  // (message names the current state), kNotFound if absent.
+  // (message names the current state), kNotFound if absent. An approved approval past its use-by
+  // time lapses instead (committed, with its event) and kConflict says so.
   Result<Approval> MarkExecuting(const std::string& id);
   // executing -> completed (failed=false) or failed (failed=true), storing `result` (the upstream
   // result or error). kConflict if not executing.
@@ -99,6 +102,9 @@ class Store {
   // Expires every pending approval with expires_at <= now_ms (at most `limit` per call, oldest
   // deadline first); returns them.
   Result<std::vector<Approval>> ExpireDue(int64_t now_ms, int limit = 1000);
+  // Lapses every approved approval whose use-by time (decided_at + use_within) is <= now_ms, at
+  // most `limit` per call, oldest decision first; returns them. A lapsed call never runs.
+  Result<std::vector<Approval>> LapseDue(int64_t now_ms, int limit = 1000);
   // pending -> cancelled. `actor` defaults to the agent side. kConflict if not pending.
   Result<Approval> Cancel(const std::string& id, const std::string& why,
                           const std::string& actor = "agent");

@@ -361,3 +361,110 @@ TEST_CASE("identical calls arriving together share one approval; it runs once an
 }
 
 }  // namespace holdgate::testing
+
+namespace holdgate::testing {
+
+TEST_CASE("held call: a second open request with the same id in one session is refused; the first is kept",
+          "[integration][holds]") {
+  HoldFixture f;
+  McpHttpClient agent = f.Agent();
+  const Json call = {{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"},
+                     {"params", {{"name", "cancel_job"}, {"arguments", {{"job_id", "job-dup"}}}}}};
+  Json first;
+  std::thread t([&] { first = agent.Post(call).Response(); });
+  Json pending = f.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  // The same id again, while the first is held: refused at once, and the first stays held.
+  Json second = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"},
+                                {"params", {{"name", "cancel_job"}, {"arguments", {{"job_id", "job-other"}}}}}})
+                    .Response();
+  REQUIRE(second.contains("error"));
+  CHECK(second["error"]["code"] == -32600);
+  CHECK(second["id"] == 5);
+  CHECK(f.Reviewer().Pending().size() == 1);
+  REQUIRE(f.Reviewer("bob").Approve(pending["id"]).status == 200);
+  t.join();
+  REQUIRE(first.contains("result"));
+  CHECK(Text(first).find("job-dup") != std::string::npos);
+  CHECK(f.Counter("cancel_job_calls") == 1);
+  auto detail = f.Reviewer().Get("/api/approvals/" + pending["id"].get<std::string>());
+  CHECK(detail.body["state"] == "completed");
+}
+
+TEST_CASE("held call: arguments edited by the reviewer run, and the agent and the audit log are told",
+          "[integration][holds]") {
+  TempDir dir;
+  WriteFile(dir.File("policy.json"), R"({"version":"1","default":"allow","tools":{
+    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"60s","editable":true}}}})");
+  GatewayLaunch launch;
+  launch.dir = dir.path();
+  launch.policy_file = dir.File("policy.json");
+  Gateway gw = StartGateway(launch);
+  REQUIRE(gw.process);
+  McpHttpClient agent("127.0.0.1", gw.mcp_port);
+  REQUIRE(agent.Initialize().is_object());
+  Json reply;
+  std::thread call([&] { reply = agent.CallTool("cancel_job", {{"job_id", "job-1"}}); });
+  ReviewClient alice(gw.review_port, "alice");
+  Json pending = alice.WaitForPending();
+  REQUIRE(pending.is_object());
+  const std::string id = pending["id"];
+  auto approved = alice.Post("/api/approvals/" + id + "/approve",
+                             Json{{"reason", "wrong job"}, {"arguments", {{"job_id", "job-2"}}}});
+  REQUIRE(approved.status == 200);
+  call.join();
+  REQUIRE(reply.contains("result"));
+  const Json& result = reply["result"];
+  const std::string note = result["content"][0].value("text", "");
+  CHECK(note.find("edited the arguments") != std::string::npos);
+  CHECK(note.find("job-2") != std::string::npos);
+  CHECK(result["content"][1].value("text", "").find("job-2") != std::string::npos);  // what really ran
+  CHECK(result["_meta"]["io.holdgate/edited_arguments"]["requested"] == Json{{"job_id", "job-1"}});
+  CHECK(result["_meta"]["io.holdgate/edited_arguments"]["ran_with"] == Json{{"job_id", "job-2"}});
+  auto audit = alice.Get("/api/audit?approval_id=" + id + "&type=approval.executing");
+  REQUIRE(audit.status == 200);
+  REQUIRE(audit.body["events"].size() == 1);
+  CHECK(audit.body["events"][0]["detail"]["arguments"] == Json{{"job_id", "job-2"}});
+  CHECK(audit.body["events"][0]["detail"]["requested_arguments"] == Json{{"job_id", "job-1"}});
+}
+
+TEST_CASE("held call: an approval nobody uses within use_within lapses; the same call later is held again",
+          "[integration][holds]") {
+  TempDir dir;
+  WriteFile(dir.File("policy.json"), R"({"version":"1","default":"allow","tools":{
+    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"1s","use_within":"1s"}}}})");
+  GatewayLaunch launch;
+  launch.dir = dir.path();
+  launch.policy_file = dir.File("policy.json");
+  Gateway gw = StartGateway(launch);
+  REQUIRE(gw.process);
+  McpHttpClient agent("127.0.0.1", gw.mcp_port);
+  REQUIRE(agent.Initialize().is_object());
+  Json deferred = agent.CallTool("cancel_job", {{"job_id", "job-late"}});
+  REQUIRE(IsError(deferred));
+  ReviewClient alice(gw.review_port, "alice");
+  Json pending = alice.WaitForPending();
+  REQUIRE(pending.is_object());
+  const std::string id = pending["id"];
+  REQUIRE(alice.Approve(id).status == 200);
+  auto state = [&] { return alice.Get("/api/approvals/" + id).body.value("state", std::string()); };
+  // The agent does not come back in time: the sweep lapses the approval.
+  REQUIRE(WaitUntil([&] { return state() == "lapsed"; }, 15000));
+  auto detail = alice.Get("/api/approvals/" + id);
+  CHECK(detail.body["reason"].get<std::string>().find("use_within") != std::string::npos);
+  CHECK(detail.body["agent_message"].get<std::string>().find("lapsed") != std::string::npos);
+  // The identical call days (here: seconds) later is a new request that needs a new approval.
+  Json later = agent.CallTool("cancel_job", {{"job_id", "job-late"}});
+  REQUIRE(IsError(later));
+  CHECK(Text(later).find(id) == std::string::npos);
+  CHECK(Text(later).find("NOT executed") != std::string::npos);
+  Json again = alice.WaitForPending();
+  REQUIRE(again.is_object());
+  CHECK(again["id"] != id);
+  auto lapsed = alice.Get("/api/audit?approval_id=" + id + "&type=approval.lapsed");
+  CHECK(lapsed.body["events"].size() == 1);
+  auto counters = ParseJson(ReadFile(dir.File("counters.json")));
+  CHECK((counters.ok() ? counters.value().value("cancel_job_calls", 0) : 0) == 0);
+}
+
+}  // namespace holdgate::testing

@@ -12,6 +12,7 @@
 #include "notify/form_decode.h"
 #include "notify/slack_signature.h"
 #include "notify_fixture.h"
+#include "support/fn_waiter.h"
 #include "review/review_server.h"
 
 namespace holdgate::notifytest {
@@ -24,8 +25,9 @@ Json SlackConfig(const std::string& webhook_url, int refusal_audit_per_minute = 
   return Json{{"slack",
                {{"webhook_url", webhook_url},
                 {"signing_secret", kSigningSecret},
-                {"users", {{"U_ALICE", "alice"}, {"U_BOB", "bob"}, {"U_AGENT", "agent-1"}}},
-                {"roles", {{"U_ALICE", Json::array({"reviewer", "sre"})}}},
+                {"users", {{"U_ALICE", "alice"}, {"U_BOB", "bob"}, {"U_AGENT", "agent-1"}, {"U_CAROL", "carol"},
+                           {"U_AGENT_CAPS", "Agent-1"}}},
+                {"roles", {{"U_ALICE", Json::array({"reviewer", "sre"})}, {"U_CAROL", Json::array({"auditor"})}}},
                 {"refusal_audit_per_minute", refusal_audit_per_minute}}}};
 }
 
@@ -34,22 +36,24 @@ struct SlackEnv {
   NotifyEnv env;
   hold::HoldCoordinator coordinator;
   int feed_id = -1;
+  std::unique_ptr<review::DecisionService> decisions;
   std::unique_ptr<review::ReviewServer> server;
   int response_n = 0;
 
   explicit SlackEnv(int refusal_audit_per_minute = 60)
       : env(SlackConfig(slack.Url("/services/T000/B000/XXXX"), refusal_audit_per_minute)) {
-    feed_id = env.store->AddListener([this](const store::ChangeEvent& e) { coordinator.Notify(e.approval); });
+    feed_id = env.store->AddListener([this](const store::ChangeEvent& e) { coordinator.OnApprovalChanged(e.approval); });
+    decisions = std::make_unique<review::DecisionService>(*env.store);
     review::ReviewServerConfig c;
     c.host = "127.0.0.1";
     c.port = 0;
     c.auth.hs256_secret = kJwtSecret;
     c.serve_ui = false;
-    auto s = review::ReviewServer::Create(c, *env.store, &coordinator, env.clock);
+    auto s = review::ReviewServer::Create(c, *env.store, *decisions, env.clock);
     INFO(s.status().ToString());
     REQUIRE(s.ok());
     server = std::move(*s);
-    server->AddPlainRoute("POST", "/slack/actions", env.notifier->SlackActionsHandler(&coordinator));
+    server->AddPlainRoute("POST", "/slack/actions", env.notifier->SlackActionsHandler(*decisions));
     REQUIRE(server->Start().ok());
     env.notifier->SetReviewBaseUrl(server->base_url());
   }
@@ -163,7 +167,7 @@ TEST_CASE("slack: the card reaches Slack, a signed Approve click decides and upd
 
   std::atomic<int> fired{0};
   std::atomic<int> fired_state{-1};
-  hold::WatchHandle watch = s.coordinator.Watch(a.id, [&](const store::Approval& x) {
+  auto watch = testing::Watch(s.coordinator, a.id, [&](const store::Approval& x) {
     fired_state = static_cast<int>(x.state);
     ++fired;
   });
@@ -377,6 +381,45 @@ TEST_CASE("slack: a reviewer outside the approval's roles is refused", "[notify]
   res = s.Post(SlackEnv::FormBody(SlackEnv::Click("U_ALICE", "holdgate_approve", created->id, s.NextResponseUrl(), "")));
   REQUIRE(res);
   CHECK(s.env.store->Get(created->id)->state == store::State::kApproved);
+}
+
+TEST_CASE("slack: the API's rules hold at the Slack door: auditors, self-approval, reason length",
+          "[notify][slack]") {
+  SlackEnv s;
+  store::NewApproval n;
+  n.principal = "agent-1";
+  n.tool = "cancel_job";
+  n.timeout_ms = 3'600'000;
+  auto created = s.env.store->CreatePending(n);
+  REQUIRE(created.ok());
+  const std::string id = created->id;
+  // An auditor may read but never decide, from Slack as from the API.
+  auto res = s.Post(SlackEnv::FormBody(SlackEnv::Click("U_CAROL", "holdgate_approve", id, s.NextResponseUrl(), "")));
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  s.ExpectUndecided(id);
+  // The requester under another spelling of its name cannot approve its own call.
+  res = s.Post(SlackEnv::FormBody(SlackEnv::Click("U_AGENT_CAPS", "holdgate_approve", id, s.NextResponseUrl(), "")));
+  REQUIRE(res);
+  s.ExpectUndecided(id);
+  // A rejection reason is capped at the API's 4,096 bytes.
+  res = s.Post(SlackEnv::FormBody(
+      SlackEnv::Click("U_BOB", "holdgate_reject", id, s.NextResponseUrl(), std::string(5000, 'x'))));
+  REQUIRE(res);
+  s.ExpectUndecided(id);
+  auto refused = s.env.Audit("slack.refused");
+  REQUIRE(refused.size() == 3);
+  CHECK(refused[0].detail["code"] == "permission_denied");
+  CHECK(refused[1].detail["code"] == "permission_denied");
+  CHECK(refused[2].detail["code"] == "invalid_argument");
+  CHECK(s.env.store->Get(id)->votes.empty());
+  // A reviewer still decides, with the via recorded as coming from a verified Slack request.
+  res = s.Post(SlackEnv::FormBody(SlackEnv::Click("U_BOB", "holdgate_reject", id, s.NextResponseUrl(), "not now")));
+  REQUIRE(res);
+  CHECK(s.env.store->Get(id)->state == store::State::kRejected);
+  auto rejected = s.env.Audit("approval.rejected");
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].detail["via_source"] == "slack-signature");
 }
 
 TEST_CASE("slack: refusals are audited at a bounded rate, all are counted", "[notify][slack]") {

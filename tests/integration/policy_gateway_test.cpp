@@ -7,6 +7,7 @@
 
 #include "gateway/gateway.h"
 #include "hold/hold_coordinator.h"
+#include "hold/sweeper.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
 #include "store/store.h"
@@ -35,12 +36,13 @@ struct InProcessGateway {
   std::unique_ptr<upstream::Upstream> up;
   std::unique_ptr<gateway::Gateway> gw;
   std::unique_ptr<transport::HttpServer> http;
+  std::unique_ptr<hold::Sweeper> sweeper;
 
   explicit InProcessGateway(const std::string& policy_text, const std::string& demo_flags = "") {
     auto s = store::Store::Open(dir.File("h.db"), clock);
     REQUIRE(s.ok());
     store = std::move(s.value());
-    store->AddListener([this](const store::ChangeEvent& e) { holds.Notify(e.approval); });  // as serve does
+    store->AddListener([this](const store::ChangeEvent& e) { holds.OnApprovalChanged(e.approval); });  // as serve does
     limiter = std::make_unique<policy::RateLimiter>(clock);
     upstream::Options opts;
     opts.command = std::string(HOLDGATE_DEMO_UPSTREAM) + " --stdio " + demo_flags;
@@ -49,6 +51,8 @@ struct InProcessGateway {
     gw = std::make_unique<gateway::Gateway>(gateway::GatewayOptions{}, *up, store.get(), &holds, limiter.get(), clock);
     gw->SetPolicy(MustParse(policy_text));
     gw->Start();
+    sweeper = std::make_unique<hold::Sweeper>(*store, holds, clock);
+    sweeper->Start();
     transport::HttpServerOptions h;
     h.port = 0;
     http = std::make_unique<transport::HttpServer>(h, *gw);
@@ -56,6 +60,7 @@ struct InProcessGateway {
     http->Start();
   }
   ~InProcessGateway() {
+    sweeper->Stop();
     gw->Shutdown();
     http->Stop();
     up->Stop();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration/review_fixture.h"
+#include "support/fn_waiter.h"
 #include "unit/review/test_keys.h"
 
 namespace holdgate::reviewtest {
@@ -391,7 +392,7 @@ TEST_CASE("approve and reject: states, 409 on decided, reason required, held cal
   std::mutex mu;
   std::condition_variable cv;
   std::optional<store::Approval> released;
-  auto watch = env.coordinator.Watch(a.id, [&](const store::Approval& x) {
+  auto watch = testing::Watch(env.coordinator, a.id, [&](const store::Approval& x) {
     std::lock_guard<std::mutex> lock(mu);
     released = x;
     cv.notify_all();
@@ -482,6 +483,11 @@ TEST_CASE("self-approval refused, quorum needs distinct reviewers, auditor canno
   CHECK(env.store->Get(own.id)->state == store::State::kPending);
   r = cli->Get("/api/approvals/" + own.id, Auth(env.Token("alice")));
   CHECK(Body(r)["may_decide"]["you"]["can_approve"] == false);
+  // Identities are compared normalised: another spelling of the requester is still the requester.
+  r = cli->Post("/api/approvals/" + own.id + "/approve", Auth(env.Token("Alice")), "{}", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK(env.store->Get(own.id)->votes.empty());
 
   auto q = env.Create("cancel_job", Json{{"job_id", 2}}, "agent-1", 2);
   r = cli->Post("/api/approvals/" + q.id + "/approve", Auth(env.Token("alice")), "{}", "application/json");
@@ -489,7 +495,10 @@ TEST_CASE("self-approval refused, quorum needs distinct reviewers, auditor canno
   REQUIRE(r->status == 200);
   CHECK(Body(r)["outcome"]["state"] == "pending");
   CHECK(Body(r)["outcome"]["approvals_so_far"] == 1);
-  // The same reviewer twice (e.g. UI and CLI) does not make a quorum.
+  // The same reviewer twice (e.g. UI and CLI, or another spelling) does not make a quorum.
+  r = cli->Post("/api/approvals/" + q.id + "/approve", Auth(env.Token("ALICE")), "{}", "application/json");
+  REQUIRE(r);
+  CHECK(Body(r)["outcome"]["changed"] == false);
   r = cli->Post("/api/approvals/" + q.id + "/approve", Auth(env.Token("alice"), {{"X-Holdgate-Client", "cli"}}), "{}",
                 "application/json");
   REQUIRE(r);
@@ -539,7 +548,7 @@ TEST_CASE("racing reviewers: exactly one decision, everyone else gets 409", "[re
   ReviewEnv env;
   auto a = env.Create();
   std::atomic<int> fired{0};
-  auto watch = env.coordinator.Watch(a.id, [&](const store::Approval&) { fired.fetch_add(1); });
+  auto watch = testing::Watch(env.coordinator, a.id, [&](const store::Approval&) { fired.fetch_add(1); });
   constexpr int kReviewers = 8;
   std::vector<std::string> tokens;
   for (int i = 0; i < kReviewers; ++i) tokens.push_back(env.Token("rev" + std::to_string(i)));
@@ -792,7 +801,8 @@ TEST_CASE("plain routes bypass JWT and see the raw request", "[review][api]") {
   testing::FakeClock clock(SystemClock::Instance().NowMs());
   auto st = store::Store::Open(dir.File("h.db"), clock);
   REQUIRE(st.ok());
-  auto srv = review::ReviewServer::Create(ReviewEnv::DefaultConfig(), **st, nullptr, clock);
+  review::DecisionService decisions(**st);
+  auto srv = review::ReviewServer::Create(ReviewEnv::DefaultConfig(), **st, decisions, clock);
   REQUIRE(srv.ok());
   std::string seen_sig, seen_body;
   (*srv)->AddPlainRoute("POST", "/slack/actions", [&](const review::PlainRequest& req) {
@@ -848,10 +858,11 @@ TEST_CASE("a short or empty HS256 secret refuses to start the listener", "[revie
   auto st = store::Store::Open(dir.File("h.db"), clock);
   REQUIRE(st.ok());
   auto cfg = ReviewEnv::DefaultConfig();
+  review::DecisionService decisions(**st);
   cfg.auth.hs256_secret = "";
-  CHECK_FALSE(review::ReviewServer::Create(cfg, **st, nullptr, clock).ok());
+  CHECK_FALSE(review::ReviewServer::Create(cfg, **st, decisions, clock).ok());
   cfg.auth.hs256_secret = "too-short";
-  CHECK_FALSE(review::ReviewServer::Create(cfg, **st, nullptr, clock).ok());
+  CHECK_FALSE(review::ReviewServer::Create(cfg, **st, decisions, clock).ok());
 }
 
 }  // namespace holdgate::reviewtest

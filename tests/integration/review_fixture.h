@@ -45,6 +45,7 @@ struct ReviewEnv {
   std::unique_ptr<store::Store> store;
   hold::HoldCoordinator coordinator;
   int feed_id = -1;
+  std::unique_ptr<review::DecisionService> decisions;
   std::unique_ptr<review::ReviewServer> server;
 
   explicit ReviewEnv(review::ReviewServerConfig config = DefaultConfig()) {
@@ -52,8 +53,9 @@ struct ReviewEnv {
     INFO(s.status().ToString());
     REQUIRE(s.ok());
     store = std::move(*s);
-    feed_id = store->AddListener([this](const store::ChangeEvent& e) { coordinator.Notify(e.approval); });
-    auto srv = review::ReviewServer::Create(std::move(config), *store, &coordinator, clock);
+    feed_id = store->AddListener([this](const store::ChangeEvent& e) { coordinator.OnApprovalChanged(e.approval); });
+    decisions = std::make_unique<review::DecisionService>(*store);
+    auto srv = review::ReviewServer::Create(std::move(config), *store, *decisions, clock);
     INFO(srv.status().ToString());
     REQUIRE(srv.ok());
     server = std::move(*srv);

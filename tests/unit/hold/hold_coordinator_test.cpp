@@ -1,14 +1,17 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include "common/metrics.h"
 #include "hold/hold_coordinator.h"
+#include "support/fn_waiter.h"
 
 namespace holdgate::hold {
 namespace {
+
+using testing::Watch;
 
 store::Approval Make(const std::string& id, store::State state) {
   store::Approval a;
@@ -29,152 +32,121 @@ TEST_CASE("waiters fire once, only for their approval, only on a decided state",
       fired.push_back(tag + ":" + store::StateName(a.state));
     };
   };
-  WatchHandle h1 = c.Watch("apr_a", record("a1"));
-  WatchHandle h2 = c.Watch("apr_a", record("a2"));  // a retry of the same call
-  WatchHandle h3 = c.Watch("apr_b", record("b1"));
+  auto a1 = Watch(c, "apr_a", record("a1"));
+  auto a2 = Watch(c, "apr_a", record("a2"));  // a retry of the same call
+  auto b1 = Watch(c, "apr_b", record("b1"));
   CHECK(c.WaiterCount("apr_a") == 2);
-  HoldCounters before = c.Counters();
-  CHECK(before.holds_open == 2);
-  CHECK(before.waiters == 3);
+  CHECK(c.Counters().holds_open == 2);
+  CHECK(metrics::GlobalMetrics().holds_open.Value() == 2);
 
-  c.Notify(Make("apr_a", store::State::kPending));
-  c.Notify(Make("apr_a", store::State::kExecuting));
+  c.OnApprovalChanged(Make("apr_a", store::State::kPending));
+  c.OnApprovalChanged(Make("apr_a", store::State::kExecuting));
   CHECK(fired.empty());
 
-  c.Notify(Make("apr_a", store::State::kApproved));
-  REQUIRE(fired.size() == 2);
-  CHECK(fired[0] == "a1:approved");
-  CHECK(fired[1] == "a2:approved");
-  c.Notify(Make("apr_a", store::State::kApproved));  // heard twice: no second firing, counted once
-  c.Notify(Make("apr_a", store::State::kCompleted));
-  CHECK(fired.size() == 2);
+  c.OnApprovalChanged(Make("apr_a", store::State::kApproved));
+  CHECK(fired == std::vector<std::string>{"a1:approved", "a2:approved"});
   CHECK(c.WaiterCount("apr_a") == 0);
 
-  HoldCounters after = c.Counters();
-  CHECK(after.holds_open == 1);
-  CHECK(after.waiters == 1);
-  CHECK(after.approved == 1);
-  CHECK(after.completed == 1);
-  CHECK(after.waiters_fired == 2);
-  CHECK_FALSE(h1.Cancel());  // already fired
-  CHECK(h3.Cancel());
-  CHECK(c.Counters().waiters == 0);
+  c.OnApprovalChanged(Make("apr_a", store::State::kApproved));  // heard twice: no second firing, counted once
+  c.OnApprovalChanged(Make("apr_a", store::State::kCompleted));
+  CHECK(fired.size() == 2);
+  HoldCounters counters = c.Counters();
+  CHECK(counters.approved == 1);
+  CHECK(counters.completed == 1);
+  CHECK(counters.waiters == 1);
+  CHECK(counters.waiters_fired == 2);
+  CHECK(counters.holds_open == 1);
+
+  c.OnApprovalChanged(Make("apr_b", store::State::kLapsed));
+  CHECK(fired.back() == "b1:lapsed");
+  CHECK(c.Counters().lapsed == 1);
+  CHECK(c.Counters().holds_open == 0);
+  CHECK(metrics::GlobalMetrics().holds_open.Value() == 0);
 }
 
-TEST_CASE("cancel and destruction unregister a waiter", "[hold]") {
+TEST_CASE("Remove before a decision keeps the waiter from firing; after it, reports false", "[hold]") {
   HoldCoordinator c;
   int calls = 0;
-  WatchHandle kept = c.Watch("apr_x", [&](const store::Approval&) { ++calls; });
-  {
-    WatchHandle dropped = c.Watch("apr_x", [&](const store::Approval&) { calls += 100; });
-    CHECK(c.WaiterCount("apr_x") == 2);
-  }
-  CHECK(c.WaiterCount("apr_x") == 1);
-  CHECK(kept.Cancel());
-  CHECK_FALSE(kept.Cancel());  // idempotent
-  CHECK_FALSE(kept.active());
-  CHECK(c.WaiterCount("apr_x") == 0);
-  CHECK(c.Counters().holds_open == 0);
-  c.Notify(Make("apr_x", store::State::kRejected));
-  CHECK(calls == 0);
-
-  // Moving a handle moves the registration.
-  WatchHandle a = c.Watch("apr_y", [&](const store::Approval&) { ++calls; });
-  WatchHandle b = std::move(a);
-  CHECK_FALSE(a.active());
-  CHECK(b.active());
-  c.Notify(Make("apr_y", store::State::kExpired));
+  auto kept = Watch(c, "apr_x", [&](const store::Approval&) { ++calls; });
+  auto dropped = Watch(c, "apr_x", [&](const store::Approval&) { calls += 100; });
+  CHECK(c.Remove(*dropped));
+  CHECK_FALSE(c.Remove(*dropped));  // idempotent
+  c.OnApprovalChanged(Make("apr_x", store::State::kRejected));
   CHECK(calls == 1);
+  CHECK_FALSE(c.Remove(*kept));  // it fired
+  testing::FnWaiter never_added("apr_x", nullptr);
+  CHECK_FALSE(c.Remove(never_added));
 }
 
-TEST_CASE("a callback may cancel its own handle and watch again without deadlock", "[hold]") {
+TEST_CASE("a waiter may register again from inside its own decision", "[hold]") {
   HoldCoordinator c;
-  auto self = std::make_shared<WatchHandle>();
-  WatchHandle again;
   int fired = 0;
-  *self = c.Watch("apr_z", [&, self](const store::Approval&) {
+  std::shared_ptr<testing::FnWaiter> again;
+  auto first = Watch(c, "apr_z", [&](const store::Approval&) {
     ++fired;
-    CHECK_FALSE(self->Cancel());  // already firing: returns false at once
-    again = c.Watch("apr_z", [&](const store::Approval&) { ++fired; });
+    // e.g. a held call that lost the release gate waits for the winner's outcome
+    again = Watch(c, "apr_z", [&](const store::Approval&) { fired += 10; });
   });
-  c.Notify(Make("apr_z", store::State::kApproved));
+  c.OnApprovalChanged(Make("apr_z", store::State::kApproved));
   CHECK(fired == 1);
-  c.Notify(Make("apr_z", store::State::kCompleted));
-  CHECK(fired == 2);
-  self.reset();
+  c.OnApprovalChanged(Make("apr_z", store::State::kCompleted));
+  CHECK(fired == 11);
 }
 
-TEST_CASE("Cancel waits for a callback running on another thread", "[hold]") {
+TEST_CASE("Tick reaches every registered waiter and none that fired or was removed", "[hold]") {
   HoldCoordinator c;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool entered = false, release = false;
-  std::atomic<bool> cancel_returned{false};
-  bool returned_while_running = false;
-  WatchHandle h = c.Watch("apr_w", [&](const store::Approval&) {
-    std::unique_lock<std::mutex> lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    returned_while_running = cancel_returned.load();
-  });
-  std::thread notifier([&] { c.Notify(Make("apr_w", store::State::kApproved)); });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return entered; });
-  }
-  std::thread canceller([&] {
-    CHECK_FALSE(h.Cancel());
-    cancel_returned.store(true);
-  });
-  {
-    // Give the canceller a chance to (wrongly) return; it must still be blocked afterwards.
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return cancel_returned.load(); });
-    release = true;
-    cv.notify_all();
-  }
-  notifier.join();
-  canceller.join();
-  CHECK_FALSE(returned_while_running);
-  CHECK(cancel_returned.load());
+  auto a = Watch(c, "apr_1", nullptr);
+  auto b = Watch(c, "apr_2", nullptr);
+  auto d = Watch(c, "apr_3", nullptr);
+  c.Tick(1000);
+  CHECK(a->ticks == 1);
+  CHECK(b->ticks == 1);
+  CHECK(a->last_tick_ms == 1000);
+  c.OnApprovalChanged(Make("apr_2", store::State::kExpired));
+  REQUIRE(c.Remove(*d));
+  c.Tick(1250);
+  CHECK(a->ticks == 2);
+  CHECK(a->last_tick_ms == 1250);
+  CHECK(b->ticks == 1);
+  CHECK(d->ticks == 1);
 }
 
-TEST_CASE("concurrent Watch, Cancel and Notify: every waiter fires at most once", "[hold][race]") {
+TEST_CASE("a throwing waiter does not keep the others from their decision", "[hold]") {
+  HoldCoordinator c;
+  int fired = 0;
+  auto bad = Watch(c, "apr_t", [](const store::Approval&) { throw std::runtime_error("boom"); });
+  auto good = Watch(c, "apr_t", [&](const store::Approval&) { ++fired; });
+  c.OnApprovalChanged(Make("apr_t", store::State::kApproved));
+  CHECK(fired == 1);
+}
+
+TEST_CASE("concurrent Add, Remove and decisions: every waiter fires at most once", "[hold][race]") {
   HoldCoordinator c;
   constexpr int kThreads = 8, kPerThread = 500;
-  std::atomic<int> fired{0}, cancelled{0}, double_fired{0};
+  std::atomic<int> fired{0}, removed{0}, double_fired{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string id = "apr_" + std::to_string(i % 16);
         auto count = std::make_shared<std::atomic<int>>(0);
-        WatchHandle h = c.Watch(id, [&, count](const store::Approval&) {
+        auto w = Watch(c, id, [&, count](const store::Approval&) {
           if (count->fetch_add(1) > 0) double_fired.fetch_add(1);
           fired.fetch_add(1);
         });
-        if ((i + t) % 3 == 0) c.Notify(Make(id, store::State::kApproved));
-        if (h.Cancel()) cancelled.fetch_add(1);
+        if ((i + t) % 3 == 0) c.OnApprovalChanged(Make(id, store::State::kApproved));
+        if ((i + t) % 5 == 0) c.Tick(i);
+        if (c.Remove(*w)) removed.fetch_add(1);
       }
     });
   }
   for (auto& th : threads) th.join();
   CHECK(double_fired.load() == 0);
-  CHECK(fired.load() + cancelled.load() == kThreads * kPerThread);
+  CHECK(fired.load() + removed.load() == kThreads * kPerThread);
   HoldCounters counters = c.Counters();
   CHECK(counters.waiters == 0);
   CHECK(counters.holds_open == 0);
   CHECK(counters.waiters_fired == fired.load());
-}
-
-TEST_CASE("handles outliving the coordinator are harmless", "[hold]") {
-  WatchHandle h;
-  {
-    HoldCoordinator c;
-    h = c.Watch("apr_q", [](const store::Approval&) {});
-  }
-  CHECK(h.Cancel());
 }
 
 }  // namespace holdgate::hold

@@ -1,0 +1,64 @@
+#include "gateway/hold_store.h"
+
+#include <array>
+#include <functional>
+#include <mutex>
+
+#include "common/log.h"
+#include "store/store.h"
+
+namespace holdgate::gateway {
+namespace {
+
+class SqliteHoldStore final : public HoldStore {
+ public:
+  explicit SqliteHoldStore(store::Store& store) : store_(store) {}
+
+  Result<FoundOrCreated> FindOrCreate(const store::NewApproval& input) override {
+    const std::string fingerprint = store::Fingerprint(input.tool, input.arguments);
+    // Find and create are two transactions; the stripe makes the pair atomic in this process.
+    std::lock_guard<std::mutex> lock(
+        stripes_[std::hash<std::string>{}(input.principal + '\x1f' + fingerprint) % stripes_.size()]);
+    auto reusable = store_.FindReusable(input.principal, fingerprint);
+    if (!reusable.ok()) return reusable.status();
+    if (reusable->has_value()) return FoundOrCreated{std::move(**reusable), false};
+    auto created = store_.CreatePending(input);
+    if (!created.ok()) return created.status();
+    return FoundOrCreated{std::move(*created), true};
+  }
+  Result<store::Approval> Get(const std::string& id) override { return store_.Get(id); }
+  Result<store::Approval> MarkExecuting(const std::string& id) override { return store_.MarkExecuting(id); }
+  Result<store::Approval> Complete(const std::string& id, const Json& result, bool failed) override {
+    return store_.Complete(id, result, failed);
+  }
+  Result<store::Approval> Cancel(const std::string& id, const std::string& why) override {
+    return store_.Cancel(id, why);
+  }
+  Result<store::Approval> MarkAgentLeft(const std::string& id) override { return store_.MarkAgentLeft(id); }
+  void RecordReleaseFailure(const store::Approval& approval, const Status& why) override {
+    store::AuditEvent ev;
+    ev.type = "approval.release_failed";
+    ev.approval_id = approval.id;
+    ev.principal = approval.principal;
+    ev.actor = "holdgate";
+    ev.via = "system";
+    ev.tool = approval.tool;
+    ev.rule = approval.rule;
+    ev.decision = "not_run";
+    ev.detail = {{"error", why.ToString()}};
+    auto r = store_.AppendAudit(ev);
+    if (!r.ok()) {
+      log::Error("cannot audit a failed release", {{"approval", approval.id}, {"error", r.status().ToString()}});
+    }
+  }
+
+ private:
+  store::Store& store_;
+  std::array<std::mutex, 64> stripes_;
+};
+
+}  // namespace
+
+std::unique_ptr<HoldStore> MakeHoldStore(store::Store& store) { return std::make_unique<SqliteHoldStore>(store); }
+
+}  // namespace holdgate::gateway
