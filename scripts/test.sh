@@ -4,13 +4,15 @@
 #   2. scripts/build.sh                (build/ or HOLDGATE_BUILD_DIR)
 #   3. ctest: unit and integration labels
 #   4. tests/e2e: npm ci (only when package-lock.json changed), then node --test *.test.mjs
-#   5. asan: scripts/sanitize.sh asan in build-asan/: every unit test and the integration tests in
+#   5. bench: scripts/bench.sh smoke: a few seconds of every benchmark scenario; fails when a
+#      scenario breaks (no figure, errors), never because the machine is slow. Counts as one test.
+#   6. asan: scripts/sanitize.sh asan in build-asan/: every unit test and the integration tests in
 #      HOLDGATE_ASAN_INTEGRATION (default "attacks races faults";
 #      "all" = every integration test) under ASan+UBSan+LSan; any sanitizer report fails it
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
-# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e asan"); optional stage: fuzz
+# HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e bench asan"); optional stage: fuzz
 # (scripts/fuzz.sh for HOLDGATE_FUZZ_SECONDS per target, default 10; not default because its cold
 # clang build costs ~5 more minutes on 2 cores).
 # HOLDGATE_E2E_FILES="demo-upstream gateway" runs only those tests/e2e/*.test.mjs.
@@ -33,7 +35,7 @@ BUILD_DIR="$HOLDGATE_BUILD_DIR"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 E2E_DIR="$ROOT/tests/e2e"
 LOG_DIR="$BUILD_DIR/test-logs"
-STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e asan}"
+STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e bench asan}"
 # Integration tests of the asan stage (tests/integration/NAME_test.cpp), or "all".
 ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-attacks races faults}"
 CTEST_JOBS="${HOLDGATE_CTEST_JOBS:-2}"
@@ -135,6 +137,15 @@ stage_e2e() {
   pass="${pass:-0}"; fail=$(( ${fail:-0} + ${cancelled:-0} ))
   (( rc != 0 && fail == 0 )) && fail=1
   count "$pass" "$fail"
+  return "$rc"
+}
+
+# The benchmark smoke (scripts/bench.sh smoke, on the build above): one passed or one failed test.
+stage_bench() {
+  local log="$LOG_DIR/bench-smoke.log" rc
+  HOLDGATE_BENCH_SKIP_BUILD=1 HOLDGATE_BENCH_OUT="$BUILD_DIR/bench-smoke" scripts/bench.sh smoke 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  if (( rc == 0 )); then count 1 0; else count 0 1; fi
   return "$rc"
 }
 

@@ -57,16 +57,20 @@ const std::map<std::string, CommandHelp>& Helps() {
         "Shows one approval: arguments, votes, comments, timeline, who may still decide and what the\n"
         "agent will be told. --json prints the API's object.\n"}},
       {"approve",
-       {"holdgate approve ID [ID...] [--reason R] [--arguments JSON] [--json]",
+       {"holdgate approve ID [ID...] [--reason R] [--arguments JSON] [--json]\n"
+        "       holdgate approve --all (--tool T | --principal P | --rule R)... [--reason R] [--json]",
         "Votes to approve. The call runs once the rule's quorum of distinct reviewers approved.\n"
         "--arguments replaces the tool arguments (one ID only; rules with editable: true; the original\n"
-        "is kept). Approving the same approval twice is harmless (exit 0). Several IDs are decided in\n"
-        "turn, each on its own (e.g. holdgate list --json --tool cancel_job | jq -r '.[].id' | xargs\n"
-        "holdgate approve); the exit code is the first failure's.\n"}},
+        "is kept). Approving the same approval twice is harmless (exit 0). Several IDs, or --all with\n"
+        "a filter (every pending approval that matches, at most 500), are one bulk decision: each\n"
+        "approval checked on its own, the votes written together; the exit code is the first\n"
+        "failure's.\n"}},
       {"reject",
-       {"holdgate reject ID [ID...] --reason R [--json]",
-        "Rejects the call; the agent receives the reason. A reason is required. Several IDs are\n"
-        "decided in turn, each on its own; the exit code is the first failure's.\n"}},
+       {"holdgate reject ID [ID...] --reason R [--json]\n"
+        "       holdgate reject --all (--tool T | --principal P | --rule R)... --reason R [--json]",
+        "Rejects the call; the agent receives the reason. A reason is required. Several IDs, or --all\n"
+        "with a filter, are one bulk decision, each approval checked on its own; the exit code is the\n"
+        "first failure's.\n"}},
       {"watch",
        {"holdgate watch [--json] [--last-event-id N] [--count N]",
         "Follows approval events live (the /api/events stream), one line per event (--json: one JSON\n"
@@ -447,11 +451,17 @@ void PrintDecision(const std::string& id, const Json& reply);
 
 int RunDecide(const std::vector<std::string>& args, bool approve) {
   const std::string cmd = approve ? "approve" : "reject";
-  Args a = approve ? ParseArgs(args, 1, {"--reason", "--arguments"}, {"--json"})
-                   : ParseArgs(args, 1, {"--reason"}, {"--json"});
+  Args a = approve ? ParseArgs(args, 1, {"--reason", "--arguments", "--tool", "--principal", "--rule"}, {"--json", "--all"})
+                   : ParseArgs(args, 1, {"--reason", "--tool", "--principal", "--rule"}, {"--json", "--all"});
   if (a.help) return PrintHelp(cmd, std::cout), kExitOk;
   if (!a.error.empty()) return Usage(cmd, a.error);
-  if (a.positional.empty()) return Usage(cmd, "give one or more approval IDs");
+  const bool all = a.flags.count("--all") > 0;
+  const bool filtered = a.Has("--tool") || a.Has("--principal") || a.Has("--rule");
+  if (all && !a.positional.empty()) return Usage(cmd, "give approval IDs or --all, not both");
+  if (all && !filtered) return Usage(cmd, "--all needs at least one of --tool, --principal, --rule");
+  if (!all && filtered) return Usage(cmd, "--tool, --principal and --rule go with --all");
+  if (all && a.Has("--arguments")) return Usage(cmd, "--arguments needs exactly one approval ID");
+  if (!all && a.positional.empty()) return Usage(cmd, "give one or more approval IDs, or --all with a filter");
   if (a.positional.size() > 1 && a.Has("--arguments")) return Usage(cmd, "--arguments needs exactly one approval ID");
   Json body = Json::object();
   if (a.Has("--reason")) body["reason"] = a.Get("--reason");
@@ -466,7 +476,7 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;
-  if (a.positional.size() == 1) {
+  if (!all && a.positional.size() == 1) {
     ApiReply r = client->Post("/api/approvals/" + UrlEncode(a.positional[0]) + "/" + cmd, body);
     if (!r.ok()) return Fail(r);
     if (a.flags.count("--json")) {
@@ -476,22 +486,53 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
     PrintDecision(a.positional[0], r.body);
     return kExitOk;
   }
-  // Several: each decided in turn over one connection; one failing does not stop the others.
-  // The exit code is the first failure's (0 when all succeeded).
+  // Several, or --all: one bulk request (POST /api/approvals/decide), every approval checked on its
+  // own, the votes written in one transaction. One failing does not stop the others; the exit
+  // code is the first failure's (0 when all succeeded).
+  Json bulk = {{"approve", approve}};
+  if (body.contains("reason")) bulk["reason"] = body["reason"];
+  if (all) {
+    Json filter = Json::object();
+    for (const char* f : {"tool", "principal", "rule"}) {
+      if (a.Has(std::string("--") + f)) filter[f] = a.Get(std::string("--") + f);
+    }
+    bulk["filter"] = filter;
+  } else {
+    bulk["ids"] = a.positional;
+  }
+  ApiReply r = client->Post("/api/approvals/decide", bulk);
+  if (!r.ok()) return Fail(r);
   int first_failure = kExitOk;
   Json results = Json::array();
-  for (const std::string& id : a.positional) {
-    ApiReply r = client->Post("/api/approvals/" + UrlEncode(id) + "/" + cmd, body);
-    if (!r.ok()) {
-      if (first_failure == kExitOk) first_failure = ExitCodeFor(r);
-      results.push_back(Json{{"id", id}, {"ok", false}, {"error", DescribeFailure(r)}});
-      if (!a.flags.count("--json")) std::cerr << "holdgate: " << Printable(id) << ": " << DescribeFailure(r) << "\n";
+  for (const Json& item : r.body.value("results", Json::array())) {
+    const std::string id = Str(item, "id");
+    if (!item.value("ok", false)) {
+      const std::string error = Str(item, "error");
+      const int code = error == "already_decided" || error == "already_voted" ? kExitConflict
+                       : error == "not_found"      ? kExitNotFound
+                       : error == "forbidden"      ? kExitAuth
+                       : error == "unavailable"    ? kExitError
+                                                   : kExitUsage;
+      if (first_failure == kExitOk) first_failure = code;
+      results.push_back(item);
+      if (!a.flags.count("--json")) {
+        std::cerr << "holdgate: " << Printable(id) << ": " << Printable(error) << ": " << Printable(Str(item, "message"))
+                  << "\n";
+      }
       continue;
     }
-    results.push_back(Json{{"id", id}, {"ok", true}, {"result", r.body}});
-    if (!a.flags.count("--json")) PrintDecision(id, r.body);
+    results.push_back(item);
+    if (!a.flags.count("--json")) {
+      PrintDecision(id, Json{{"outcome", {{"changed", item.value("changed", true)},
+                                          {"state", Str(item, "state")},
+                                          {"message", Str(item, "message")}}}});
+    }
   }
-  if (a.flags.count("--json")) std::cout << results.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (a.flags.count("--json")) {
+    std::cout << results.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  } else if (all && results.empty()) {
+    std::cout << "No pending approval matches.\n";
+  }
   return first_failure;
 }
 

@@ -35,6 +35,29 @@ bool ParseLimit(const httplib::Request& req, int def, int max, int* out) {
   return true;
 }
 
+// A decision by the authenticated caller on one approval; the reason and edits are filled in by
+// the handler.
+DecisionRequest RequestFrom(const Caller& caller, const std::string& approval_id, bool approve) {
+  DecisionRequest in;
+  in.approval_id = approval_id;
+  in.reviewer = caller.name;
+  in.role = caller.role;
+  in.via = caller.via;
+  in.via_source = "client-header";  // X-Holdgate-Client: recorded, not trusted
+  in.approve = approve;
+  return in;
+}
+
+// A repeated vote is harmless (a double click) only when it is the same vote: true when `name`
+// had voted the other way before (a vote cannot be changed).
+bool VotedOtherWay(const store::DecisionOutcome& out, const std::string& name, bool approve) {
+  if (out.changed) return false;
+  for (const auto& v : out.approval.votes) {
+    if (store::SameIdentity(v.reviewer, name) && v.approve != approve) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void ReviewServer::Impl::ListApprovals(const httplib::Request& req, httplib::Response& res) {
@@ -112,13 +135,7 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
     if (!parsed->is_object()) return SendError(res, 400, "bad_request", "body must be a JSON object");
     body = std::move(*parsed);
   }
-  DecisionRequest in;
-  in.approval_id = id;
-  in.reviewer = caller.name;
-  in.role = caller.role;
-  in.via = caller.via;
-  in.via_source = "client-header";
-  in.approve = approve;
+  DecisionRequest in = RequestFrom(caller, id, approve);
   if (body.contains("reason")) {
     if (!body["reason"].is_string() && !body["reason"].is_null()) {
       return SendError(res, 400, "bad_request", "reason must be a string");
@@ -148,17 +165,11 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
     }
     return SendStatus(res, s);
   }
-  if (!out->changed) {
-    // This reviewer had voted before. The same vote again is an idempotent success (a double
-    // click); the opposite vote is a conflict.
-    for (const auto& v : out->approval.votes) {
-      if (store::SameIdentity(v.reviewer, caller.name) && v.approve != approve) {
-        return SendError(res, 409, "already_voted",
-                         std::string("you already voted to ") + (v.approve ? "approve" : "reject") +
-                             " this approval; a vote cannot be changed",
-                         Json{{"state", store::StateName(out->state)}, {"approval", ApprovalJson(out->approval, base_url_)}});
-      }
-    }
+  if (VotedOtherWay(*out, caller.name, approve)) {
+    return SendError(res, 409, "already_voted",
+                     std::string("you already voted to ") + (approve ? "reject" : "approve") +
+                         " this approval; a vote cannot be changed",
+                     Json{{"state", store::StateName(out->state)}, {"approval", ApprovalJson(out->approval, base_url_)}});
   }
   SendJson(res, 200, Json{{"outcome", {{"changed", out->changed},
                                        {"state", store::StateName(out->state)},
@@ -166,6 +177,98 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
                                        {"approvals_needed", out->approvals_needed},
                                        {"message", out->message}}},
                           {"approval", ApprovalJson(out->approval, base_url_)}});
+}
+
+// POST /api/approvals/decide: {"approve": bool, "reason": "...", "ids": [...]} or
+// {"approve": …, "filter": {"tool", "principal", "rule"}} (pending approvals that match, newest
+// first, at most kMaxBulk). Every approval is checked on its own (role, quorum, self-approval,
+// reviewers); the votes are written in one transaction. 200 with one result per approval.
+void ReviewServer::Impl::DecideMany(const httplib::Request& req, httplib::Response& res) {
+  constexpr size_t kMaxBulk = 500;
+  const Caller caller = CallerOf(req);
+  auto parsed = ParseJson(req.body);
+  if (!parsed.ok() || !parsed->is_object()) return SendError(res, 400, "bad_request", "body must be a JSON object");
+  const Json& body = *parsed;
+  if (!body.contains("approve") || !body["approve"].is_boolean()) {
+    return SendError(res, 400, "bad_request", "\"approve\" must be true or false");
+  }
+  const bool approve = body["approve"].get<bool>();
+  std::string reason;
+  if (body.contains("reason") && !body["reason"].is_null()) {
+    if (!body["reason"].is_string()) return SendError(res, 400, "bad_request", "reason must be a string");
+    reason = body["reason"].get<std::string>();
+  }
+  const bool has_ids = body.contains("ids"), has_filter = body.contains("filter");
+  if (has_ids == has_filter) return SendError(res, 400, "bad_request", "give either \"ids\" or \"filter\"");
+  std::vector<std::string> ids;
+  if (has_ids) {
+    if (!body["ids"].is_array() || body["ids"].empty() || body["ids"].size() > kMaxBulk) {
+      return SendError(res, 400, "bad_request", "ids must be an array of 1.." + std::to_string(kMaxBulk) + " approval ids");
+    }
+    for (const auto& id : body["ids"]) {
+      if (!id.is_string()) return SendError(res, 400, "bad_request", "ids must be strings");
+      if (std::find(ids.begin(), ids.end(), id.get<std::string>()) == ids.end()) ids.push_back(id.get<std::string>());
+    }
+  } else {
+    const Json& f = body["filter"];
+    if (!f.is_object() || f.empty()) {
+      return SendError(res, 400, "bad_request", "filter must name at least one of tool, principal, rule");
+    }
+    for (auto it = f.begin(); it != f.end(); ++it) {
+      if ((it.key() != "tool" && it.key() != "principal" && it.key() != "rule") || !it.value().is_string()) {
+        return SendError(res, 400, "bad_request", "filter takes string tool, principal and rule only");
+      }
+    }
+    store::ApprovalFilter af;
+    af.states = {store::State::kPending};
+    af.tool = f.value("tool", "");
+    af.principal = f.value("principal", "");
+    af.limit = static_cast<int>(kMaxBulk);
+    const std::string rule = f.value("rule", "");
+    do {
+      auto page = store_.List(af);
+      if (!page.ok()) return SendStatus(res, page.status());
+      for (const auto& a : page->approvals) {
+        if (ids.size() < kMaxBulk && (rule.empty() || a.rule == rule)) ids.push_back(a.id);
+      }
+      af.cursor = page->next_cursor;
+    } while (!af.cursor.empty() && ids.size() < kMaxBulk);
+  }
+  std::vector<DecisionRequest> requests;
+  for (const std::string& id : ids) {
+    DecisionRequest in = RequestFrom(caller, id, approve);
+    in.reason = reason;
+    requests.push_back(std::move(in));
+  }
+  auto outcomes = decisions_.DecideMany(std::move(requests));
+  Json results = Json::array();
+  int decided = 0, refused = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto& o = outcomes[i];
+    if (o.ok() && VotedOtherWay(*o, caller.name, approve)) {
+      ++refused;
+      results.push_back(Json{{"id", ids[i]}, {"ok", false}, {"error", "already_voted"},
+                             {"message", std::string("you already voted to ") + (approve ? "reject" : "approve") +
+                                             " this approval; a vote cannot be changed"}});
+      continue;
+    }
+    if (o.ok()) {
+      ++decided;
+      results.push_back(Json{{"id", ids[i]}, {"ok", true}, {"changed", o->changed},
+                             {"state", store::StateName(o->state)}, {"message", o->message}});
+      continue;
+    }
+    ++refused;
+    const Status& s = o.status();
+    std::string code = s.code() == Code::kConflict           ? "already_decided"
+                       : s.code() == Code::kPermissionDenied ? "forbidden"
+                       : s.code() == Code::kNotFound         ? "not_found"
+                       : s.code() == Code::kUnavailable      ? "unavailable"
+                       : s.message() == DecisionService::kReasonRequired ? "reason_required"
+                                                                          : "bad_request";
+    results.push_back(Json{{"id", ids[i]}, {"ok", false}, {"error", code}, {"message", s.message()}});
+  }
+  SendJson(res, 200, Json{{"results", std::move(results)}, {"decided", decided}, {"refused", refused}});
 }
 
 void ReviewServer::Impl::AddComment(const httplib::Request& req, httplib::Response& res) {

@@ -17,28 +17,34 @@ std::string Trim(const std::string& s) {
 
 DecisionService::DecisionService(store::Store& store) : store_(store) {}
 
-Result<store::DecisionOutcome> DecisionService::Decide(DecisionRequest request) {
+namespace {
+
+// The door's own rules; on success `in` is the store's input for the vote.
+Status Prepare(DecisionRequest& request, store::DecisionInput* in) {
   if (request.role < Role::kReviewer) {
     return Status(Code::kPermissionDenied, request.reviewer + " has role " + RoleName(request.role) +
                                                ", which may read but never decide");
   }
   request.reason = Trim(request.reason);
-  if (request.reason.size() > kMaxReasonBytes) {
-    return InvalidArgument("reason is too long (max " + std::to_string(kMaxReasonBytes) + " bytes)");
+  if (request.reason.size() > DecisionService::kMaxReasonBytes) {
+    return InvalidArgument("reason is too long (max " + std::to_string(DecisionService::kMaxReasonBytes) + " bytes)");
   }
-  if (!request.approve && request.reason.empty()) return InvalidArgument(kReasonRequired);
+  if (!request.approve && request.reason.empty()) return InvalidArgument(DecisionService::kReasonRequired);
+  in->id = request.approval_id;
+  in->reviewer = request.reviewer;
+  in->roles = request.roles.empty() ? RolesFor(request.role) : request.roles;
+  in->via = request.via;
+  in->via_source = request.via_source;
+  in->approve = request.approve;
+  in->reason = request.reason;
+  in->edited_arguments = std::move(request.edited_arguments);
+  in->outbox = std::move(request.outbox);
+  return Status::Ok();
+}
 
-  store::DecisionInput in;
-  in.id = request.approval_id;
-  in.reviewer = request.reviewer;
-  in.roles = request.roles.empty() ? RolesFor(request.role) : request.roles;
-  in.via = request.via;
-  in.via_source = request.via_source;
-  in.approve = request.approve;
-  in.reason = request.reason;
-  in.edited_arguments = std::move(request.edited_arguments);
-  in.outbox = std::move(request.outbox);
-  auto out = store_.Decide(in);
+// A store failure is "try again later", never "decided".
+Result<store::DecisionOutcome> Settle(const store::DecisionInput& in, Result<store::DecisionOutcome> out,
+                                      const std::string& via_source) {
   if (!out.ok()) {
     const Status& s = out.status();
     if (s.code() == Code::kIo || s.code() == Code::kInternal) {
@@ -49,8 +55,38 @@ Result<store::DecisionOutcome> DecisionService::Decide(DecisionRequest request) 
     return s;
   }
   log::Info("decision", {{"approval", in.id}, {"reviewer", in.reviewer}, {"via", in.via},
-                         {"via_source", request.via_source}, {"approve", in.approve}, {"changed", out->changed},
+                         {"via_source", via_source}, {"approve", in.approve}, {"changed", out->changed},
                          {"state", store::StateName(out->state)}});
+  return out;
+}
+
+}  // namespace
+
+Result<store::DecisionOutcome> DecisionService::Decide(DecisionRequest request) {
+  store::DecisionInput in;
+  Status ready = Prepare(request, &in);
+  if (!ready.ok()) return ready;
+  return Settle(in, store_.Decide(in), request.via_source);
+}
+
+std::vector<Result<store::DecisionOutcome>> DecisionService::DecideMany(std::vector<DecisionRequest> requests) {
+  std::vector<Result<store::DecisionOutcome>> out(requests.size(), Result<store::DecisionOutcome>(Internal("not run")));
+  std::vector<store::DecisionInput> inputs;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    store::DecisionInput in;
+    Status ready = Prepare(requests[i], &in);
+    if (!ready.ok()) {
+      out[i] = ready;
+      continue;
+    }
+    inputs.push_back(std::move(in));
+    where.push_back(i);
+  }
+  std::vector<Result<store::DecisionOutcome>> written = store_.DecideMany(inputs);
+  for (size_t k = 0; k < where.size(); ++k) {
+    out[where[k]] = Settle(inputs[k], std::move(written[k]), requests[where[k]].via_source);
+  }
   return out;
 }
 

@@ -56,6 +56,9 @@ class DecisionService {
   explicit DecisionService(store::Store& store);
 
   Result<store::DecisionOutcome> Decide(DecisionRequest request);
+  // A bulk decision: every request checked exactly as Decide checks it, the votes written in one
+  // store transaction, one result per request in order.
+  std::vector<Result<store::DecisionOutcome>> DecideMany(std::vector<DecisionRequest> requests);
 
  private:
   store::Store& store_;

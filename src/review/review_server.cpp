@@ -461,6 +461,7 @@ void ReviewServer::Impl::RegisterRoutes() {
       case RouteId::kGetApproval: h = [this](const auto& q, auto& s) { GetApproval(q, s); }; break;
       case RouteId::kApprove: h = [this](const auto& q, auto& s) { Decide(q, s, true); }; break;
       case RouteId::kReject: h = [this](const auto& q, auto& s) { Decide(q, s, false); }; break;
+      case RouteId::kDecideMany: h = [this](const auto& q, auto& s) { DecideMany(q, s); }; break;
       case RouteId::kComment: h = [this](const auto& q, auto& s) { AddComment(q, s); }; break;
       case RouteId::kEvents: h = [this](const auto& q, auto& s) { Events(q, s); }; break;
       case RouteId::kAudit: h = [this](const auto& q, auto& s) { Audit(q, s); }; break;

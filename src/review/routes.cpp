@@ -17,6 +17,7 @@ const std::vector<RouteSpec> kRoutes = {
     {RouteId::kGetApproval, "GET", "/api/approvals/" HG_ID, "/api/approvals/{id}", Access::kRead},
     {RouteId::kApprove, "POST", "/api/approvals/" HG_ID "/approve", "/api/approvals/{id}/approve", Access::kDecide},
     {RouteId::kReject, "POST", "/api/approvals/" HG_ID "/reject", "/api/approvals/{id}/reject", Access::kDecide},
+    {RouteId::kDecideMany, "POST", "/api/approvals/decide", "/api/approvals/decide", Access::kDecide},
     {RouteId::kComment, "POST", "/api/approvals/" HG_ID "/comments", "/api/approvals/{id}/comments", Access::kDecide},
     {RouteId::kEvents, "GET", "/api/events", "/api/events", Access::kRead},
     {RouteId::kAudit, "GET", "/api/audit", "/api/audit", Access::kRead},

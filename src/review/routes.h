@@ -23,6 +23,7 @@ enum class RouteId {
   kGetApproval,
   kApprove,
   kReject,
+  kDecideMany,
   kComment,
   kEvents,
   kAudit,

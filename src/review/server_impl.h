@@ -60,6 +60,7 @@ class ReviewServer::Impl {
   void ListApprovals(const httplib::Request& req, httplib::Response& res);
   void GetApproval(const httplib::Request& req, httplib::Response& res);
   void Decide(const httplib::Request& req, httplib::Response& res, bool approve);
+  void DecideMany(const httplib::Request& req, httplib::Response& res);
   void AddComment(const httplib::Request& req, httplib::Response& res);
   void Events(const httplib::Request& req, httplib::Response& res);
   void Audit(const httplib::Request& req, httplib::Response& res);

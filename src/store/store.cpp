@@ -159,6 +159,151 @@ Status NotPending(const Approval& a, const std::string& wanted) {
   return Conflict("approval " + a.id + " is " + StateName(a.state) + ", not " + wanted);
 }
 
+// Store::Decide's checks that need no database: kInvalidArgument, or OK.
+Status CheckDecisionInput(const DecisionInput& in) {
+  if (in.reviewer.empty()) return InvalidArgument("reviewer is required");
+  if (!IsValidVia(in.via)) {
+    return InvalidArgument("via must be one of api, cli, ui, slack (got \"" + in.via + "\")");
+  }
+  if (!in.approve && in.reason.empty()) return InvalidArgument("a rejection needs a reason");
+  if (in.edited_arguments) {
+    if (!in.approve) return InvalidArgument("arguments can only be edited when approving");
+    if (!in.edited_arguments->is_object()) return InvalidArgument("edited arguments must be a JSON object");
+  }
+  return Status::Ok();
+}
+
+// One reviewer's vote inside `tx` (see Store::Decide). REQUIRES: CheckDecisionInput(in) is OK.
+Result<DecisionOutcome> DecideTx(Store::Impl& impl, Store::Impl::Tx& tx, const DecisionInput& in) {
+  std::optional<Approval> found = Store::Impl::LoadApproval(tx.stmts, in.id);
+  if (!found) return NotFound("no approval " + in.id);
+  Approval a = std::move(*found);
+
+  DecisionOutcome out;
+  out.approvals_needed = a.approvers_needed;
+  // A reviewer votes once, whatever has happened since: repeating is a no-op, not an error.
+  for (const Vote& v : a.votes) {
+    if (!SameIdentity(v.reviewer, in.reviewer)) continue;
+    out.changed = false;
+    out.state = a.state;
+    out.approvals_so_far = a.ApprovalsSoFar();
+    out.message = in.reviewer + " already voted " + (v.approve ? "approve" : "reject") + " at " +
+                  FormatTimeMs(v.at_ms) + " via " + v.via + "; approval is " + StateName(a.state);
+    if (a.state == State::kPending) {
+      out.message += " (" + std::to_string(out.approvals_so_far) + " of " +
+                     std::to_string(a.approvers_needed) + " approvals)";
+    }
+    out.approval = std::move(a);
+    return out;
+  }
+  if (a.state != State::kPending) return Conflict(AlreadyDecidedMessage(a));
+  if (a.expires_at_ms > 0 && tx.now >= a.expires_at_ms) {
+    // Overdue but not swept yet: time decides first, and never in favour of running the tool.
+    Approval expired = ExpireTx(impl, tx, a);
+    tx.commit_on_error = true;
+    return Conflict("expired at " + FormatTimeMs(a.expires_at_ms) + " before this decision: " +
+                    expired.reason);
+  }
+  if (in.approve && SameIdentity(in.reviewer, a.principal)) {
+    return Status(Code::kPermissionDenied,
+                  in.reviewer + " requested this call and cannot approve it");
+  }
+  std::string need;
+  if (!ReviewerAllowed(a.reviewers, in.reviewer, in.roles, &need)) {
+    return Status(Code::kPermissionDenied,
+                  in.reviewer + " may not decide this approval: it needs " + need);
+  }
+  bool edit = false;
+  if (in.edited_arguments) {
+    if (!a.editable) return InvalidArgument("this approval does not allow editing the arguments");
+    const Json& current = a.EffectiveArguments();
+    if (CanonicalJson(*in.edited_arguments) != CanonicalJson(current)) {
+      if (a.ApprovalsSoFar() > 0) {
+        return Conflict("other reviewers already approved the arguments as they are; edits must "
+                        "come with the first approval");
+      }
+      edit = true;
+    }
+  }
+
+  SQLite::Statement& vote = tx.stmts.Get(
+      "INSERT INTO votes (approval_id, reviewer, decision, via, reason, at) VALUES (?, ?, ?, ?, ?, ?)");
+  vote.bind(1, a.id);
+  vote.bind(2, in.reviewer);
+  vote.bind(3, in.approve ? "approve" : "reject");
+  vote.bind(4, in.via);
+  vote.bind(5, in.reason);
+  BindInt(vote, 6, tx.now);
+  vote.exec();
+  if (edit) {
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET edited_arguments = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+    up.bind(1, CanonicalJson(*in.edited_arguments));
+    BindInt(up, 2, tx.now);
+    up.bind(3, a.id);
+    up.exec();
+  }
+  Approval voted = MustLoad(tx, a.id);
+  const int approvals = voted.ApprovalsSoFar();
+  Json vote_detail = VotesSummary(voted);
+  vote_detail["reason"] = in.reason;
+  if (!in.via_source.empty()) vote_detail["via_source"] = in.via_source;
+  if (edit) vote_detail["edited_arguments"] = AuditValue(*in.edited_arguments);
+
+  const bool reject = !in.approve;
+  const bool quorum = in.approve && approvals >= a.approvers_needed;
+  // The vote event carries the caller's outbox rows only when it does not decide; a deciding
+  // vote's rows go with the decision event.
+  impl.EmitTx(tx, "approval.vote", voted, in.reviewer, in.via, in.approve ? "approve" : "reject",
+                vote_detail, (reject || quorum) ? nullptr : &in.outbox);
+
+  if (reject || quorum) {
+    std::string decided_by = in.reviewer;
+    if (quorum) {
+      decided_by.clear();
+      for (const Vote& v : voted.votes) {
+        if (!v.approve) continue;
+        if (!decided_by.empty()) decided_by += ", ";
+        decided_by += v.reviewer;
+      }
+    }
+    SQLite::Statement& up = tx.stmts.Get(
+        "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, decided_via = ?, "
+        "reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+    up.bind(1, reject ? "rejected" : "approved");
+    BindInt(up, 2, tx.now);
+    up.bind(3, decided_by);
+    up.bind(4, in.via);
+    up.bind(5, in.reason);
+    BindInt(up, 6, tx.now);
+    up.bind(7, a.id);
+    if (up.exec() != 1) throw std::runtime_error("decide: approval " + a.id + " left pending state");
+    voted = MustLoad(tx, a.id);
+    Json detail = VotesSummary(voted);
+    detail["reason"] = in.reason;
+    detail["decided_by"] = decided_by;
+    if (!in.via_source.empty()) detail["via_source"] = in.via_source;
+    if (!voted.edited_arguments.is_null()) detail["edited_arguments"] = AuditValue(voted.edited_arguments);
+    impl.EmitTx(tx, reject ? "approval.rejected" : "approval.approved", voted, in.reviewer, in.via,
+                  reject ? "reject" : "approve", std::move(detail), &in.outbox);
+  }
+
+  out.changed = true;
+  out.state = voted.state;
+  out.approvals_so_far = approvals;
+  if (reject) {
+    out.message = "rejected by " + in.reviewer + ": " + in.reason;
+  } else if (quorum) {
+    out.message = "approved (" + std::to_string(approvals) + " of " +
+                  std::to_string(a.approvers_needed) + ")";
+  } else {
+    out.message = "vote recorded (" + std::to_string(approvals) + " of " +
+                  std::to_string(a.approvers_needed) + " approvals)";
+  }
+  out.approval = std::move(voted);
+  return out;
+}
+
 }  // namespace
 
 Approval ReadApprovalRow(SQLite::Statement& s) {
@@ -558,145 +703,34 @@ Result<std::optional<Approval>> Store::FindReusable(const std::string& principal
 }
 
 Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
-  if (in.reviewer.empty()) return InvalidArgument("reviewer is required");
-  if (!IsValidVia(in.via)) {
-    return InvalidArgument("via must be one of api, cli, ui, slack (got \"" + in.via + "\")");
+  Status valid = CheckDecisionInput(in);
+  if (!valid.ok()) return valid;
+  return impl_->Write<DecisionOutcome>("decide",
+                                      [&](Impl::Tx& tx) { return DecideTx(*impl_, tx, in); });
+}
+
+std::vector<Result<DecisionOutcome>> Store::DecideMany(const std::vector<DecisionInput>& inputs) {
+  std::vector<Result<DecisionOutcome>> out(inputs.size(), Result<DecisionOutcome>(Internal("not run")));
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Status s = CheckDecisionInput(inputs[i]);
+    if (s.ok()) valid.push_back(i);
+    else out[i] = s;
   }
-  if (!in.approve && in.reason.empty()) return InvalidArgument("a rejection needs a reason");
-  if (in.edited_arguments) {
-    if (!in.approve) return InvalidArgument("arguments can only be edited when approving");
-    if (!in.edited_arguments->is_object()) return InvalidArgument("edited arguments must be a JSON object");
-  }
-
-  return impl_->Write<DecisionOutcome>("decide", [&](Impl::Tx& tx) -> Result<DecisionOutcome> {
-    std::optional<Approval> found = Impl::LoadApproval(tx.stmts, in.id);
-    if (!found) return NotFound("no approval " + in.id);
-    Approval a = std::move(*found);
-
-    DecisionOutcome out;
-    out.approvals_needed = a.approvers_needed;
-    // A reviewer votes once, whatever has happened since: repeating is a no-op, not an error.
-    for (const Vote& v : a.votes) {
-      if (!SameIdentity(v.reviewer, in.reviewer)) continue;
-      out.changed = false;
-      out.state = a.state;
-      out.approvals_so_far = a.ApprovalsSoFar();
-      out.message = in.reviewer + " already voted " + (v.approve ? "approve" : "reject") + " at " +
-                    FormatTimeMs(v.at_ms) + " via " + v.via + "; approval is " + StateName(a.state);
-      if (a.state == State::kPending) {
-        out.message += " (" + std::to_string(out.approvals_so_far) + " of " +
-                       std::to_string(a.approvers_needed) + " approvals)";
-      }
-      out.approval = std::move(a);
-      return out;
-    }
-    if (a.state != State::kPending) return Conflict(AlreadyDecidedMessage(a));
-    if (a.expires_at_ms > 0 && tx.now >= a.expires_at_ms) {
-      // Overdue but not swept yet: time decides first, and never in favour of running the tool.
-      Approval expired = ExpireTx(*impl_, tx, a);
-      tx.commit_on_error = true;
-      return Conflict("expired at " + FormatTimeMs(a.expires_at_ms) + " before this decision: " +
-                      expired.reason);
-    }
-    if (in.approve && SameIdentity(in.reviewer, a.principal)) {
-      return Status(Code::kPermissionDenied,
-                    in.reviewer + " requested this call and cannot approve it");
-    }
-    std::string need;
-    if (!ReviewerAllowed(a.reviewers, in.reviewer, in.roles, &need)) {
-      return Status(Code::kPermissionDenied,
-                    in.reviewer + " may not decide this approval: it needs " + need);
-    }
-    bool edit = false;
-    if (in.edited_arguments) {
-      if (!a.editable) return InvalidArgument("this approval does not allow editing the arguments");
-      const Json& current = a.EffectiveArguments();
-      if (CanonicalJson(*in.edited_arguments) != CanonicalJson(current)) {
-        if (a.ApprovalsSoFar() > 0) {
-          return Conflict("other reviewers already approved the arguments as they are; edits must "
-                          "come with the first approval");
-        }
-        edit = true;
-      }
-    }
-
-    SQLite::Statement& vote = tx.stmts.Get(
-        "INSERT INTO votes (approval_id, reviewer, decision, via, reason, at) VALUES (?, ?, ?, ?, ?, ?)");
-    vote.bind(1, a.id);
-    vote.bind(2, in.reviewer);
-    vote.bind(3, in.approve ? "approve" : "reject");
-    vote.bind(4, in.via);
-    vote.bind(5, in.reason);
-    BindInt(vote, 6, tx.now);
-    vote.exec();
-    if (edit) {
-      SQLite::Statement& up = tx.stmts.Get(
-          "UPDATE approvals SET edited_arguments = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
-      up.bind(1, CanonicalJson(*in.edited_arguments));
-      BindInt(up, 2, tx.now);
-      up.bind(3, a.id);
-      up.exec();
-    }
-    Approval voted = MustLoad(tx, a.id);
-    const int approvals = voted.ApprovalsSoFar();
-    Json vote_detail = VotesSummary(voted);
-    vote_detail["reason"] = in.reason;
-    if (!in.via_source.empty()) vote_detail["via_source"] = in.via_source;
-    if (edit) vote_detail["edited_arguments"] = AuditValue(*in.edited_arguments);
-
-    const bool reject = !in.approve;
-    const bool quorum = in.approve && approvals >= a.approvers_needed;
-    // The vote event carries the caller's outbox rows only when it does not decide; a deciding
-    // vote's rows go with the decision event.
-    impl_->EmitTx(tx, "approval.vote", voted, in.reviewer, in.via, in.approve ? "approve" : "reject",
-                  vote_detail, (reject || quorum) ? nullptr : &in.outbox);
-
-    if (reject || quorum) {
-      std::string decided_by = in.reviewer;
-      if (quorum) {
-        decided_by.clear();
-        for (const Vote& v : voted.votes) {
-          if (!v.approve) continue;
-          if (!decided_by.empty()) decided_by += ", ";
-          decided_by += v.reviewer;
-        }
-      }
-      SQLite::Statement& up = tx.stmts.Get(
-          "UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, decided_via = ?, "
-          "reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
-      up.bind(1, reject ? "rejected" : "approved");
-      BindInt(up, 2, tx.now);
-      up.bind(3, decided_by);
-      up.bind(4, in.via);
-      up.bind(5, in.reason);
-      BindInt(up, 6, tx.now);
-      up.bind(7, a.id);
-      if (up.exec() != 1) throw std::runtime_error("decide: approval " + a.id + " left pending state");
-      voted = MustLoad(tx, a.id);
-      Json detail = VotesSummary(voted);
-      detail["reason"] = in.reason;
-      detail["decided_by"] = decided_by;
-      if (!in.via_source.empty()) detail["via_source"] = in.via_source;
-      if (!voted.edited_arguments.is_null()) detail["edited_arguments"] = AuditValue(voted.edited_arguments);
-      impl_->EmitTx(tx, reject ? "approval.rejected" : "approval.approved", voted, in.reviewer, in.via,
-                    reject ? "reject" : "approve", std::move(detail), &in.outbox);
-    }
-
-    out.changed = true;
-    out.state = voted.state;
-    out.approvals_so_far = approvals;
-    if (reject) {
-      out.message = "rejected by " + in.reviewer + ": " + in.reason;
-    } else if (quorum) {
-      out.message = "approved (" + std::to_string(approvals) + " of " +
-                    std::to_string(a.approvers_needed) + ")";
-    } else {
-      out.message = "vote recorded (" + std::to_string(approvals) + " of " +
-                    std::to_string(a.approvers_needed) + " approvals)";
-    }
-    out.approval = std::move(voted);
-    return out;
+  if (valid.empty()) return out;
+  using Outcomes = std::vector<Result<DecisionOutcome>>;
+  auto written = impl_->Write<Outcomes>("decide many", [&](Impl::Tx& tx) -> Result<Outcomes> {
+    Outcomes each;
+    each.reserve(valid.size());
+    // One vote's refusal (decided already, not allowed) changes nothing and does not stop the
+    // others; an overdue approval's expiry is kept like Decide keeps it.
+    for (size_t i : valid) each.push_back(DecideTx(*impl_, tx, inputs[i]));
+    return each;
   });
+  for (size_t k = 0; k < valid.size(); ++k) {
+    out[valid[k]] = written.ok() ? std::move((*written)[k]) : Result<DecisionOutcome>(written.status());
+  }
+  return out;
 }
 
 Result<Approval> Store::MarkExecuting(const std::string& id) {

@@ -88,6 +88,10 @@ class Store {
   // once: a repeated vote (either way, in any state) is an outcome with changed=false.
   // Overdue pending approvals are expired instead (kConflict "expired at …").
   Result<DecisionOutcome> Decide(const DecisionInput& input);
+  // Several votes in ONE write transaction (a bulk decision), each with exactly Decide's rules and
+  // results, in input order; one refused vote does not stop the others. A database error fails
+  // them all (nothing is decided).
+  std::vector<Result<DecisionOutcome>> DecideMany(const std::vector<DecisionInput>& inputs);
 
   // approved -> executing: the exactly-once gate before the upstream call. kConflict otherwise
   // (message names the current state), kNotFound if absent. An approved approval past its use-by

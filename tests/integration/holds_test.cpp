@@ -23,11 +23,17 @@ std::string HoldPolicy(const std::string& timeout, const std::string& hold) {
     "slow_echo":{"action":"require_approval","approval":{"timeout":"10m","hold":")" + hold + R"("}}}})";
 }
 
+struct PolicyText {
+  std::string json;
+};
+
 struct HoldFixture {
   TempDir dir;
   Gateway gw;
-  explicit HoldFixture(const std::string& timeout = "10m", const std::string& hold = "60s") {
-    WriteFile(dir.File("policy.json"), HoldPolicy(timeout, hold));
+  explicit HoldFixture(const std::string& timeout = "10m", const std::string& hold = "60s")
+      : HoldFixture(PolicyText{HoldPolicy(timeout, hold)}) {}
+  explicit HoldFixture(const PolicyText& policy) {
+    WriteFile(dir.File("policy.json"), policy.json);
     Start();
   }
   void Start() {
@@ -393,19 +399,12 @@ TEST_CASE("held call: a second open request with the same id in one session is r
 
 TEST_CASE("held call: arguments edited by the reviewer run, and the agent and the audit log are told",
           "[integration][holds]") {
-  TempDir dir;
-  WriteFile(dir.File("policy.json"), R"({"version":"1","default":"allow","tools":{
-    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"60s","editable":true}}}})");
-  GatewayLaunch launch;
-  launch.dir = dir.path();
-  launch.policy_file = dir.File("policy.json");
-  Gateway gw = StartGateway(launch);
-  REQUIRE(gw.process);
-  McpHttpClient agent("127.0.0.1", gw.mcp_port);
-  REQUIRE(agent.Initialize().is_object());
+  HoldFixture f(PolicyText{R"({"version":"1","default":"allow","tools":{
+    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"60s","editable":true}}}})"});
+  McpHttpClient agent = f.Agent();
   Json reply;
   std::thread call([&] { reply = agent.CallTool("cancel_job", {{"job_id", "job-1"}}); });
-  ReviewClient alice(gw.review_port, "alice");
+  ReviewClient alice = f.Reviewer();
   Json pending = alice.WaitForPending();
   REQUIRE(pending.is_object());
   const std::string id = pending["id"];
@@ -430,19 +429,12 @@ TEST_CASE("held call: arguments edited by the reviewer run, and the agent and th
 
 TEST_CASE("held call: an approval nobody uses within use_within lapses; the same call later is held again",
           "[integration][holds]") {
-  TempDir dir;
-  WriteFile(dir.File("policy.json"), R"({"version":"1","default":"allow","tools":{
-    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"1s","use_within":"1s"}}}})");
-  GatewayLaunch launch;
-  launch.dir = dir.path();
-  launch.policy_file = dir.File("policy.json");
-  Gateway gw = StartGateway(launch);
-  REQUIRE(gw.process);
-  McpHttpClient agent("127.0.0.1", gw.mcp_port);
-  REQUIRE(agent.Initialize().is_object());
+  HoldFixture f(PolicyText{R"({"version":"1","default":"allow","tools":{
+    "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"1s","use_within":"1s"}}}})"});
+  McpHttpClient agent = f.Agent();
   Json deferred = agent.CallTool("cancel_job", {{"job_id", "job-late"}});
   REQUIRE(IsError(deferred));
-  ReviewClient alice(gw.review_port, "alice");
+  ReviewClient alice = f.Reviewer();
   Json pending = alice.WaitForPending();
   REQUIRE(pending.is_object());
   const std::string id = pending["id"];
@@ -463,8 +455,7 @@ TEST_CASE("held call: an approval nobody uses within use_within lapses; the same
   CHECK(again["id"] != id);
   auto lapsed = alice.Get("/api/audit?approval_id=" + id + "&type=approval.lapsed");
   CHECK(lapsed.body["events"].size() == 1);
-  auto counters = ParseJson(ReadFile(dir.File("counters.json")));
-  CHECK((counters.ok() ? counters.value().value("cancel_job_calls", 0) : 0) == 0);
+  CHECK(f.Counter("cancel_job_calls") == 0);
 }
 
 }  // namespace holdgate::testing

@@ -544,6 +544,61 @@ TEST_CASE("self-approval refused, quorum needs distinct reviewers, auditor canno
   CHECK(r->status == 200);
 }
 
+TEST_CASE("bulk decision: by ids or filter, every approval checked on its own, one result each",
+          "[review][api]") {
+  ReviewEnv env;
+  auto cli = env.Client();
+  auto mine = env.Create("cancel_job", Json{{"job_id", 1}}, "alice");  // alice's own call
+  auto two = env.Create("cancel_job", Json{{"job_id", 2}});
+  auto quorum = env.Create("cancel_job", Json{{"job_id", 3}}, "agent-1", 2);
+  auto other = env.Create("start_job", Json{{"job_id", 4}});
+  std::atomic<int> fired{0};
+  auto watch = testing::Watch(env.coordinator, two.id, [&](const store::Approval&) { fired.fetch_add(1); });
+
+  auto post = [&](const std::string& token, const Json& body) {
+    return cli->Post("/api/approvals/decide", Auth(token), body.dump(), "application/json");
+  };
+  auto r = post(env.Token("alice"), Json{{"approve", true}, {"reason", "storm"},
+                                         {"ids", {mine.id, two.id, quorum.id, "apr_missing"}}});
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  Json j = Body(r);
+  REQUIRE(j["results"].size() == 4);
+  CHECK(j["decided"] == 2);
+  CHECK(j["refused"] == 2);
+  CHECK(j["results"][0]["error"] == "forbidden");  // no self-approval, even in bulk
+  CHECK(j["results"][1]["state"] == "approved");
+  CHECK(j["results"][2]["state"] == "pending");    // one vote of two
+  CHECK(j["results"][3]["error"] == "not_found");
+  CHECK(env.store->Get(mine.id)->state == store::State::kPending);
+  CHECK(env.store->Get(two.id)->state == store::State::kApproved);
+  CHECK(fired == 1);  // the waiter heard it through the change feed
+
+  // By filter: only the pending approvals of that tool; a reject needs a reason for each.
+  r = post(env.Token("bob"), Json{{"approve", false}, {"filter", {{"tool", "cancel_job"}}}});
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  j = Body(r);
+  REQUIRE(j["results"].size() == 2);
+  for (const auto& item : j["results"]) CHECK(item["error"] == "reason_required");
+  r = post(env.Token("bob"), Json{{"approve", false}, {"reason", "not today"}, {"filter", {{"tool", "cancel_job"}}}});
+  j = Body(r);
+  CHECK(j["decided"] == 2);
+  CHECK(env.store->Get(mine.id)->state == store::State::kRejected);
+  CHECK(env.store->Get(quorum.id)->state == store::State::kRejected);
+  CHECK(env.store->Get(other.id)->state == store::State::kPending);
+  auto votes = env.store->Get(quorum.id)->votes;
+  REQUIRE(votes.size() == 2);
+
+  // Auditors cannot reach it; malformed bodies are 400.
+  r = post(env.Token("carol", review::Role::kAuditor), Json{{"approve", true}, {"ids", {other.id}}});
+  CHECK(r->status == 403);
+  CHECK(post(env.Token("bob"), Json{{"approve", true}})->status == 400);
+  CHECK(post(env.Token("bob"), Json{{"approve", true}, {"ids", {other.id}}, {"filter", {{"tool", "x"}}}})->status == 400);
+  CHECK(post(env.Token("bob"), Json{{"approve", true}, {"filter", {{"state", "pending"}}}})->status == 400);
+  CHECK(env.store->Get(other.id)->state == store::State::kPending);
+}
+
 TEST_CASE("racing reviewers: exactly one decision, everyone else gets 409", "[review][api][race]") {
   ReviewEnv env;
   auto a = env.Create();

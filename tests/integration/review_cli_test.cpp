@@ -193,7 +193,7 @@ TEST_CASE("cli: list, show, approve, reject with exit codes", "[review][cli]") {
   CHECK(ParseJson(r.out)->size() == 2);
 }
 
-TEST_CASE("cli: several IDs are decided in turn, each on its own", "[review][cli]") {
+TEST_CASE("cli: several IDs are one bulk decision, each approval on its own", "[review][cli]") {
   CliEnv env;
   auto a = env.Create("cancel_job", Json{{"job_id", 1}});
   auto b = env.Create("cancel_job", Json{{"job_id", 2}});
@@ -226,6 +226,29 @@ TEST_CASE("cli: several IDs are decided in turn, each on its own", "[review][cli
   // Edited arguments apply to one call only.
   CHECK(env.As(bob, {"approve", a.id, b.id, "--arguments", "{}"}).code == 2);
   CHECK(env.As(bob, {"reject", a.id, b.id}).code == 2);  // a reason is still required
+}
+
+TEST_CASE("cli: approve --all with a filter decides every matching pending approval", "[review][cli]") {
+  CliEnv env;
+  auto a = env.Create("cancel_job", Json{{"job_id", 1}});
+  auto b = env.Create("cancel_job", Json{{"job_id", 2}});
+  auto other = env.Create("start_job", Json{{"job_id", 3}});
+  const std::string bob = env.Token("bob");
+  CHECK(env.As(bob, {"approve", "--all"}).code == 2);  // a filter is required
+  CHECK(env.As(bob, {"approve", a.id, "--all", "--tool", "cancel_job"}).code == 2);
+  CHECK(env.As(bob, {"approve", "--tool", "cancel_job"}).code == 2);  // a filter goes with --all
+  auto r = env.As(bob, {"approve", "--all", "--tool", "cancel_job", "--reason", "storm", "--json"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  auto results = ParseJson(r.out);
+  REQUIRE(results.ok());
+  CHECK(results->size() == 2);
+  CHECK(env.store->Get(a.id)->state == store::State::kApproved);
+  CHECK(env.store->Get(b.id)->state == store::State::kApproved);
+  CHECK(env.store->Get(other.id)->state == store::State::kPending);
+  r = env.As(bob, {"reject", "--all", "--tool", "cancel_job", "--reason", "again"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("No pending approval matches") != std::string::npos);
 }
 
 TEST_CASE("cli: watch follows events", "[review][cli]") {

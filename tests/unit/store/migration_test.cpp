@@ -92,7 +92,9 @@ TEST_CASE("lapsed is a state the store accepts only from approved, and a termina
   CHECK(IsDecided(State::kLapsed));
   CHECK_FALSE(fx.store->MarkExecuting(a.id).ok());
   CHECK_FALSE(fx.store->Cancel(a.id, "late").ok());
-  auto page = fx.store->List(ApprovalFilter{{State::kLapsed}});
+  ApprovalFilter lapsed_only;
+  lapsed_only.states = {State::kLapsed};
+  auto page = fx.store->List(lapsed_only);
   REQUIRE(page.ok());
   REQUIRE(page->approvals.size() == 1);
   CHECK(page->approvals[0].id == a.id);

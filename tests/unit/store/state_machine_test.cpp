@@ -44,12 +44,23 @@ Approval MakeInState(StoreFixture& fx, State target) {
     }
     case State::kCancelled:
       return must(fx.store->Cancel(a.id, "agent went away"));
+    case State::kLapsed: {
+      NewApproval n = StoreFixture::Request();
+      n.use_within_ms = 1000;
+      Approval stale = fx.Create(n);
+      must(fx.store->Decide(StoreFixture::Vote(stale.id, "alice", true)));
+      fx.clock.Advance(1000);
+      auto lapsed = must(fx.store->LapseDue(fx.clock.NowMs()));
+      fx.clock.Advance(-1000);
+      REQUIRE(lapsed.size() == 1);
+      return lapsed[0];
+    }
   }
   FAIL("unreachable");
   return a;
 }
 
-enum class Op { kApprove, kReject, kExecute, kComplete, kExpire, kCancel };
+enum class Op { kApprove, kReject, kExecute, kComplete, kExpire, kCancel, kLapse };
 const char* OpName(Op op) {
   switch (op) {
     case Op::kApprove: return "approve";
@@ -58,6 +69,7 @@ const char* OpName(Op op) {
     case Op::kComplete: return "complete";
     case Op::kExpire: return "expire (not due)";
     case Op::kCancel: return "cancel";
+    case Op::kLapse: return "lapse (not due)";
   }
   return "?";
 }
@@ -78,6 +90,13 @@ std::pair<Status, State> Apply(StoreFixture& fx, const Approval& a, Op op) {
     case Op::kComplete: return take(fx.store->Complete(a.id, Json{{"content", Json::array()}}, false), approval_state);
     case Op::kExpire: return take(fx.store->Expire(a.id), approval_state);
     case Op::kCancel: return take(fx.store->Cancel(a.id, "stop"), approval_state);
+    case Op::kLapse: {
+      // Not due: an approval without use_within never lapses, so LapseDue changes nothing.
+      auto lapsed = fx.store->LapseDue(fx.clock.NowMs());
+      if (!lapsed.ok()) return {lapsed.status(), State::kPending};
+      if (lapsed->empty()) return {Conflict("nothing lapsed"), State::kPending};
+      return {Status::Ok(), (*lapsed)[0].state};
+    }
   }
   return {Internal("unreachable"), State::kPending};
 }
@@ -87,8 +106,10 @@ std::pair<Status, State> Apply(StoreFixture& fx, const Approval& a, Op op) {
 TEST_CASE("every transition of the state machine: legal ones change state, illegal ones conflict",
           "[store][state]") {
   const std::vector<State> states = {State::kPending, State::kApproved, State::kExecuting, State::kCompleted,
-                                     State::kFailed,  State::kRejected, State::kExpired,   State::kCancelled};
-  const std::vector<Op> ops = {Op::kApprove, Op::kReject, Op::kExecute, Op::kComplete, Op::kExpire, Op::kCancel};
+                                     State::kFailed,  State::kRejected, State::kExpired,   State::kCancelled,
+                                     State::kLapsed};
+  const std::vector<Op> ops = {Op::kApprove, Op::kReject, Op::kExecute, Op::kComplete,
+                               Op::kExpire,  Op::kCancel, Op::kLapse};
   // The legal moves; everything else must fail with kConflict and leave the approval untouched.
   const std::map<std::pair<State, Op>, State> legal = {
       {{State::kPending, Op::kApprove}, State::kApproved},
