@@ -75,11 +75,11 @@ Result<Config> ConfigFromJson(const Json& doc) {
   Config c;
   c.raw = doc;
   static const std::vector<std::string> kKnown = {"mcp", "review", "upstream", "policy", "db", "log_level",
-                                                  "hold", "audit", "notify", "ready_file"};
+                                                  "hold", "approval", "audit", "notify", "ready_file"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
       return InvalidArgument("config " + it.key() + ": unknown setting (known: mcp, review, upstream, policy, db, "
-                             "log_level, hold, audit, notify, ready_file)");
+                             "log_level, hold, approval, audit, notify, ready_file)");
     }
   }
   if (auto m = doc.find("mcp"); m != doc.end()) {
@@ -132,6 +132,20 @@ Result<Config> ConfigFromJson(const Json& doc) {
     if (!h->is_object()) return TypeError("hold", "an object");
     HG_TRY(ReadDuration(*h, "default_hold", "hold", &c.default_hold_ms));
     HG_TRY(ReadDuration(*h, "progress_interval", "hold", &c.progress_interval_ms));
+  }
+  if (auto a = doc.find("approval"); a != doc.end()) {
+    if (!a->is_object()) return TypeError("approval", "an object");
+    for (auto it = a->begin(); it != a->end(); ++it) {
+      if (it.key() != "max_pending_per_principal") {
+        return InvalidArgument("config approval." + it.key() + ": unknown setting (known: max_pending_per_principal)");
+      }
+    }
+    if (auto m = a->find("max_pending_per_principal"); m != a->end()) {
+      if (!m->is_number_unsigned() || m->get<uint64_t>() > 1'000'000) {
+        return TypeError("approval.max_pending_per_principal", "an integer from 0 (no cap) to 1000000");
+      }
+      c.max_pending_per_principal = m->get<int>();
+    }
   }
   if (auto a = doc.find("audit"); a != doc.end()) {
     if (!a->is_object()) return TypeError("audit", "an object");

@@ -43,6 +43,9 @@ struct Config {
 
   int64_t default_hold_ms = 50'000;
   int64_t progress_interval_ms = 5'000;
+  // "approval": {"max_pending_per_principal": N}: a principal with N pending approvals gets its
+  // next held call refused (nothing recorded, nothing run) until some are decided. 0 = no cap.
+  int max_pending_per_principal = 100;
   bool audit_all_calls = false;
 
   Json review = Json::object();  // "review" section: auth, roles … (review module)

@@ -681,6 +681,7 @@ class Gateway::Impl {
     input.on_timeout = settings.on_timeout;
     input.timeout_ms = settings.timeout_ms;
     input.use_within_ms = settings.use_within_ms;
+    input.max_pending_for_principal = options_.max_pending_per_principal;
     input.notify = settings.notify;
 
     HeldRequest held;

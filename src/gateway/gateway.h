@@ -41,6 +41,8 @@ struct GatewayOptions {
   // keeps SQLite off the pass-through path).
   bool audit_all_calls = false;
   int decision_threads = 2;  // the work pool that releases approved calls
+  // A principal with this many pending approvals has its next held call refused. 0 = no cap.
+  int max_pending_per_principal = 100;
 };
 
 class Gateway final : public transport::Dispatcher {

@@ -30,9 +30,15 @@ HeldCall::Started HeldCall::Start(HeldCallDeps deps, HeldRequest request, const 
   Started out;
   auto found = deps.store->FindOrCreate(if_new);
   if (!found.ok()) {
-    log::Error("approval store failed; call not executed", {{"error", found.status().ToString()}});
-    reply->Answer(NotExecuted(request.id, "Not executed: holdgate could not record the approval request (" +
-                                              found.status().message() + "). Nothing was run; try again later."));
+    if (found.status().code() == Code::kResourceExhausted) {
+      log::Warn("held call refused: too many pending approvals", {{"error", found.status().message()}});
+      reply->Answer(NotExecuted(request.id, "Not executed and not queued for review: " + found.status().message() +
+                                                ". Nothing was run."));
+    } else {
+      log::Error("approval store failed; call not executed", {{"error", found.status().ToString()}});
+      reply->Answer(NotExecuted(request.id, "Not executed: holdgate could not record the approval request (" +
+                                                found.status().message() + "). Nothing was run; try again later."));
+    }
     if (on_done) on_done();
     return out;
   }

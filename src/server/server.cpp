@@ -206,6 +206,7 @@ class Runner {
     gopts.default_hold_ms = config_.default_hold_ms;
     gopts.progress_interval_ms = config_.progress_interval_ms;
     gopts.audit_all_calls = config_.audit_all_calls;
+    gopts.max_pending_per_principal = config_.max_pending_per_principal;
     gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
     gateway_->SetPolicy(pol);
     gateway_->Start();

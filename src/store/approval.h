@@ -116,6 +116,9 @@ struct NewApproval {
   std::string on_timeout = "reject";  // "" means "reject"; anything else is kInvalidArgument
   int64_t timeout_ms = 0;             // 0 = never expires; expires_at = now + timeout_ms
   int64_t use_within_ms = 0;          // 0 = an approval never lapses; see Approval::use_within_ms
+  // Refuse (kResourceExhausted) when `principal` already has this many pending approvals; checked
+  // in the creating transaction, so concurrent creations cannot exceed it. 0 = no cap.
+  int max_pending_for_principal = 0;
   Json notify;
   // Written in the same transaction as the approval (approval_id is filled in by the store).
   std::vector<NewOutboxRow> outbox;

@@ -560,6 +560,18 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
+    if (in.max_pending_for_principal > 0) {
+      SQLite::Statement& q = tx.stmts.Get(
+          "SELECT count(*) FROM (SELECT 1 FROM approvals WHERE principal = ? AND state = 'pending' LIMIT ?)");
+      ScopedReset reset(q);
+      q.bind(1, a.principal);
+      q.bind(2, in.max_pending_for_principal);
+      if (q.executeStep() && q.getColumn(0).getInt() >= in.max_pending_for_principal) {
+        return Status(Code::kResourceExhausted,
+                      a.principal + " already has " + std::to_string(in.max_pending_for_principal) +
+                          " pending approvals (approval.max_pending_per_principal); wait until some are decided");
+      }
+    }
     a.id = ApprovalIdPrefix(tx.now) + random_part;
     a.created_at_ms = tx.now;
     a.updated_at_ms = tx.now;

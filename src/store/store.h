@@ -65,6 +65,7 @@ class Store {
   // Writes a pending approval (+ "approval.created" audit event + outbox rows) in one transaction.
   // kInvalidArgument for an empty principal/tool, approvers_needed < 1, negative timeout, an
   // on_timeout other than "reject", or a `reviewers` value that is not {"roles":[..],"names":[..]}.
+  // kResourceExhausted when the principal is at input.max_pending_for_principal.
   Result<Approval> CreatePending(const NewApproval& input);
 
   // kNotFound if absent.

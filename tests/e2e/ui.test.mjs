@@ -606,7 +606,11 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     await page.keyboard.press('Enter');
     const result = await echo;
     assert.ok(!result.isError, textOf(result));
-    assert.equal(demoJson(result).echo, edited.message, 'the upstream ran the edited arguments');
+    // The agent is told that a reviewer edited its call, before the upstream's own result.
+    assert.match(result.content[0].text, /edited the arguments/);
+    assert.deepEqual(result._meta['io.holdgate/edited_arguments'].ran_with, edited);
+    assert.equal(demoJson({ content: result.content.slice(1) }).echo, edited.message,
+                 'the upstream ran the edited arguments');
 
     const all = await api(hg.review, alice, 'GET', '/api/approvals?state=all&tool=slow_echo');
     const decided = all.body.approvals[0];

@@ -32,14 +32,18 @@ struct HoldFixture {
   Gateway gw;
   explicit HoldFixture(const std::string& timeout = "10m", const std::string& hold = "60s")
       : HoldFixture(PolicyText{HoldPolicy(timeout, hold)}) {}
-  explicit HoldFixture(const PolicyText& policy) {
+  explicit HoldFixture(const PolicyText& policy, const Json& config = nullptr) {
     WriteFile(dir.File("policy.json"), policy.json);
+    if (!config.is_null()) WriteFile(dir.File("holdgate.json"), config.dump());
+    has_config = !config.is_null();
     Start();
   }
+  bool has_config = false;
   void Start() {
     GatewayLaunch launch;
     launch.dir = dir.path();
     launch.policy_file = dir.File("policy.json");
+    if (has_config) launch.config_file = dir.File("holdgate.json");
     gw = StartGateway(launch);
     REQUIRE(gw.process);
   }
@@ -455,6 +459,37 @@ TEST_CASE("held call: an approval nobody uses within use_within lapses; the same
   CHECK(again["id"] != id);
   auto lapsed = alice.Get("/api/audit?approval_id=" + id + "&type=approval.lapsed");
   CHECK(lapsed.body["events"].size() == 1);
+  CHECK(f.Counter("cancel_job_calls") == 0);
+}
+
+}  // namespace holdgate::testing
+
+namespace holdgate::testing {
+
+TEST_CASE("held call: a principal at approval.max_pending_per_principal is refused; others still queue",
+          "[integration][holds]") {
+  HoldFixture f(PolicyText{HoldPolicy("10m", "1s")}, Json{{"approval", {{"max_pending_per_principal", 2}}}});
+  McpHttpClient agent = f.Agent();
+  for (int job = 1; job <= 2; ++job) {
+    Json deferred = agent.CallTool("cancel_job", {{"job_id", "job-" + std::to_string(job)}});
+    CHECK(Text(deferred).find("NOT executed yet") != std::string::npos);
+  }
+  REQUIRE(f.Reviewer().Pending().size() == 2);
+  // A third distinct call: refused at once, nothing recorded.
+  Json third = agent.CallTool("cancel_job", {{"job_id", "job-3"}});
+  REQUIRE(IsError(third));
+  CHECK(Text(third).find("max_pending_per_principal") != std::string::npos);
+  CHECK(Text(third).find("not queued") != std::string::npos);
+  CHECK(f.Reviewer().Pending().size() == 2);
+  // A retry of a queued call still attaches to its approval.
+  Json retry = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
+  CHECK(Text(retry).find("NOT executed yet") != std::string::npos);
+  // A decision frees a slot.
+  Json pending = f.Reviewer().Pending();
+  REQUIRE(f.Reviewer("bob").Reject(pending[0]["id"], "no").status == 200);
+  Json fourth = agent.CallTool("cancel_job", {{"job_id", "job-3"}});
+  CHECK(Text(fourth).find("NOT executed yet") != std::string::npos);
+  CHECK(f.Reviewer().Pending().size() == 2);
   CHECK(f.Counter("cancel_job_calls") == 0);
 }
 

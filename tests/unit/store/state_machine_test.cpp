@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -536,6 +538,48 @@ TEST_CASE("open refuses in-memory databases and unreadable paths", "[store]") {
   holdgate::testing::FakeClock clock;
   CHECK(Store::Open(":memory:", clock).status().code() == Code::kInvalidArgument);
   CHECK(Store::Open("/nonexistent-dir/x/holdgate.db", clock).status().code() == Code::kIo);
+}
+
+}  // namespace holdgate::store::testing
+
+namespace holdgate::store::testing {
+
+TEST_CASE("pending approvals per principal are capped inside the creating transaction", "[store][cap]") {
+  StoreFixture fx;
+  auto request = [](int job, const std::string& principal) {
+    NewApproval n = StoreFixture::Request("cancel_job", Json{{"job_id", job}}, principal);
+    n.max_pending_for_principal = 5;
+    return n;
+  };
+  // Eight threads race to create 40 approvals for one principal: exactly the cap gets through.
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto r = fx.store->CreatePending(request(t * 10 + i, "greedy"));
+        if (r.ok()) ++created;
+        else if (r.status().code() == Code::kResourceExhausted) ++refused;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(created == 5);
+  CHECK(refused == 35);
+  // Another principal is not affected.
+  CHECK(fx.store->CreatePending(request(1, "modest")).ok());
+  // A decision frees a slot.
+  ApprovalFilter greedy;
+  greedy.principal = "greedy";
+  auto page = fx.store->List(greedy);
+  REQUIRE(page.ok());
+  REQUIRE(page->approvals.size() == 5);
+  REQUIRE(fx.store->Decide(StoreFixture::Vote(page->approvals[0].id, "alice", false, "no")).ok());
+  auto again = fx.store->CreatePending(request(99, "greedy"));
+  CHECK(again.ok());
+  auto over = fx.store->CreatePending(request(100, "greedy"));
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.status().message().find("max_pending_per_principal") != std::string::npos);
 }
 
 }  // namespace holdgate::store::testing
