@@ -26,6 +26,10 @@ struct ListenerLimits {
   size_t max_connections = 1024;       // open at once, all clients
   size_t max_connections_per_ip = 64;  // open at once from one address; 0 = no cap
 };
+// The agents' listener: agents share addresses (loopback, NAT) and each held call keeps its
+// connection open, so no per-IP cap by default; idle sockets still cannot hold a thread past the
+// header and idle timeouts.
+inline constexpr ListenerLimits kMcpListenerDefaults = {10'000, 30'000, 2'000, 19'000, 0};
 // Reads the limit keys present in `section` (a config object at `path`) over `limits`.
 Status ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits);
 
@@ -37,10 +41,7 @@ struct Config {
   std::vector<std::string> allowed_hosts;
   size_t max_body_bytes = 4 * 1024 * 1024;
   std::vector<AgentKeyConfig> agent_keys;
-  // Agents share addresses (loopback, NAT) and each held call keeps its connection open, so the
-  // MCP listener has no per-IP cap by default; idle sockets still cannot hold a thread past the
-  // header and idle timeouts.
-  ListenerLimits mcp_limits = {10'000, 30'000, 2'000, 19'000, 0};
+  ListenerLimits mcp_limits = kMcpListenerDefaults;
   int64_t session_idle_timeout_ms = 3'600'000;  // a session unused this long is closed
   size_t max_sessions_per_principal = 1000;
 

@@ -41,7 +41,7 @@ struct HttpServerOptions {
   bool allow_anonymous_loopback = true;
   size_t thread_stack_bytes = 256 * 1024;
   int listen_backlog = 4096;
-  ListenerLimits limits = Config{}.mcp_limits;
+  ListenerLimits limits = kMcpListenerDefaults;
   int64_t stream_poll_ms = 1000;   // how often an idle SSE reply checks that the agent is still there
   int64_t heartbeat_ms = 15000;    // SSE comment interval on idle streams
   int64_t json_reply_wait_ms = 50; // a reply ready within this time is sent as plain JSON
