@@ -50,7 +50,32 @@ Status ReadDuration(const Json& obj, const char* key, const std::string& path, i
     if (!_s.ok()) return _s;         \
   } while (0)
 
+Status ReadCount(const Json& obj, const char* key, const std::string& path, size_t min, size_t* out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return Status::Ok();
+  if (!it->is_number_unsigned() || it->get<uint64_t>() < min) {
+    return TypeError(path + "." + key, ("an integer ≥ " + std::to_string(min)).c_str());
+  }
+  *out = it->get<size_t>();
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits) {
+  if (!section.is_object()) return Status::Ok();
+  ListenerLimits l = *limits;
+  HG_TRY(ReadDuration(section, "header_timeout", path, &l.header_timeout_ms));
+  HG_TRY(ReadDuration(section, "body_timeout", path, &l.body_timeout_ms));
+  HG_TRY(ReadDuration(section, "idle_timeout", path, &l.idle_timeout_ms));
+  HG_TRY(ReadCount(section, "max_connections", path, 1, &l.max_connections));
+  HG_TRY(ReadCount(section, "max_connections_per_ip", path, 0, &l.max_connections_per_ip));
+  for (int64_t ms : {l.header_timeout_ms, l.body_timeout_ms, l.idle_timeout_ms}) {
+    if (ms < 100) return InvalidArgument("config " + path + ": header_timeout, body_timeout and idle_timeout must be at least 100ms");
+  }
+  *limits = l;
+  return Status::Ok();
+}
 
 bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   size_t colon = text.rfind(':');
@@ -92,6 +117,10 @@ Result<Config> ConfigFromJson(const Json& doc) {
       if (!b->is_number_unsigned() || b->get<uint64_t>() < 1024) return TypeError("mcp.max_body_bytes", "an integer ≥ 1024");
       c.max_body_bytes = b->get<size_t>();
     }
+    HG_TRY(ReadListenerLimits(*m, "mcp", &c.mcp_limits));
+    HG_TRY(ReadDuration(*m, "session_idle_timeout", "mcp", &c.session_idle_timeout_ms));
+    if (c.session_idle_timeout_ms < 1000) return TypeError("mcp.session_idle_timeout", "at least 1s");
+    HG_TRY(ReadCount(*m, "max_sessions_per_principal", "mcp", 1, &c.max_sessions_per_principal));
     if (auto k = m->find("agent_keys"); k != m->end()) {
       if (!k->is_array()) return TypeError("mcp.agent_keys", "an array");
       for (size_t i = 0; i < k->size(); ++i) {

@@ -16,6 +16,23 @@ struct AgentKeyConfig {
   std::string sha256;     // hex SHA-256 of the key (the key itself is never stored)
 };
 
+// Limits of one HTTP listener against slow and greedy clients (enforced by httpd::GuardedServer).
+// Config keys, in the "mcp" and "review" sections: header_timeout, body_timeout, idle_timeout
+// (durations), max_connections, max_connections_per_ip (0 = no per-IP cap).
+struct ListenerLimits {
+  int64_t header_timeout_ms = 10'000;  // from a request's first byte to the end of its headers
+  int64_t body_timeout_ms = 30'000;    // the whole body, from the end of the headers
+  int64_t idle_timeout_ms = 5'000;     // keep-alive wait for the next request
+  size_t max_connections = 1024;       // open at once, all clients
+  size_t max_connections_per_ip = 64;  // open at once from one address; 0 = no cap
+};
+// The agents' listener: agents share addresses (loopback, NAT) and each held call keeps its
+// connection open, so no per-IP cap by default; idle sockets still cannot hold a thread past the
+// header and idle timeouts.
+inline constexpr ListenerLimits kMcpListenerDefaults = {10'000, 30'000, 2'000, 19'000, 0};
+// Reads the limit keys present in `section` (a config object at `path`) over `limits`.
+Status ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits);
+
 struct Config {
   // Agents' MCP listener.
   std::string mcp_listen = "127.0.0.1:8080";
@@ -24,6 +41,9 @@ struct Config {
   std::vector<std::string> allowed_hosts;
   size_t max_body_bytes = 4 * 1024 * 1024;
   std::vector<AgentKeyConfig> agent_keys;
+  ListenerLimits mcp_limits = kMcpListenerDefaults;
+  int64_t session_idle_timeout_ms = 3'600'000;  // a session unused this long is closed
+  size_t max_sessions_per_principal = 1000;
 
   // Reviewers' listener.
   std::string review_listen = "127.0.0.1:8081";

@@ -15,6 +15,7 @@
 #include "gateway/hold_store.h"
 #include "gateway/task_table.h"
 #include "gateway/work_queue.h"
+#include "gateway/method_guard.h"
 #include "hold/hold_coordinator.h"
 #include "mcp/jsonrpc.h"
 #include "policy/policy.h"
@@ -152,6 +153,7 @@ class Gateway::Impl {
       sessions_.try_emplace(session->id(), session);
     }
     const std::string method = request.method();
+    if (!mcp::IsClientRequestMethod(method)) return RefuseUnknownRequest(store_, *session, request, *stream);
     if (method == "initialize") return Initialize(session, request, stream);
     if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
     if (method == "tools/call") return ToolsCall(session, request, stream);
@@ -170,6 +172,8 @@ class Gateway::Impl {
   void OnMessage(const std::shared_ptr<Session>& session, const mcp::Message& message) {
     if (message.is_response()) return RelayClientResponse(session, message);
     const std::string method = message.method();
+    const mcp::NotificationVerdict verdict = mcp::ClassifyClientNotification(method);
+    if (verdict != mcp::NotificationVerdict::kAccept) return DropNotification(store_, *session, message, verdict);
     if (method == "notifications/initialized") return;  // we did our own handshake upstream
     if (method == "notifications/cancelled") return ClientCancelled(session, message);
     upstream_.Notify(message.json);

@@ -77,6 +77,8 @@ Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::stri
     if (r.contains("threads")) c.threads = r["threads"].get<int>();
     if (r.contains("max_sse_clients")) c.max_sse_clients = r["max_sse_clients"].get<int>();
     if (r.contains("auth_audit_per_minute")) c.auth_audit_per_minute = r["auth_audit_per_minute"].get<int>();
+    Status limits = ReadListenerLimits(r, "review", &c.limits);
+    if (!limits.ok()) return limits;
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("review: wrong type in configuration: ") + e.what());
   }
@@ -88,6 +90,17 @@ Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::stri
   if (!auth.ok()) return auth.status();
   c.auth = std::move(*auth);
   return c;
+}
+
+httpd::GuardOptions ReviewServer::Impl::ListenerOptions(const ReviewServerConfig& config) {
+  httpd::GuardOptions g;
+  g.limits = config.limits;
+  g.thread_stack_bytes = 1024 * 1024;  // handlers verify JWTs and query SQLite
+  g.error_body = [](const std::string& message) {
+    return DumpJson(Json{{"error", "bad_request"}, {"message", message}});
+  };
+  g.error_content_type = "application/json; charset=utf-8";
+  return g;
 }
 
 // ---- ReviewServer ---------------------------------------------------------------------------
@@ -141,12 +154,8 @@ Status ReviewServer::Impl::Start() {
   if (!s.ok()) return s;
   metrics_listener_ = store_.AddListener([this](const store::ChangeEvent& e) { OnChangeForMetrics(e); });
 
-  const size_t threads = static_cast<size_t>(config_.threads);
-  svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr_.set_payload_max_length(config_.max_body_bytes);
-  svr_.set_read_timeout(10, 0);
   svr_.set_write_timeout(10, 0);
-  svr_.set_keep_alive_timeout(5);
   svr_.set_keep_alive_max_count(100);
   // Replies are written as several small writes (headers, body): without TCP_NODELAY each one
   // after the first waits for the client's delayed ACK (~40 ms per API call).
@@ -490,11 +499,12 @@ void ReviewServer::Impl::RegisterRoutes() {
 // ---- small handlers -------------------------------------------------------------------------
 
 void ReviewServer::Impl::Healthz(const httplib::Request&, httplib::Response& res) {
-  store::AuditFilter f;
-  f.newest_first = true;
-  f.limit = 1;
-  auto page = store_.ListAudit(f);
-  if (!page.ok()) return SendJson(res, 503, Json{{"status", "unavailable"}, {"store", "error"}});
+  const store::StoreHealth h = store_.Health();
+  if (!h.ok()) {
+    Json body = {{"status", "unavailable"}, {"store", store::StoreHealthName(h.state)}, {"why", h.why}};
+    if (h.free_bytes >= 0) body["free_bytes"] = h.free_bytes;
+    return SendJson(res, 503, body);
+  }
   SendJson(res, 200, Json{{"status", "ok"}, {"store", "ok"}});
 }
 

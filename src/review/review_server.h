@@ -1,8 +1,9 @@
 #pragma once
 // ReviewServer: the reviewer listener (default 127.0.0.1:8081). Serves the review REST API under
 // /api/ (JWT bearer auth, roles), the SSE stream /api/events, /healthz, /metrics and the embedded
-// approval UI. It has its own httplib::Server and thread pool, never shared with the agents' /mcp
-// listener, so held calls cannot starve reviewers.
+// approval UI. It has its own listener (a thread per connection, connection caps per address,
+// request deadlines: httpd::GuardedServer), never shared with the agents' /mcp listener, so
+// neither held calls nor slow clients can starve reviewers.
 //
 // Thread-safe. Start() binds and returns once the listener accepts; handlers run on the server's
 // pool and block on the Store. Stop() ends SSE streams, closes the listener and joins its thread
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/json_util.h"
 #include "common/status.h"
 #include "review/decision_service.h"
@@ -43,8 +45,11 @@ struct ReviewServerConfig {
   std::vector<std::string> allowed_origins;
   JwtConfig auth;
   size_t max_body_bytes = 256 * 1024;
-  int threads = 32;          // the listener's pool
-  int max_sse_clients = 16;  // each open stream occupies a pool thread; more get 503
+  // Each connection has its own thread; idle and trickling connections are bounded by these
+  // (keys header_timeout, body_timeout, idle_timeout, max_connections, max_connections_per_ip).
+  ListenerLimits limits;
+  int threads = 32;          // bounds max_sse_clients only (each connection has its own thread)
+  int max_sse_clients = 16;  // open /api/events streams; more get 503
   std::chrono::milliseconds sse_heartbeat{15000};
   int auth_audit_per_minute = 60;
   bool serve_ui = true;
@@ -52,7 +57,9 @@ struct ReviewServerConfig {
 
 // Parses the config file's "review" object:
 //   {"listen": "127.0.0.1:8081", "public_url": "https://…", "allowed_origins": […],
-//    "max_body_bytes": N, "threads": N, "max_sse_clients": N, "auth": {…see ParseJwtConfig}}
+//    "max_body_bytes": N, "threads": N, "max_sse_clients": N, "auth": {…see ParseJwtConfig},
+//    "header_timeout": "10s", "body_timeout": "30s", "idle_timeout": "5s", "max_connections": N,
+//    "max_connections_per_ip": N}
 // Missing keys keep their defaults; `auth` missing still reads HOLDGATE_JWT_SECRET.
 Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::string& base_dir = "");
 

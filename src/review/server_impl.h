@@ -4,6 +4,8 @@
 // Thread-safety: see review_server.h. Members after Start() are read-only except where marked.
 #include <httplib.h>
 
+#include "httpd/guarded_server.h"
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -92,7 +94,8 @@ class ReviewServer::Impl {
   const StaticUi ui_;
   EventHub hub_;
 
-  httplib::Server svr_;
+  static httpd::GuardOptions ListenerOptions(const ReviewServerConfig& config);
+  httpd::GuardedServer svr_{ListenerOptions(config_)};
   std::thread thread_;
   std::atomic<int> port_{0};
   std::string base_url_;                   // set in Start(), before the listener runs

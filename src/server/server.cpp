@@ -223,6 +223,10 @@ class Runner {
       hopts.allowed_origins = config_.allowed_origins;
       hopts.allowed_hosts = config_.allowed_hosts;
       hopts.max_body_bytes = config_.max_body_bytes;
+      hopts.limits = config_.mcp_limits;
+      hopts.session_idle_timeout_ms = config_.session_idle_timeout_ms;
+      hopts.max_sessions_per_principal = config_.max_sessions_per_principal;
+      hopts.clock = &clock_;
       for (const auto& k : config_.agent_keys) hopts.api_keys.push_back({k.name, k.principal, k.sha256});
       http_ = std::make_unique<transport::HttpServer>(hopts, *gateway_);
       s = http_->Bind();

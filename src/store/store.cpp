@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -357,6 +359,8 @@ Status Store::Impl::Open(const std::string& path) {
   if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
     return InvalidArgument("the store needs a database file path (got \"" + path + "\")");
   }
+  const size_t slash = path.rfind('/');
+  dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   try {
     wdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
                                               options_.busy_timeout_ms);
@@ -480,6 +484,7 @@ void Store::Impl::CommitBatch(const std::vector<Writer*>& batch) {
       } catch (const SQLite::Exception& e) {
         log::Error("store write failed", {{"op", batch[i]->what}, {"error", e.what()},
                                           {"code", e.getExtendedErrorCode()}});
+        RecordWriteOutcome(e.getErrorCode(), e.what());
         batch[i]->fail(IoError(std::string(batch[i]->what) + ": database error: " + e.what()));
       } catch (const std::exception& e) {
         log::Error("store write failed", {{"op", batch[i]->what}, {"error", e.what()}});
@@ -495,9 +500,12 @@ void Store::Impl::CommitBatch(const std::vector<Writer*>& batch) {
     }
     if (std::find(kept.begin(), kept.end(), true) == kept.end()) return;  // destructor rolls back
     transaction.commit();
+    RecordWriteOutcome(SQLITE_OK, "");
   } catch (const std::exception& e) {
     // BEGIN, a savepoint or COMMIT failed: nothing of this batch is durable.
     log::Error("store commit failed", {{"error", e.what()}, {"batch", batch.size()}});
+    const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
+    RecordWriteOutcome(sqlite_error != nullptr ? sqlite_error->getErrorCode() : -1, e.what());
     wstmts_->ResetAll();
     for (size_t i = 0; i < batch.size(); ++i) {
       if (!settled[i]) batch[i]->fail(IoError(std::string(batch[i]->what) + ": commit failed: " + e.what()));

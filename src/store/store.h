@@ -47,6 +47,16 @@ struct AuditArchiveResult {
   int64_t archived_event_seq = 0;  // the audit.archived event appended by the prune
 };
 
+// Whether the store can take writes now, judged without writing (see Store::Health).
+struct StoreHealth {
+  enum class State { kOk, kDiskFull, kWriteFailed, kReadFailed };
+  State state = State::kOk;
+  std::string why;          // empty when kOk
+  int64_t free_bytes = -1;  // available to holdgate on the database's filesystem; -1 unknown
+  bool ok() const { return state == State::kOk; }
+};
+const char* StoreHealthName(StoreHealth::State state);  // "ok", "disk_full", "write_failed", "read_failed"
+
 using OutboxFactory =
     std::function<std::vector<NewOutboxRow>(const std::string& event_type, const Approval&)>;
 using ChangeListener = std::function<void(const ChangeEvent&)>;
@@ -176,6 +186,13 @@ class Store {
   Status RequeueOutbox(int64_t id);
 
   const Clock& clock() const;
+
+  // Cheap (one statvfs and one read; no write, so it never adds to a full disk): kDiskFull when
+  // less than kMinFreeBytes is free on the database's filesystem, kWriteFailed when the newest
+  // write transaction failed (I/O error, read-only file, corruption; disk full only while space
+  // is still short) and none has committed since, kReadFailed when the database cannot be read.
+  static constexpr int64_t kMinFreeBytes = 1024 * 1024;
+  StoreHealth Health();
 
   class Impl;
 

@@ -81,6 +81,14 @@ class Store::Impl {
 
   const Clock& clock_;
   const StoreOptions options_;
+  std::string dir_;  // the database file's directory; set by Open
+
+  // The newest write transaction's storage failure (full, I/O, read-only, corrupt; `code` is the
+  // primary SQLite result code), cleared by the next commit (SQLITE_OK). Other errors are ignored.
+  void RecordWriteOutcome(int code, const std::string& what);
+  std::mutex health_mu_;
+  std::string last_write_failure_;  // guarded by health_mu_
+  int last_write_failure_code_ = 0;  // guarded by health_mu_
 
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;  // guarded by queue_mu_; the front one leads

@@ -4,9 +4,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -17,74 +17,16 @@
 #include "common/crypto.h"
 #include "common/listen_socket.h"
 #include "common/log.h"
+#include "common/periodic_thread.h"
+#include "httpd/guarded_server.h"
+#include "mcp/methods.h"
+#include "transport/session_table.h"
 #include "transport/sse.h"
 
 namespace holdgate::transport {
 namespace {
 
 constexpr size_t kMaxBufferedUnsolicited = 256;
-
-// One detached thread per accepted connection, with a small stack: a held call parks its
-// connection's thread, and nothing else waits behind it (httplib's default fixed pool would let
-// as many held calls as it has threads block every other request).
-class ThreadPerConnectionQueue final : public httplib::TaskQueue {
- public:
-  ThreadPerConnectionQueue(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
-
-  void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (live_ >= max_live_) {
-        // Over the cap: run inline-refused. httplib closes the socket when the task returns.
-        log::Warn("connection refused: too many open connections", {{"live", live_}});
-        return;
-      }
-      ++live_;
-    }
-    auto* task = new std::function<void()>(std::move(fn));
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, stack_bytes_);
-    pthread_t thread;
-    int rc = pthread_create(&thread, &attr, &ThreadPerConnectionQueue::Run, new Arg{this, task});
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-      log::Error("pthread_create failed; connection dropped", {{"errno", rc}});
-      delete task;
-      Done();
-    }
-  }
-
-  void shutdown() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return live_ == 0; });
-  }
-
- private:
-  struct Arg {
-    ThreadPerConnectionQueue* self;
-    std::function<void()>* task;
-  };
-  static void* Run(void* p) {
-    auto* arg = static_cast<Arg*>(p);
-    (*arg->task)();
-    delete arg->task;
-    arg->self->Done();
-    delete arg;
-    return nullptr;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--live_ == 0) cv_.notify_all();
-  }
-
-  const size_t stack_bytes_;
-  const size_t max_live_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t live_ = 0;  // guarded by mu_
-};
 
 // Exact loopback names, or an IPv4 literal in 127.0.0.0/8 ("127.0.0.1.evil.example" is a name).
 bool IsLoopbackHost(const std::string& host) {
@@ -292,7 +234,14 @@ bool HttpServer::MatchApiKey(const std::vector<ApiKey>& keys, const std::string&
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, Dispatcher& dispatcher)
-      : options_(std::move(options)), dispatcher_(dispatcher) {}
+      : options_(std::move(options)),
+        dispatcher_(dispatcher),
+        server_(GuardOptionsFor(options_)),
+        sessions_(SessionLimits{options_.max_sessions, options_.max_sessions_per_principal,
+                                options_.session_idle_timeout_ms},
+                  options_.clock != nullptr ? *options_.clock : SystemClock::Instance()),
+        sweeper_(SweepInterval(options_.session_idle_timeout_ms), [this] { ExpireIdleSessions(); },
+                 PeriodicThread::First::kWaitFirst) {}
 
   Status Bind() {
     loopback_ = IsLoopbackHost(options_.host);
@@ -300,9 +249,6 @@ class HttpServer::Impl {
       log::Warn("MCP listener is not on loopback and no API keys are configured: agents are refused",
                 {{"host", options_.host}});
     }
-    server_.new_task_queue = [this] {
-      return new ThreadPerConnectionQueue(options_.thread_stack_bytes, options_.max_connections);
-    };
     server_.set_socket_options([this](socket_t sock) {
       httplib::default_socket_options(sock);
       int one = 1;
@@ -312,8 +258,6 @@ class HttpServer::Impl {
     server_.set_tcp_nodelay(true);
     server_.set_payload_max_length(options_.max_body_bytes);
     server_.set_keep_alive_max_count(100000);
-    server_.set_keep_alive_timeout(2);  // bounds how long Stop() waits for idle connections
-    server_.set_read_timeout(30, 0);
     server_.set_write_timeout(30, 0);
     server_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown";
@@ -355,37 +299,32 @@ class HttpServer::Impl {
   void Start() {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    sweeper_.Start();
   }
 
   void Stop() {
-    std::vector<std::shared_ptr<HttpSession>> sessions;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopped_) return;
       stopped_ = true;
-      for (auto& [id, s] : sessions_) sessions.push_back(s);
-      sessions_.clear();
     }
-    for (auto& s : sessions) {
-      s->Close();
-      dispatcher_.OnSessionClosed(s);
-    }
+    sweeper_.Stop();
+    CloseSessions(sessions_.TakeAll());
     if (server_.is_running()) server_.stop();
     if (thread_.joinable()) thread_.join();
   }
 
   void Broadcast(const Json& message) {
-    std::vector<std::shared_ptr<HttpSession>> sessions;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& [id, s] : sessions_) sessions.push_back(s);
-    }
-    for (auto& s : sessions) s->SendUnsolicited(message);
+    for (auto& s : sessions_.Snapshot()) s->SendUnsolicited(message);
   }
 
-  size_t session_count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return sessions_.size();
+  size_t session_count() const { return sessions_.size(); }
+
+  size_t ExpireIdleSessions() {
+    auto idle = sessions_.TakeIdle();
+    if (!idle.empty()) log::Info("closed idle MCP sessions", {{"count", idle.size()}});
+    CloseSessions(idle);
+    return idle.size();
   }
 
   int port() const { return port_; }
@@ -473,12 +412,7 @@ class HttpServer::Impl {
       Refuse(res, 400, "Bad Request: Mcp-Session-Id header is required");
       return nullptr;
     }
-    std::shared_ptr<HttpSession> session;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = sessions_.find(sid);
-      if (it != sessions_.end()) session = it->second;
-    }
+    auto session = std::static_pointer_cast<HttpSession>(sessions_.Find(sid));
     // Another principal's session id is answered exactly like an unknown one.
     if (!session || session->principal() != caller.principal) {
       res.status = 404;
@@ -511,7 +445,7 @@ class HttpServer::Impl {
     const bool is_initialize = msg.is_request() && msg.method() == "initialize";
     std::shared_ptr<HttpSession> session;
     if (is_initialize) {
-      session = NewSession(caller, res);
+      session = NewSession(caller, msg.id(), res);
       if (!session) return;
       res.set_header("Mcp-Session-Id", session->id());
     } else {
@@ -521,8 +455,14 @@ class HttpServer::Impl {
     if (!msg.is_request()) {
       dispatcher_.OnMessage(session, msg);
       res.status = 202;
+      if (msg.is_notification() &&
+          mcp::ClassifyClientNotification(msg.method()) == mcp::NotificationVerdict::kRequestMethod) {
+        // Dropped (and audited) by the dispatcher: a request needs an id to be answered or run.
+        Refuse(res, 400, "Bad Request: a request method sent as a notification (no id) is not run");
+      }
       return;
     }
+    auto open = sessions_.Open(session->id());
     const std::string accept = req.get_header_value("Accept");
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
     auto stream = std::make_shared<HttpClientStream>();
@@ -540,30 +480,62 @@ class HttpServer::Impl {
       else res.set_content(body, "application/json");
       return;
     }
-    StreamReply(stream, res);
+    StreamReply(stream, res, std::move(open));
   }
 
-  std::shared_ptr<HttpSession> NewSession(const Caller& caller, httplib::Response& res) {
+  std::shared_ptr<HttpSession> NewSession(const Caller& caller, const Json& id, httplib::Response& res) {
     auto session = std::make_shared<HttpSession>(RandomHex(16), caller.principal, caller.grant);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (sessions_.size() >= options_.max_sessions) {
-      Refuse(res, 503, "Service Unavailable: too many sessions");
-      return nullptr;
+    switch (sessions_.Add(session)) {
+      case SessionTable::AddResult::kAdded:
+        return session;
+      case SessionTable::AddResult::kPrincipalFull:
+        log::Warn("session refused: principal at its session cap", {{"principal", caller.principal}});
+        res.status = 429;
+        res.set_content(ErrorBody(id, mcp::kConnectionClosed,
+                                  "Too many sessions: principal " + caller.principal + " has " +
+                                      std::to_string(options_.max_sessions_per_principal) +
+                                      " open sessions (mcp.max_sessions_per_principal). End unused ones with "
+                                      "DELETE, or wait until they idle out (mcp.session_idle_timeout)."),
+                        "application/json");
+        return nullptr;
+      case SessionTable::AddResult::kFull:
+        Refuse(res, 503, "Service Unavailable: too many sessions");
+        return nullptr;
     }
-    sessions_.emplace(session->id(), session);
-    return session;
+    return nullptr;
+  }
+
+  void CloseSessions(const std::vector<std::shared_ptr<Session>>& sessions) {
+    for (const auto& s : sessions) {
+      std::static_pointer_cast<HttpSession>(s)->Close();
+      dispatcher_.OnSessionClosed(s);
+    }
+  }
+
+  static httpd::GuardOptions GuardOptionsFor(const HttpServerOptions& o) {
+    httpd::GuardOptions g;
+    g.limits = o.limits;
+    g.thread_stack_bytes = o.thread_stack_bytes;
+    g.error_body = [](const std::string& message) { return ErrorBody(nullptr, mcp::kInvalidRequest, message); };
+    return g;
+  }
+
+  // Often enough that a session outlives its idle timeout by at most a quarter of it (or 30 s).
+  static std::chrono::milliseconds SweepInterval(int64_t idle_timeout_ms) {
+    return std::chrono::milliseconds(std::clamp<int64_t>(idle_timeout_ms / 4, 250, 30'000));
   }
 
   // Answers as SSE: related messages and the response, with heartbeats while idle. A vanished
   // agent is noticed within stream_poll_ms and reported through the stream's gone callback.
-  void StreamReply(const std::shared_ptr<HttpClientStream>& stream, httplib::Response& res) {
+  void StreamReply(const std::shared_ptr<HttpClientStream>& stream, httplib::Response& res,
+                   std::shared_ptr<void> open) {
     res.set_header("Cache-Control", "no-cache");
     auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     const int64_t poll_ms = options_.stream_poll_ms;
     const int64_t heartbeat_ms = options_.heartbeat_ms;
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream, last_write, poll_ms, heartbeat_ms](size_t, httplib::DataSink& sink) {
+        [stream, last_write, poll_ms, heartbeat_ms, open](size_t, httplib::DataSink& sink) {
           std::string payload;
           switch (stream->WaitNext(poll_ms, &payload)) {
             case HttpClientStream::Next::kEvent: {
@@ -608,13 +580,14 @@ class HttpServer::Impl {
     auto session = FindSession(req, res, caller);
     if (!session) return;
     uint64_t gen = session->OpenStream();
+    auto open = sessions_.Open(session->id());
     res.set_header("Cache-Control", "no-cache");
     auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     const int64_t poll_ms = options_.stream_poll_ms;
     const int64_t heartbeat_ms = options_.heartbeat_ms;
     res.set_chunked_content_provider(
         "text/event-stream",
-        [session, gen, last_write, poll_ms, heartbeat_ms](size_t, httplib::DataSink& sink) {
+        [session, gen, last_write, poll_ms, heartbeat_ms, open](size_t, httplib::DataSink& sink) {
           std::string payload;
           if (!session->WaitNext(gen, poll_ms, &payload)) {
             sink.done();
@@ -639,26 +612,23 @@ class HttpServer::Impl {
     if (!Admit(req, res, &caller)) return;
     auto session = FindSession(req, res, caller);
     if (!session) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      sessions_.erase(session->id());
-    }
-    session->Close();
-    dispatcher_.OnSessionClosed(session);
+    if (sessions_.Remove(session->id())) CloseSessions({session});
     res.status = 200;
   }
 
   const HttpServerOptions options_;
   Dispatcher& dispatcher_;
-  httplib::Server server_;
+  httpd::GuardedServer server_;
   std::thread thread_;
   int port_ = -1;
   int listen_fd_ = -1;
   bool loopback_ = true;
 
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions_;  // guarded by mu_
-  bool stopped_ = false;                                                    // guarded by mu_
+  SessionTable sessions_;
+  PeriodicThread sweeper_;
+
+  std::mutex mu_;
+  bool stopped_ = false;  // guarded by mu_
 };
 
 HttpServer::HttpServer(HttpServerOptions options, Dispatcher& dispatcher)
@@ -670,5 +640,6 @@ void HttpServer::Start() { impl_->Start(); }
 void HttpServer::Stop() { impl_->Stop(); }
 void HttpServer::Broadcast(const Json& message) { impl_->Broadcast(message); }
 size_t HttpServer::session_count() const { return impl_->session_count(); }
+size_t HttpServer::ExpireIdleSessions() { return impl_->ExpireIdleSessions(); }
 
 }  // namespace holdgate::transport

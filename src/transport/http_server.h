@@ -4,11 +4,17 @@
 // server-initiated messages, DELETE to end a session. Checks Host and Origin (DNS rebinding),
 // bearer API keys, payload size and JSON-RPC shape before anything reaches the Dispatcher.
 // Threads: one per connection (small stacks), so a held call never starves another agent; the
-// reviewer API runs on a separate listener. Start/Stop from one controlling thread.
+// reviewer API runs on a separate listener. Connection caps, request deadlines and framing checks
+// are httpd::GuardedServer's. Sessions end by DELETE, by idling for session_idle_timeout_ms (no
+// request or stream open), or at Stop; each end runs Dispatcher::OnSessionClosed once. A
+// principal at max_sessions_per_principal gets 429 for a new session, others are unaffected.
+// Start/Stop from one controlling thread.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/config.h"
 #include "common/status.h"
 #include "transport/session.h"
 
@@ -35,11 +41,14 @@ struct HttpServerOptions {
   bool allow_anonymous_loopback = true;
   size_t thread_stack_bytes = 256 * 1024;
   int listen_backlog = 4096;
-  size_t max_connections = 19000;
+  ListenerLimits limits = kMcpListenerDefaults;
   int64_t stream_poll_ms = 1000;   // how often an idle SSE reply checks that the agent is still there
   int64_t heartbeat_ms = 15000;    // SSE comment interval on idle streams
   int64_t json_reply_wait_ms = 50; // a reply ready within this time is sent as plain JSON
   size_t max_sessions = 100000;
+  size_t max_sessions_per_principal = 1000;
+  int64_t session_idle_timeout_ms = 3'600'000;
+  const Clock* clock = nullptr;  // for session expiry; null = the system clock
 };
 
 class HttpServer {
@@ -60,6 +69,9 @@ class HttpServer {
   // Sends a message to every session (e.g. notifications/tools/list_changed after a reload).
   void Broadcast(const Json& message);
   size_t session_count() const;
+  // Closes every session idle for session_idle_timeout_ms now (a background sweep also does,
+  // every few seconds of real time); returns how many. Exposed for tests with a fake clock.
+  size_t ExpireIdleSessions();
 
   // Checks a bearer key against the configured keys in constant time per key. Exposed for tests.
   static bool MatchApiKey(const std::vector<ApiKey>& keys, const std::string& presented, ApiKey* out);

@@ -117,10 +117,6 @@ TEST_CASE("races: reviewers deciding one approval at once from the API and the C
   CHECK(detail["votes"].size() == 1);
   CHECK(h.Audit("approval.executing").size() == 1);
   CHECK(h.AuditVerify()["ok"] == true);
-  if (!BinaryRoutesReviewerCommands()) {
-    WARN("holdgate's dispatcher does not route the reviewer commands yet: the CLI reviewers ran as this test "
-         "binary re-executed through cli::RunReviewerCommand");
-  }
 }
 
 TEST_CASE("races: a quorum of 3 under 30 concurrent approvers and rejecters decides once", "[integration][races]") {

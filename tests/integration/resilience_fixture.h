@@ -1,5 +1,5 @@
 #pragma once
-// Shared by races_test, faults_test, attacks_test and soak_test: a real `holdgate serve` process in
+// Shared by races_test, faults_test, attacks_test, hardening_test and soak_test: a real `holdgate serve` process in
 // front of the demo upstream, whose life can end with kill -9 and restart on the same database.
 // Every line holdgate sends to the upstream is recorded (a `tee` in the upstream command), so a
 // test can count how often a tool really ran per job id across restarts; the demo's counters
@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "cli/reviewer_commands.h"
 #include "common/json_util.h"
 #include "support/mcp_http_client.h"
 #include "support/process.h"
@@ -91,44 +90,12 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv, const std:
   return r;
 }
 
-// The reviewer CLI as a separate process: `holdgate <args>` when the binary's dispatcher routes
-// the reviewer commands, else this test binary re-executed as the CLI (see kCliHook), which runs
-// the same cli::RunReviewerCommand code.
-inline bool BinaryRoutesReviewerCommands() {
-  static const bool routed = RunCommand({HOLDGATE_BINARY, "approve", "--help"}).out.find("unknown command") ==
-                             std::string::npos;
-  return routed;
-}
+// The reviewer CLI as a separate process: `holdgate <args>`.
 inline CommandResult RunReviewerCli(const std::vector<std::string>& args) {
-  if (BinaryRoutesReviewerCommands()) {
-    std::vector<std::string> argv = {HOLDGATE_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
-  }
-  std::string joined;
-  for (const auto& a : args) joined += a + '\x1f';
-  return RunCommand({"/proc/self/exe"}, {"HOLDGATE_TEST_AS_CLI=" + joined});
+  std::vector<std::string> argv = {HOLDGATE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
 }
-// Runs before main() in every test binary that includes this header (internal linkage, so it is
-// initialised after <iostream> in the including file): with HOLDGATE_TEST_AS_CLI set, the process
-// is the reviewer CLI and exits with its code.
-[[maybe_unused]] static const bool kCliHook = [] {
-  const char* joined = std::getenv("HOLDGATE_TEST_AS_CLI");
-  if (joined == nullptr) return false;
-  std::vector<std::string> args;
-  std::string cur;
-  for (const char* p = joined; *p; ++p) {
-    if (*p == '\x1f') {
-      args.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(*p);
-    }
-  }
-  int code = cli::RunReviewerCommand(args);
-  std::cout.flush();
-  std::exit(code < 0 ? 2 : code);
-}();
 
 // A holdgate process (and its demo upstream) that tests may kill and restart.
 class Instance {
@@ -257,8 +224,7 @@ class Instance {
   int life_ = 0;
 };
 
-// Offline `holdgate audit verify --db FILE` when routed, else the store's VerifyAuditChainFile
-// through the CLI code re-executed in this binary. Returns (exit code, output).
+// Offline `holdgate audit verify --db FILE`. Returns (exit code, output).
 inline CommandResult AuditVerifyOffline(const std::string& db) {
   return RunReviewerCli({"audit", "verify", "--db", db});
 }

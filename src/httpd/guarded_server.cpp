@@ -1,0 +1,362 @@
+#include "httpd/guarded_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace holdgate::httpd {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Set on the accepting thread while it runs a connection inline because no thread could be
+// started for it: the connection is refused at once.
+thread_local bool tl_over_capacity = false;
+
+// One detached thread per accepted connection, with a small stack: a held call parks its
+// connection's thread and nothing else waits behind it (a fixed pool would let as many held or
+// trickling connections as it has threads block every other request).
+class ThreadPerConnectionQueue final : public httplib::TaskQueue {
+ public:
+  ThreadPerConnectionQueue(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
+
+  void enqueue(std::function<void()> fn) override {
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (live_ < max_live_) {
+        ++live_;
+        start = true;
+      }
+    }
+    if (start) {
+      auto* arg = new Arg{this, std::move(fn)};
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pthread_attr_setstacksize(&attr, stack_bytes_);
+      pthread_t thread;
+      const int rc = pthread_create(&thread, &attr, &ThreadPerConnectionQueue::Run, arg);
+      pthread_attr_destroy(&attr);
+      if (rc == 0) return;
+      log::Error("pthread_create failed; connection refused", {{"errno", rc}});
+      fn = std::move(arg->task);
+      delete arg;
+      Done();
+    }
+    // No thread for it: the task still runs (it owns the socket and closes it), here and at once.
+    tl_over_capacity = true;
+    fn();
+    tl_over_capacity = false;
+  }
+
+  void shutdown() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  struct Arg {
+    ThreadPerConnectionQueue* self;
+    std::function<void()> task;
+  };
+  static void* Run(void* p) {
+    auto* arg = static_cast<Arg*>(p);
+    arg->task();
+    ThreadPerConnectionQueue* self = arg->self;
+    delete arg;
+    self->Done();
+    return nullptr;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--live_ == 0) cv_.notify_all();
+  }
+
+  const size_t stack_bytes_;
+  const size_t max_live_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_ = 0;  // guarded by mu_
+};
+
+// Thrown from the request-setup hook when the headers frame the request ambiguously; caught by
+// the connection loop, which answers 400 and closes.
+struct FramingRejected {
+  std::string why;
+};
+
+// httplib's Stream over one connection, for all of its requests, with deadlines: the request
+// head must arrive within header_timeout of its first byte, the body within body_timeout of the
+// head's end, and the next request within idle_timeout. Reads wait in slices and give up when
+// the listener stops.
+class ConnStream final : public httplib::Stream {
+ public:
+  ConnStream(socket_t fd, const ListenerLimits& limits, int64_t write_timeout_ms, const std::atomic<socket_t>& listener)
+      : fd_(fd), limits_(limits), write_timeout_ms_(write_timeout_ms), listener_(listener) {}
+
+  // Waits for the first byte of the next request (the first request gets header_timeout, later
+  // ones idle_timeout) and starts its header deadline. False: closed, idle too long or stopping.
+  bool NextRequest(bool first) {
+    const auto now = SteadyClock::now();
+    if (off_ >= len_) {
+      const int64_t wait_ms = first ? limits_.header_timeout_ms : limits_.idle_timeout_ms;
+      deadline_ = now + std::chrono::milliseconds(wait_ms);
+      if (!WaitReadable()) return false;
+    }
+    deadline_ = SteadyClock::now() + std::chrono::milliseconds(limits_.header_timeout_ms);
+    return true;
+  }
+  void HeadersDone() { deadline_ = SteadyClock::now() + std::chrono::milliseconds(limits_.body_timeout_ms); }
+  bool timed_out() const { return timed_out_; }
+
+  bool is_readable() const override { return off_ < len_ || WaitReadable(); }
+
+  bool is_writable() const override {
+    struct pollfd p = {fd_, POLLOUT, 0};
+    int rc;
+    do {
+      rc = poll(&p, 1, static_cast<int>(write_timeout_ms_));
+    } while (rc < 0 && errno == EINTR);
+    if (rc <= 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL))) return false;
+    // Still there? A peer that closed reads as EOF.
+    char c;
+    ssize_t n = recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (off_ < len_) return TakeBuffered(ptr, size);
+    if (!WaitReadable()) return -1;
+    ssize_t n;
+    do {
+      n = recv(fd_, buf_, sizeof(buf_), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;
+    off_ = 0;
+    len_ = static_cast<size_t>(n);
+    return TakeBuffered(ptr, size);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = send(fd_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { Address(getsockname, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  ssize_t TakeBuffered(char* ptr, size_t size) {
+    const size_t n = std::min(size, len_ - off_);
+    std::memcpy(ptr, buf_ + off_, n);
+    off_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  // Until the socket is readable (true), or the deadline passes or the listener stops (false).
+  bool WaitReadable() const {
+    constexpr int64_t kSliceMs = 250;  // how soon a stopping listener is noticed
+    while (listener_.load() != INVALID_SOCKET) {
+      const int64_t left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - SteadyClock::now()).count();
+      if (left <= 0) {
+        timed_out_ = true;
+        return false;
+      }
+      struct pollfd p = {fd_, POLLIN, 0};
+      const int rc = poll(&p, 1, static_cast<int>(std::min(left, kSliceMs)));
+      if (rc > 0) return true;
+      if (rc < 0 && errno != EINTR) return false;
+    }
+    return false;
+  }
+
+  template <typename Fn>
+  void Address(Fn fn, std::string& ip, int& port) const {
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof(addr);
+    ip.clear();
+    port = 0;
+    if (fn(fd_, reinterpret_cast<struct sockaddr*>(&addr), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (addr.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<struct sockaddr_in*>(&addr);
+      inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+      port = ntohs(a->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<struct sockaddr_in6*>(&addr);
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+      port = ntohs(a->sin6_port);
+    }
+    ip = text;
+  }
+
+  const socket_t fd_;
+  const ListenerLimits& limits_;
+  const int64_t write_timeout_ms_;
+  const std::atomic<socket_t>& listener_;
+  SteadyClock::time_point deadline_ = SteadyClock::now();
+  mutable bool timed_out_ = false;
+  char buf_[4096];
+  size_t off_ = 0;
+  size_t len_ = 0;
+};
+
+std::string Trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+bool IEquals(const std::string& a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+// Writes what fits of `data` and closes after the peer's last bytes, so the answer is read
+// rather than lost to a reset caused by unread input. Bounded: at most ~200 ms.
+void AnswerAndClose(socket_t fd, const std::string& data) {
+  send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown(fd, SHUT_WR);
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(200);
+  char sink[4096];
+  while (SteadyClock::now() < until) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0) break;
+  }
+}
+
+}  // namespace
+
+GuardedServer::GuardedServer(GuardOptions options) : options_(std::move(options)) {
+  const size_t stack = options_.thread_stack_bytes;
+  const size_t cap = options_.limits.max_connections;
+  new_task_queue = [stack, cap] { return new ThreadPerConnectionQueue(stack, cap); };
+  set_read_timeout(std::chrono::milliseconds(options_.limits.body_timeout_ms));
+}
+
+std::string GuardedServer::FramingError(const httplib::Headers& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || name.find_first_of(" \t\r\n") != std::string::npos) return "malformed header name";
+  }
+  const size_t lengths = headers.count("Content-Length");
+  const size_t encodings = headers.count("Transfer-Encoding");
+  if (lengths > 0 && encodings > 0) return "Content-Length together with Transfer-Encoding";
+  if (encodings > 1) return "more than one Transfer-Encoding";
+  if (encodings == 1 && !IEquals(Trim(headers.find("Transfer-Encoding")->second), "chunked")) {
+    return "Transfer-Encoding other than chunked";
+  }
+  std::string length;
+  auto [begin, end] = headers.equal_range("Content-Length");
+  for (auto it = begin; it != end; ++it) {
+    const std::string v = Trim(it->second);
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+      return "Content-Length is not a number";
+    }
+    if (!length.empty() && v != length) return "two different Content-Lengths";
+    length = v;
+  }
+  return "";
+}
+
+bool GuardedServer::Admit(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t cap = options_.limits.max_connections_per_ip;
+  size_t& n = per_ip_[ip];
+  if (cap > 0 && n >= cap) {
+    if (n == 0) per_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  ++open_;
+  return true;
+}
+
+void GuardedServer::Release(const std::string& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  --open_;
+}
+
+void GuardedServer::Refuse(socket_t sock, int status, const std::string& message) const {
+  const std::string body = options_.error_body ? options_.error_body(message) : message;
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
+  out += "Content-Type: " + options_.error_content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "Connection: close\r\n\r\n";
+  out += body;
+  AnswerAndClose(sock, out);
+}
+
+bool GuardedServer::process_and_close_socket(socket_t sock) {
+  ConnStream strm(sock, options_.limits, write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000, svr_sock_);
+  std::string ip;
+  int port = 0;
+  strm.get_remote_ip_and_port(ip, port);
+  bool served = false;
+  if (tl_over_capacity) {
+    log::Debug("connection refused: too many open connections", {{"remote", ip}});
+    Refuse(sock, 503, "Service Unavailable: too many open connections");
+  } else if (!Admit(ip)) {
+    log::Debug("connection refused: too many connections from one address", {{"remote", ip}});
+    Refuse(sock, 503, "Service Unavailable: too many open connections from " + ip);
+  } else {
+    served = true;
+    size_t count = keep_alive_max_count_;
+    for (bool first = true; svr_sock_ != INVALID_SOCKET && count > 0 && strm.NextRequest(first); first = false) {
+      bool connection_closed = false;
+      bool ok = false;
+      try {
+        ok = process_request(strm, count == 1, connection_closed, [&strm](httplib::Request& req) {
+          strm.HeadersDone();
+          std::string why = FramingError(req.headers);
+          if (!why.empty()) throw FramingRejected{std::move(why)};
+        });
+      } catch (const FramingRejected& e) {
+        log::Warn("request refused: ambiguous framing", {{"why", e.why}, {"remote", ip}});
+        Refuse(sock, 400, "Bad Request: " + e.why);
+        break;
+      }
+      if (strm.timed_out()) {
+        log::Debug("connection closed: request not received in time", {{"remote", ip}});
+        break;
+      }
+      if (!ok || connection_closed) break;
+      --count;
+    }
+    Release(ip);
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return served;
+}
+
+}  // namespace holdgate::httpd

@@ -1,0 +1,61 @@
+#pragma once
+// GuardedServer: the httplib::Server both listeners (agents' /mcp, reviewers' API) run on,
+// hardened where cpp-httplib 0.11.4 is not:
+//   - a thread per connection (small stacks), so idle or held connections never queue other
+//     requests behind a fixed pool;
+//   - a cap on open connections, in total and per client IP; over it a connection gets a 503 and
+//     is closed at once;
+//   - deadlines for a whole request head (header_timeout, from its first byte) and a whole body
+//     (body_timeout), and for the wait between keep-alive requests (idle_timeout), so a client
+//     that trickles bytes cannot keep a connection past them (the library only bounds each read);
+//   - request framing: Content-Length together with Transfer-Encoding, several Content-Lengths,
+//     a Content-Length that is not a plain number, a Transfer-Encoding other than "chunked", or a
+//     header name with spaces gets 400 and the connection closed, before any body is read
+//     (request smuggling through a proxy that frames the request differently).
+// Routes, handlers and the other settings are httplib's as usual. Configure before
+// listen_after_bind(); the counters are thread-safe. Blocking: a connection's thread runs its
+// requests' handlers.
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/config.h"
+
+namespace holdgate::httpd {
+
+struct GuardOptions {
+  ListenerLimits limits;
+  size_t thread_stack_bytes = 256 * 1024;
+  // Body of the 400 and 503 answers this layer writes itself, for `message`.
+  std::function<std::string(const std::string& message)> error_body;
+  std::string error_content_type = "application/json";
+};
+
+class GuardedServer final : public httplib::Server {
+ public:
+  explicit GuardedServer(GuardOptions options);
+
+  size_t open_connections() const { return open_.load(); }
+
+  // The framing check alone: "" when the headers frame a request unambiguously, else why not.
+  static std::string FramingError(const httplib::Headers& headers);
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  // Reserves a slot for a connection from `ip`; false when a cap is reached.
+  bool Admit(const std::string& ip);
+  void Release(const std::string& ip);
+  void Refuse(socket_t sock, int status, const std::string& message) const;
+
+  const GuardOptions options_;
+  std::atomic<size_t> open_{0};
+  std::mutex mu_;
+  std::map<std::string, size_t> per_ip_;  // guarded by mu_
+};
+
+}  // namespace holdgate::httpd

@@ -1,0 +1,75 @@
+#pragma once
+// A raw TCP connection to a loopback listener, for tests that send bytes no HTTP client would
+// (ambiguous framing, headers trickled one line at a time). Header-only; blocking; one thread.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+
+namespace holdgate::testing {
+
+class RawConn {
+ public:
+  // Connects to 127.0.0.1:port from `source` (any 127/8 address, so tests can stand for several
+  // clients). ok() tells whether it connected.
+  explicit RawConn(int port, const char* source = "127.0.0.1") {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &src.sin_addr);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) == 0 &&
+          connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) == 0;
+  }
+  ~RawConn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  bool ok() const { return ok_; }
+  bool Send(const std::string& s) {
+    return send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+  // Everything received until the peer closes (*closed = true) or `timeout_ms` passes.
+  std::string ReadAll(int timeout_ms, bool* closed = nullptr) {
+    std::string out;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    if (closed != nullptr) *closed = false;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char buf[4096];
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed != nullptr) *closed = true;
+        break;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  // Without waiting: true once the peer has closed (buffered bytes are consumed).
+  bool PeerClosed() {
+    char buf[4096];
+    while (true) {
+      ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+}  // namespace holdgate::testing
