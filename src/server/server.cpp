@@ -1,12 +1,15 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -144,15 +147,29 @@ class Runner {
     sweeper_->Start();
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
     AuditStartup(pol);
-    // audit.checkpoint: periodic HMAC-signed heads, in the chain and on stderr.
+    // audit.checkpoint: periodic HMAC-signed heads, in the chain, the checkpoint file and stderr.
     auto checkpoint = store::ParseAuditCheckpointConfig(
         config_.raw.is_object() && config_.raw.contains("audit") ? config_.raw["audit"] : Json::object(), ConfigDir());
     if (!checkpoint.ok()) return checkpoint.status();
     if (checkpoint->enabled) {
+      if (!checkpoint->file.empty()) {
+        // Refuse to start rather than find out an hour later that the file cannot be written.
+        const int fd = ::open(checkpoint->file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+          return InvalidArgument("config audit.checkpoint.file: cannot open " + checkpoint->file + " for appending: " +
+                                 std::strerror(errno));
+        }
+        ::close(fd);
+      } else {
+        log::Warn("audit checkpoints go to the chain and to info-level log lines only: set audit.checkpoint.file "
+                  "so that a cut-off end of the chain can be detected",
+                  {{"config", "audit.checkpoint.file"}});
+      }
       checkpointer_ = std::make_unique<store::AuditCheckpointer>(*store_, clock_, *checkpoint);
       checkpointer_->Start();
-      log::Info("audit checkpoints enabled",
-                {{"every_ms", checkpoint->every_ms}, {"key_id", store::AuditCheckpointKeyId(checkpoint->key)}});
+      log::Info("audit checkpoints enabled", {{"every_ms", checkpoint->every_ms},
+                                              {"key_id", store::AuditCheckpointKeyId(checkpoint->key)},
+                                              {"file", checkpoint->file}});
     }
     auto notifier = notify::Notifier::Create(config_.notify, *store_, clock_, config_.public_url, ConfigDir());
     if (!notifier.ok()) return notifier.status();
