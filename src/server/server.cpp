@@ -211,6 +211,7 @@ class Runner {
     up.command = config_.upstream_cmd;
     up.url = config_.upstream_url;
     up.client_capabilities = config_.upstream_client_capabilities;
+    up.request_timeout_ms = config_.upstream_request_timeout_ms;
     upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
     s = upstream_->Start();
     if (!s.ok()) return Status(s.code(), "upstream: " + s.message());

@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "cli/reviewer_commands.h"
 #include "common/json_util.h"
 #include "support/mcp_http_client.h"
 #include "support/process.h"
@@ -91,44 +90,17 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv, const std:
   return r;
 }
 
-// The reviewer CLI as a separate process: `holdgate <args>` when the binary's dispatcher routes
-// the reviewer commands, else this test binary re-executed as the CLI (see kCliHook), which runs
-// the same cli::RunReviewerCommand code.
-inline bool BinaryRoutesReviewerCommands() {
+// The reviewer CLI as a separate process: `holdgate <args>`. A binary whose dispatcher does not
+// route the reviewer commands fails the test (no fallback that would test something else).
+inline CommandResult RunReviewerCli(const std::vector<std::string>& args) {
   static const bool routed = RunCommand({HOLDGATE_BINARY, "approve", "--help"}).out.find("unknown command") ==
                              std::string::npos;
-  return routed;
+  INFO(HOLDGATE_BINARY << " does not route the reviewer commands (approve --help: unknown command)");
+  REQUIRE(routed);
+  std::vector<std::string> argv = {HOLDGATE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
 }
-inline CommandResult RunReviewerCli(const std::vector<std::string>& args) {
-  if (BinaryRoutesReviewerCommands()) {
-    std::vector<std::string> argv = {HOLDGATE_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv);
-  }
-  std::string joined;
-  for (const auto& a : args) joined += a + '\x1f';
-  return RunCommand({"/proc/self/exe"}, {"HOLDGATE_TEST_AS_CLI=" + joined});
-}
-// Runs before main() in every test binary that includes this header (internal linkage, so it is
-// initialised after <iostream> in the including file): with HOLDGATE_TEST_AS_CLI set, the process
-// is the reviewer CLI and exits with its code.
-[[maybe_unused]] static const bool kCliHook = [] {
-  const char* joined = std::getenv("HOLDGATE_TEST_AS_CLI");
-  if (joined == nullptr) return false;
-  std::vector<std::string> args;
-  std::string cur;
-  for (const char* p = joined; *p; ++p) {
-    if (*p == '\x1f') {
-      args.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(*p);
-    }
-  }
-  int code = cli::RunReviewerCommand(args);
-  std::cout.flush();
-  std::exit(code < 0 ? 2 : code);
-}();
 
 // A holdgate process (and its demo upstream) that tests may kill and restart.
 class Instance {
@@ -147,6 +119,8 @@ class Instance {
   std::string PolicyPath() const { return dir_.File("policy.json"); }
   std::string DbPath() const { return db_path_.empty() ? dir_.File("holdgate.db") : db_path_; }
   void set_db_path(std::string path) { db_path_ = std::move(path); }
+  // A Streamable HTTP upstream instead of the demo over stdio (UpstreamCalls then sees nothing).
+  void set_upstream_url(std::string url) { upstream_url_ = std::move(url); }
   Gateway& gw() { return gw_; }
   int life() const { return life_; }
 
@@ -158,6 +132,7 @@ class Instance {
     launch.policy_file = PolicyPath();
     launch.upstream_cmd = "tee -a " + dir_.File("upstream-in.log") + " | " + std::string(HOLDGATE_DEMO_UPSTREAM) +
                           " --stdio --counters-file " + dir_.File("counters-" + std::to_string(life_) + ".json");
+    launch.upstream_url = upstream_url_;
     launch.extra_args = extra_args_;
     if (!db_path_.empty()) {
       launch.extra_args.push_back("--db");
@@ -253,6 +228,7 @@ class Instance {
   std::vector<std::string> extra_args_;
   std::vector<std::string> env_;
   std::string db_path_;
+  std::string upstream_url_;
   Gateway gw_;
   int life_ = 0;
 };
