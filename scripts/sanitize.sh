@@ -59,9 +59,11 @@ if [[ "${HOLDGATE_SKIP_BUILD:-0}" != 1 ]]; then
     echo "sanitize.sh: compiler ${HOLDGATE_SANITIZE_CXX:-clang++} not found (scripts/deps.sh --test installs clang)" >&2
     exit 2; }
   config+=(-DCMAKE_CXX_COMPILER="$cxx")
-  # A build directory configured with another compiler cannot be reconfigured in place.
+  # A build directory configured with another compiler cannot be reconfigured in place. (The
+  # cache records a compiler given with -D as type STRING, one CMake found itself as FILEPATH.)
   if [[ -f "$BUILD_DIR/CMakeCache.txt" ]] &&
-     ! grep -qxF "CMAKE_CXX_COMPILER:FILEPATH=$cxx" "$BUILD_DIR/CMakeCache.txt"; then
+     ! grep -qxF -e "CMAKE_CXX_COMPILER:FILEPATH=$cxx" -e "CMAKE_CXX_COMPILER:STRING=$cxx" \
+       "$BUILD_DIR/CMakeCache.txt"; then
     echo "sanitize.sh: $BUILD_DIR was configured with another compiler; starting it afresh"
     rm -rf "$BUILD_DIR"
   fi
