@@ -126,7 +126,18 @@ class HttpUpstream final : public Upstream {
   void Cancel(RequestHandle handle, const std::string& reason) override {
     Json wire_id = correlator_.Fail(handle, mcp::kRequestTimeout, "request cancelled: " + reason);
     if (wire_id.is_null()) return;
+    // The notification travels on another connection and may overtake the request itself; cutting
+    // the exchange frees a thread waiting in SendOnThisThread whatever the server makes of it.
+    CutExchange(handle);
     Notify(mcp::MakeNotification("notifications/cancelled", {{"requestId", wire_id}, {"reason", reason}}));
+  }
+
+  // Shuts down the socket of the exchange POSTing request `handle`, if it is still running; the
+  // thread in it returns (httplib's stop() is safe against a request in flight).
+  void CutExchange(RequestHandle handle) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = exchanges_.find(handle);
+    if (it != exchanges_.end()) it->second->stop();
   }
 
   // The request timeout: the caller already has its error; the hung exchange is cut (its
@@ -136,11 +147,7 @@ class HttpUpstream final : public Upstream {
     for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
                 {{"transport", "http"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = exchanges_.find(handle);
-        if (it != exchanges_.end()) it->second->stop();
-      }
+      CutExchange(handle);
       Notify(mcp::MakeNotification("notifications/cancelled",
                                    {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
     }
