@@ -10,10 +10,11 @@
 # upstream processes they start) writes its reports to <build>/sanitizer-logs/; the run fails if
 # a test fails or if any report was written, even by a child process whose test passed.
 # Suppressions (third-party false positives only, each with its reason): tests/sanitizers/*.supp.
-# Compiler: HOLDGATE_SANITIZE_CXX (default c++, i.e. GCC). With GCC, UBSan is a second runtime
-# that ignores log_path: its reports reach only stderr, which fails the test when the test binary
-# itself hits one, but is lost in a child's temporary log file. HOLDGATE_SANITIZE_CXX=clang++ has
-# one runtime and collects child UBSan reports too (the code must then build with clang 14).
+# Compiler: HOLDGATE_SANITIZE_CXX (default clang++, which scripts/deps.sh --test installs). Clang
+# links ASan and UBSan as one runtime that honours log_path, so a UBSan report of a child process
+# (holdgate, the demo upstream) lands in sanitizer-logs/ and fails the run. GCC
+# (HOLDGATE_SANITIZE_CXX=c++) has UBSan as a second runtime that ignores log_path: a child's UBSan
+# report is lost there, so GCC is only a fallback.
 # Environment: HOLDGATE_SANITIZE_CXX (see above), HOLDGATE_SANITIZE_JOBS (build -j,
 # default 2), HOLDGATE_CTEST_JOBS (default 2),
 # HOLDGATE_SKIP_BUILD=1 (reuse the build), HOLDGATE_CTEST_ARGS (extra ctest arguments, e.g. -R x).
@@ -54,12 +55,15 @@ start=$SECONDS
 if [[ "${HOLDGATE_SKIP_BUILD:-0}" != 1 ]]; then
   config=(-DHOLDGATE_ASAN=ON)
   [[ "$KIND" == tsan ]] && config=(-DHOLDGATE_TSAN=ON)
-  cxx="$(command -v "${HOLDGATE_SANITIZE_CXX:-c++}")" || {
-    echo "sanitize.sh: compiler ${HOLDGATE_SANITIZE_CXX:-c++} not found" >&2; exit 2; }
+  cxx="$(command -v "${HOLDGATE_SANITIZE_CXX:-clang++}")" || {
+    echo "sanitize.sh: compiler ${HOLDGATE_SANITIZE_CXX:-clang++} not found (scripts/deps.sh --test installs clang)" >&2
+    exit 2; }
   config+=(-DCMAKE_CXX_COMPILER="$cxx")
-  # A build directory configured with another compiler cannot be reconfigured in place.
+  # A build directory configured with another compiler cannot be reconfigured in place. (The
+  # cache records a compiler given with -D as type STRING, one CMake found itself as FILEPATH.)
   if [[ -f "$BUILD_DIR/CMakeCache.txt" ]] &&
-     ! grep -qxF "CMAKE_CXX_COMPILER:FILEPATH=$cxx" "$BUILD_DIR/CMakeCache.txt"; then
+     ! grep -qxF -e "CMAKE_CXX_COMPILER:FILEPATH=$cxx" -e "CMAKE_CXX_COMPILER:STRING=$cxx" \
+       "$BUILD_DIR/CMakeCache.txt"; then
     echo "sanitize.sh: $BUILD_DIR was configured with another compiler; starting it afresh"
     rm -rf "$BUILD_DIR"
   fi

@@ -88,8 +88,11 @@ const std::map<std::string, CommandHelp>& Helps() {
        {"holdgate audit [--type T] [--approval ID] [--principal P] [--actor A] [--tool T]\n"
         "                [--since TIME] [--until TIME] [--limit N] [--format table|jsonl|csv]\n"
         "       holdgate audit verify [--db FILE] [--archive FILE]... [--checkpoint-key KEY |\n"
-        "                             --checkpoint-key-file FILE | --config FILE] [--json]\n"
-        "       holdgate audit archive --db FILE (--before TIME|AGE | --through-seq N) --out FILE [--json]",
+        "                             --checkpoint-key-file FILE | --config FILE]\n"
+        "                             [--checkpoint-file FILE] [--json]\n"
+        "       holdgate audit archive --db FILE (--before TIME|AGE | --through-seq N) --out FILE\n"
+        "                              [--checkpoint-key KEY | --checkpoint-key-file FILE | --config FILE]\n"
+        "                              [--checkpoint-file FILE] [--json]",
         "Prints audit events (oldest first). table shows up to --limit rows (default 100); jsonl and csv\n"
         "export every matching event (--type accepts a prefix such as approval.*).\n"
         "`audit verify` walks the hash chain: through the API, or offline on a database file with --db\n"
@@ -98,7 +101,11 @@ const std::map<std::string, CommandHelp>& Helps() {
         "trailer; several must continue one another, and with --db each archive's head must be one of\n"
         "the database's anchors (archives from seq 1 must reach the database's start). A checkpoint\n"
         "key (--checkpoint-key, --checkpoint-key-file, $HOLDGATE_AUDIT_CHECKPOINT_KEY, or\n"
-        "audit.checkpoint in --config FILE) also checks every audit.checkpoint event's HMAC.\n"
+        "audit.checkpoint in --config FILE) also checks every audit.checkpoint event's HMAC and that a\n"
+        "signed checkpoint vouches for the archive anchor the chain starts from (rows cut at the start\n"
+        "behind a forged anchor). The checkpoint file (--checkpoint-file, or audit.checkpoint.file in\n"
+        "--config) must have every signed head on the chain: a head past its end means rows were cut\n"
+        "off the end.\n"
         "It exits 6 when a chain is broken and names the first bad row (seq) or archive line.\n"
         "`audit archive` (retention) writes the events older than --before (RFC 3339 time, or an age\n"
         "such as 90d or 12h) and/or up to --through-seq to a new JSON-lines file --out (mode 0600, never\n"
@@ -106,6 +113,8 @@ const std::map<std::string, CommandHelp>& Helps() {
         "in one transaction records an anchor (last seq + hash), prunes those rows and appends an\n"
         "audit.archived event. Works on the database file directly, also while holdgate runs (SQLite's\n"
         "write lock orders it with the server's writes). It refuses a chain that does not verify.\n"
+        "With the checkpoint key (required once the chain has checkpoints) the prune also appends a\n"
+        "signed checkpoint that vouches for the new anchor, and appends it to the checkpoint file.\n"
         "Keep every archive: together, in order, they are the history before the database's anchor.\n"}},
       {"deliveries",
        {"holdgate deliveries [--state pending|delivering|delivered|dead|all] [--approval ID] [--target T]\n"
@@ -729,9 +738,20 @@ std::vector<std::string> TakeArchives(std::vector<std::string>* args, std::strin
   return out;
 }
 
-// The checkpoint key for an offline verify: --checkpoint-key, --checkpoint-key-file,
-// $HOLDGATE_AUDIT_CHECKPOINT_KEY, or audit.checkpoint of --config. "" when none is given.
-Status CheckpointKeyFrom(const Args& a, std::string* key) {
+// The checkpoint key and file for an offline verify or an archive: --checkpoint-key,
+// --checkpoint-key-file, $HOLDGATE_AUDIT_CHECKPOINT_KEY, or audit.checkpoint of --config (key and
+// file); --checkpoint-file overrides the config's file. "" when none is given.
+Status CheckpointSettingsFrom(const Args& a, std::string* key, std::string* file) {
+  store::AuditCheckpointConfig from_config;
+  if (a.Has("--config")) {
+    auto cfg = LoadConfigFile(a.Get("--config"));
+    if (!cfg.ok()) return cfg.status();
+    const Json audit = cfg->raw.is_object() && cfg->raw.contains("audit") ? cfg->raw["audit"] : Json::object();
+    auto cp = store::ParseAuditCheckpointConfig(audit, std::filesystem::path(a.Get("--config")).parent_path().string());
+    if (!cp.ok()) return cp.status();
+    if (!cp->enabled) return InvalidArgument(a.Get("--config") + " has no audit.checkpoint key");
+    from_config = *cp;
+  }
   if (a.Has("--checkpoint-key")) {
     *key = a.Get("--checkpoint-key");
   } else if (a.Has("--checkpoint-key-file")) {
@@ -740,18 +760,14 @@ Status CheckpointKeyFrom(const Args& a, std::string* key) {
     }
   } else if (const char* env = std::getenv("HOLDGATE_AUDIT_CHECKPOINT_KEY"); env != nullptr && *env != '\0') {
     *key = env;
-  } else if (a.Has("--config")) {
-    auto cfg = LoadConfigFile(a.Get("--config"));
-    if (!cfg.ok()) return cfg.status();
-    const Json audit = cfg->raw.is_object() && cfg->raw.contains("audit") ? cfg->raw["audit"] : Json::object();
-    auto cp = store::ParseAuditCheckpointConfig(audit, std::filesystem::path(a.Get("--config")).parent_path().string());
-    if (!cp.ok()) return cp.status();
-    if (!cp->enabled) return InvalidArgument(a.Get("--config") + " has no audit.checkpoint key");
-    *key = cp->key;
+  } else {
+    *key = from_config.key;
   }
   if ((a.Has("--checkpoint-key") || a.Has("--checkpoint-key-file")) && key->empty()) {
     return InvalidArgument("the checkpoint key is empty");
   }
+  *file = a.Has("--checkpoint-file") ? a.Get("--checkpoint-file") : from_config.file;
+  if (!file->empty() && key->empty()) return InvalidArgument("a checkpoint file is checked only with the checkpoint key");
   return Status::Ok();
 }
 
@@ -783,16 +799,21 @@ int RunAuditVerify(std::vector<std::string> args) {
   std::string error;
   const std::vector<std::string> archives = TakeArchives(&args, &error);
   if (!error.empty()) return Usage("audit", error);
-  Args a = ParseArgs(args, 2, {"--db", "--checkpoint-key", "--checkpoint-key-file", "--config"}, {"--json"});
+  Args a = ParseArgs(args, 2, {"--db", "--checkpoint-key", "--checkpoint-key-file", "--checkpoint-file", "--config"},
+                     {"--json"});
   if (a.help) return PrintHelp("audit", std::cout), kExitOk;
   if (!a.error.empty()) return Usage("audit", a.error);
   if (!a.positional.empty()) return Usage("audit", "unexpected argument " + a.positional[0]);
   const bool offline = a.Has("--db") || !archives.empty();
   store::AuditVerifyOptions options;
-  Status ks = CheckpointKeyFrom(a, &options.checkpoint_key);
+  Status ks = CheckpointSettingsFrom(a, &options.checkpoint_key, &options.checkpoint_file);
   if (!ks.ok()) return Usage("audit", ks.message());
-  if (!offline && (a.Has("--checkpoint-key") || a.Has("--checkpoint-key-file") || a.Has("--config"))) {
+  if (!offline && (a.Has("--checkpoint-key") || a.Has("--checkpoint-key-file") || a.Has("--checkpoint-file") ||
+                   a.Has("--config"))) {
     return Usage("audit", "a checkpoint key is checked offline only: add --db FILE and/or --archive FILE");
+  }
+  if (!options.checkpoint_file.empty() && !a.Has("--db")) {
+    return Usage("audit", "a checkpoint file is compared with a database: add --db FILE");
   }
   const bool json = a.flags.count("--json") > 0;
   if (!offline) {
@@ -837,13 +858,20 @@ int RunAuditVerify(std::vector<std::string> args) {
       }
       lines.push_back(l);
     } else {
-      lines.push_back("Audit chain BROKEN at seq " + std::to_string(db->broken_seq) + ": " + Printable(db->why) + " (" +
-                      std::to_string(db->rows_checked) + " rows checked)");
+      lines.push_back("Audit chain BROKEN" + (db->broken_seq > 0 ? " at seq " + std::to_string(db->broken_seq) : "") +
+                      ": " + Printable(db->why) + " (" + std::to_string(db->rows_checked) + " rows checked)");
     }
     if (db->checkpoints > 0 || !options.checkpoint_key.empty()) {
       lines.push_back("  checkpoints: " + std::to_string(db->checkpoints) +
                       (options.checkpoint_key.empty() ? " (HMAC not checked: no checkpoint key given)"
                                                       : ", " + std::to_string(db->checkpoints_verified) + " HMAC verified"));
+    }
+    if (!options.checkpoint_file.empty() && db->ok) {
+      lines.push_back("  checkpoint file " + Printable(options.checkpoint_file) + ": " +
+                      std::to_string(db->file_checkpoints) + " signed heads, newest seq " +
+                      std::to_string(db->file_head_seq) + ", all on the chain");
+    } else if (options.checkpoint_file.empty() && !options.checkpoint_key.empty()) {
+      lines.push_back("  no checkpoint file given: rows cut off the end after the last checkpoint are not detected");
     }
   }
 
@@ -954,7 +982,10 @@ bool ParseCutTime(const std::string& text, int64_t* out) {
 }
 
 int RunAuditArchive(const std::vector<std::string>& args) {
-  Args a = ParseArgs(args, 2, {"--db", "--before", "--through-seq", "--out"}, {"--json"});
+  Args a = ParseArgs(args, 2,
+                     {"--db", "--before", "--through-seq", "--out", "--checkpoint-key", "--checkpoint-key-file",
+                      "--checkpoint-file", "--config"},
+                     {"--json"});
   if (a.help) return PrintHelp("audit", std::cout), kExitOk;
   if (!a.error.empty()) return Usage("audit", a.error);
   if (!a.positional.empty()) return Usage("audit", "unexpected argument " + a.positional[0]);
@@ -977,6 +1008,9 @@ int RunAuditArchive(const std::vector<std::string>& args) {
   }
   const char* user = std::getenv("USER");
   o.actor = user != nullptr && *user != '\0' ? user : "holdgate-cli";
+  std::string checkpoint_file;
+  Status ks = CheckpointSettingsFrom(a, &o.checkpoint_key, &checkpoint_file);
+  if (!ks.ok()) return Usage("audit", ks.message());
   const std::string db_path = a.Get("--db");
   if (!std::filesystem::exists(db_path)) {
     std::cerr << "holdgate audit archive: no such database file: " << db_path << "\n";
@@ -994,6 +1028,14 @@ int RunAuditArchive(const std::vector<std::string>& args) {
            : r.status().code() == Code::kInvalidArgument ? kExitUsage : kExitError;
   }
   const store::AuditArchiveInfo& i = r->info;
+  if (r->checkpoint && !checkpoint_file.empty()) {
+    Status fs = store::AppendAuditCheckpointFile(checkpoint_file, *r->checkpoint);
+    if (!fs.ok()) {
+      std::cerr << "holdgate audit archive: archived and pruned, and the signed checkpoint is in the chain, but "
+                << fs.message() << "\n";
+      return kExitError;
+    }
+  }
   if (a.flags.count("--json")) {
     std::cout << Json{{"archive", i.count > 0 ? Json(o.out_path) : Json(nullptr)}, {"first_seq", i.first_seq},
                       {"last_seq", i.last_seq}, {"count", i.count}, {"start_hash", i.start_hash},

@@ -148,6 +148,10 @@ Result<Config> ConfigFromJson(const Json& doc) {
     if (!u->is_object()) return TypeError("upstream", "an object");
     HG_TRY(ReadString(*u, "command", "upstream", &c.upstream_cmd));
     HG_TRY(ReadString(*u, "url", "upstream", &c.upstream_url));
+    HG_TRY(ReadDuration(*u, "request_timeout", "upstream", &c.upstream_request_timeout_ms));
+    if (c.upstream_request_timeout_ms < 100) {
+      return InvalidArgument("config upstream.request_timeout: must be a duration of at least 100ms");
+    }
     if (auto caps = u->find("client_capabilities"); caps != u->end()) {
       if (!caps->is_object()) return TypeError("upstream.client_capabilities", "an object");
       c.upstream_client_capabilities = *caps;

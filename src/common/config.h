@@ -55,6 +55,9 @@ struct Config {
   Json upstream_client_capabilities = Json{{"sampling", Json::object()},
                                            {"elicitation", Json::object()},
                                            {"roots", Json{{"listChanged", true}}}};
+  // upstream.request_timeout: a request the upstream has not answered by then gets an error and
+  // is cancelled upstream (a held call then ends failed, not re-run).
+  int64_t upstream_request_timeout_ms = 5 * 60 * 1000;
 
   std::string policy_path;  // empty: the embedded demo policy is not assumed; everything allowed
   std::string db_path = "data/holdgate.db";

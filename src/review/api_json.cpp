@@ -20,11 +20,32 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   return true;
 }
 
+// Whether a spreadsheet (Excel, LibreOffice, Google Sheets) opening the CSV could run the cell as
+// a formula that does harm: call a function, start another program (DDE), or reach outside the
+// sheet. Those need `=`/`@` first, or, after a leading `+`/`-`, one of ( | ! & " [ = @. A cell
+// starting with `=`, `@`, tab or CR is always guarded; `+`/`-` only with one of those characters
+// after it, so -cmd, -3, +1 555 0100 or -rf /tmp stay as written (a spreadsheet shows them as
+// text, a number, or at worst a #NAME? error), while -2+3+cmd|'/c calc'!A0 or +HYPERLINK("…") are
+// guarded.
+bool IsFormulaLike(const std::string& v) {
+  if (v.empty()) return false;
+  switch (v[0]) {
+    case '=':
+    case '@':
+    case '\t':
+    case '\r':
+      return true;
+    case '+':
+    case '-':
+      return v.find_first_of("(|!&\"[=@\t\r\n", 1) != std::string::npos;
+    default:
+      return false;
+  }
+}
+
 std::string CsvCell(const std::string& raw) {
   std::string v = raw;
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r')) {
-    v = "'" + v;
-  }
+  if (IsFormulaLike(v)) v = "'" + v;
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string out = "\"";
   for (char c : v) {

@@ -41,8 +41,9 @@ Json MayDecideJson(const store::Approval& a, std::string_view name, Role role);
 // What the waiting agent is (or will be) told, given the approval's state.
 std::string AgentMessage(const store::Approval& a, std::string_view base_url);
 
-// Audit CSV (RFC 4180). Cells that a spreadsheet would run as a formula (= + - @ tab CR at the
-// start) are prefixed with a single quote; JSON lines export is the exact form.
+// Audit CSV (RFC 4180). A cell a spreadsheet would run as a harmful formula gets a leading single
+// quote: one starting with =, @, tab or CR, or with + or - followed somewhere by one of
+// ( | ! & " [ = @ (so -cmd and -3 stay as they are). The JSON lines export is the exact form.
 std::string AuditCsvHeader();
 std::string AuditCsvRow(const store::AuditEvent& e);
 

@@ -1,12 +1,15 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -147,15 +150,29 @@ class Runner {
     decisions_ = std::make_unique<review::DecisionService>(*store_);
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
     AuditStartup(pol);
-    // audit.checkpoint: periodic HMAC-signed heads, in the chain and on stderr.
+    // audit.checkpoint: periodic HMAC-signed heads, in the chain, the checkpoint file and stderr.
     auto checkpoint = store::ParseAuditCheckpointConfig(
         config_.raw.is_object() && config_.raw.contains("audit") ? config_.raw["audit"] : Json::object(), ConfigDir());
     if (!checkpoint.ok()) return checkpoint.status();
     if (checkpoint->enabled) {
+      if (!checkpoint->file.empty()) {
+        // Refuse to start rather than find out an hour later that the file cannot be written.
+        const int fd = ::open(checkpoint->file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+          return InvalidArgument("config audit.checkpoint.file: cannot open " + checkpoint->file + " for appending: " +
+                                 std::strerror(errno));
+        }
+        ::close(fd);
+      } else {
+        log::Warn("audit checkpoints go to the chain and to info-level log lines only: set audit.checkpoint.file "
+                  "so that a cut-off end of the chain can be detected",
+                  {{"config", "audit.checkpoint.file"}});
+      }
       checkpointer_ = std::make_unique<store::AuditCheckpointer>(*store_, clock_, *checkpoint);
       checkpointer_->Start();
-      log::Info("audit checkpoints enabled",
-                {{"every_ms", checkpoint->every_ms}, {"key_id", store::AuditCheckpointKeyId(checkpoint->key)}});
+      log::Info("audit checkpoints enabled", {{"every_ms", checkpoint->every_ms},
+                                              {"key_id", store::AuditCheckpointKeyId(checkpoint->key)},
+                                              {"file", checkpoint->file}});
     }
     auto notifier = notify::Notifier::Create(config_.notify, *store_, clock_, config_.public_url, ConfigDir());
     if (!notifier.ok()) return notifier.status();
@@ -197,6 +214,7 @@ class Runner {
     up.command = config_.upstream_cmd;
     up.url = config_.upstream_url;
     up.client_capabilities = config_.upstream_client_capabilities;
+    up.request_timeout_ms = config_.upstream_request_timeout_ms;
     upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
     s = upstream_->Start();
     if (!s.ok()) return Status(s.code(), "upstream: " + s.message());

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "store/sqlite_internal.h"
 
@@ -54,7 +56,91 @@ std::string EventFromJson(const Json& j, AuditEvent* e) {
   return "";
 }
 
+// The signed part of a checkpoint: an audit.checkpoint event's detail, or a checkpoint file line.
+struct SignedHead {
+  AuditChainPoint head;    // the row the checkpoint follows
+  AuditChainPoint anchor;  // the archive anchor it vouches for (v2 only)
+  bool v2 = false;         // "…/v1" checkpoints sign the head only
+  std::string hmac;
+  std::string key_id;
+};
+
+std::optional<SignedHead> ParseSignedHead(const Json& d) {
+  if (!d.is_object() || !d.contains("seq") || !d["seq"].is_number_integer() || !d.contains("hash") ||
+      !IsHash(d["hash"]) || !d.contains("hmac") || !d["hmac"].is_string()) {
+    return std::nullopt;
+  }
+  SignedHead s;
+  s.head = {d["seq"].get<int64_t>(), d["hash"].get<std::string>()};
+  s.hmac = d["hmac"].get<std::string>();
+  s.key_id = StrOr(d, "key_id", "?");
+  if (d.contains("anchor_seq") || d.contains("anchor_hash")) {
+    if (!d.contains("anchor_seq") || !d["anchor_seq"].is_number_integer() || !d.contains("anchor_hash") ||
+        !IsHash(d["anchor_hash"])) {
+      return std::nullopt;
+    }
+    s.v2 = true;
+    s.anchor = {d["anchor_seq"].get<int64_t>(), d["anchor_hash"].get<std::string>()};
+  }
+  return s;
+}
+
+bool SignedHeadMatches(const std::string& key, const SignedHead& s) {
+  const std::string want =
+      s.v2 ? AuditCheckpointHmac(key, s.head, s.anchor)
+           : HmacSha256Hex(key, "holdgate-audit-checkpoint/v1\n" + std::to_string(s.head.seq) + "\n" + s.head.hash);
+  return ConstantTimeEquals(s.hmac, want);
+}
+
+std::string KeyMismatch(const std::string& key, const SignedHead& s) {
+  return "checkpoint key id " + s.key_id + ", given key id " + AuditCheckpointKeyId(key);
+}
+
+// A signed head read from the checkpoint file.
+struct FileHead {
+  int64_t line = 0;
+  SignedHead signed_head;
+  AuditChainPoint checkpoint;  // the audit.checkpoint event itself (unsigned; seq 0 if absent)
+};
+
+// Reads every line of the checkpoint file and checks its HMAC; "" or the first problem.
+std::string ReadCheckpointFile(const std::string& path, const std::string& key, std::vector<FileHead>* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot read the checkpoint file " + path;
+  std::string text;
+  int64_t line_no = 0;
+  while (std::getline(in, text)) {
+    ++line_no;
+    if (text.empty()) continue;
+    const std::string where = "checkpoint file line " + std::to_string(line_no);
+    auto parsed = ParseJson(text, /*max_depth=*/16);
+    if (!parsed.ok() || !parsed->is_object()) return where + " is not JSON (a torn write or an edit)";
+    std::optional<SignedHead> head = ParseSignedHead(*parsed);
+    if (!head || !head->v2) return where + " is not a signed checkpoint";
+    if (!SignedHeadMatches(key, *head)) {
+      return where + ": HMAC does not match the key (" + KeyMismatch(key, *head) + "): the line was forged or edited";
+    }
+    FileHead f{line_no, *head, {IntOr(*parsed, "checkpoint_seq", 0), StrOr(*parsed, "checkpoint_hash")}};
+    out->push_back(std::move(f));
+  }
+  return "";
+}
+
 }  // namespace
+
+Json AuditCheckpointFileLine(const AuditEvent& checkpoint) {
+  const Json& d = checkpoint.detail;
+  return Json{{"type", "audit.checkpoint"},
+              {"seq", d.value("seq", Json())},
+              {"hash", d.value("hash", Json())},
+              {"anchor_seq", d.value("anchor_seq", Json())},
+              {"anchor_hash", d.value("anchor_hash", Json())},
+              {"hmac", d.value("hmac", Json())},
+              {"key_id", d.value("key_id", Json())},
+              {"checkpoint_seq", checkpoint.seq},
+              {"checkpoint_hash", checkpoint.hash},
+              {"ts", FormatTimeMs(checkpoint.ts_ms)}};
+}
 
 std::string AuditCanonicalForm(const AuditEvent& e) {
   Json form = Json::object();
@@ -73,8 +159,9 @@ std::string AuditCanonicalForm(const AuditEvent& e) {
   return CanonicalJson(form);
 }
 
-std::string AuditCheckpointHmac(const std::string& key, int64_t seq, const std::string& hash) {
-  return HmacSha256Hex(key, "holdgate-audit-checkpoint/v1\n" + std::to_string(seq) + "\n" + hash);
+std::string AuditCheckpointHmac(const std::string& key, const AuditChainPoint& head, const AuditChainPoint& anchor) {
+  return HmacSha256Hex(key, "holdgate-audit-checkpoint/v2\n" + std::to_string(head.seq) + "\n" + head.hash + "\n" +
+                                std::to_string(anchor.seq) + "\n" + anchor.hash);
 }
 
 std::string AuditCheckpointKeyId(const std::string& key) {
@@ -128,30 +215,29 @@ bool AuditChainChecker::Feed(const AuditEvent& e) {
     return false;
   }
   if (e.type == "audit.checkpoint") {
-    const Json& d = e.detail;
-    if (!d.is_object() || !d.contains("seq") || !d["seq"].is_number_integer() || !d.contains("hash") || !IsHash(d["hash"]) ||
-        !d.contains("hmac") || !d["hmac"].is_string()) {
+    const std::optional<SignedHead> cp = ParseSignedHead(e.detail);
+    if (!cp) {
       Fail(e.seq, "checkpoint at seq " + std::to_string(e.seq) + " is malformed");
       return false;
     }
-    const int64_t cp_seq = d["seq"].get<int64_t>();
-    const std::string cp_hash = d["hash"].get<std::string>();
-    if (cp_seq != prev_seq || cp_hash != e.prev_hash) {
-      Fail(e.seq, "checkpoint at seq " + std::to_string(e.seq) + " covers seq " + std::to_string(cp_seq) +
+    if (cp->head.seq != prev_seq || cp->head.hash != e.prev_hash) {
+      Fail(e.seq, "checkpoint at seq " + std::to_string(e.seq) + " covers seq " + std::to_string(cp->head.seq) +
                       " with a hash that is not the chain's at that row");
       return false;
     }
     if (!options_.checkpoint_key.empty()) {
-      if (!ConstantTimeEquals(d["hmac"].get<std::string>(), AuditCheckpointHmac(options_.checkpoint_key, cp_seq, cp_hash))) {
-        Fail(e.seq, "checkpoint HMAC at seq " + std::to_string(e.seq) + " does not match the key (checkpoint key id " +
-                        StrOr(d, "key_id", "?") + ", given key id " +
-                        AuditCheckpointKeyId(options_.checkpoint_key) + "): the chain was rewritten or the key is wrong");
+      if (!SignedHeadMatches(options_.checkpoint_key, *cp)) {
+        Fail(e.seq, "checkpoint HMAC at seq " + std::to_string(e.seq) + " does not match the key (" +
+                        KeyMismatch(options_.checkpoint_key, *cp) + "): the chain was rewritten or the key is wrong");
         return false;
       }
       ++verdict_.checkpoints_verified;
+      if (cp->v2 && (verdict_.signed_anchors.empty() || verdict_.signed_anchors.back() != cp->anchor)) {
+        verdict_.signed_anchors.push_back(cp->anchor);
+      }
     }
     ++verdict_.checkpoints;
-    verdict_.last_checkpoint_seq = cp_seq;
+    verdict_.last_checkpoint_seq = cp->head.seq;
   }
   verdict_.head_hash = e.hash;
   verdict_.head_seq = e.seq;
@@ -198,7 +284,72 @@ std::vector<AuditAnchor> ReadAuditAnchors(SQLite::Database& db) {
   return out;
 }
 
+namespace {
+
+bool IsAnchorOrGenesis(const std::vector<AuditAnchor>& anchors, const AuditChainPoint& p) {
+  return p == AuditChainPoint{} || std::any_of(anchors.begin(), anchors.end(), [&](const AuditAnchor& a) {
+           return a.seq == p.seq && a.hash == p.hash;
+         });
+}
+
+// Every signed head of the checkpoint file must still be on the chain the walk found (`v`):
+// past its last row means rows were cut off the end. Runs in the walk's snapshot.
+void CheckFileHeads(SQLite::Database& db, const std::vector<FileHead>& heads, const std::vector<AuditAnchor>& anchors,
+                    AuditChainChecker& checker) {
+  AuditVerdict& v = checker.mutable_verdict();
+  SQLite::Statement row(db, "SELECT hash FROM audit_events WHERE seq = ?");
+  auto hash_at = [&](int64_t seq) -> std::optional<std::string> {
+    row.reset();
+    row.bind(1, static_cast<int64_t>(seq));
+    if (!row.executeStep()) return std::nullopt;
+    return row.getColumn(0).getString();
+  };
+  for (const FileHead& f : heads) {
+    const std::string where = "checkpoint file line " + std::to_string(f.line);
+    const AuditChainPoint& h = f.signed_head.head;
+    ++v.file_checkpoints;
+    v.file_head_seq = std::max(v.file_head_seq, h.seq);
+    const int64_t last = std::max(h.seq, f.checkpoint.seq);
+    if (last > v.head_seq) {
+      checker.Fail(v.head_seq + 1, "rows were cut off the end: " + where + " holds a signed head at seq " +
+                                       std::to_string(h.seq) + " (checkpoint event seq " +
+                                       std::to_string(f.checkpoint.seq) + "), but the database's chain ends at seq " +
+                                       std::to_string(v.head_seq));
+      return;
+    }
+    if (!IsAnchorOrGenesis(anchors, f.signed_head.anchor)) {
+      checker.Fail(f.signed_head.anchor.seq, where + " vouches for archive anchor seq " +
+                                                 std::to_string(f.signed_head.anchor.seq) +
+                                                 ", which audit_anchors does not hold: anchors were removed or edited");
+      return;
+    }
+    for (const AuditChainPoint& p : {h, f.checkpoint}) {
+      if (p.seq <= v.start_seq) continue;  // archived: the archives' own check covers it
+      std::optional<std::string> hash = hash_at(p.seq);
+      if (!hash || *hash != p.hash) {
+        checker.Fail(p.seq, "the row at seq " + std::to_string(p.seq) + " is not the one " + where +
+                                " recorded: the chain was rewritten");
+        return;
+      }
+    }
+    if (h.seq == v.start_seq && h.seq > 0 && h.hash != v.start_hash) {
+      checker.Fail(h.seq, where + " signs seq " + std::to_string(h.seq) + " with a hash that is not the anchor's");
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& options) {
+  // The checkpoint file first: every line in it names rows committed before the snapshot below.
+  std::vector<FileHead> file_heads;
+  std::string file_problem;
+  if (!options.checkpoint_file.empty()) {
+    file_problem = options.checkpoint_key.empty()
+                       ? "a checkpoint file is checked only with the checkpoint key"
+                       : ReadCheckpointFile(options.checkpoint_file, options.checkpoint_key, &file_heads);
+  }
   // One read transaction: anchors and rows from the same snapshot, even beside a pruning writer.
   SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
   std::vector<AuditAnchor> anchors = ReadAuditAnchors(db);
@@ -235,6 +386,24 @@ AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& opti
     checker.Fail(start_seq, "the chain starts at an anchor (seq " + std::to_string(start_seq) +
                                 ") that no audit.archived event records: rows were deleted behind an inserted anchor");
   }
+  // With the key, the start itself must be signed: an audit.archived event is only self-hashed.
+  if (checker.verdict().ok && !options.checkpoint_key.empty() && start_seq > 0) {
+    const auto& vouched = checker.verdict().signed_anchors;
+    if (std::find(vouched.begin(), vouched.end(), AuditChainPoint{start_seq, start_hash}) == vouched.end()) {
+      checker.Fail(start_seq, "the chain starts at archive anchor seq " + std::to_string(start_seq) +
+                                  ", but no checkpoint signed with the key vouches for it: rows 1.." +
+                                  std::to_string(start_seq) +
+                                  " were cut behind a forged anchor, or archived without the checkpoint key");
+    }
+  }
+  for (const AuditChainPoint& p : checker.verdict().signed_anchors) {
+    if (!IsAnchorOrGenesis(anchors, p)) {
+      checker.Fail(p.seq, "a signed checkpoint vouches for archive anchor seq " + std::to_string(p.seq) +
+                              ", which audit_anchors does not hold: anchors were removed or edited");
+    }
+  }
+  if (checker.verdict().ok && !file_problem.empty()) checker.Fail(0, file_problem);
+  if (checker.verdict().ok && !file_heads.empty()) CheckFileHeads(db, file_heads, anchors, checker);
   snapshot.commit();
   AuditVerdict v = checker.verdict();
   v.anchors = std::move(anchors);
@@ -246,6 +415,10 @@ AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& opti
 Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return NotFound("no such database file: " + path);
+  if (!options.checkpoint_file.empty() && ::stat(options.checkpoint_file.c_str(), &st) != 0) {
+    return NotFound("no such checkpoint file: " + options.checkpoint_file +
+                    " (holdgate creates it with the first checkpoint)");
+  }
   try {
     SQLite::Database db(path, SQLite::OPEN_READONLY, /*busyTimeoutMs=*/5000);
     if (!db.tableExists("audit_events")) {

@@ -18,8 +18,15 @@
 // {"archive":"holdgate-audit","version":1,"first_seq","last_seq","count","start_hash",
 // "head_hash","created_at"}.
 //
-// Checkpoints: an "audit.checkpoint" event's detail is {"seq","hash","hmac","key_id"} where seq and
-// hash are the row just before it and hmac = AuditCheckpointHmac(key, seq, hash).
+// Checkpoints: an "audit.checkpoint" event's detail is {"seq","hash","anchor_seq","anchor_hash",
+// "hmac","key_id"} where seq and hash are the row just before it, anchor_seq/anchor_hash the archive
+// anchor the chain is vouched to start from (0 and the genesis hash before any archive), and
+// hmac = AuditCheckpointHmac(key, ...) over all four. A checkpoint carries forward the anchor of the
+// checkpoint before it; only `audit archive` run with the key signs a new anchor (in the prune's
+// transaction), so an anchor inserted by hand is never vouched. Checkpoints written before anchors
+// were signed ({"seq","hash","hmac","key_id"}, "…/v1" MAC) still verify and vouch for no anchor.
+// The same checkpoints go as JSON lines to the checkpoint file (AppendAuditCheckpointFile), which
+// `audit verify` compares with the database to find rows cut off the end.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +77,13 @@ struct AuditPage {
   std::string next_cursor;  // empty on the last page
 };
 
+// A row of the chain by position: seq and hash (seq 0 with kGenesisHash is the start).
+struct AuditChainPoint {
+  int64_t seq = 0;
+  std::string hash = kGenesisHash;
+  bool operator==(const AuditChainPoint&) const = default;
+};
+
 // A pruned prefix of the chain (row of audit_anchors).
 struct AuditAnchor {
   int64_t seq = 0;         // last archived seq: the remaining chain continues at seq + 1
@@ -95,11 +109,21 @@ struct AuditVerdict {
   int64_t checkpoints = 0;           // audit.checkpoint events seen
   int64_t checkpoints_verified = 0;  // ... whose HMAC matched the key (0 without a key)
   int64_t last_checkpoint_seq = 0;   // seq covered by the last checkpoint seen
+  // Anchors vouched for by checkpoints whose HMAC matched the key, in chain order, no repeats.
+  std::vector<AuditChainPoint> signed_anchors;
+  // Checkpoint file (AuditVerifyOptions::checkpoint_file): signed heads read, and the newest.
+  int64_t file_checkpoints = 0;
+  int64_t file_head_seq = 0;
 };
 
 struct AuditVerifyOptions {
-  // When set, every audit.checkpoint event's HMAC must match this key.
+  // When set, every audit.checkpoint event's HMAC must match this key, and a chain that starts at
+  // an archive anchor needs a checkpoint that vouches for that anchor.
   std::string checkpoint_key;
+  // When set (REQUIRES: checkpoint_key), the checkpoint file written by AuditCheckpointer: every
+  // line's HMAC must match, and every signed head must still be on the chain (database walks
+  // only): a head past the database's last row means rows were cut off the end.
+  std::string checkpoint_file;
 };
 
 // Opens `path` read-only (never creates or migrates it) and walks the chain from its newest
@@ -128,8 +152,13 @@ struct AuditArchiveVerdict {
 Result<AuditArchiveVerdict> VerifyAuditArchiveFile(const std::string& path,
                                                    const AuditVerifyOptions& options = {});
 
-// Checkpoint MAC: hex HMAC-SHA256(key, "holdgate-audit-checkpoint/v1\n<seq>\n<hash>").
-std::string AuditCheckpointHmac(const std::string& key, int64_t seq, const std::string& hash);
+// Checkpoint MAC: hex HMAC-SHA256(key,
+// "holdgate-audit-checkpoint/v2\n<seq>\n<hash>\n<anchor seq>\n<anchor hash>").
+std::string AuditCheckpointHmac(const std::string& key, const AuditChainPoint& head, const AuditChainPoint& anchor);
+// The checkpoint file's line for an audit.checkpoint event (one JSON object; keys sorted by the
+// caller's serialiser): {"type":"audit.checkpoint","seq","hash","anchor_seq","anchor_hash","hmac",
+// "key_id","checkpoint_seq","checkpoint_hash","ts"}; the event's own seq and hash are not signed.
+Json AuditCheckpointFileLine(const AuditEvent& checkpoint);
 // A short public id of a checkpoint key (first 16 hex of SHA-256("holdgate-audit-key-id\n"+key)).
 std::string AuditCheckpointKeyId(const std::string& key);
 

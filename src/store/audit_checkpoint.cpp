@@ -1,5 +1,10 @@
 #include "store/audit_checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,9 +21,18 @@ Result<AuditCheckpointConfig> ParseAuditCheckpointConfig(const Json& audit, cons
   const Json& cp = *it;
   if (!cp.is_object()) return InvalidArgument("config audit.checkpoint: must be an object {key|key_file, every}");
   for (auto k = cp.begin(); k != cp.end(); ++k) {
-    if (k.key() != "key" && k.key() != "key_file" && k.key() != "every") {
-      return InvalidArgument("config audit.checkpoint." + k.key() + ": unknown setting (known: key, key_file, every)");
+    if (k.key() != "key" && k.key() != "key_file" && k.key() != "every" && k.key() != "file") {
+      return InvalidArgument("config audit.checkpoint." + k.key() +
+                             ": unknown setting (known: key, key_file, file, every)");
     }
+  }
+  if (cp.contains("file")) {
+    if (!cp["file"].is_string() || cp["file"].get<std::string>().empty()) {
+      return InvalidArgument("config audit.checkpoint.file: must be a file path");
+    }
+    std::filesystem::path file = cp["file"].get<std::string>();
+    if (file.is_relative() && !base_dir.empty()) file = std::filesystem::path(base_dir) / file;
+    c.file = file.string();
   }
   if (cp.contains("key") == cp.contains("key_file")) {
     return InvalidArgument("config audit.checkpoint: give exactly one of key or key_file");
@@ -78,13 +92,36 @@ Result<std::optional<AuditEvent>> AuditCheckpointer::Tick() {
   return CheckpointNow();
 }
 
+Status AppendAuditCheckpointFile(const std::string& path, const AuditEvent& checkpoint) {
+  const std::string line = CanonicalJson(AuditCheckpointFileLine(checkpoint)) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot open the audit checkpoint file " + path + ": " + std::strerror(errno));
+  const ssize_t n = ::write(fd, line.data(), line.size());
+  const int write_errno = errno;
+  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(line.size())) {
+    return IoError("cannot write the audit checkpoint file " + path + ": " +
+                   (n < 0 ? std::strerror(write_errno) : "short write"));
+  }
+  if (!synced) return IoError("cannot fsync the audit checkpoint file " + path + ": " + std::strerror(sync_errno));
+  return Status::Ok();
+}
+
 Result<std::optional<AuditEvent>> AuditCheckpointer::CheckpointNow() {
   auto written = store_.AppendAuditCheckpoint(config_.key, /*skip_if_idle=*/true);
   if (written.ok() && written->has_value()) {
     const AuditEvent& e = **written;
+    if (!config_.file.empty()) {
+      Status s = AppendAuditCheckpointFile(config_.file, e);
+      if (!s.ok()) return s;  // in the chain, not in the file: the caller logs it
+    }
     log::Info("audit.checkpoint", {{"event", "audit.checkpoint"},
                                    {"seq", e.detail["seq"]},
                                    {"hash", e.detail["hash"]},
+                                   {"anchor_seq", e.detail["anchor_seq"]},
+                                   {"anchor_hash", e.detail["anchor_hash"]},
                                    {"hmac", e.detail["hmac"]},
                                    {"key_id", e.detail["key_id"]},
                                    {"checkpoint_seq", e.seq},

@@ -1,8 +1,9 @@
 #pragma once
 // AuditCheckpointer: periodic signed checkpoints of the audit chain (config audit.checkpoint).
 // Every `every` of the injected Clock it appends an "audit.checkpoint" event (Store::
-// AppendAuditCheckpoint: HMAC-SHA256 of the head seq and hash with a secret key) and writes the
-// same head + HMAC as an "audit.checkpoint" JSON log line on stderr, so a copy lives outside the
+// AppendAuditCheckpoint: HMAC-SHA256 of the head and the vouched archive anchor with a secret key),
+// appends the same as a JSON line to the checkpoint file (`file`: O_APPEND, fsynced, whatever the
+// log level) and logs it as an "audit.checkpoint" info line on stderr, so copies live outside the
 // database. Idle periods (head already a checkpoint) write nothing.
 //
 // Thread-safe. Start() spawns a thread that polls every `poll` of real time and calls Tick();
@@ -26,13 +27,19 @@ struct AuditCheckpointConfig {
   bool enabled = false;
   std::string key;  // >= 32 bytes
   int64_t every_ms = 60 * 60 * 1000;
+  std::string file;  // checkpoint file (JSON lines); "" = none
 };
 
 // Parses the "audit" config section's "checkpoint" object:
-//   {"key": "<secret>"} or {"key_file": "path"} (relative paths resolve against base_dir),
-//   "every": duration (default "1h", at least 1s). No "checkpoint" key: disabled.
+//   {"key": "<secret>"} or {"key_file": "path"}, "file": "path" (relative paths resolve against
+//   base_dir), "every": duration (default "1h", at least 1s). No "checkpoint" key: disabled.
 // Errors name the JSON path.
 Result<AuditCheckpointConfig> ParseAuditCheckpointConfig(const Json& audit_section, const std::string& base_dir);
+
+// Appends AuditCheckpointFileLine(checkpoint) as one line to `path` (created 0600; O_APPEND, one
+// write, then fsync), so concurrent writers (the server and `audit archive`) never interleave.
+// Blocks on disk I/O.
+Status AppendAuditCheckpointFile(const std::string& path, const AuditEvent& checkpoint);
 
 class AuditCheckpointer {
  public:

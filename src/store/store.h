@@ -40,11 +40,15 @@ struct AuditArchiveOptions {
   int64_t before_ms = 0;    // the longest prefix of events whose ts < before_ms ...
   int64_t through_seq = 0;  // ... and/or whose seq <= through_seq (both set: the shorter prefix)
   std::string actor = "holdgate";  // recorded in the audit.archived event
+  // The audit checkpoint key. Given, the prune also appends an audit.checkpoint that vouches for
+  // the new anchor (audit.h). Required when the chain already carries checkpoints.
+  std::string checkpoint_key;
 };
 
 struct AuditArchiveResult {
   AuditArchiveInfo info;  // info.count == 0: nothing to archive; no file written, nothing pruned
   int64_t archived_event_seq = 0;  // the audit.archived event appended by the prune
+  std::optional<AuditEvent> checkpoint;  // the signed checkpoint after it (with checkpoint_key)
 };
 
 // Whether the store can take writes now, judged without writing (see Store::Health).
@@ -153,8 +157,11 @@ class Store {
   Result<AuditArchiveResult> ArchiveAudit(const AuditArchiveOptions& options);
 
   // Signed checkpoint: appends an "audit.checkpoint" event whose detail carries the head (seq,
-  // hash) it follows and AuditCheckpointHmac(key, seq, hash). With skip_if_idle, nothing is written
-  // (nullopt) when the head already is a checkpoint. kInvalidArgument for an empty key.
+  // hash) it follows, the anchor the newest checkpoint vouched for (genesis before any archive)
+  // and AuditCheckpointHmac over both (audit.h). With skip_if_idle, nothing is written (nullopt)
+  // when the head already is a checkpoint. kInvalidArgument for an empty key; kConflict (nothing
+  // written) when the newest checkpoint does not match the key, or the chain starts at an anchor
+  // with no checkpoint left to carry it.
   Result<std::optional<AuditEvent>> AppendAuditCheckpoint(const std::string& key, bool skip_if_idle = true);
 
   // ---- change feed ----------------------------------------------------------------------------

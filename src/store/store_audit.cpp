@@ -32,10 +32,7 @@ thread_local const Store::Impl* tls_dispatching = nullptr;
 
 bool IsApprovalEventType(const std::string& type) { return type.rfind("approval.", 0) == 0; }
 
-struct ChainPoint {
-  int64_t seq = 0;
-  std::string hash = kGenesisHash;
-};
+using ChainPoint = AuditChainPoint;
 
 // The newest archive anchor, or genesis.
 ChainPoint NewestAnchor(StatementCache& stmts) {
@@ -115,6 +112,50 @@ class ArchiveWriter {
   std::string path_, tmp_;
   std::FILE* file_ = nullptr;
 };
+
+// The anchor a new checkpoint vouches for: the one the newest checkpoint vouched for, after checking
+// that checkpoint's HMAC. With no checkpoint left in the chain: genesis when nothing was archived,
+// else kConflict (an anchor that no signed checkpoint carries is never signed later:
+// anyone who can write the file could have inserted it).
+Result<ChainPoint> VouchedAnchor(StatementCache& stmts, const std::string& key) {
+  SQLite::Statement& q = stmts.Get(
+      "SELECT seq, detail FROM audit_events WHERE type = 'audit.checkpoint' ORDER BY seq DESC LIMIT 1");
+  ScopedReset reset(q);
+  if (!q.executeStep()) {
+    const ChainPoint anchor = NewestAnchor(stmts);
+    if (anchor.seq == 0) return anchor;
+    return Conflict("the audit chain starts at archive anchor seq " + std::to_string(anchor.seq) +
+                              " but holds no signed checkpoint that vouches for it; not signing it now");
+  }
+  const int64_t seq = q.getColumn(0).getInt64();
+  const Json d = internal::ParseStoredJson(q.getColumn(1).getString());
+  if (!d.is_object() || !d.contains("anchor_seq")) {
+    return NewestAnchor(stmts);  // a checkpoint from before anchors were signed: it vouched for none
+  }
+  ChainPoint head{d.value("seq", int64_t{0}), d.value("hash", std::string())};
+  ChainPoint anchor{d.value("anchor_seq", int64_t{0}), d.value("anchor_hash", std::string())};
+  if (!ConstantTimeEquals(d.value("hmac", std::string()), AuditCheckpointHmac(key, head, anchor))) {
+    return Conflict("the newest audit checkpoint (seq " + std::to_string(seq) +
+                              ") does not match the checkpoint key (key id " + AuditCheckpointKeyId(key) +
+                              "): the chain was edited or the key changed; not signing over it");
+  }
+  return anchor;
+}
+
+AuditEvent CheckpointEvent(const std::string& key, const ChainPoint& head, const ChainPoint& anchor) {
+  AuditEvent e;
+  e.type = "audit.checkpoint";
+  e.actor = "holdgate";
+  e.via = "system";
+  e.decision = "checkpoint";
+  e.detail = {{"seq", head.seq},
+              {"hash", head.hash},
+              {"anchor_seq", anchor.seq},
+              {"anchor_hash", anchor.hash},
+              {"hmac", AuditCheckpointHmac(key, head, anchor)},
+              {"key_id", AuditCheckpointKeyId(key)}};
+  return e;
+}
 
 }  // namespace
 
@@ -238,6 +279,31 @@ Result<AuditArchiveResult> Store::ArchiveAudit(const AuditArchiveOptions& o) {
   }
   struct stat st;
   if (::stat(o.out_path.c_str(), &st) == 0) return Conflict(o.out_path + " already exists; refusing to overwrite an archive");
+  // With the key, the whole chain (and the anchor it starts from) must verify first, so a new
+  // signed anchor never vouches for an unvouched one below it. Without it, a chain that already
+  // carries signed checkpoints is refused: its new anchor would stay unvouched.
+  if (!o.checkpoint_key.empty()) {
+    AuditVerifyOptions keyed;
+    keyed.checkpoint_key = o.checkpoint_key;
+    auto verdict = VerifyAuditChain(keyed);
+    if (!verdict.ok()) return verdict.status();
+    if (!verdict->ok) {
+      return Conflict("the audit chain does not verify with the checkpoint key at seq " +
+                      std::to_string(verdict->broken_seq) + " (" + verdict->why + "); nothing archived or pruned");
+    }
+  } else {
+    auto signed_rows = impl_->Read<bool>("audit checkpoints present", [&](StatementCache& stmts) -> Result<bool> {
+      SQLite::Statement& q = stmts.Get("SELECT 1 FROM audit_events WHERE type = 'audit.checkpoint' LIMIT 1");
+      ScopedReset reset(q);
+      return q.executeStep();
+    });
+    if (!signed_rows.ok()) return signed_rows.status();
+    if (*signed_rows) {
+      return InvalidArgument("this audit chain carries signed checkpoints: give the checkpoint key so that a "
+                             "checkpoint in the prune vouches for the new anchor (else audit verify with the key "
+                             "cannot tell this archive from rows cut behind a forged anchor)");
+    }
+  }
 
   // 1. Plan: the chain start (newest anchor) and the cut, the last seq to archive.
   struct Plan {
@@ -360,7 +426,13 @@ Result<AuditArchiveResult> Store::ArchiveAudit(const AuditArchiveOptions& o) {
     ev.decision = "archive";
     ev.detail = {{"first_seq", info.first_seq}, {"last_seq", info.last_seq}, {"count", info.count},
                  {"start_hash", info.start_hash}, {"head_hash", info.head_hash}, {"archive", o.out_path}};
-    return impl_->AppendAuditTx(tx, std::move(ev)).seq;
+    const AuditEvent archived = impl_->AppendAuditTx(tx, std::move(ev));
+    if (!o.checkpoint_key.empty()) {
+      // The signed claim: this head, and the chain vouched to start at the new anchor.
+      result.checkpoint = impl_->AppendAuditTx(
+          tx, CheckpointEvent(o.checkpoint_key, ChainPoint{archived.seq, archived.hash}, ChainPoint{cut, head_hash}));
+    }
+    return archived.seq;
   });
   if (!pruned.ok()) {
     ::unlink(o.out_path.c_str());  // nothing was pruned: the archive would only mislead
@@ -379,15 +451,9 @@ Result<std::optional<AuditEvent>> Store::AppendAuditCheckpoint(const std::string
       ScopedReset reset(q);
       if (q.executeStep() && q.getColumn(0).getString() == "audit.checkpoint") return Out();
     }
-    const ChainPoint head = ChainHead(tx.stmts);
-    AuditEvent e;
-    e.type = "audit.checkpoint";
-    e.actor = "holdgate";
-    e.via = "system";
-    e.decision = "checkpoint";
-    e.detail = {{"seq", head.seq}, {"hash", head.hash}, {"hmac", AuditCheckpointHmac(key, head.seq, head.hash)},
-                {"key_id", AuditCheckpointKeyId(key)}};
-    return Out(impl_->AppendAuditTx(tx, std::move(e)));
+    auto anchor = VouchedAnchor(tx.stmts, key);
+    if (!anchor.ok()) return anchor.status();
+    return Out(impl_->AppendAuditTx(tx, CheckpointEvent(key, ChainHead(tx.stmts), *anchor)));
   });
 }
 

@@ -1,5 +1,7 @@
 #include "upstream/correlator.h"
 
+#include <algorithm>
+
 #include "mcp/jsonrpc.h"
 
 namespace holdgate::upstream {
@@ -13,7 +15,19 @@ RequestHandle HandleFromWireId(const Json& id) {
   return 0;
 }
 
+// 300000 -> "5m", 1500 -> "1500ms": the largest unit that divides the duration.
+std::string DurationText(int64_t ms) {
+  if (ms > 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms > 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms > 0 && ms % 1'000 == 0) return std::to_string(ms / 1'000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 }  // namespace
+
+std::chrono::milliseconds OverdueCheckInterval(int64_t request_timeout_ms) {
+  return std::chrono::milliseconds(std::clamp<int64_t>(request_timeout_ms / 10, 10, 1000));
+}
 
 Correlator::Registered Correlator::Register(const Json& request,
                                             std::shared_ptr<ReplyHandler> handler) {
@@ -22,6 +36,8 @@ Correlator::Registered Correlator::Register(const Json& request,
   Entry entry;
   entry.original_id = request.value("id", Json());
   entry.handler = std::move(handler);
+  entry.deadline = request_timeout_.count() > 0 ? std::chrono::steady_clock::now() + request_timeout_
+                                                : std::chrono::steady_clock::time_point::max();
   Json token = mcp::ProgressToken(request);
   std::lock_guard<std::mutex> lock(mu_);
   out.handle = next_++;
@@ -132,6 +148,32 @@ void Correlator::FailAll(int code, const std::string& message) {
   for (auto& [handle, entry] : failed) {
     entry.handler->OnResponse(mcp::MakeError(entry.original_id, code, message));
   }
+}
+
+std::string Correlator::TimeoutMessage() const {
+  return "upstream did not answer within " + DurationText(request_timeout_.count()) +
+         "; the call may or may not have run; not re-run";
+}
+
+std::vector<RequestHandle> Correlator::FailOverdue(std::chrono::steady_clock::time_point now) {
+  std::vector<std::pair<RequestHandle, Entry>> overdue;
+  if (request_timeout_.count() <= 0) return {};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Handles grow with registration time and the timeout is fixed: the overdue ones come first.
+    for (auto it = entries_.begin(); it != entries_.end() && it->second.deadline <= now;) {
+      if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+      overdue.emplace_back(it->first, std::move(it->second));
+      it = entries_.erase(it);
+    }
+  }
+  std::vector<RequestHandle> handles;
+  const std::string message = TimeoutMessage();
+  for (auto& [handle, entry] : overdue) {
+    entry.handler->OnResponse(mcp::MakeError(entry.original_id, mcp::kRequestTimeout, message));
+    handles.push_back(handle);
+  }
+  return handles;
 }
 
 void Correlator::SetUnsolicitedHandler(std::function<void(const Json&)> handler) {

@@ -1,17 +1,23 @@
 #pragma once
 // Correlator: maps the ids and progress tokens of requests forwarded upstream to the callers'
-// own, and routes every inbound upstream message to the handler it belongs to. Shared by the
-// stdio and HTTP upstreams. Thread-safe; handlers are called outside the lock.
+// own, routes every inbound upstream message to the handler it belongs to, and fails requests
+// that outlive the request timeout. Shared by the stdio and HTTP upstreams. Thread-safe;
+// handlers are called outside the lock.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "upstream/upstream.h"
 
 namespace holdgate::upstream {
+
+// How often an upstream looks for overdue requests: a tenth of the timeout, within 10 ms..1 s.
+std::chrono::milliseconds OverdueCheckInterval(int64_t request_timeout_ms);
 
 class Correlator {
  public:
@@ -19,8 +25,11 @@ class Correlator {
   // outside any reply stream to the request in flight (stdio); otherwise they are unsolicited
   // (HTTP: those come on the GET stream). `reply` writes a message to the upstream, used to
   // refuse requests that cannot be attributed.
-  Correlator(bool attribute_unrelated, std::function<void(const Json&)> reply)
-      : attribute_unrelated_(attribute_unrelated), reply_(std::move(reply)) {}
+  // `request_timeout_ms` (0 = none): see FailOverdue.
+  Correlator(bool attribute_unrelated, std::function<void(const Json&)> reply, int64_t request_timeout_ms = 0)
+      : attribute_unrelated_(attribute_unrelated),
+        reply_(std::move(reply)),
+        request_timeout_(request_timeout_ms) {}
 
   struct Registered {
     RequestHandle handle = 0;
@@ -39,6 +48,13 @@ class Correlator {
   Json Fail(RequestHandle handle, int code, const std::string& message);
   // Completes every in-flight request with an error (upstream died or is stopping).
   void FailAll(int code, const std::string& message);
+  // Completes every request registered at least the request timeout before `now` with a
+  // kRequestTimeout error "upstream did not answer within <timeout>; the call may or may not have
+  // run; not re-run" and returns their handles (= upstream wire ids), oldest first, for the caller
+  // to cancel upstream. A late answer to one of them is dropped by Route. No-op without a timeout.
+  std::vector<RequestHandle> FailOverdue(std::chrono::steady_clock::time_point now);
+  // The timeout error's message, e.g. "upstream did not answer within 5m; …".
+  std::string TimeoutMessage() const;
 
   void SetUnsolicitedHandler(std::function<void(const Json&)> handler);
   size_t in_flight() const;
@@ -49,10 +65,12 @@ class Correlator {
     Json original_token;  // null when the request had none
     std::string wire_token;
     std::shared_ptr<ReplyHandler> handler;
+    std::chrono::steady_clock::time_point deadline;  // max() without a timeout
   };
 
   const bool attribute_unrelated_;
   const std::function<void(const Json&)> reply_;
+  const std::chrono::milliseconds request_timeout_;  // 0 = none
   mutable std::mutex mu_;
   uint64_t next_ = 1;                                     // guarded by mu_
   std::map<RequestHandle, Entry> entries_;                // guarded by mu_; ordered = age

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/periodic_thread.h"
 #include "mcp/jsonrpc.h"
 #include "transport/sse.h"
 #include "upstream/correlator.h"
@@ -25,7 +26,9 @@ namespace {
 
 constexpr int64_t kInitializeTimeoutMs = 30000;
 constexpr size_t kMaxWorkers = 512;
-constexpr time_t kStreamReadTimeoutSec = 24 * 3600;  // a tool may stream nothing for a long time
+// Without a request timeout a tool may stream nothing for a long time; with one, the watchdog
+// ends the exchange at the timeout and the socket read timeout is only a backstop.
+constexpr time_t kStreamReadTimeoutSec = 24 * 3600;
 
 struct Endpoint {
   std::string origin;  // scheme://host:port, what httplib::Client takes
@@ -44,13 +47,17 @@ bool SplitUrl(const std::string& url, Endpoint* out) {
 class HttpUpstream final : public Upstream {
  public:
   explicit HttpUpstream(Options options)
-      : options_(std::move(options)), correlator_(false, [this](const Json& m) { Respond(m); }) {}
+      : options_(std::move(options)),
+        correlator_(false, [this](const Json& m) { Respond(m); }, options_.request_timeout_ms),
+        watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
+                  PeriodicThread::First::kWaitFirst) {}
   ~HttpUpstream() override { Stop(); }
 
   Status Start() override {
     if (!SplitUrl(options_.url, &endpoint_)) {
       return InvalidArgument("upstream URL must look like http://host:port/path: " + options_.url);
     }
+    if (options_.request_timeout_ms > 0) watchdog_.Start();
     Status s = Handshake();
     if (!s.ok()) return s;
     get_stream_ = std::thread([this] { RunGetStream(); });
@@ -67,6 +74,7 @@ class HttpUpstream final : public Upstream {
       stopping_ = true;
     }
     cv_.notify_all();
+    watchdog_.Stop();
     {
       std::lock_guard<std::mutex> lock(get_mu_);
       if (get_client_) get_client_->stop();
@@ -118,7 +126,31 @@ class HttpUpstream final : public Upstream {
   void Cancel(RequestHandle handle, const std::string& reason) override {
     Json wire_id = correlator_.Fail(handle, mcp::kRequestTimeout, "request cancelled: " + reason);
     if (wire_id.is_null()) return;
+    // The notification travels on another connection and may overtake the request itself; cutting
+    // the exchange frees a thread waiting in SendOnThisThread whatever the server makes of it.
+    CutExchange(handle);
     Notify(mcp::MakeNotification("notifications/cancelled", {{"requestId", wire_id}, {"reason", reason}}));
+  }
+
+  // Shuts down the socket of the exchange POSTing request `handle`, if it is still running; the
+  // thread in it returns (httplib's stop() is safe against a request in flight).
+  void CutExchange(RequestHandle handle) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = exchanges_.find(handle);
+    if (it != exchanges_.end()) it->second->stop();
+  }
+
+  // The request timeout: the caller already has its error; the hung exchange is cut (its
+  // client's socket shut down, so the thread in it returns), the server is told to stop, and a
+  // late answer, if any, is dropped by the correlator.
+  void CancelOverdue() {
+    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+      log::Warn("upstream request timed out; cancelled",
+                {{"transport", "http"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
+      CutExchange(handle);
+      Notify(mcp::MakeNotification("notifications/cancelled",
+                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+    }
   }
 
   void Notify(const Json& notification) override {
@@ -174,7 +206,8 @@ class HttpUpstream final : public Upstream {
     cli.set_keep_alive(true);
     cli.set_tcp_nodelay(true);  // small JSON-RPC writes must not wait for delayed ACKs
     cli.set_connection_timeout(10, 0);
-    cli.set_read_timeout(kStreamReadTimeoutSec, 0);
+    cli.set_read_timeout(options_.request_timeout_ms > 0 ? options_.request_timeout_ms / 1000 + 30 : kStreamReadTimeoutSec,
+                         0);
     cli.set_write_timeout(30, 0);
   }
 
@@ -221,8 +254,23 @@ class HttpUpstream final : public Upstream {
     return h;
   }
 
-  // POSTs one message. For a request (handle != 0) the reply is routed through the correlator.
+  // POSTs one message. For a request (handle != 0) the reply is routed through the correlator,
+  // and the exchange is registered so that the request timeout can cut it.
   void Post(httplib::Client& cli, const Json& message, RequestHandle handle, bool may_reinitialize) {
+    struct Registration {
+      HttpUpstream* self;
+      RequestHandle handle;
+      Registration(HttpUpstream* s, RequestHandle h, httplib::Client* c) : self(s), handle(h) {
+        if (!handle) return;
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->exchanges_[handle] = c;
+      }
+      ~Registration() {
+        if (!handle) return;
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->exchanges_.erase(handle);
+      }
+    } registration(this, handle, &cli);
     httplib::Request req;
     req.method = "POST";
     req.path = endpoint_.path;
@@ -364,12 +412,14 @@ class HttpUpstream final : public Upstream {
   std::deque<std::function<void(httplib::Client&)>> jobs_; // guarded by mu_
   std::vector<std::thread> workers_;                       // guarded by mu_
   std::unordered_set<httplib::Client*> active_clients_;    // guarded by mu_
+  std::map<RequestHandle, httplib::Client*> exchanges_;    // guarded by mu_; requests being POSTed
   size_t idle_workers_ = 0;                                // guarded by mu_
 
   std::mutex reinit_mu_;
   std::mutex get_mu_;
   httplib::Client* get_client_ = nullptr;                  // guarded by get_mu_
   std::thread get_stream_;
+  PeriodicThread watchdog_;  // request timeouts (CancelOverdue); stopped first in Stop()
 };
 
 }  // namespace

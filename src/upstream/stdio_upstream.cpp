@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/line_splitter.h"
+#include "common/periodic_thread.h"
 #include "common/log.h"
 #include "mcp/jsonrpc.h"
 #include "upstream/correlator.h"
@@ -29,10 +30,14 @@ constexpr size_t kMaxLineBytes = 64 * 1024 * 1024;
 class StdioUpstream final : public Upstream {
  public:
   explicit StdioUpstream(Options options)
-      : options_(std::move(options)), correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }) {}
+      : options_(std::move(options)),
+        correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }, options_.request_timeout_ms),
+        watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
+                  PeriodicThread::First::kWaitFirst) {}
   ~StdioUpstream() override { Stop(); }
 
   Status Start() override {
+    if (options_.request_timeout_ms > 0) watchdog_.Start();
     Status s = SpawnAndInitialize();
     if (!s.ok()) return s;
     supervisor_ = std::thread([this] { Supervise(); });
@@ -46,6 +51,7 @@ class StdioUpstream final : public Upstream {
       stopping_ = true;
     }
     cv_.notify_all();
+    watchdog_.Stop();
     KillChild();
     if (supervisor_.joinable()) supervisor_.join();
     JoinReaders();
@@ -71,6 +77,17 @@ class StdioUpstream final : public Upstream {
     if (wire_id.is_null()) return;
     Notify(mcp::MakeNotification("notifications/cancelled",
                                  {{"requestId", wire_id}, {"reason", reason}}));
+  }
+
+  // The request timeout: the caller already has its error; the child is told to stop, and its
+  // late answer, if any, is dropped by the correlator.
+  void CancelOverdue() {
+    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+      log::Warn("upstream request timed out; cancelled",
+                {{"transport", "stdio"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
+      Notify(mcp::MakeNotification("notifications/cancelled",
+                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+    }
   }
 
   void Notify(const Json& notification) override { WriteLine(DumpJson(notification)); }
@@ -291,6 +308,7 @@ class StdioUpstream final : public Upstream {
   std::thread supervisor_;
   std::thread stdout_reader_;
   std::thread stderr_reader_;
+  PeriodicThread watchdog_;  // request timeouts (CancelOverdue); stopped first in Stop()
 };
 
 }  // namespace

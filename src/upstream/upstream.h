@@ -3,7 +3,8 @@
 // downstream sessions share. An Upstream owns request-id and progress-token correlation: callers
 // hand in requests with their own ids and get replies back with those ids restored.
 // Thread-safe: Send/Notify/Respond may be called from any thread and never block on the network;
-// handlers are invoked on the upstream's own reader threads and must not block.
+// handlers are invoked on the upstream's own reader threads (and, for a request past
+// Options::request_timeout_ms, on its timeout thread) and must not block.
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,7 +39,11 @@ struct Options {
   std::string command;              // stdio: shell-split command line of the child
   std::string url;                  // http: Streamable HTTP endpoint
   Json client_capabilities = Json::object();  // what holdgate declares in its own initialize
-  int64_t request_timeout_ms = 0;   // 0 = none; a call past it gets an error and is cancelled
+  // 0 = none. A request not answered this long after it was sent gets a kRequestTimeout error
+  // ("upstream did not answer within …; the call may or may not have run; not re-run"), is
+  // cancelled upstream (notifications/cancelled; over HTTP its exchange is cut too), and a late
+  // answer is dropped. Progress does not extend it.
+  int64_t request_timeout_ms = 0;
   int64_t restart_backoff_ms = 500;
 };
 

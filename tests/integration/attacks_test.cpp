@@ -1,7 +1,7 @@
 // The attack suite, against a real holdgate process: DNS rebinding (foreign Host/Origin), oversized
 // and deeply nested JSON, invalid UTF-8, header and SSE injection through echoed values, path
 // traversal on the static UI, CSRF on the review API, SQL metacharacters in every filter, XSS
-// payloads, the JWT attack set, Slack replay (when /slack/actions is served), hidden tools, self
+// payloads, the JWT attack set, Slack replay on /slack/actions, hidden tools, self
 // approval, and a reviewer token used as an agent key. Each: refused with the right status,
 // nothing decided (checked through the review API and the upstream's request log), and the audit
 // log records the attempt where holdgate audits that kind of refusal; the chain always verifies.
@@ -471,10 +471,11 @@ TEST_CASE("attacks: SQL metacharacters in every filter are data, not SQL", "[int
       if (r.status == 200 && r.body.is_object() && r.body.contains("events") && !wildcard) CHECK(r.body["events"].empty());
     }
   }
-  // Nothing changed: the approval is still there and pending, the audit only grew, the chain holds.
+  // Nothing changed: the approval is still there and pending, no audit row was added or removed
+  // (reads are not audited), the chain holds.
   CHECK(Str(h.Approval(call.id), "state") == "pending");
   CHECK(h.Approvals("all").size() == 1);
-  CHECK(h.Audit().size() >= audit_before);
+  CHECK(h.Audit().size() == audit_before);
   CHECK(h.AuditVerify()["ok"] == true);
   // Metacharacters inside tool arguments and reasons are stored verbatim.
   call.Finish(MintToken("carol"));
@@ -732,13 +733,8 @@ TEST_CASE("attacks: Slack replay on /slack/actions", "[integration][attacks][sla
     return res ? res->status : 0;
   };
   const int first = post(ts, sig);
-  if (first == 404) {
-    WARN("skipped: holdgate serve does not route /slack/actions yet (the notifier is not wired into serve); "
-         "Slack replay is covered in-process by notify_slack_test");
-    call.Finish(MintToken("carol"));
-    return;
-  }
-  CHECK(first == 200);
+  // A 404 means holdgate serve does not route /slack/actions: a failure, not a skip.
+  REQUIRE(first == 200);
   REQUIRE(WaitUntil([&] { return Str(h.Approval(call.id), "state") == "completed"; }));
   // The same signed request again, a stale one, and a forged one: refused, nothing more happens.
   CHECK(post(ts, sig) >= 400);
@@ -753,8 +749,9 @@ TEST_CASE("attacks: Slack replay on /slack/actions", "[integration][attacks][sla
   CHECK(detail["decided_via"] == "slack");
   // The refusals are audited (replayed, stale, bad signature).
   Json refused = h.Audit("slack.refused");
-  CHECK(refused.size() >= 3);
-  CHECK(CountAudit(refused, "detail", "replayed") >= 1);
+  INFO(refused.dump());
+  CHECK(refused.size() == 3);
+  CHECK(CountAudit(refused, "detail", "replayed") == 1);
   CHECK(h.AuditVerify()["ok"] == true);
 }
 

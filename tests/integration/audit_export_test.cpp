@@ -90,9 +90,13 @@ with open(sys.argv[2]) as f:
     events = [json.loads(line) for line in f if line.strip()]
 print("rows", len(rows))
 assert len(rows) == len(events), ("row count", len(rows), len(events))
+def guarded(v):  # README "Audit log": the CSV's formula guard
+    if v and (v[0] in "=@\t\r" or (v[0] in "+-" and any(c in v[1:] for c in '(|!&"[=@\t\r\n'))):
+        return "'" + v
+    return v
 for r, e in zip(rows, events):
     for k in ("type", "approval_id", "principal", "actor", "via", "tool", "rule", "decision", "prev_hash", "hash", "ts"):
-        assert r[k] == (e[k] if e[k] is not None else ""), (e["seq"], k, r[k], e[k])
+        assert r[k] == guarded(e[k] if e[k] is not None else ""), (e["seq"], k, r[k], e[k])
     assert int(r["seq"]) == e["seq"], (r["seq"], e["seq"])
     detail = json.loads(r["detail"]) if r["detail"] != "" else None
     assert detail == e["detail"], (e["seq"], r["detail"], e["detail"])
@@ -112,6 +116,11 @@ TEST_CASE("audit export: jq and Python's csv read the same events, every event r
     McpHttpClient a = run.Agent(kAgentKeyA);
     // Awkward content for CSV and JSON: commas, quotes, newlines, non-ASCII.
     CHECK(ToolIsError(a.CallTool("stats", {{"note", "a, \"quoted\"\nsecond line; caf\xc3\xa9 \xe2\x9c\x93"}})));
+    // Tool names a spreadsheet would (not) run as formulas; the policy allows unknown tools, the
+    // upstream refuses them, and audit.all_calls records each name.
+    for (const char* tool : {"-cmd", "-3", "=cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0"}) {
+      CHECK(ToolIsError(a.CallTool(tool, Json::object())));
+    }
   }
   MixedTraffic(run, "second", /*with_expiry=*/false);
   Exporter ex{run};
@@ -157,8 +166,13 @@ TEST_CASE("audit export: jq and Python's csv read the same events, every event r
   }
 
   // CSV through Python's csv module: same rows, same ids and hashes, same fields.
-  ex.Export("csv");
+  const std::string csv_text = ex.Export("csv");
   const std::string csv_file = ex.last_file;
+  CHECK(csv_text.find(",-cmd,") != std::string::npos);
+  CHECK(csv_text.find(",-3,") != std::string::npos);
+  CHECK(csv_text.find(",'=cmd|' /C calc'!A0,") != std::string::npos);
+  CHECK(csv_text.find(",'-2+3+cmd|' /C calc'!A0,") != std::string::npos);
+  CHECK(csv_text.find("'-cmd") == std::string::npos);
   WriteFile(run.dir.File("check_csv.py"), kCsvCheck);
   const std::string py_out = run.dir.File("py.out");
   ToolRun py = RunToFile(run, {python, run.dir.File("check_csv.py"), csv_file, jsonl_file}, py_out);

@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the audit integration tests: a real holdgate (demo upstream over stdio) with a policy
-// that allows, denies and holds, two keyed agents, audit of all calls and 1 s signed checkpoints;
+// that allows, denies and holds, two keyed agents, audit of all calls and 1 s signed checkpoints
+// (also in a checkpoint file);
 // and helpers that run the holdgate CLI, sqlite3, jq and python3 as child processes.
 #include <signal.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ struct AuditRun {
   std::string db = dir.File("holdgate.db");
   std::string config = dir.File("holdgate.json");
   std::string policy = dir.File("policy.json");
+  std::string checkpoint_file = dir.File("checkpoints.jsonl");  // audit.checkpoint.file
   int runs = 0;
 
   explicit AuditRun(bool checkpoints = true) {
@@ -66,7 +68,9 @@ struct AuditRun {
     Json cfg = {{"mcp", {{"agent_keys", {{{"name", "a"}, {"principal", "agent-a"}, {"sha256", Sha256Hex(kAgentKeyA)}},
                                          {{"name", "b"}, {"principal", "agent-b"}, {"sha256", Sha256Hex(kAgentKeyB)}}}}}},
                 {"audit", {{"all_calls", true}}}};
-    if (checkpoints) cfg["audit"]["checkpoint"] = {{"key", kCheckpointKey}, {"every", "1s"}};
+    if (checkpoints) {
+      cfg["audit"]["checkpoint"] = {{"key", kCheckpointKey}, {"every", "1s"}, {"file", checkpoint_file}};
+    }
     WriteFile(config, cfg.dump());
     Start();
   }

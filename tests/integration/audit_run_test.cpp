@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/json_util.h"
+#include "store/audit.h"
 
 #include "integration/audit_fixture.h"
 
@@ -122,6 +124,96 @@ TEST_CASE("audit: a realistic run verifies, and sqlite3 edits, deletes and reord
   CHECK(run.Holdgate({"audit", "verify", "--db", guarded}).code == 0);
 }
 
+TEST_CASE("audit: rows cut at the start behind a forged anchor, or off the end, fail verify with the key and "
+          "the checkpoint file",
+          "[integration][audit]") {
+  RequireProgram("sqlite3");
+  AuditRun run;
+  MixedTraffic(run, "first", /*with_expiry=*/false);
+  REQUIRE(WaitUntil([&] { return ReadFile(run.checkpoint_file).find("\"hmac\"") != std::string::npos; }, 5000));
+  MixedTraffic(run, "second", /*with_expiry=*/false);
+  run.Stop();  // one more checkpoint over the final head
+  ToolRun intact = run.Holdgate({"audit", "verify", "--db", run.db, "--config", run.config});
+  INFO(intact.out);
+  REQUIRE(intact.code == 0);
+  CHECK(intact.out.find("all on the chain") != std::string::npos);
+  const std::string key_only[] = {"--checkpoint-key", kCheckpointKey};
+
+  SECTION("start: forged anchor, seq 1..cut deleted with the triggers in place, self-hashed audit.archived row") {
+    const std::string db = run.CopyDb("start-cut.db");
+    const int64_t cut = QueryInt(run, db, "SELECT MIN(seq) FROM audit_events WHERE type = 'approval.rejected'");
+    const std::string cut_s = std::to_string(cut);
+    ToolRun q = run.Sqlite(db, "SELECT hash FROM audit_events WHERE seq = " + cut_s);
+    REQUIRE(q.code == 0);
+    const std::string cut_hash = q.out.substr(0, 64);
+    ToolRun edit = run.Sqlite(db, "INSERT INTO audit_anchors (seq, hash, first_seq, start_hash, count, archived_at, "
+                                  "archive) VALUES (" + cut_s + ", '" + cut_hash + "', 1, '" +
+                                      std::string(store::kGenesisHash) + "', " + cut_s +
+                                      ", 0, 'audit-2026-01.jsonl'); DELETE FROM audit_events WHERE seq <= " + cut_s);
+    INFO(edit.out);
+    REQUIRE(edit.code == 0);
+    store::AuditEvent e;
+    e.seq = QueryInt(run, db, "SELECT MAX(seq) FROM audit_events") + 1;
+    e.ts_ms = SystemClock::Instance().NowMs();
+    e.type = "audit.archived";
+    e.actor = "ops";
+    e.via = "cli";
+    e.decision = "archive";
+    e.detail = {{"first_seq", 1}, {"last_seq", cut}, {"count", cut}, {"start_hash", store::kGenesisHash},
+                {"head_hash", cut_hash}, {"archive", "audit-2026-01.jsonl"}};
+    ToolRun head = run.Sqlite(db, "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    REQUIRE(head.code == 0);
+    e.prev_hash = head.out.substr(0, 64);
+    e.hash = Sha256Hex(store::AuditCanonicalForm(e));
+    ToolRun append = run.Sqlite(
+        db, "INSERT INTO audit_events (seq, ts, type, approval_id, principal, actor, via, tool, rule, decision, "
+            "detail, prev_hash, hash) VALUES (" + std::to_string(e.seq) + ", " + std::to_string(e.ts_ms) +
+                ", 'audit.archived', '', '', 'ops', 'cli', '', '', 'archive', '" + CanonicalJson(e.detail) + "', '" +
+                e.prev_hash + "', '" + e.hash + "')");
+    INFO(append.out);
+    REQUIRE(append.code == 0);
+    // The chain alone (what verify checked before) passes and claims an archive that does not exist.
+    ToolRun chain_only = run.Holdgate({"audit", "verify", "--db", db});
+    INFO(chain_only.out);
+    CHECK(chain_only.code == 0);
+    CHECK(chain_only.out.find("starts after archive anchor seq " + cut_s) != std::string::npos);
+    for (const std::vector<std::string>& with : {std::vector<std::string>{"--config", run.config},
+                                                 std::vector<std::string>{key_only[0], key_only[1]}}) {
+      std::vector<std::string> argv = {"audit", "verify", "--db", db};
+      argv.insert(argv.end(), with.begin(), with.end());
+      ToolRun v = run.Holdgate(argv);
+      INFO(v.out);
+      CHECK(v.code == 6);
+      CHECK(v.out.find("Audit chain BROKEN at seq " + cut_s + ": the chain starts at archive anchor seq " + cut_s +
+                       ", but no checkpoint signed with the key vouches for it") != std::string::npos);
+    }
+  }
+  SECTION("end: the newest rows deleted, triggers dropped") {
+    const std::string db = run.CopyDb("end-cut.db");
+    const int64_t last_cp = QueryInt(run, db, "SELECT MAX(seq) FROM audit_events WHERE type = 'audit.checkpoint'");
+    const int64_t from = last_cp - 1;  // the head the last checkpoint signed, and everything after it
+    ToolRun edit = run.Sqlite(db, std::string(kDropTriggers) + "DELETE FROM audit_events WHERE seq >= " +
+                                      std::to_string(from));
+    INFO(edit.out);
+    REQUIRE(edit.code == 0);
+    // The chain and every checkpoint left in it verify: the cut is invisible without the file.
+    ToolRun keyed = run.Holdgate({"audit", "verify", "--db", db, key_only[0], key_only[1]});
+    INFO(keyed.out);
+    CHECK(keyed.code == 0);
+    CHECK(keyed.out.find("no checkpoint file given") != std::string::npos);
+    ToolRun v = run.Holdgate({"audit", "verify", "--db", db, "--config", run.config});
+    INFO(v.out);
+    CHECK(v.code == 6);
+    CHECK(v.out.find("Audit chain BROKEN at seq " + std::to_string(from) + ": rows were cut off the end") !=
+          std::string::npos);
+    CHECK(v.out.find("but the database's chain ends at seq " + std::to_string(from - 1)) != std::string::npos);
+    auto j = ParseJson(run.Holdgate({"audit", "verify", "--db", db, "--config", run.config, "--json"}).out);
+    REQUIRE(j.ok());
+    CHECK((*j)["ok"] == false);
+    CHECK((*j)["broken_seq"] == from);
+  }
+}
+
 TEST_CASE("audit: archive and prune twice (once beside a live server), then the database and the archives verify",
           "[integration][audit]") {
   RequireProgram("sqlite3");
@@ -130,7 +222,13 @@ TEST_CASE("audit: archive and prune twice (once beside a live server), then the 
   run.Stop();
   const int64_t cut1 = QueryInt(run, run.db, "SELECT MAX(seq) FROM audit_events WHERE type = 'approval.rejected'");
   const std::string a1 = run.dir.File("audit-1.jsonl");
-  ToolRun r1 = run.Holdgate({"audit", "archive", "--db", run.db, "--through-seq", std::to_string(cut1), "--out", a1});
+  // The chain carries signed checkpoints: an archive without the key is refused.
+  ToolRun unkeyed = run.Holdgate({"audit", "archive", "--db", run.db, "--through-seq", std::to_string(cut1), "--out", a1});
+  INFO(unkeyed.out);
+  CHECK(unkeyed.code == 2);
+  CHECK(unkeyed.out.find("give the checkpoint key") != std::string::npos);
+  ToolRun r1 = run.Holdgate(
+      {"audit", "archive", "--db", run.db, "--through-seq", std::to_string(cut1), "--out", a1, "--config", run.config});
   INFO(r1.out);
   REQUIRE(r1.code == 0);
   CHECK(r1.out.find("Archived seq 1.." + std::to_string(cut1)) != std::string::npos);
@@ -150,7 +248,7 @@ TEST_CASE("audit: archive and prune twice (once beside a live server), then the 
   REQUIRE(WaitUntil([&] { return calls.load() >= 20; }, 20000));
   const std::string a2 = run.dir.File("audit-2.jsonl");
   const std::string cut_time = FormatTimeMs(SystemClock::Instance().NowMs());
-  ToolRun r2 = run.Holdgate({"audit", "archive", "--db", run.db, "--before", cut_time, "--out", a2});
+  ToolRun r2 = run.Holdgate({"audit", "archive", "--db", run.db, "--before", cut_time, "--out", a2, "--config", run.config});
   INFO(r2.out);
   REQUIRE(r2.code == 0);
   CHECK(r2.out.find("Archived seq " + std::to_string(cut1 + 1) + "..") != std::string::npos);
@@ -174,6 +272,7 @@ TEST_CASE("audit: archive and prune twice (once beside a live server), then the 
   CHECK(v.out.find("Archive " + a2 + " OK: seq " + std::to_string(cut1 + 1) + "..") != std::string::npos);
   CHECK(v.out.find("an anchor of the database") != std::string::npos);
   CHECK(v.out.find("Complete: the archives hold seq 1..") != std::string::npos);
+  CHECK(v.out.find("all on the chain") != std::string::npos);  // the checkpoint file, archive checkpoints too
   // Archive 1 alone claims history from seq 1 but stops short of the database's start.
   ToolRun partial = run.Holdgate({"audit", "verify", "--db", run.db, "--archive", a1});
   INFO(partial.out);
@@ -189,7 +288,8 @@ TEST_CASE("audit: archive and prune twice (once beside a live server), then the 
   CHECK((*report)["archives"][1]["start_hash"] == (*report)["archives"][0]["head_hash"]);  // archive 2 continues 1
   CHECK(run.Holdgate({"audit", "verify", "--archive", a1}).code == 0);
   // An age as the cut point: nothing is ten years old.
-  ToolRun none = run.Holdgate({"audit", "archive", "--db", run.db, "--before", "3650d", "--out", run.dir.File("none.jsonl")});
+  ToolRun none = run.Holdgate(
+      {"audit", "archive", "--db", run.db, "--before", "3650d", "--out", run.dir.File("none.jsonl"), "--config", run.config});
   INFO(none.out);
   CHECK(none.code == 0);
   CHECK(none.out.find("Nothing to archive") != std::string::npos);

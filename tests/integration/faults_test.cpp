@@ -2,10 +2,11 @@
 // process for longer than the busy timeout, a full disk (a small tmpfs), and kill -9 at the steps
 // of a hold that tests/integration/holds_test.cpp does not cover (during a burst of requests,
 // around the pending rows; after approval before release; while approved calls are released and
-// answered). Upstream hang and crash are in gateway_http_test.cpp; kill -9 with a pending or
-// executing approval in holds_test.cpp. Each asserts: no approval lost, no tool run twice (the
-// requests that reached the upstream, per job id), every retry answered consistently, the audit
-// chain intact.
+// answered), and an upstream that never answers (upstream.request_timeout, over stdio and HTTP:
+// the agent gets an error, the request is cancelled upstream, an approved call ends failed). An
+// upstream crash is in gateway_http_test.cpp; kill -9 with a pending or executing approval in
+// holds_test.cpp. Each asserts: no approval lost, no tool run twice (the requests that reached the
+// upstream, per job id), every retry answered consistently, the audit chain intact.
 #include <sqlite3.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -249,6 +251,91 @@ TEST_CASE("faults: a full disk gives clear errors and corrupts nothing", "[integ
   CommandResult offline = AuditVerifyOffline(h.DbPath());
   INFO(offline.out);
   CHECK(offline.code == 0);
+}
+
+// slow_echo (allowed) and start_job with wait=true (held) answer only after an hour: to holdgate
+// they are a hung upstream. Both stop at once on notifications/cancelled (demo counter
+// requests_cancelled).
+constexpr char kHangPolicy[] = R"({"version":"1","default":"allow","tools":{
+  "start_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"60s"}}}})";
+constexpr char kTimeoutPrefix[] =
+    "upstream did not answer within 1500ms; the call may or may not have run; not re-run";
+
+void CheckHungUpstream(Instance& h, const std::function<int(const std::string&)>& counter) {
+  McpHttpClient agent = h.Agent();
+  // Pass-through: the agent gets the timeout error, and the upstream is told to stop.
+  const auto start = std::chrono::steady_clock::now();
+  Json reply = agent.CallTool("slow_echo", {{"message", "hang"}, {"delay_ms", 3600000}});
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  INFO("reply: " << reply.dump() << " after " << waited.count() << " ms");
+  REQUIRE(reply.contains("error"));
+  CHECK(reply["error"]["code"] == -32001);
+  CHECK(Str(reply["error"], "message").rfind(kTimeoutPrefix, 0) == 0);
+  CHECK(waited.count() >= 1500);
+  CHECK(waited.count() < 15000);
+  CHECK(WaitUntil([&] { return counter("requests_cancelled") >= 1; }, 10000));
+  CHECK(counter("slow_echo_completed") <= 0);
+
+  // Held, approved, then the upstream hangs: the agent gets an error and the approval ends failed.
+  Json held;
+  std::thread call([&] {
+    held = agent.CallTool("start_job", {{"duration_ms", 3600000}, {"wait", true}, {"label", "hang"}},
+                          {{"progressToken", "p-hang"}});
+  });
+  Json pending = h.Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  const std::string id = pending["id"];
+  REQUIRE(h.Reviewer("bob").Approve(id).status == 200);
+  call.join();
+  INFO("held reply: " << held.dump());
+  CHECK(IsError(held));
+  CHECK(held.dump().find("upstream did not answer within 1500ms") != std::string::npos);
+  Json approval;
+  CHECK(WaitUntil([&] {
+    approval = h.Approval(id);
+    return Str(approval, "state") == "failed";
+  }, 10000));
+  INFO("approval: " << approval.dump());
+  CHECK(Str(approval, "state") == "failed");
+  CHECK(approval.dump().find("upstream did not answer") != std::string::npos);
+  CHECK(WaitUntil([&] { return counter("requests_cancelled") >= 2; }, 10000));
+  CHECK(counter("jobs_completed") <= 0);
+  CHECK(h.AuditVerify()["ok"] == true);
+}
+
+TEST_CASE("faults: a hung stdio upstream: the agent gets an error after upstream.request_timeout, "
+          "an approved call ends failed",
+          "[integration][faults][timeout]") {
+  TempDir cfg_dir;
+  const std::string cfg = cfg_dir.File("holdgate.json");
+  WriteFile(cfg, R"({"upstream":{"request_timeout":"1500ms"}})");
+  Instance h(kHangPolicy, {"--config", cfg});
+  REQUIRE(h.Start());
+  CheckHungUpstream(h, [&](const std::string& name) { return h.Counter(name); });
+  CHECK(h.Terminate() == 0);
+}
+
+TEST_CASE("faults: a hung HTTP upstream: the agent gets an error after upstream.request_timeout, "
+          "an approved call ends failed",
+          "[integration][faults][timeout]") {
+  TempDir demo_dir;
+  ChildProcess demo({HOLDGATE_DEMO_UPSTREAM, "--http", "127.0.0.1:0", "--ready-file", demo_dir.File("ready.json"),
+                     "--counters-file", demo_dir.File("counters.json")},
+                    demo_dir.File("demo.log"));
+  Json ready = WaitForJsonFile(demo_dir.File("ready.json"));
+  REQUIRE(ready.is_object());
+  const std::string url = ready.value("url", ready.value("mcp", ""));
+  REQUIRE_FALSE(url.empty());
+  const std::string cfg = demo_dir.File("holdgate.json");
+  WriteFile(cfg, R"({"upstream":{"request_timeout":"1500ms"}})");
+  Instance h(kHangPolicy, {"--config", cfg});
+  h.set_upstream_url(url);
+  REQUIRE(h.Start());
+  CheckHungUpstream(h, [&](const std::string& name) {
+    auto parsed = ParseJson(ReadFile(demo_dir.File("counters.json")));
+    return parsed.ok() ? parsed.value().value(name, 0) : 0;
+  });
+  CHECK(h.Terminate() == 0);
 }
 
 TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and duplicates nothing",

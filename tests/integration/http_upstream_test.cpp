@@ -1,6 +1,7 @@
 // The Streamable HTTP upstream against the real demo server over loopback: requests sent through
 // the worker pool (Send) and on the caller's thread (SendOnThisThread) get the same answers; a
-// Cancel reaches a call running on the caller's thread; Stop() ends one that is still waiting.
+// Cancel reaches a call running on the caller's thread; Stop() ends one that is still waiting; a
+// call past request_timeout gets the timeout error and is cancelled upstream.
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -69,9 +70,10 @@ Json Call(int id, const std::string& tool, Json arguments) {
               {"params", {{"name", tool}, {"arguments", std::move(arguments)}}}};
 }
 
-std::unique_ptr<upstream::Upstream> Connect(const std::string& url) {
+std::unique_ptr<upstream::Upstream> Connect(const std::string& url, int64_t request_timeout_ms = 0) {
   upstream::Options o;
   o.url = url;
+  o.request_timeout_ms = request_timeout_ms;
   auto up = upstream::MakeHttpUpstream(o);
   Status s = up->Start();
   INFO(s.ToString());
@@ -143,6 +145,42 @@ TEST_CASE("http upstream: Stop ends a call still waiting on the caller's thread"
   auto b = std::make_shared<Collect>();
   up->SendOnThisThread(Call(10, "slow_echo", {{"message", "x"}}), b, [](upstream::RequestHandle) {});
   CHECK(b->Wait().contains("error"));
+}
+
+TEST_CASE("http upstream: past request_timeout the caller gets an error, the exchange is cut and cancelled",
+          "[integration][upstream]") {
+  DemoOverHttp demo;
+  auto up = Connect(demo.url, /*request_timeout_ms=*/300);
+  for (bool on_caller_thread : {true, false}) {
+    INFO((on_caller_thread ? "SendOnThisThread" : "Send"));
+    auto a = std::make_shared<Collect>();
+    const auto start = std::chrono::steady_clock::now();
+    Json request = Call(on_caller_thread ? 11 : 12, "slow_echo", {{"message", "hang"}, {"delay_ms", 3600000}});
+    if (on_caller_thread) {
+      // Returns only once the hung exchange is cut: the caller's thread is not lost for an hour.
+      up->SendOnThisThread(request, a, [](upstream::RequestHandle) {});
+      CHECK(a->done());
+    } else {
+      up->Send(request, a);
+    }
+    Json reply = a->Wait();
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    INFO(reply.dump() << " after " << waited << " ms");
+    REQUIRE(reply.contains("error"));
+    CHECK(reply["id"] == request["id"]);
+    CHECK(reply["error"]["code"] == -32001);
+    CHECK(reply["error"]["message"] ==
+          "upstream did not answer within 300ms; the call may or may not have run; not re-run");
+    CHECK(waited >= 300);
+    CHECK(waited < 5000);
+  }
+  CHECK(WaitUntil([&] { return demo.Counter("requests_cancelled") == 2; }, 5000));
+  // The connection still serves calls that answer in time.
+  auto ok = std::make_shared<Collect>();
+  up->Send(Call(13, "slow_echo", {{"message", "quick"}, {"delay_ms", 0}}), ok);
+  CHECK(ok->Wait().contains("result"));
+  up->Stop();
 }
 
 }  // namespace

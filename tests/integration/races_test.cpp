@@ -349,17 +349,20 @@ TEST_CASE("races: policy reloads during calls never let a held tool run unapprov
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  const std::vector<const std::string*> cycle = {&denied, &held, &hidden, &broken, &held, &denied, &hidden, &held};
-  int reloads = 0;
-  for (int i = 0; i < 16; ++i) {
-    WriteFile(h.PolicyPath(), *cycle[i % cycle.size()]);
+  // Each step: swap the file, SIGHUP, then wait until the reload is audited (loaded or refused)
+  // and the agents have made calls under it, so every policy in the cycle really meets traffic.
+  auto reload_events = [&] { return h.Audit("policy.loaded").size() + h.Audit("policy.reload_failed").size(); };
+  auto reload = [&](const std::string& text) {
+    const size_t events_before = reload_events();
+    const int calls_before = calls.load();
+    WriteFile(h.PolicyPath(), text);
     kill(h.gw().process->pid(), SIGHUP);
-    ++reloads;
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  }
-  WriteFile(h.PolicyPath(), held);
-  kill(h.gw().process->pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(WaitUntil([&] { return reload_events() > events_before; }, 10000));
+    REQUIRE(WaitUntil([&] { return calls.load() >= calls_before + 4; }, 20000));
+  };
+  const std::vector<const std::string*> cycle = {&denied, &held, &hidden, &broken, &held, &denied, &hidden, &held};
+  for (int i = 0; i < 16; ++i) reload(*cycle[i % cycle.size()]);
+  reload(held);
   stop.store(true);
   for (auto& t : agents) t.join();  // the rejecter still runs: an agent may be waiting on a hold
   stop_rejecter.store(true);

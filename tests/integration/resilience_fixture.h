@@ -90,8 +90,13 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv, const std:
   return r;
 }
 
-// The reviewer CLI as a separate process: `holdgate <args>`.
+// The reviewer CLI as a separate process: `holdgate <args>`. A binary whose dispatcher does not
+// route the reviewer commands fails the test (no fallback that would test something else).
 inline CommandResult RunReviewerCli(const std::vector<std::string>& args) {
+  static const bool routed = RunCommand({HOLDGATE_BINARY, "approve", "--help"}).out.find("unknown command") ==
+                             std::string::npos;
+  INFO(HOLDGATE_BINARY << " does not route the reviewer commands (approve --help: unknown command)");
+  REQUIRE(routed);
   std::vector<std::string> argv = {HOLDGATE_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv);
@@ -114,6 +119,8 @@ class Instance {
   std::string PolicyPath() const { return dir_.File("policy.json"); }
   std::string DbPath() const { return db_path_.empty() ? dir_.File("holdgate.db") : db_path_; }
   void set_db_path(std::string path) { db_path_ = std::move(path); }
+  // A Streamable HTTP upstream instead of the demo over stdio (UpstreamCalls then sees nothing).
+  void set_upstream_url(std::string url) { upstream_url_ = std::move(url); }
   Gateway& gw() { return gw_; }
   int life() const { return life_; }
 
@@ -125,6 +132,7 @@ class Instance {
     launch.policy_file = PolicyPath();
     launch.upstream_cmd = "tee -a " + dir_.File("upstream-in.log") + " | " + std::string(HOLDGATE_DEMO_UPSTREAM) +
                           " --stdio --counters-file " + dir_.File("counters-" + std::to_string(life_) + ".json");
+    launch.upstream_url = upstream_url_;
     launch.extra_args = extra_args_;
     if (!db_path_.empty()) {
       launch.extra_args.push_back("--db");
@@ -220,6 +228,7 @@ class Instance {
   std::vector<std::string> extra_args_;
   std::vector<std::string> env_;
   std::string db_path_;
+  std::string upstream_url_;
   Gateway gw_;
   int life_ = 0;
 };

@@ -113,6 +113,38 @@ TEST_CASE("audit CSV quotes and defuses formulas", "[review][json]") {
   CHECK(AuditCsvHeader().rfind("seq,ts,type,", 0) == 0);
 }
 
+TEST_CASE("audit CSV guards only cells a spreadsheet would run as a formula", "[review][json]") {
+  // The tool column, which an agent controls: what lands between the commas.
+  auto tool_cell = [](const std::string& tool) {
+    store::AuditEvent e;
+    e.seq = 1;
+    e.type = "call.allowed";
+    e.tool = tool;
+    const std::string row = AuditCsvRow(e);
+    // seq,ts,type,approval_id,principal,actor,via,tool,...
+    size_t pos = 0;
+    for (int i = 0; i < 7; ++i) pos = row.find(',', pos) + 1;
+    const size_t end = row[pos] == '"' ? row.find("\",", pos + 1) + 1 : row.find(',', pos);
+    return row.substr(pos, end - pos);
+  };
+  // Text, numbers and flags that begin with - or +: left alone.
+  for (const std::string plain : {"-cmd", "-3", "-3.5e2", "+1 555 0100", "-rf /tmp", "+x", "-", "+", "a=b", "cmd@host"}) {
+    INFO(plain);
+    CHECK(tool_cell(plain) == plain);
+  }
+  // Formulas: = and @ always, tab and CR always, + and - with a call, DDE, reference or string.
+  CHECK(tool_cell("=1+1") == "'=1+1");
+  CHECK(tool_cell("@SUM(A1:A2)") == "'@SUM(A1:A2)");
+  CHECK(tool_cell("\tx") == "'\tx");
+  CHECK(tool_cell("\rx") == "\"'\rx\"");
+  CHECK(tool_cell("-2+3+cmd|' /C calc'!A0") == "'-2+3+cmd|' /C calc'!A0");
+  CHECK(tool_cell("+HYPERLINK(\"http://x\")") == "\"'+HYPERLINK(\"\"http://x\"\")\"");
+  CHECK(tool_cell("-A1&B1") == "'-A1&B1");
+  CHECK(tool_cell("+[book.xlsx]Sheet!A1") == "'+[book.xlsx]Sheet!A1");
+  CHECK(tool_cell("--flag=value") == "'--flag=value");
+  CHECK(tool_cell("-x@y") == "'-x@y");
+}
+
 TEST_CASE("static UI: only embedded files, with content types", "[review][ui]") {
   static const char kIndex[] = "<!doctype html>";
   static const char kJs[] = "export {}";

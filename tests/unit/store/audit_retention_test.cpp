@@ -74,6 +74,71 @@ AuditArchiveResult Archive(StoreFixture& fx, const std::string& out, int64_t bef
   return *r;
 }
 
+AuditCheckpointConfig KeyedConfig(const std::string& file = "") {
+  AuditCheckpointConfig cfg;
+  cfg.enabled = true;
+  cfg.key = kKey;
+  cfg.every_ms = 60 * 60 * 1000;
+  cfg.file = file;
+  return cfg;
+}
+
+AuditVerifyOptions Keyed(const std::string& file = "") {
+  AuditVerifyOptions o;
+  o.checkpoint_key = kKey;
+  o.checkpoint_file = file;
+  return o;
+}
+
+// Appends `n` events and then a checkpoint (through the checkpointer, so the file gets it too).
+void EventsThenCheckpoint(StoreFixture& fx, AuditCheckpointer& cp, int n) {
+  AppendEvents(fx, n);
+  auto written = cp.CheckpointNow();
+  INFO(written.status().ToString());
+  REQUIRE(written.ok());
+  REQUIRE(written->has_value());
+}
+
+// What someone with write access to the file but without the key does to cut rows 1..cut off the
+// start with the triggers in place: insert an anchor naming row `cut` with its real hash (the
+// trigger's rules hold), delete the rows below it (the trigger lets rows at or below an anchor go),
+// and append an audit.archived event hashed like holdgate would, claiming an archive that does not
+// exist.
+void ForgeStartCut(const std::string& db_path, int64_t cut) {
+  SQLite::Database raw(db_path, SQLite::OPEN_READWRITE);
+  const std::string cut_hash = raw.execAndGet("SELECT hash FROM audit_events WHERE seq = " + std::to_string(cut)).getString();
+  raw.exec("INSERT INTO audit_anchors (seq, hash, first_seq, start_hash, count, archived_at, archive) VALUES (" +
+           std::to_string(cut) + ", '" + cut_hash + "', 1, '" + kGenesisHash + "', " + std::to_string(cut) +
+           ", 0, 'audit-2026-01.jsonl')");
+  raw.exec("DELETE FROM audit_events WHERE seq <= " + std::to_string(cut));
+  // The new row continues the newest row left, or the anchor itself when none is.
+  const int64_t rows_left = raw.execAndGet("SELECT COUNT(*) FROM audit_events").getInt64();
+  AuditEvent e;
+  e.seq = rows_left > 0 ? raw.execAndGet("SELECT MAX(seq) FROM audit_events").getInt64() + 1 : cut + 1;
+  e.ts_ms = 1;
+  e.type = "audit.archived";
+  e.actor = "ops";
+  e.via = "cli";
+  e.decision = "archive";
+  e.detail = Json{{"first_seq", 1}, {"last_seq", cut}, {"count", cut}, {"start_hash", kGenesisHash},
+                  {"head_hash", cut_hash}, {"archive", "audit-2026-01.jsonl"}};
+  e.prev_hash = rows_left > 0 ? raw.execAndGet("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1").getString()
+                              : cut_hash;
+  e.hash = Sha256Hex(AuditCanonicalForm(e));
+  SQLite::Statement ins(raw, "INSERT INTO audit_events (seq, ts, type, approval_id, principal, actor, via, tool, rule, "
+                             "decision, detail, prev_hash, hash) VALUES (?, ?, ?, '', '', ?, ?, '', '', ?, ?, ?, ?)");
+  ins.bind(1, static_cast<int64_t>(e.seq));
+  ins.bind(2, static_cast<int64_t>(e.ts_ms));
+  ins.bind(3, e.type);
+  ins.bind(4, e.actor);
+  ins.bind(5, e.via);
+  ins.bind(6, e.decision);
+  ins.bind(7, CanonicalJson(e.detail));
+  ins.bind(8, e.prev_hash);
+  ins.bind(9, e.hash);
+  ins.exec();
+}
+
 }  // namespace
 
 TEST_CASE("archive moves a prefix to a file, prunes it, and the chain verifies from the anchor", "[store][audit]") {
@@ -324,7 +389,9 @@ TEST_CASE("signed checkpoints: scheduled by the clock, verified with the key", "
   CHECK(first.seq == 4);
   CHECK(first.detail["seq"] == 3);
   CHECK(first.detail["hash"] == first.prev_hash);
-  CHECK(first.detail["hmac"] == AuditCheckpointHmac(kKey, 3, first.prev_hash));
+  CHECK(first.detail["hmac"] == AuditCheckpointHmac(kKey, {3, first.prev_hash}, AuditChainPoint{}));
+  CHECK(first.detail["anchor_seq"] == 0);
+  CHECK(first.detail["anchor_hash"] == kGenesisHash);
   CHECK(first.detail["key_id"] == AuditCheckpointKeyId(kKey));
   fx.clock.Advance(cfg.every_ms);
   t = cp.Tick();
@@ -404,6 +471,196 @@ TEST_CASE("signed checkpoints: scheduled by the clock, verified with the key", "
   CHECK(rewritten.broken_seq == 4);
 }
 
+TEST_CASE("start cut: a forged anchor, a deleted prefix and a self-hashed audit.archived row fail with the key",
+          "[store][audit]") {
+  StoreFixture fx;
+  const std::string file = fx.dir.File("checkpoints.jsonl");
+  {
+    AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));
+    EventsThenCheckpoint(fx, cp, 4);  // checkpoint at seq 5
+    EventsThenCheckpoint(fx, cp, 3);  // checkpoint at seq 9
+  }
+  fx.store.reset();
+  ForgeStartCut(fx.path, 6);
+
+  // What verify checked before anchors were signed: the chain, the anchor's audit.archived event
+  // and every checkpoint's HMAC all pass; the cut is invisible.
+  AuditVerdict chain_only = VerifyOffline(fx.path);
+  CHECK(chain_only.ok);
+  CHECK(chain_only.start_seq == 6);
+  // With the key, the unsigned anchor is the finding.
+  AuditVerdict v = VerifyOffline(fx.path, Keyed());
+  CHECK_FALSE(v.ok);
+  CHECK(v.broken_seq == 6);
+  CHECK_THAT(v.why, Catch::Contains("no checkpoint signed with the key vouches for it") &&
+                        Catch::Contains("rows 1..6 were cut behind a forged anchor"));
+  CHECK(v.checkpoints_verified == 1);  // seq 9's checkpoint is genuine; it vouches for genesis only
+  // The server's checkpointer carries forward the anchor the last genuine checkpoint vouched for:
+  // it never signs the forged one, so the finding does not go away.
+  fx.store = fx.MustOpen();
+  {
+    AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));
+    EventsThenCheckpoint(fx, cp, 2);
+  }
+  fx.store.reset();
+  AuditVerdict later = VerifyOffline(fx.path, Keyed(file));
+  CHECK_FALSE(later.ok);
+  CHECK(later.broken_seq == 6);
+  CHECK_THAT(later.why, Catch::Contains("no checkpoint signed with the key vouches for it"));
+}
+
+TEST_CASE("start cut with every checkpoint deleted too: nothing is signed over it", "[store][audit]") {
+  StoreFixture fx;
+  {
+    AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig());
+    EventsThenCheckpoint(fx, cp, 4);
+    AppendEvents(fx, 2);  // head seq 7, after the checkpoint at seq 5
+  }
+  fx.store.reset();
+  ForgeStartCut(fx.path, 7);  // everything, checkpoints included, is below the forged anchor
+  CHECK(VerifyOffline(fx.path).ok);
+  fx.store = fx.MustOpen();
+  AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig());
+  auto refused = cp.CheckpointNow();
+  CHECK(refused.status().code() == Code::kConflict);
+  CHECK_THAT(refused.status().message(), Catch::Contains("no signed checkpoint that vouches for it"));
+  fx.store.reset();
+  AuditVerdict v = VerifyOffline(fx.path, Keyed());
+  CHECK_FALSE(v.ok);
+  CHECK(v.broken_seq == 7);
+}
+
+TEST_CASE("end cut: rows deleted from the end are found against the checkpoint file", "[store][audit]") {
+  StoreFixture fx;
+  const std::string file = fx.dir.File("checkpoints.jsonl");
+  {
+    AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));
+    EventsThenCheckpoint(fx, cp, 3);  // seq 4
+    EventsThenCheckpoint(fx, cp, 3);  // seq 8
+    AppendEvents(fx, 2);              // seq 9, 10: after the last checkpoint
+  }
+  fx.store.reset();
+  REQUIRE(ReadLines(file).size() == 2);
+  AuditVerdict intact = VerifyOffline(fx.path, Keyed(file));
+  INFO(intact.why);
+  CHECK(intact.ok);
+  CHECK(intact.file_checkpoints == 2);
+  CHECK(intact.file_head_seq == 7);
+
+  SECTION("rows after the last checkpoint: not detectable (the window `every` bounds)") {
+    {
+      SQLite::Database raw(fx.path, SQLite::OPEN_READWRITE);
+      raw.exec("DROP TRIGGER audit_events_no_delete");
+      raw.exec("DELETE FROM audit_events WHERE seq >= 9");
+    }
+    CHECK(VerifyOffline(fx.path, Keyed(file)).ok);
+  }
+  SECTION("the last checkpoint and the rows before it") {
+    {
+      SQLite::Database raw(fx.path, SQLite::OPEN_READWRITE);
+      raw.exec("DROP TRIGGER audit_events_no_delete");
+      raw.exec("DELETE FROM audit_events WHERE seq >= 6");
+    }
+    // The chain and the checkpoints left in it are sound: without the file, nothing shows.
+    CHECK(VerifyOffline(fx.path, Keyed()).ok);
+    AuditVerdict v = VerifyOffline(fx.path, Keyed(file));
+    CHECK_FALSE(v.ok);
+    CHECK(v.broken_seq == 6);
+    CHECK_THAT(v.why, Catch::Contains("rows were cut off the end") &&
+                          Catch::Contains("checkpoint file line 2 holds a signed head at seq 7") &&
+                          Catch::Contains("ends at seq 5"));
+  }
+  SECTION("only the last checkpoint event") {
+    {
+      SQLite::Database raw(fx.path, SQLite::OPEN_READWRITE);
+      raw.exec("DROP TRIGGER audit_events_no_delete");
+      raw.exec("DELETE FROM audit_events WHERE seq >= 8");
+    }
+    AuditVerdict v = VerifyOffline(fx.path, Keyed(file));
+    CHECK_FALSE(v.ok);
+    CHECK(v.broken_seq == 8);
+    CHECK_THAT(v.why, Catch::Contains("checkpoint event seq 8"));
+  }
+  SECTION("the cut rows rewritten with fresh hashes") {
+    {
+      SQLite::Database raw(fx.path, SQLite::OPEN_READWRITE);
+      raw.exec("DROP TRIGGER audit_events_no_update");
+      raw.exec("UPDATE audit_events SET hash = '" + std::string(64, 'a') + "' WHERE seq = 7");
+    }
+    AuditVerdict v = VerifyOffline(fx.path, Keyed(file));
+    CHECK_FALSE(v.ok);
+    CHECK(v.broken_seq == 7);  // the chain itself breaks first
+  }
+  SECTION("a line of the file forged or edited") {
+    std::vector<std::string> lines = ReadLines(file);
+    Json j = Json::parse(lines[1]);
+    j["seq"] = 5;
+    lines[1] = j.dump();
+    WriteLines(file, lines);
+    AuditVerdict v = VerifyOffline(fx.path, Keyed(file));
+    CHECK_FALSE(v.ok);
+    CHECK_THAT(v.why, Catch::Contains("checkpoint file line 2: HMAC does not match the key"));
+  }
+  SECTION("a missing checkpoint file is an error, not a pass") {
+    auto v = VerifyAuditChainFile(fx.path, Keyed(fx.dir.File("nowhere.jsonl")));
+    CHECK(v.status().code() == Code::kNotFound);
+  }
+}
+
+TEST_CASE("archive with the key vouches for its anchor; without it a signed chain is refused", "[store][audit]") {
+  StoreFixture fx;
+  const std::string file = fx.dir.File("checkpoints.jsonl");
+  AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));
+  EventsThenCheckpoint(fx, cp, 5);  // seq 6
+  AppendEvents(fx, 2);              // seq 7, 8
+
+  AuditArchiveOptions unkeyed;
+  unkeyed.out_path = fx.dir.File("a.jsonl");
+  unkeyed.through_seq = 4;
+  auto refused = fx.store->ArchiveAudit(unkeyed);
+  CHECK(refused.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(refused.status().message(), Catch::Contains("give the checkpoint key"));
+  CHECK_FALSE(std::filesystem::exists(unkeyed.out_path));
+
+  AuditArchiveOptions keyed = unkeyed;
+  keyed.checkpoint_key = kKey;
+  auto r = fx.store->ArchiveAudit(keyed);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  REQUIRE(r->checkpoint.has_value());
+  CHECK(r->checkpoint->seq == r->archived_event_seq + 1);
+  CHECK(r->checkpoint->detail["anchor_seq"] == 4);
+  CHECK(r->checkpoint->detail["anchor_hash"] == r->info.head_hash);
+  REQUIRE(AppendAuditCheckpointFile(file, *r->checkpoint).ok());
+  // Later checkpoints carry the signed anchor forward.
+  EventsThenCheckpoint(fx, cp, 1);
+  AuditFilter newest_checkpoint;
+  newest_checkpoint.type = "audit.checkpoint";
+  newest_checkpoint.limit = 1;
+  newest_checkpoint.newest_first = true;
+  auto last = fx.store->ListAudit(newest_checkpoint);
+  REQUIRE(last.ok());
+  REQUIRE(last->events.size() == 1);
+  CHECK(last->events[0].detail["anchor_seq"] == 4);
+
+  AuditVerdict v = VerifyOffline(fx.path, Keyed(file));
+  INFO(v.why);
+  CHECK(v.ok);
+  CHECK(v.start_seq == 4);
+  CHECK(v.file_checkpoints == 3);
+  REQUIRE_FALSE(v.signed_anchors.empty());
+  CHECK(v.signed_anchors.back() == AuditChainPoint{4, r->info.head_hash});
+  // A second archive continues from the vouched anchor.
+  keyed.out_path = fx.dir.File("b.jsonl");
+  keyed.through_seq = 8;
+  auto r2 = fx.store->ArchiveAudit(keyed);
+  INFO(r2.status().ToString());
+  REQUIRE(r2.ok());
+  CHECK(VerifyOffline(fx.path, Keyed()).ok);
+  // The archive file's own check is unchanged.
+  CHECK(VerifyArchive(fx.dir.File("a.jsonl"), Keyed()).chain.ok);
+}
+
 TEST_CASE("checkpoint config: key or key_file, every, and clear errors", "[store][audit]") {
   TempDir dir;
   auto none = ParseAuditCheckpointConfig(Json::object(), "");
@@ -414,6 +671,10 @@ TEST_CASE("checkpoint config: key or key_file, every, and clear errors", "[store
   CHECK(ok->enabled);
   CHECK(ok->key == kKey);
   CHECK(ok->every_ms == 15 * 60 * 1000);
+  CHECK(ok->file.empty());
+  auto with_file = ParseAuditCheckpointConfig(Json{{"checkpoint", {{"key", kKey}, {"file", "cp.jsonl"}}}}, "/etc/hg");
+  REQUIRE(with_file.ok());
+  CHECK(with_file->file == "/etc/hg/cp.jsonl");
   { std::ofstream(dir.File("key")) << kKey << "\n"; }
   auto from_file = ParseAuditCheckpointConfig(Json{{"checkpoint", {{"key_file", "key"}}}}, dir.File(""));
   REQUIRE(from_file.ok());
@@ -425,6 +686,8 @@ TEST_CASE("checkpoint config: key or key_file, every, and clear errors", "[store
                           Json{{"checkpoint", {{"key", kKey}, {"every", "10ms"}}}},
                           Json{{"checkpoint", {{"key", kKey}, {"every", "soon"}}}},
                           Json{{"checkpoint", {{"key", kKey}, {"interval", "1h"}}}},
+                          Json{{"checkpoint", {{"key", kKey}, {"file", ""}}}},
+                          Json{{"checkpoint", {{"key", kKey}, {"file", 7}}}},
                           Json{{"checkpoint", {{"key_file", "missing"}}}}}) {
     auto r = ParseAuditCheckpointConfig(bad, dir.File(""));
     INFO(bad.dump());

@@ -1,0 +1,72 @@
+// Correlator: id restoring, and the request timeout (FailOverdue) driven with explicit time
+// points, so nothing sleeps.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "upstream/correlator.h"
+
+namespace holdgate::upstream {
+namespace {
+
+class Recorder final : public ReplyHandler {
+ public:
+  void OnRelated(const Json& message) override { related.push_back(message); }
+  void OnResponse(const Json& response) override { responses.push_back(response); }
+  std::vector<Json> related;
+  std::vector<Json> responses;
+};
+
+Json Call(const Json& id) {
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", "slow_echo"}}}};
+}
+
+}  // namespace
+
+TEST_CASE("correlator: a request past the timeout gets the timeout error once; its late answer is dropped",
+          "[upstream]") {
+  using std::chrono::milliseconds;
+  Correlator c(false, nullptr, /*request_timeout_ms=*/300'000);
+  auto first = std::make_shared<Recorder>();
+  auto second = std::make_shared<Recorder>();
+  const auto t0 = std::chrono::steady_clock::now();
+  Correlator::Registered a = c.Register(Call("agent-7"), first);
+  Correlator::Registered b = c.Register(Call(8), second);
+  CHECK(a.wire["id"] == a.handle);
+
+  CHECK(c.FailOverdue(t0 + milliseconds(299'000)).empty());
+  CHECK(first->responses.empty());
+  const auto late = std::chrono::steady_clock::now() + milliseconds(300'000);
+  std::vector<RequestHandle> failed = c.FailOverdue(late);
+  REQUIRE(failed == std::vector<RequestHandle>{a.handle, b.handle});
+  REQUIRE(first->responses.size() == 1);
+  const Json& error = first->responses[0];
+  CHECK(error["id"] == "agent-7");  // the caller's own id
+  CHECK(error["error"]["code"] == -32001);
+  CHECK(error["error"]["message"] == "upstream did not answer within 5m; the call may or may not have run; not re-run");
+  CHECK(second->responses.size() == 1);
+  CHECK(c.in_flight() == 0);
+  // Once only, and the upstream's late answer goes nowhere.
+  CHECK(c.FailOverdue(late).empty());
+  c.Route(Json{{"jsonrpc", "2.0"}, {"id", a.handle}, {"result", Json::object()}}, 0);
+  CHECK(first->responses.size() == 1);
+}
+
+TEST_CASE("correlator: without a timeout nothing is ever overdue; timeouts print in their largest unit",
+          "[upstream]") {
+  Correlator none(false, nullptr);
+  auto r = std::make_shared<Recorder>();
+  none.Register(Call(1), r);
+  CHECK(none.FailOverdue(std::chrono::steady_clock::now() + std::chrono::hours(24 * 365)).empty());
+  CHECK(none.in_flight() == 1);
+  CHECK(Correlator(false, nullptr, 1500).TimeoutMessage().rfind("upstream did not answer within 1500ms;", 0) == 0);
+  CHECK(Correlator(false, nullptr, 2000).TimeoutMessage().rfind("upstream did not answer within 2s;", 0) == 0);
+  CHECK(Correlator(false, nullptr, 3'600'000).TimeoutMessage().rfind("upstream did not answer within 1h;", 0) == 0);
+  CHECK(OverdueCheckInterval(300'000) == std::chrono::milliseconds(1000));
+  CHECK(OverdueCheckInterval(1500) == std::chrono::milliseconds(150));
+  CHECK(OverdueCheckInterval(50) == std::chrono::milliseconds(10));
+}
+
+}  // namespace holdgate::upstream
