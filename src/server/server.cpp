@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/sd_notify.h"
 #include "gateway/gateway.h"
 #include "hold/expiry_sweeper.h"
 #include "hold/hold_coordinator.h"
@@ -22,6 +23,9 @@
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
 #include "review/review_server.h"
+#include "server/config_check.h"
+#include "server/front_dispatcher.h"
+#include "server/readiness.h"
 #include "store/audit_checkpoint.h"
 #include "store/store.h"
 #include "transport/http_server.h"
@@ -184,6 +188,7 @@ class Runner {
     };
     control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
     review_->SetEndpointControl(std::move(control));
+    review_->SetReadinessCheck([this] { return Readiness(); });
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());
@@ -206,10 +211,11 @@ class Runner {
     gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
     gateway_->SetPolicy(pol);
     gateway_->Start();
+    front_ = std::make_unique<FrontDispatcher>(*gateway_);  // trace context and drain, before the gateway
 
     std::string mcp_url;
     if (stdio_mode) {
-      stdio_ = std::make_unique<transport::StdioServer>(transport::StdioServerOptions{}, *gateway_);
+      stdio_ = std::make_unique<transport::StdioServer>(transport::StdioServerOptions{}, *front_);
     } else {
       transport::HttpServerOptions hopts;
       if (!SplitHostPort(config_.mcp_listen, &hopts.host, &hopts.port)) {
@@ -220,7 +226,7 @@ class Runner {
       hopts.allowed_hosts = config_.allowed_hosts;
       hopts.max_body_bytes = config_.max_body_bytes;
       for (const auto& k : config_.agent_keys) hopts.api_keys.push_back({k.name, k.principal, k.sha256});
-      http_ = std::make_unique<transport::HttpServer>(hopts, *gateway_);
+      http_ = std::make_unique<transport::HttpServer>(hopts, *front_);
       s = http_->Bind();
       if (!s.ok()) return s;
       http_->Start();
@@ -239,6 +245,9 @@ class Runner {
       }
       std::filesystem::rename(tmp, config_.ready_file);
     }
+    started_.store(true);
+    sdnotify::Notify("READY=1\nSTATUS=serving: agents at " + (mcp_url.empty() ? std::string("stdio") : mcp_url) +
+                     ", reviewers at " + review_->base_url());
     return Status::Ok();
   }
 
@@ -284,12 +293,16 @@ class Runner {
       int sig = sigtimedwait(&signals, nullptr, &timeout);
       if (sig == SIGINT || sig == SIGTERM) {
         log::Info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        Drain();
         if (stdio_) stdio_->Stop();
         return;
       }
       if (sig == SIGHUP) {
+        sdnotify::NotifyReloading();
+        RecheckConfig();
         policy_mtime_ = FileMtime(config_.policy_path);
         ReloadPolicy("SIGHUP");
+        sdnotify::Notify("READY=1\nSTATUS=serving (reloaded)");
         continue;
       }
       if (!config_.policy_path.empty()) {
@@ -303,6 +316,62 @@ class Runner {
   }
 
   void RequestStop() { stop_requested_.store(true); }
+
+  // GET /readyz. Until start-up finished, not ready ("starting").
+  Json Readiness() {
+    if (!started_.load()) return Json{{"ready", false}, {"checks", {{"starting", true}}}};
+    ReadinessSources sources;
+    sources.store = store_.get();
+    sources.upstream = upstream_.get();
+    sources.policy_configured = !config_.policy_path.empty();
+    sources.policy_loaded = [this] { return gateway_->policy() != nullptr; };
+    sources.draining = &draining_;
+    return CheckReadiness(sources);
+  }
+
+  // SIGHUP: the config file gets the start-up validation again. Only the policy is reloaded;
+  // other settings apply at the next start, so a bad file changes nothing now but is reported
+  // before a restart would fail on it.
+  void RecheckConfig() {
+    if (config_.source_path.empty()) return;
+    ConfigCheck check = CheckConfigFile(config_.source_path, {.require_upstream = false});
+    if (check.ok()) {
+      log::Info("config file checked on reload: valid (settings other than the policy apply at the next start)",
+                {{"file", config_.source_path}});
+      return;
+    }
+    Json errors = Json::array();
+    for (const auto& e : check.errors) errors.push_back(e.path + ": " + e.message);
+    log::Error("config file is NOT valid; the running settings stay, a restart would fail",
+               {{"file", config_.source_path}, {"errors", errors}});
+  }
+
+  // SIGTERM/SIGINT: not ready any more, refuse new MCP requests, give pass-through calls in
+  // flight HOLDGATE_DRAIN_GRACE (default 20 s) to finish. Held calls are not waited for: StopAll
+  // answers their agents with a deferral and their approvals stay pending in the database.
+  void Drain() {
+    if (!front_ || !gateway_) return;
+    int64_t grace_ms = 20'000;
+    if (const char* g = std::getenv("HOLDGATE_DRAIN_GRACE"); g != nullptr && *g != '\0') {
+      int64_t parsed = ParseDurationMs(g);
+      if (parsed >= 0) grace_ms = parsed;
+      else log::Warn("HOLDGATE_DRAIN_GRACE is not a duration; using 20s", {{"value", g}});
+    }
+    sdnotify::Notify("STOPPING=1\nSTATUS=draining");
+    draining_.store(true);
+    front_->BeginDrain();
+    const int64_t held = static_cast<int64_t>(gateway_->open_holds());
+    log::Info("draining: /readyz answers 503 and new MCP requests are refused",
+              {{"pass_through_in_flight", std::max<int64_t>(0, front_->in_flight() - held)},
+               {"held_calls_open", held}, {"grace_ms", grace_ms}});
+    const int64_t left =
+        front_->WaitForCalls(grace_ms, [this] { return static_cast<int64_t>(gateway_->open_holds()); });
+    if (left == 0) log::Info("drained: every pass-through call in flight finished", {});
+    else log::Warn("grace period over: pass-through calls still running are cut off", {{"still_running", left}});
+    log::Info("held calls are left pending for the next start: their agents get a deferral telling them to retry "
+              "after approval",
+              {{"held_calls_open", static_cast<int64_t>(gateway_->open_holds())}});
+  }
 
   void StopAll() {
     if (gateway_) gateway_->Shutdown();
@@ -327,11 +396,15 @@ class Runner {
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;
+  // Before gateway_ (destroyed after it): streams the gateway still holds report to it.
+  std::unique_ptr<FrontDispatcher> front_;
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<transport::HttpServer> http_;
   std::unique_ptr<transport::StdioServer> stdio_;
   int64_t policy_mtime_ = 0;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> started_{false};   // every module is up (readiness may look at them)
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace

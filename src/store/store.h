@@ -166,6 +166,10 @@ class Store {
 
   const Clock& clock() const;
 
+  // Readiness probe: takes the write lock (BEGIN IMMEDIATE) and checks the connection may write
+  // (not opened read-only); commits an empty transaction. Blocks up to the busy timeout.
+  Status CheckWritable();
+
   class Impl;
 
  private:

@@ -17,6 +17,7 @@
 #include "common/crypto.h"
 #include "common/listen_socket.h"
 #include "common/log.h"
+#include "mcp/trace_meta.h"
 #include "transport/sse.h"
 
 namespace holdgate::transport {
@@ -525,6 +526,10 @@ class HttpServer::Impl {
     }
     const std::string accept = req.get_header_value("Accept");
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
+    // A W3C traceparent header travels on as params._meta.traceparent unless the body has one.
+    if (std::string tp = req.get_header_value("traceparent"); !tp.empty() && mcp::MetaTraceparent(msg.json).empty()) {
+      mcp::SetMetaTraceparent(&msg.json, tp);
+    }
     auto stream = std::make_shared<HttpClientStream>();
     dispatcher_.OnRequest(session, msg, stream);
     if (stream->close_after_reply()) res.set_header("Connection", "close");

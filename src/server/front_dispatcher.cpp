@@ -1,0 +1,106 @@
+#include "server/front_dispatcher.h"
+
+#include <chrono>
+
+#include "common/trace.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/trace_meta.h"
+
+namespace holdgate::server {
+
+// Forwards everything to the transport's stream and reports, once, that the request is over:
+// at Finish, Close, or when the last reference goes (an agent that vanished).
+class FrontDispatcher::CountedStream final : public transport::ClientStream {
+ public:
+  CountedStream(FrontDispatcher* owner, std::shared_ptr<transport::ClientStream> inner)
+      : owner_(owner), inner_(std::move(inner)) {}
+  ~CountedStream() override { Over(); }
+
+  void SendRelated(const Json& message) override { inner_->SendRelated(message); }
+  void Finish(const Json& response) override {
+    inner_->Finish(response);
+    Over();
+  }
+  void Close() override {
+    inner_->Close();
+    Over();
+  }
+  bool finished() const override { return inner_->finished(); }
+  void SetGoneCallback(std::function<void()> on_gone) override { inner_->SetGoneCallback(std::move(on_gone)); }
+  bool CallerWaitsForReply() const override { return inner_->CallerWaitsForReply(); }
+  void CloseConnectionAfterReply() override { inner_->CloseConnectionAfterReply(); }
+
+ private:
+  void Over() {
+    if (!over_.exchange(true)) owner_->Done();
+  }
+
+  FrontDispatcher* owner_;
+  std::shared_ptr<transport::ClientStream> inner_;
+  std::atomic<bool> over_{false};
+};
+
+FrontDispatcher::FrontDispatcher(transport::Dispatcher& inner) : inner_(inner) {}
+
+void FrontDispatcher::BeginDrain() { draining_.store(true); }
+
+int64_t FrontDispatcher::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_;
+}
+
+void FrontDispatcher::Done() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+  }
+  cv_.notify_all();
+}
+
+int64_t FrontDispatcher::WaitForCalls(int64_t grace_ms, const std::function<int64_t()>& still_expected) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    const int64_t beyond = in_flight_ - still_expected();
+    if (beyond <= 0) return 0;
+    if (std::chrono::steady_clock::now() >= deadline) return beyond;
+    // Held calls come and go without telling us: look again at least every 50 ms.
+    cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+  }
+}
+
+void FrontDispatcher::OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,
+                                const std::shared_ptr<transport::ClientStream>& stream) {
+  if (draining_.load()) {
+    stream->Finish(mcp::MakeError(request.id(), mcp::kConnectionClosed,
+                                  "holdgate is shutting down: nothing was run; retry on another instance or later"));
+    return;
+  }
+  // Trace context: our hop is a child span of the agent's, or the root of a new trace.
+  mcp::Message traced = request;
+  const std::string incoming = mcp::MetaTraceparent(request.json);
+  std::string trace_id;
+  if (!incoming.empty() || request.method() == "tools/call") {
+    std::optional<trace::TraceParent> parent = trace::Parse(incoming);
+    trace::TraceParent hop = parent ? trace::ChildOf(*parent) : trace::NewTrace();
+    mcp::SetMetaTraceparent(&traced.json, hop.ToString());
+    trace_id = hop.trace_id;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++in_flight_;
+  }
+  auto counted = std::make_shared<CountedStream>(this, stream);
+  trace::ScopedTrace scope(std::move(trace_id));
+  inner_.OnRequest(session, traced, counted);
+}
+
+void FrontDispatcher::OnMessage(const std::shared_ptr<transport::Session>& session, const mcp::Message& message) {
+  inner_.OnMessage(session, message);
+}
+
+void FrontDispatcher::OnSessionClosed(const std::shared_ptr<transport::Session>& session) {
+  inner_.OnSessionClosed(session);
+}
+
+}  // namespace holdgate::server
