@@ -8,10 +8,14 @@
 #   /etc/holdgate/holdgate.json, /etc/holdgate/policy.json   conffiles: loopback, SQLite in /var/lib/holdgate
 #   /lib/systemd/system/holdgate.service                hardened unit (DynamicUser, Type=notify)
 #   /usr/share/man/man1/holdgate.1.gz, holdgate-demo-upstream.1.gz
-#   /usr/share/doc/holdgate/{copyright,changelog.Debian.gz,README.md}
+#   /usr/share/doc/holdgate/{copyright,changelog.gz,README.md}
 
 set(HG_PKG_DIR "${CMAKE_SOURCE_DIR}/scripts/packaging")
 set(HG_PKG_GEN "${CMAKE_BINARY_DIR}/packaging")
+# Maintainer: set HOLDGATE_PACKAGE_MAINTAINER to the real address when publishing the package
+# (the changelog's trailer line names the same one).
+set(HOLDGATE_PACKAGE_MAINTAINER "holdgate maintainers <maintainers@holdgate.example.org>" CACHE STRING
+    "Maintainer field of the Debian package")
 
 # `cmake --install` / cpack must not build every target first (the tests are not packaged).
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
@@ -26,22 +30,22 @@ install(DIRECTORY "${CMAKE_SOURCE_DIR}/schema/policies/" DESTINATION share/holdg
 install(FILES "${CMAKE_SOURCE_DIR}/README.md" DESTINATION share/doc/holdgate)
 install(FILES "${HG_PKG_DIR}/copyright" DESTINATION share/doc/holdgate)
 
-# Compressed files (Debian policy: man pages and changelogs are gzip -9n, no timestamp).
+# Compressed files (Debian policy: man pages and changelogs are gzip -9n, no timestamp). A native
+# package's changelog is changelog.gz.
 file(MAKE_DIRECTORY "${HG_PKG_GEN}")
-foreach(pair "holdgate.1:holdgate.1.gz" "holdgate-demo-upstream.1:holdgate-demo-upstream.1.gz"
-             "changelog:changelog.Debian.gz")
-  string(REPLACE ":" ";" pair "${pair}")
-  list(GET pair 0 src)
-  list(GET pair 1 dst)
-  add_custom_command(OUTPUT "${HG_PKG_GEN}/${dst}"
-                     COMMAND sh -c "gzip -9nc '${HG_PKG_DIR}/${src}' > '${HG_PKG_GEN}/${dst}'"
-                     DEPENDS "${HG_PKG_DIR}/${src}" VERBATIM)
-  list(APPEND hg_pkg_gz "${HG_PKG_GEN}/${dst}")
+configure_file("${HG_PKG_DIR}/changelog.in" "${HG_PKG_GEN}/changelog" @ONLY)
+set(hg_pkg_gz)
+foreach(src "${HG_PKG_DIR}/holdgate.1" "${HG_PKG_DIR}/holdgate-demo-upstream.1" "${HG_PKG_GEN}/changelog")
+  get_filename_component(name "${src}" NAME)
+  add_custom_command(OUTPUT "${HG_PKG_GEN}/${name}.gz"
+                     COMMAND sh -c "gzip -9nc '${src}' > '${HG_PKG_GEN}/${name}.gz'"
+                     DEPENDS "${src}" VERBATIM)
+  list(APPEND hg_pkg_gz "${HG_PKG_GEN}/${name}.gz")
 endforeach()
 add_custom_target(holdgate-package-files DEPENDS ${hg_pkg_gz})
 add_dependencies(holdgate holdgate-package-files)
 install(FILES "${HG_PKG_GEN}/holdgate.1.gz" "${HG_PKG_GEN}/holdgate-demo-upstream.1.gz" DESTINATION share/man/man1)
-install(FILES "${HG_PKG_GEN}/changelog.Debian.gz" DESTINATION share/doc/holdgate)
+install(FILES "${HG_PKG_GEN}/changelog.gz" DESTINATION share/doc/holdgate)
 
 # Absolute destinations: /etc and /lib stay where they are whatever the prefix.
 install(FILES "${HG_PKG_DIR}/holdgate.json" DESTINATION /etc/holdgate)
@@ -51,21 +55,20 @@ install(FILES "${HG_PKG_DIR}/holdgate.service" DESTINATION /lib/systemd/system)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME holdgate)
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_CONTACT "holdgate maintainers <dev@holdgate.local>")
+set(CPACK_PACKAGE_CONTACT "${HOLDGATE_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "human-in-the-loop approval gateway for the Model Context Protocol")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "human-in-the-loop approval gateway for the Model Context Protocol
- holdgate sits between AI agents and an MCP server. Every tools/call is
- checked against a policy: allowed calls pass through, denied and hidden
- tools are refused, and calls that cannot be undone are held until a human
- approves or rejects them from a browser, the command line or Slack. Every
- step lands in a tamper-evident audit log.
- .
- This package ships the gateway, a hardened systemd service, a default
- configuration on loopback with SQLite under /var/lib/holdgate, example
- policies and a small demo MCP server (holdgate-demo-upstream).")
+# CPack puts the summary first and indents this text itself; an empty line separates paragraphs.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "holdgate sits between AI agents and an MCP server. Every tools/call is
+checked against a policy: allowed calls pass through, denied and hidden
+tools are refused, and calls that cannot be undone are held until a human
+approves or rejects them from a browser, the command line or Slack. Every
+step lands in a tamper-evident audit log.
+
+This package ships the gateway, a hardened systemd service, a default
+configuration on loopback with SQLite under /var/lib/holdgate, example
+policies and a small demo MCP server (holdgate-demo-upstream).")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/holdgate/holdgate")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # holdgate_VERSION_amd64.deb
 # dpkg-shlibdeps computes Depends from the binaries' NEEDED libraries (libcpp-httplib0.11,
 # libsqlite3-0, libssl3, libstdc++6, libc6, …).
@@ -76,5 +79,4 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${HG_PKG_DIR}/conffiles")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_SET_DESTDIR OFF)
-set(CPACK_OUTPUT_FILE_PREFIX "${CMAKE_BINARY_DIR}/package")
 include(CPack)
