@@ -52,7 +52,7 @@ int RunCli(const std::vector<std::string>& args, const std::string& out_file) {
 
 }  // namespace
 
-TEST_CASE("readyz reports store, upstream and policy; SIGTERM drains pass-through calls and keeps held ones pending",
+TEST_CASE("readyz reports store, upstream and policy, and SIGTERM drains pass-through calls and keeps held ones pending",
           "[integration][operations]") {
   TempDir dir;
   WriteFile(dir.File("policy.json"), kPolicy);
@@ -270,7 +270,7 @@ TEST_CASE("backup while the server writes: the copy verifies, restores and serve
   CHECK(RunCli({"audit", "verify", "--db", restored.File("holdgate.db")}, restored.File("verify.out")) == 0);
 }
 
-TEST_CASE("config check names every error; serve refuses the same file at start", "[integration][operations]") {
+TEST_CASE("config check names every error and serve refuses the same file at start", "[integration][operations]") {
   TempDir dir;
   WriteFile(dir.File("bad.json"),
             R"({"mcp":{"listen":"nowhere"},"hold":{"default_hold":"soon"},"upstream":{"command":"x"},"colour":1})");

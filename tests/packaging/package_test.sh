@@ -37,7 +37,7 @@ version="$(dpkg-deb -f "$deb" Version)"
 echo "$(basename "$deb"): $(du -k "$deb" | cut -f1) KiB"
 
 step "lintian"
-lintian --fail-on error --no-tag-display-limit "$deb" >"$WORK/lintian.txt" 2>&1 || { cat "$WORK/lintian.txt"; fail "lintian reports errors"; }
+lintian --fail-on error --tag-display-limit 0 "$deb" >"$WORK/lintian.txt" 2>&1 || { cat "$WORK/lintian.txt"; fail "lintian reports errors"; }
 cat "$WORK/lintian.txt"
 if grep -q '^E:' "$WORK/lintian.txt"; then fail "lintian error tags"; fi
 echo "lintian: no errors ($(grep -c '^W:' "$WORK/lintian.txt" || true) warnings)"
