@@ -1,10 +1,9 @@
 #include "common/config.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "common/clock.h"
+#include "common/file_util.h"
 
 namespace holdgate {
 namespace {
@@ -225,11 +224,9 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("cannot read config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Result<Json> doc = ParseJson(ss.str());
+  std::string text;
+  if (!ReadWholeFile(path, &text)) return NotFound("cannot read config file " + path);
+  Result<Json> doc = ParseJson(text);
   if (!doc.ok()) return InvalidArgument("config file " + path + ": " + doc.status().message());
   Result<Config> c = ConfigFromJson(doc.value());
   if (c.ok()) c.value().source_path = path;

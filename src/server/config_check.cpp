@@ -1,9 +1,8 @@
 #include "server/config_check.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "common/file_util.h"
 #include "notify/notify_config.h"
 #include "policy/policy.h"
 #include "review/review_server.h"
@@ -11,15 +10,6 @@
 
 namespace holdgate::server {
 namespace {
-
-bool ReadWhole(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
 
 // A module's parse error. Its message usually starts with the JSON path ("notify.webhooks[0].url:
 // is required", "config audit.checkpoint: …"), sometimes relative to the section ("auth.jwks_file:
@@ -42,7 +32,7 @@ void AddModuleError(const std::string& section, const Status& s, std::vector<Con
 ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& options) {
   ConfigCheck out;
   std::string text;
-  if (!ReadWhole(path, &text)) {
+  if (!ReadWholeFile(path, &text)) {
     out.errors.push_back({"$", "cannot read " + path});
     return out;
   }
@@ -79,7 +69,7 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
     }
     if (parsed.ok() && !out.config.policy_path.empty()) {
       std::string policy_text;
-      if (!ReadWhole(out.config.policy_path, &policy_text)) {
+      if (!ReadWholeFile(out.config.policy_path, &policy_text)) {
         errors.push_back({"policy", "cannot read policy file " + out.config.policy_path});
       } else {
         policy::CheckReport report = policy::Check(policy_text, nullptr);

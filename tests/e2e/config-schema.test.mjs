@@ -30,7 +30,7 @@ const full = {
   $comment: 'every section',
   mcp: { listen: '127.0.0.1:0', path: '/mcp', allowed_origins: ['https://a.example'], allowed_hosts: ['gw.example'],
          max_body_bytes: 1048576, agent_keys: [{ name: 'ci', principal: 'ci-bot', sha256: 'ab'.repeat(32) }] },
-  review: { listen: '[::1]:8081', public_url: 'https://holdgate.example.com', threads: 16,
+  review: { listen: '[::1]:8081', public_url: 'https://holdgate.example.com', threads: 16, max_sse_clients: 8,
             auth: { jwt_secret: 'x'.repeat(40), issuer: 'holdgate', max_token_lifetime: '8h' } },
   upstream: { url: 'http://127.0.0.1:3001/mcp', client_capabilities: { sampling: {} } },
   policy: join(dir, 'policy.json'),

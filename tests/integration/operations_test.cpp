@@ -50,6 +50,19 @@ int RunCli(const std::vector<std::string>& args, const std::string& out_file) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// Starts holdgate with `launch`, checks that the one pending approval is `approval_id` and that it
+// is ready, and stops it cleanly.
+void ExpectPendingAfterStart(const GatewayLaunch& launch, const Json& approval_id) {
+  Gateway gw = StartGateway(launch);
+  REQUIRE(gw.process);
+  ReviewClient reviewer(gw.review_port, "bob");
+  Json pending = reviewer.WaitForPending(1);
+  REQUIRE(pending.is_object());
+  CHECK(pending["id"] == approval_id);
+  CHECK(reviewer.Get("/readyz").status == 200);
+  CHECK(gw.process->Stop(SIGTERM) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("readyz reports store, upstream and policy, and SIGTERM drains pass-through calls and keeps held ones pending",
@@ -119,13 +132,7 @@ TEST_CASE("readyz reports store, upstream and policy, and SIGTERM drains pass-th
   CHECK(log.find("held calls are left pending for the next start") != std::string::npos);
 
   // The next start finds the approval still pending.
-  Gateway again = StartGateway(launch);
-  REQUIRE(again.process);
-  ReviewClient reviewer2(again.review_port, "bob");
-  Json still = reviewer2.WaitForPending(1);
-  REQUIRE(still.is_object());
-  CHECK(still["id"] == pending["id"]);
-  CHECK(again.process->Stop(SIGTERM) == 0);
+  ExpectPendingAfterStart(launch, pending["id"]);
 }
 
 TEST_CASE("trace context: the agent's trace id reaches the upstream, the audit log, the log lines and the webhook",
@@ -259,14 +266,7 @@ TEST_CASE("backup while the server writes: the copy verifies, restores and serve
   std::filesystem::copy_file(dir.File("backup-2.db"), restored.File("holdgate.db"));
   GatewayLaunch again = launch;
   again.dir = restored.path();
-  Gateway gw2 = StartGateway(again);
-  REQUIRE(gw2.process);
-  ReviewClient reviewer2(gw2.review_port, "bob");
-  Json back = reviewer2.WaitForPending(1);
-  REQUIRE(back.is_object());
-  CHECK(back["id"] == pending["id"]);
-  CHECK(reviewer2.Get("/readyz").status == 200);
-  CHECK(gw2.process->Stop(SIGTERM) == 0);
+  ExpectPendingAfterStart(again, pending["id"]);
   CHECK(RunCli({"audit", "verify", "--db", restored.File("holdgate.db")}, restored.File("verify.out")) == 0);
 }
 

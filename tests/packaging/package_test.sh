@@ -25,6 +25,20 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { printf '\n--- %s\n' "$*"; }
+# start_server BINARY READY_FILE LOG: serve with $WORK/holdgate.json on ports 0 in the background
+# (SERVER_PID) and wait until its ready file is written.
+start_server() {
+  "$1" serve --config "$WORK/holdgate.json" --mcp-listen 127.0.0.1:0 --review-listen 127.0.0.1:0 \
+    --ready-file "$2" 2>"$3" &
+  SERVER_PID=$!
+  for _ in $(seq 1 400); do
+    [[ -s "$2" ]] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$3"; fail "$1 exited at start"; }
+    sleep 0.05
+  done
+  cat "$3"
+  fail "no ready file from $1"
+}
 for tool in lintian systemd-analyze dpkg-deb curl jq man; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/deps.sh --test installs it)"
 done
@@ -96,15 +110,7 @@ jq --arg up "$ROOT/usr/bin/holdgate-demo-upstream --stdio" --arg policy "$ROOT/e
    --arg db "$state/holdgate.db" \
    '.upstream.command = $up | .policy = $policy | .db = $db' "$ROOT/etc/holdgate/holdgate.json" >"$WORK/holdgate.json"
 "$HG" config check --config "$WORK/holdgate.json" || fail "config check refuses the packaged config"
-"$HG" serve --config "$WORK/holdgate.json" --mcp-listen 127.0.0.1:0 --review-listen 127.0.0.1:0 \
-  --ready-file "$WORK/ready.json" 2>"$WORK/serve.log" &
-SERVER_PID=$!
-for _ in $(seq 1 400); do
-  [[ -s "$WORK/ready.json" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log"; fail "holdgate exited at start"; }
-  sleep 0.05
-done
-[[ -s "$WORK/ready.json" ]] || { cat "$WORK/serve.log"; fail "no ready file"; }
+start_server "$HG" "$WORK/ready.json" "$WORK/serve.log"
 mcp="$(jq -r .mcp "$WORK/ready.json")"
 review="$(jq -r .review "$WORK/ready.json")"
 curl -fsS "$review/healthz" | jq -e '.status == "ok"' >/dev/null || fail "/healthz"
@@ -143,14 +149,7 @@ dpkg_root -i "$WORK/holdgate_${version}.1_amd64.deb" >"$WORK/dpkg2.txt" 2>&1 || 
 [[ "$(dpkg-query --admindir="$DROOT/var/lib/dpkg" -W -f='${Version}' holdgate)" == "${version}.1" ]] || fail "not upgraded"
 cmp -s "$WORK/edited.json" "$DROOT/etc/holdgate/holdgate.json" || fail "the upgrade replaced the edited conffile"
 # Restart after the upgrade: the upgraded binary on the same database and config is ready.
-"$DROOT/usr/bin/holdgate" serve --config "$WORK/holdgate.json" --mcp-listen 127.0.0.1:0 --review-listen 127.0.0.1:0 \
-  --ready-file "$WORK/ready2.json" 2>"$WORK/serve2.log" &
-SERVER_PID=$!
-for _ in $(seq 1 400); do
-  [[ -s "$WORK/ready2.json" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve2.log"; fail "the upgraded holdgate exited at start"; }
-  sleep 0.05
-done
+start_server "$DROOT/usr/bin/holdgate" "$WORK/ready2.json" "$WORK/serve2.log"
 review="$(jq -r .review "$WORK/ready2.json")"
 curl -fsS "$review/readyz" | jq -e '.ready == true' >/dev/null || fail "/readyz after the upgrade"
 # Reload: SIGHUP re-checks the config file and reloads the policy.
