@@ -42,7 +42,10 @@ class FrontDispatcher::CountedStream final : public transport::ClientStream {
 
 FrontDispatcher::FrontDispatcher(transport::Dispatcher& inner) : inner_(inner) {}
 
-void FrontDispatcher::BeginDrain() { draining_.store(true); }
+void FrontDispatcher::BeginDrain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  draining_.store(true);
+}
 
 int64_t FrontDispatcher::in_flight() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -71,27 +74,28 @@ int64_t FrontDispatcher::WaitForCalls(int64_t grace_ms, const std::function<int6
 
 void FrontDispatcher::OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,
                                 const std::shared_ptr<transport::ClientStream>& stream) {
-  if (draining_.load()) {
+  bool refuse;
+  {
+    // Under mu_, so a request is either counted before BeginDrain (and waited for) or refused.
+    std::lock_guard<std::mutex> lock(mu_);
+    refuse = draining_.load();
+    if (!refuse) ++in_flight_;
+  }
+  if (refuse) {
     stream->Finish(mcp::MakeError(request.id(), mcp::kConnectionClosed,
                                   "holdgate is shutting down: nothing was run; retry on another instance or later"));
     return;
   }
-  // Trace context: our hop is a child span of the agent's, or the root of a new trace.
-  mcp::Message traced = request;
-  const std::string incoming = mcp::MetaTraceparent(request.json);
-  std::string trace_id;
-  if (!incoming.empty() || request.method() == "tools/call") {
-    std::optional<trace::TraceParent> parent = trace::Parse(incoming);
-    trace::TraceParent hop = parent ? trace::ChildOf(*parent) : trace::NewTrace();
-    mcp::SetMetaTraceparent(&traced.json, hop.ToString());
-    trace_id = hop.trace_id;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++in_flight_;
-  }
   auto counted = std::make_shared<CountedStream>(this, stream);
-  trace::ScopedTrace scope(std::move(trace_id));
+  const std::string incoming = mcp::MetaTraceparent(request.json);
+  if (incoming.empty() && request.method() != "tools/call") return inner_.OnRequest(session, request, counted);
+  // Trace context: our hop is a child span of the agent's, or the root of a new trace. Only these
+  // requests are copied (the rest of the pass-through path is not).
+  std::optional<trace::TraceParent> parent = trace::Parse(incoming);
+  trace::TraceParent hop = parent ? trace::ChildOf(*parent) : trace::NewTrace();
+  mcp::Message traced = request;
+  mcp::SetMetaTraceparent(&traced.json, hop.ToString());
+  trace::ScopedTrace scope(hop.trace_id);
   inner_.OnRequest(session, traced, counted);
 }
 

@@ -51,7 +51,7 @@ class FrontDispatcher final : public transport::Dispatcher {
   void Done();
 
   transport::Dispatcher& inner_;
-  std::atomic<bool> draining_{false};
+  std::atomic<bool> draining_{false};  // written under mu_
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t in_flight_ = 0;  // guarded by mu_
