@@ -35,6 +35,7 @@ TEST_PACKAGES=(
   llvm                        # llvm-symbolizer: sanitizer reports with file:line stacks
   python3
   curl                        # the package test talks HTTP to the unpacked holdgate
+  dpkg-dev file               # scripts/package.sh: CPack computes Depends with dpkg-shlibdeps (and file)
   lintian                     # checks the .deb that scripts/package.sh builds (tests/packaging)
   systemd                     # systemd-analyze verify / security on the packaged holdgate.service
   man-db                      # man: renders the packaged holdgate(1) page in the packaging test

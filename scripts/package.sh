@@ -9,6 +9,7 @@
 # --out DIR     where the .deb goes (default: BUILD_DIR/package); its path is the last line printed
 # --no-build    package what is already built (the test uses it; otherwise the two binaries are
 #               built first, nothing else)
+# Needs dpkg-dev and file (dpkg-shlibdeps computes Depends; scripts/deps.sh --test installs them).
 # Check it with: lintian --fail-on error PATH.deb
 set -euo pipefail
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
