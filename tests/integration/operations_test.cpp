@@ -214,6 +214,30 @@ TEST_CASE("trace context: the agent's trace id reaches the upstream, the audit l
   serving.join();
 }
 
+TEST_CASE("trace context: an HTTP upstream gets holdgate's hop as the traceparent header too", "[integration][operations]") {
+  TempDir dir;
+  ChildProcess upstream({HOLDGATE_DEMO_UPSTREAM, "--http", "127.0.0.1:0", "--ready-file", dir.File("upstream.json")},
+                        dir.File("upstream.log"));
+  Json up = WaitForJsonFile(dir.File("upstream.json"));
+  REQUIRE(up.is_object());
+  GatewayLaunch launch;
+  launch.dir = dir.path();
+  launch.upstream_url = up["url"];
+  Gateway gw = StartGateway(launch);
+  REQUIRE(gw.process);
+  McpHttpClient agent("127.0.0.1", gw.mcp_port);
+  REQUIRE(agent.Initialize().is_object());
+  HttpReply r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "tools/call"},
+                                {"params", {{"name", "whoami"}, {"arguments", Json::object()}}}},
+                           {{"traceparent", kAgentTrace}});
+  Json seen = ResultJson(r.Response());
+  REQUIRE(seen["headers"].contains("traceparent"));
+  const std::string header = seen["headers"]["traceparent"];
+  CHECK(header.substr(3, 32) == kAgentTraceId);
+  CHECK(header == seen["meta_traceparent"]);  // the same hop in both places
+  CHECK(gw.process->Stop(SIGTERM) == 0);
+}
+
 TEST_CASE("backup while the server writes: the copy verifies, restores and serves", "[integration][operations]") {
   TempDir dir;
   WriteFile(dir.File("policy.json"), kPolicy);
