@@ -40,6 +40,27 @@ Json ResultJson(const Json& response) {
   return Parsed(response["result"]["content"][0]["text"].get<std::string>(), Json());
 }
 
+// A launch in `dir` with kPolicy and, when given, `config` as its config file.
+GatewayLaunch LaunchWithPolicy(const TempDir& dir, const std::string& config = "") {
+  WriteFile(dir.File("policy.json"), kPolicy);
+  GatewayLaunch launch;
+  launch.dir = dir.path();
+  launch.policy_file = dir.File("policy.json");
+  if (!config.empty()) {
+    WriteFile(dir.File("holdgate.json"), config);
+    launch.config_file = dir.File("holdgate.json");
+  }
+  return launch;
+}
+
+// whoami through holdgate with the agent's traceparent header: what the upstream saw.
+Json WhoamiWithAgentTrace(McpHttpClient& agent) {
+  HttpReply r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "tools/call"},
+                                {"params", {{"name", "whoami"}, {"arguments", Json::object()}}}},
+                           {{"traceparent", kAgentTrace}});
+  return ResultJson(r.Response());
+}
+
 std::string Bin() { return HOLDGATE_BINARY; }
 
 int RunCli(const std::vector<std::string>& args, const std::string& out_file) {
@@ -68,10 +89,7 @@ void ExpectPendingAfterStart(const GatewayLaunch& launch, const Json& approval_i
 TEST_CASE("readyz reports store, upstream and policy, and SIGTERM drains pass-through calls and keeps held ones pending",
           "[integration][operations]") {
   TempDir dir;
-  WriteFile(dir.File("policy.json"), kPolicy);
-  GatewayLaunch launch;
-  launch.dir = dir.path();
-  launch.policy_file = dir.File("policy.json");
+  GatewayLaunch launch = LaunchWithPolicy(dir);
   launch.env = {"HOLDGATE_DRAIN_GRACE=20s"};
   Gateway gw = StartGateway(launch);
   REQUIRE(gw.process);
@@ -138,7 +156,6 @@ TEST_CASE("readyz reports store, upstream and policy, and SIGTERM drains pass-th
 TEST_CASE("trace context: the agent's trace id reaches the upstream, the audit log, the log lines and the webhook",
           "[integration][operations]") {
   TempDir dir;
-  WriteFile(dir.File("policy.json"), kPolicy);
   // A webhook receiver on loopback.
   httplib::Server receiver;
   std::mutex mu;
@@ -150,25 +167,18 @@ TEST_CASE("trace context: the agent's trace id reaches the upstream, the audit l
   });
   int hook_port = receiver.bind_to_any_port("127.0.0.1");
   std::thread serving([&] { receiver.listen_after_bind(); });
-  WriteFile(dir.File("holdgate.json"),
-            Json{{"audit", {{"all_calls", true}}},
-                 {"notify", {{"webhooks", {{{"name", "ops"}, {"url", "http://127.0.0.1:" + std::to_string(hook_port) + "/hook"},
-                                            {"secret", "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMy"}}}}}}}
-                .dump());
-  GatewayLaunch launch;
-  launch.dir = dir.path();
-  launch.policy_file = dir.File("policy.json");
-  launch.config_file = dir.File("holdgate.json");
+  GatewayLaunch launch = LaunchWithPolicy(
+      dir, Json{{"audit", {{"all_calls", true}}},
+                {"notify", {{"webhooks", {{{"name", "ops"}, {"url", "http://127.0.0.1:" + std::to_string(hook_port) + "/hook"},
+                                           {"secret", "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMy"}}}}}}}
+               .dump());
   Gateway gw = StartGateway(launch);
   REQUIRE(gw.process);
   McpHttpClient agent("127.0.0.1", gw.mcp_port);
   REQUIRE(agent.Initialize().is_object());
 
   // Header traceparent: the upstream (stdio) sees our hop in _meta, same trace id, new span.
-  HttpReply r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "tools/call"},
-                                {"params", {{"name", "whoami"}, {"arguments", Json::object()}}}},
-                           {{"traceparent", kAgentTrace}});
-  Json seen = ResultJson(r.Response());
+  Json seen = WhoamiWithAgentTrace(agent);
   REQUIRE(seen.contains("meta_traceparent"));
   const std::string hop = seen["meta_traceparent"];
   CHECK(hop.substr(3, 32) == kAgentTraceId);
@@ -227,10 +237,7 @@ TEST_CASE("trace context: an HTTP upstream gets holdgate's hop as the traceparen
   REQUIRE(gw.process);
   McpHttpClient agent("127.0.0.1", gw.mcp_port);
   REQUIRE(agent.Initialize().is_object());
-  HttpReply r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "tools/call"},
-                                {"params", {{"name", "whoami"}, {"arguments", Json::object()}}}},
-                           {{"traceparent", kAgentTrace}});
-  Json seen = ResultJson(r.Response());
+  Json seen = WhoamiWithAgentTrace(agent);
   REQUIRE(seen["headers"].contains("traceparent"));
   const std::string header = seen["headers"]["traceparent"];
   CHECK(header.substr(3, 32) == kAgentTraceId);
@@ -240,12 +247,7 @@ TEST_CASE("trace context: an HTTP upstream gets holdgate's hop as the traceparen
 
 TEST_CASE("backup while the server writes: the copy verifies, restores and serves", "[integration][operations]") {
   TempDir dir;
-  WriteFile(dir.File("policy.json"), kPolicy);
-  WriteFile(dir.File("holdgate.json"), R"({"audit":{"all_calls":true}})");
-  GatewayLaunch launch;
-  launch.dir = dir.path();
-  launch.policy_file = dir.File("policy.json");
-  launch.config_file = dir.File("holdgate.json");
+  GatewayLaunch launch = LaunchWithPolicy(dir, R"({"audit":{"all_calls":true}})");
   Gateway gw = StartGateway(launch);
   REQUIRE(gw.process);
   // An agent keeps writing audit rows (audit.all_calls) while the backups run.
