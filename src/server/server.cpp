@@ -388,6 +388,9 @@ class Runner {
 
   Config config_;
   const SystemClock& clock_ = SystemClock::Instance();
+  // Declared first, destroyed last: request streams that the gateway, the upstream or the task
+  // table still hold report to it when they go.
+  std::unique_ptr<FrontDispatcher> front_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
   std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
@@ -396,8 +399,6 @@ class Runner {
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;
-  // Before gateway_ (destroyed after it): streams the gateway still holds report to it.
-  std::unique_ptr<FrontDispatcher> front_;
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<transport::HttpServer> http_;
   std::unique_ptr<transport::StdioServer> stdio_;
