@@ -36,7 +36,7 @@ TEST_CASE("config: every problem is reported with its JSON path, not only the fi
   CHECK(c.status().message().find("more: holdgate config check lists them") != std::string::npos);
 }
 
-TEST_CASE("config: a valid document parses; $schema and $comment are allowed", "[config]") {
+TEST_CASE("config: a valid document parses, with $schema and $comment allowed", "[config]") {
   Json doc = Json::parse(R"({"$schema": "config.schema.json", "$comment": "hi",
     "mcp": {"listen": "[::1]:0"}, "upstream": {"command": "demo --stdio"}, "db": "x.db",
     "hold": {"default_hold": 30}, "log_level": "debug"})");

@@ -56,7 +56,7 @@ mcp::Message Request(int id, const std::string& method, Json params) {
 
 }  // namespace
 
-TEST_CASE("front: a tools/call without trace context starts a trace; the gateway runs inside it", "[front]") {
+TEST_CASE("front: a tools/call without trace context starts a trace and the gateway runs inside it", "[front]") {
   Recorder gateway;
   FrontDispatcher front(gateway);
   auto session = std::make_shared<FakeSession>();
