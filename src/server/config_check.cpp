@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/file_util.h"
+#include "common/log.h"
 #include "notify/notify_config.h"
 #include "policy/policy.h"
 #include "review/review_server.h"
@@ -79,6 +80,20 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
   }
   out.errors = std::move(errors);
   return out;
+}
+
+void RecheckConfigOnReload(const std::string& path) {
+  if (path.empty()) return;
+  ConfigCheck check = CheckConfigFile(path, {.require_upstream = false});
+  if (check.ok()) {
+    log::Info("config file checked on reload: valid (settings other than the policy apply at the next start)",
+              {{"file", path}});
+    return;
+  }
+  Json errors = Json::array();
+  for (const auto& e : check.errors) errors.push_back(e.path + ": " + e.message);
+  log::Error("config file is NOT valid; the running settings stay, a restart would fail",
+             {{"file", path}, {"errors", errors}});
 }
 
 std::string FormatConfigErrors(const std::vector<ConfigError>& errors) {

@@ -29,6 +29,11 @@ struct ConfigCheck {
 // directory. An unreadable or unparsable file is one error with path "$".
 ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& options = {});
 
+// SIGHUP: checks the running server's config file again and logs the outcome (the errors, or
+// that it is valid). Only the policy is reloaded; other settings apply at the next start, so a bad
+// file changes nothing now but is reported before a restart would fail on it. "" does nothing.
+void RecheckConfigOnReload(const std::string& path);
+
 // "<path>: <message>" lines, one per error.
 std::string FormatConfigErrors(const std::vector<ConfigError>& errors);
 

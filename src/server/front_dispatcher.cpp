@@ -1,6 +1,11 @@
 #include "server/front_dispatcher.h"
 
 #include <chrono>
+#include <cstdlib>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/sd_notify.h"
 
 #include "common/trace.h"
 #include "mcp/jsonrpc.h"
@@ -70,6 +75,27 @@ int64_t FrontDispatcher::WaitForCalls(int64_t grace_ms, const std::function<int6
     // Held calls come and go without telling us: look again at least every 50 ms.
     cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
   }
+}
+
+void FrontDispatcher::Drain(const std::function<int64_t()>& held_open) {
+  int64_t grace_ms = 20'000;
+  if (const char* g = std::getenv("HOLDGATE_DRAIN_GRACE"); g != nullptr && *g != '\0') {
+    const int64_t parsed = ParseDurationMs(g);
+    if (parsed >= 0) grace_ms = parsed;
+    else log::Warn("HOLDGATE_DRAIN_GRACE is not a duration; using 20s", {{"value", g}});
+  }
+  sdnotify::Notify("STOPPING=1\nSTATUS=draining");
+  BeginDrain();
+  const int64_t held = held_open();
+  log::Info("draining: /readyz answers 503 and new MCP requests are refused",
+            {{"pass_through_in_flight", std::max<int64_t>(0, in_flight() - held)}, {"held_calls_open", held},
+             {"grace_ms", grace_ms}});
+  const int64_t left = WaitForCalls(grace_ms, held_open);
+  if (left == 0) log::Info("drained: every pass-through call in flight finished", {});
+  else log::Warn("grace period over: pass-through calls still running are cut off", {{"still_running", left}});
+  log::Info("held calls are left pending for the next start: their agents get a deferral telling them to retry "
+            "after approval",
+            {{"held_calls_open", held_open()}});
 }
 
 void FrontDispatcher::OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,

@@ -9,7 +9,7 @@
 //    and audit events written there carry it.
 //  - Drain: counts requests in flight (until their stream is finished or closed); after
 //    BeginDrain() new requests are refused with a JSON-RPC error, and WaitForCalls() waits for the
-//    ones still running.
+//    ones still running; Drain() does both for SIGTERM, with systemd's STOPPING=1 and the logs.
 //
 // Thread-safe: transports call the Dispatcher methods from their own threads; BeginDrain and
 // WaitForCalls from the controlling thread.
@@ -39,6 +39,11 @@ class FrontDispatcher final : public transport::Dispatcher {
   int64_t WaitForCalls(int64_t grace_ms, const std::function<int64_t()>& still_expected);
 
   int64_t in_flight() const;
+
+  // SIGTERM: BeginDrain, tell systemd STOPPING=1, then WaitForCalls for
+  // $HOLDGATE_DRAIN_GRACE (a duration, default 20s) with the `held_open` calls not waited for,
+  // logging each step and what is left pending. Blocks up to the grace period.
+  void Drain(const std::function<int64_t()>& held_open);
 
   // transport::Dispatcher
   void OnRequest(const std::shared_ptr<transport::Session>& session, const mcp::Message& request,

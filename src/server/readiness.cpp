@@ -1,5 +1,6 @@
 #include "server/readiness.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -60,7 +61,7 @@ std::string PingUpstream(upstream::Upstream& up, int64_t timeout_ms) {
 Json CheckReadiness(const ReadinessSources& s) {
   Json checks = Json::object();
   bool ready = true;
-  const bool draining = s.draining != nullptr && s.draining->load();
+  const bool draining = s.draining && s.draining();
   checks["draining"] = draining;
   if (draining) ready = false;
 

@@ -9,7 +9,6 @@
 //
 // Thread-safe: Check() runs on reviewer listener threads, concurrently. Blocks up to the ping
 // timeout.
-#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -29,7 +28,7 @@ struct ReadinessSources {
   upstream::Upstream* upstream = nullptr;
   std::function<bool()> policy_loaded;  // true when the policy in force is the configured one
   bool policy_configured = false;
-  const std::atomic<bool>* draining = nullptr;
+  std::function<bool()> draining;  // true once SIGTERM started the drain
   int64_t ping_timeout_ms = 2000;
 };
 

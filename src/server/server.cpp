@@ -293,13 +293,13 @@ class Runner {
       int sig = sigtimedwait(&signals, nullptr, &timeout);
       if (sig == SIGINT || sig == SIGTERM) {
         log::Info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-        Drain();
+        if (front_) front_->Drain([this] { return static_cast<int64_t>(gateway_->open_holds()); });
         if (stdio_) stdio_->Stop();
         return;
       }
       if (sig == SIGHUP) {
         sdnotify::NotifyReloading();
-        RecheckConfig();
+        RecheckConfigOnReload(config_.source_path);
         policy_mtime_ = FileMtime(config_.policy_path);
         ReloadPolicy("SIGHUP");
         sdnotify::Notify("READY=1\nSTATUS=serving (reloaded)");
@@ -325,52 +325,8 @@ class Runner {
     sources.upstream = upstream_.get();
     sources.policy_configured = !config_.policy_path.empty();
     sources.policy_loaded = [this] { return gateway_->policy() != nullptr; };
-    sources.draining = &draining_;
+    sources.draining = [this] { return front_->draining(); };
     return CheckReadiness(sources);
-  }
-
-  // SIGHUP: the config file gets the start-up validation again. Only the policy is reloaded;
-  // other settings apply at the next start, so a bad file changes nothing now but is reported
-  // before a restart would fail on it.
-  void RecheckConfig() {
-    if (config_.source_path.empty()) return;
-    ConfigCheck check = CheckConfigFile(config_.source_path, {.require_upstream = false});
-    if (check.ok()) {
-      log::Info("config file checked on reload: valid (settings other than the policy apply at the next start)",
-                {{"file", config_.source_path}});
-      return;
-    }
-    Json errors = Json::array();
-    for (const auto& e : check.errors) errors.push_back(e.path + ": " + e.message);
-    log::Error("config file is NOT valid; the running settings stay, a restart would fail",
-               {{"file", config_.source_path}, {"errors", errors}});
-  }
-
-  // SIGTERM/SIGINT: not ready any more, refuse new MCP requests, give pass-through calls in
-  // flight HOLDGATE_DRAIN_GRACE (default 20 s) to finish. Held calls are not waited for: StopAll
-  // answers their agents with a deferral and their approvals stay pending in the database.
-  void Drain() {
-    if (!front_ || !gateway_) return;
-    int64_t grace_ms = 20'000;
-    if (const char* g = std::getenv("HOLDGATE_DRAIN_GRACE"); g != nullptr && *g != '\0') {
-      int64_t parsed = ParseDurationMs(g);
-      if (parsed >= 0) grace_ms = parsed;
-      else log::Warn("HOLDGATE_DRAIN_GRACE is not a duration; using 20s", {{"value", g}});
-    }
-    sdnotify::Notify("STOPPING=1\nSTATUS=draining");
-    draining_.store(true);
-    front_->BeginDrain();
-    const int64_t held = static_cast<int64_t>(gateway_->open_holds());
-    log::Info("draining: /readyz answers 503 and new MCP requests are refused",
-              {{"pass_through_in_flight", std::max<int64_t>(0, front_->in_flight() - held)},
-               {"held_calls_open", held}, {"grace_ms", grace_ms}});
-    const int64_t left =
-        front_->WaitForCalls(grace_ms, [this] { return static_cast<int64_t>(gateway_->open_holds()); });
-    if (left == 0) log::Info("drained: every pass-through call in flight finished", {});
-    else log::Warn("grace period over: pass-through calls still running are cut off", {{"still_running", left}});
-    log::Info("held calls are left pending for the next start: their agents get a deferral telling them to retry "
-              "after approval",
-              {{"held_calls_open", static_cast<int64_t>(gateway_->open_holds())}});
   }
 
   void StopAll() {
@@ -405,7 +361,6 @@ class Runner {
   int64_t policy_mtime_ = 0;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> started_{false};   // every module is up (readiness may look at them)
-  std::atomic<bool> draining_{false};
 };
 
 }  // namespace
