@@ -17,8 +17,8 @@ namespace holdgate::server {
 // at Finish, Close, or when the last reference goes (an agent that vanished).
 class FrontDispatcher::CountedStream final : public transport::ClientStream {
  public:
-  CountedStream(FrontDispatcher* owner, std::shared_ptr<transport::ClientStream> inner)
-      : owner_(owner), inner_(std::move(inner)) {}
+  CountedStream(std::shared_ptr<Counter> counter, std::shared_ptr<transport::ClientStream> inner)
+      : counter_(std::move(counter)), inner_(std::move(inner)) {}
   ~CountedStream() override { Over(); }
 
   void SendRelated(const Json& message) override { inner_->SendRelated(message); }
@@ -37,10 +37,15 @@ class FrontDispatcher::CountedStream final : public transport::ClientStream {
 
  private:
   void Over() {
-    if (!over_.exchange(true)) owner_->Done();
+    if (over_.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lock(counter_->mu);
+      --counter_->in_flight;
+    }
+    counter_->cv.notify_all();
   }
 
-  FrontDispatcher* owner_;
+  const std::shared_ptr<Counter> counter_;
   std::shared_ptr<transport::ClientStream> inner_;
   std::atomic<bool> over_{false};
 };
@@ -48,32 +53,25 @@ class FrontDispatcher::CountedStream final : public transport::ClientStream {
 FrontDispatcher::FrontDispatcher(transport::Dispatcher& inner) : inner_(inner) {}
 
 void FrontDispatcher::BeginDrain() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(counter_->mu);
+  counter_->draining = true;
   draining_.store(true);
 }
 
 int64_t FrontDispatcher::in_flight() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return in_flight_;
-}
-
-void FrontDispatcher::Done() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    --in_flight_;
-  }
-  cv_.notify_all();
+  std::lock_guard<std::mutex> lock(counter_->mu);
+  return counter_->in_flight;
 }
 
 int64_t FrontDispatcher::WaitForCalls(int64_t grace_ms, const std::function<int64_t()>& still_expected) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(counter_->mu);
   while (true) {
-    const int64_t beyond = in_flight_ - still_expected();
+    const int64_t beyond = counter_->in_flight - still_expected();
     if (beyond <= 0) return 0;
     if (std::chrono::steady_clock::now() >= deadline) return beyond;
     // Held calls come and go without telling us: look again at least every 50 ms.
-    cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+    counter_->cv.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
   }
 }
 
@@ -102,17 +100,17 @@ void FrontDispatcher::OnRequest(const std::shared_ptr<transport::Session>& sessi
                                 const std::shared_ptr<transport::ClientStream>& stream) {
   bool refuse;
   {
-    // Under mu_, so a request is either counted before BeginDrain (and waited for) or refused.
-    std::lock_guard<std::mutex> lock(mu_);
-    refuse = draining_.load();
-    if (!refuse) ++in_flight_;
+    // Under one lock, so a request is either counted before BeginDrain (and waited for) or refused.
+    std::lock_guard<std::mutex> lock(counter_->mu);
+    refuse = counter_->draining;
+    if (!refuse) ++counter_->in_flight;
   }
   if (refuse) {
     stream->Finish(mcp::MakeError(request.id(), mcp::kConnectionClosed,
                                   "holdgate is shutting down: nothing was run; retry on another instance or later"));
     return;
   }
-  auto counted = std::make_shared<CountedStream>(this, stream);
+  auto counted = std::make_shared<CountedStream>(counter_, stream);
   const std::string incoming = mcp::MetaTraceparent(request.json);
   if (incoming.empty() && request.method() != "tools/call") return inner_.OnRequest(session, request, counted);
   // Trace context: our hop is a child span of the agent's, or the root of a new trace. Only these

@@ -52,14 +52,19 @@ class FrontDispatcher final : public transport::Dispatcher {
   void OnSessionClosed(const std::shared_ptr<transport::Session>& session) override;
 
  private:
+  // The count of requests in flight, shared with their streams: a stream may outlive this object
+  // (held by the gateway or the upstream until they are destroyed) and still reports to it.
+  struct Counter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool draining = false;  // guarded by mu
+    int64_t in_flight = 0;  // guarded by mu
+  };
   class CountedStream;
-  void Done();
 
   transport::Dispatcher& inner_;
-  std::atomic<bool> draining_{false};  // written under mu_
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t in_flight_ = 0;  // guarded by mu_
+  std::atomic<bool> draining_{false};  // mirrors counter_->draining, for lock-free reads
+  const std::shared_ptr<Counter> counter_ = std::make_shared<Counter>();
 };
 
 }  // namespace holdgate::server

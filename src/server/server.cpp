@@ -344,8 +344,7 @@ class Runner {
 
   Config config_;
   const SystemClock& clock_ = SystemClock::Instance();
-  // Declared first, destroyed last: request streams that the gateway, the upstream or the task
-  // table still hold report to it when they go.
+  // Before the transports (destroyed after them): they call into it.
   std::unique_ptr<FrontDispatcher> front_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
