@@ -4,8 +4,9 @@
 #
 #   scripts/deps.sh           build and run needs (compiler, libraries, sqlite3, jq)
 #   scripts/deps.sh --test    also test-only needs (Chromium, promtool, clang + LLVM runtimes and
-#                             llvm-symbolizer for fuzzing and sanitizers, python3, Node.js + npm
-#                             when `node` is missing)
+#                             llvm-symbolizer for fuzzing and sanitizers, python3, lintian and
+#                             systemd-analyze for the package tests, Node.js + npm when `node`
+#                             is missing)
 #
 # Runs apt-get as root, or through sudo when not root. Services that packages ship (prometheus)
 # are not started: a policy-rc.d denies starts during the install.
@@ -33,6 +34,11 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev    # libFuzzer and sanitizer runtimes (the asan build and fuzzers use clang)
   llvm                        # llvm-symbolizer: sanitizer reports with file:line stacks
   python3
+  curl                        # the package test talks HTTP to the unpacked holdgate
+  dpkg-dev file               # scripts/package.sh: CPack computes Depends with dpkg-shlibdeps (and file)
+  lintian                     # checks the .deb that scripts/package.sh builds (tests/packaging)
+  systemd                     # systemd-analyze verify / security on the packaged holdgate.service
+  man-db                      # man: renders the packaged holdgate(1) page in the packaging test
 )
 
 installed() {

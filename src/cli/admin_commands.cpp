@@ -1,10 +1,9 @@
 #include "cli/admin_commands.h"
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "common/crypto.h"
+#include "common/file_util.h"
 #include "common/json_util.h"
 #include "policy/policy.h"
 
@@ -26,15 +25,6 @@ Prints a new random API key for an agent and the entry to add under "mcp": {"age
 in the config file. Only the key's SHA-256 goes into the config; give the key to the agent
 (Authorization: Bearer <key>). The principal defaults to NAME.
 )";
-
-bool ReadWhole(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
 
 }  // namespace
 
@@ -65,14 +55,14 @@ int RunPolicyCommand(const std::vector<std::string>& args) {
     return 2;
   }
   std::string text;
-  if (!ReadWhole(file, &text)) {
+  if (!ReadWholeFile(file, &text)) {
     std::cerr << "holdgate policy check: cannot read " << file << "\n";
     return 2;
   }
   Json tools;
   if (!tools_file.empty()) {
     std::string tools_text;
-    if (!ReadWhole(tools_file, &tools_text)) {
+    if (!ReadWholeFile(tools_file, &tools_text)) {
       std::cerr << "holdgate policy check: cannot read " << tools_file << "\n";
       return 2;
     }

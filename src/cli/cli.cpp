@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/admin_commands.h"
+#include "cli/ops_commands.h"
 #include "cli/reviewer_commands.h"
 #include "cli/serve.h"
 
@@ -17,16 +18,19 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
 
   serve          run the gateway: agents' MCP endpoint + reviewer UI/API
   stdio          serve one agent over stdin/stdout (desktop clients spawn this)
+  config check   validate a config file (every error with its JSON path)
+  backup         online copy of the database, with its audit chain verified
   list           list approvals (pending by default)
   show ID        one approval with votes and timeline
   approve ID     approve a held call        reject ID --reason R   reject it
   watch          follow approval events
   token          mint a reviewer token (HS256)
-  audit          audit events; `audit verify` checks the hash chain
+  audit          audit events; `audit verify` checks the hash chain; `audit archive` prunes
   deliveries     notification deliveries (webhooks, Slack): attempts, state, next try
   redeliver      queue a notification delivery again
   policy check   validate a policy file and show effective decisions
   agent-key      create an agent API key and the hash to put in the config
+  help           this list (man holdgate for everything in one page)
 )";
 
 }  // namespace
@@ -43,6 +47,8 @@ int Main(int argc, char** argv) {
   if (command == "stdio") return RunServe(rest, true);
   if (command == "policy") return RunPolicyCommand(rest);
   if (command == "agent-key") return RunAgentKeyCommand(rest);
+  if (command == "config") return RunConfigCommand(rest);
+  if (command == "backup") return RunBackupCommand(rest);
   if (int rc = RunReviewerCommand(args); rc != -1) return rc;
   std::cerr << "holdgate: unknown command " << command << "\n" << kUsage;
   return 2;

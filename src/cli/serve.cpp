@@ -1,12 +1,15 @@
 #include "cli/serve.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "common/config.h"
+#include "cli/ops_commands.h"
 #include "common/status.h"
+#include "server/config_check.h"
 #include "server/server.h"
 
 namespace holdgate::cli {
@@ -25,6 +28,11 @@ constexpr char kServeUsage[] = R"(usage: holdgate serve [flags]
   --ready-file FILE        written once both listeners are bound:
                            {"mcp":"http://127.0.0.1:PORT/mcp","review":"http://127.0.0.1:PORT"}
   --log-level LEVEL        debug|info|warn|error
+
+Every flag but --config can also come from the environment as HOLDGATE_<FLAG> (HOLDGATE_DB,
+HOLDGATE_MCP_LISTEN, HOLDGATE_UPSTREAM_CMD, …); the config file comes from $HOLDGATE_CONFIG when
+--config is not given. Precedence: flag, then environment, then config file, then default.
+The config file is validated as `holdgate config check` does; every error is printed.
 )";
 
 struct Flags {
@@ -52,6 +60,24 @@ Status ParseFlags(const std::vector<std::string>& args, Flags* flags) {
     else flags->overrides.emplace_back(name, value);
   }
   return Status::Ok();
+}
+
+// HOLDGATE_<FLAG> for each valued flag but --config ("--mcp-listen" -> HOLDGATE_MCP_LISTEN).
+std::string EnvName(const std::string& flag) {
+  std::string name = "HOLDGATE_";
+  for (char c : flag.substr(2)) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// Environment overrides go first, so flags (applied after them) win.
+void AddEnvOverrides(Flags* flags) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const char* flag : {"--mcp-listen", "--review-listen", "--upstream-cmd", "--upstream-url", "--policy", "--db",
+                           "--ready-file", "--log-level"}) {
+    const char* v = std::getenv(EnvName(flag).c_str());
+    if (v != nullptr && *v != '\0') env.emplace_back(flag, v);
+  }
+  flags->overrides.insert(flags->overrides.begin(), env.begin(), env.end());
 }
 
 void ApplyOverrides(const Flags& flags, Config* c) {
@@ -82,14 +108,17 @@ int RunServe(const std::vector<std::string>& args, bool stdio_mode) {
     std::cerr << "holdgate: " << s.message() << "\n" << kServeUsage;
     return 2;
   }
+  AddEnvOverrides(&flags);
+  if (flags.config_path.empty()) flags.config_path = DefaultConfigPath(false);
   Config config;
   if (!flags.config_path.empty()) {
-    auto loaded = LoadConfigFile(flags.config_path);
-    if (!loaded.ok()) {
-      std::cerr << "holdgate: " << loaded.status().message() << "\n";
+    // The same validation as `holdgate config check` (the upstream may come from a flag).
+    server::ConfigCheck check = server::CheckConfigFile(flags.config_path, {.require_upstream = false});
+    if (!check.ok()) {
+      std::cerr << "holdgate: config " << flags.config_path << " is not valid:\n" << server::FormatConfigErrors(check.errors);
       return 2;
     }
-    config = std::move(loaded.value());
+    config = std::move(check.config);
     setenv("HOLDGATE_CONFIG_DIR", std::filesystem::path(flags.config_path).parent_path().c_str(), 0);
   }
   ApplyOverrides(flags, &config);

@@ -1,80 +1,118 @@
 #include "common/config.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "common/clock.h"
+#include "common/file_util.h"
 
 namespace holdgate {
 namespace {
 
-Status TypeError(const std::string& path, const char* want) {
-  return InvalidArgument("config " + path + ": must be " + want);
-}
+// Collects every problem of a document instead of stopping at the first.
+class Problems {
+ public:
+  explicit Problems(std::vector<ConfigError>* out) : out_(out) {}
+  void Add(const std::string& path, std::string message) {
+    if (out_) out_->push_back({path, message});
+    if (first_.empty()) first_ = "config " + path + ": " + message;
+    ++count_;
+  }
+  void Type(const std::string& path, const char* want) { Add(path, std::string("must be ") + want); }
+  bool any() const { return count_ > 0; }
+  Status ToStatus() const {
+    if (count_ <= 1) return InvalidArgument(first_);
+    return InvalidArgument(first_ + " (and " + std::to_string(count_ - 1) + " more: holdgate config check lists them)");
+  }
 
-Status ReadString(const Json& obj, const char* key, const std::string& path, std::string* out) {
+ private:
+  std::vector<ConfigError>* out_;
+  std::string first_;
+  int count_ = 0;
+};
+
+std::string Join(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
+
+void ReadString(const Json& obj, const char* key, const std::string& path, std::string* out, Problems& p) {
   auto it = obj.find(key);
-  if (it == obj.end()) return Status::Ok();
-  if (!it->is_string()) return TypeError(path + "." + key, "a string");
+  if (it == obj.end()) return;
+  if (!it->is_string()) return p.Type(Join(path, key), "a string");
   *out = it->get<std::string>();
-  return Status::Ok();
 }
 
-Status ReadStrings(const Json& obj, const char* key, const std::string& path, std::vector<std::string>* out) {
+void ReadStrings(const Json& obj, const char* key, const std::string& path, std::vector<std::string>* out,
+                 Problems& p) {
   auto it = obj.find(key);
-  if (it == obj.end()) return Status::Ok();
-  if (!it->is_array()) return TypeError(path + "." + key, "an array of strings");
+  if (it == obj.end()) return;
+  if (!it->is_array()) return p.Type(Join(path, key), "an array of strings");
   out->clear();
-  for (const auto& v : *it) {
-    if (!v.is_string()) return TypeError(path + "." + key, "an array of strings");
+  for (size_t i = 0; i < it->size(); ++i) {
+    const Json& v = (*it)[i];
+    if (!v.is_string()) {
+      p.Type(Join(path, key) + "[" + std::to_string(i) + "]", "a string");
+      continue;
+    }
     out->push_back(v.get<std::string>());
   }
-  return Status::Ok();
 }
 
-Status ReadDuration(const Json& obj, const char* key, const std::string& path, int64_t* out_ms) {
+void ReadDuration(const Json& obj, const char* key, const std::string& path, int64_t* out_ms, Problems& p) {
   auto it = obj.find(key);
-  if (it == obj.end()) return Status::Ok();
+  if (it == obj.end()) return;
   int64_t ms = -1;
   if (it->is_number_integer()) ms = it->get<int64_t>() * 1000;
   else if (it->is_string()) ms = ParseDurationMs(it->get<std::string>());
-  if (ms < 0) return TypeError(path + "." + key, "a duration such as \"50s\" or \"5m\"");
+  if (ms < 0) return p.Type(Join(path, key), "a duration such as \"50s\" or \"5m\"");
   *out_ms = ms;
-  return Status::Ok();
 }
 
-#define HG_TRY(expr)                 \
-  do {                               \
-    Status _s = (expr);              \
-    if (!_s.ok()) return _s;         \
-  } while (0)
+// Keys of `obj` not in `known` are errors (a typo would otherwise be silently ignored).
+void CheckKeys(const Json& obj, const std::string& path, const std::vector<std::string>& known, Problems& p) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) {
+      if (k[0] == '$') continue;
+      list += (list.empty() ? "" : ", ") + k;
+    }
+    p.Add(Join(path, it.key().c_str()), "unknown setting (known: " + list + ")");
+  }
+}
 
-Status ReadCount(const Json& obj, const char* key, const std::string& path, size_t min, size_t* out) {
+void CheckListen(const std::string& text, const std::string& path, Problems& p) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(text, &host, &port)) p.Add(path, "must be HOST:PORT (\"127.0.0.1:8080\", \"[::1]:0\"), got \"" + text + "\"");
+}
+
+void ReadCount(const Json& obj, const char* key, const std::string& path, size_t min, size_t* out, Problems& p) {
   auto it = obj.find(key);
-  if (it == obj.end()) return Status::Ok();
+  if (it == obj.end()) return;
   if (!it->is_number_unsigned() || it->get<uint64_t>() < min) {
-    return TypeError(path + "." + key, ("an integer ≥ " + std::to_string(min)).c_str());
+    return p.Add(Join(path, key), "must be an integer ≥ " + std::to_string(min));
   }
   *out = it->get<size_t>();
-  return Status::Ok();
+}
+
+void ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits, Problems& p) {
+  if (!section.is_object()) return;
+  ListenerLimits l = *limits;
+  ReadDuration(section, "header_timeout", path, &l.header_timeout_ms, p);
+  ReadDuration(section, "body_timeout", path, &l.body_timeout_ms, p);
+  ReadDuration(section, "idle_timeout", path, &l.idle_timeout_ms, p);
+  ReadCount(section, "max_connections", path, 1, &l.max_connections, p);
+  ReadCount(section, "max_connections_per_ip", path, 0, &l.max_connections_per_ip, p);
+  for (int64_t ms : {l.header_timeout_ms, l.body_timeout_ms, l.idle_timeout_ms}) {
+    if (ms < 100) return p.Add(path, "header_timeout, body_timeout and idle_timeout must be at least 100ms");
+  }
+  *limits = l;
 }
 
 }  // namespace
 
 Status ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits) {
-  if (!section.is_object()) return Status::Ok();
-  ListenerLimits l = *limits;
-  HG_TRY(ReadDuration(section, "header_timeout", path, &l.header_timeout_ms));
-  HG_TRY(ReadDuration(section, "body_timeout", path, &l.body_timeout_ms));
-  HG_TRY(ReadDuration(section, "idle_timeout", path, &l.idle_timeout_ms));
-  HG_TRY(ReadCount(section, "max_connections", path, 1, &l.max_connections));
-  HG_TRY(ReadCount(section, "max_connections_per_ip", path, 0, &l.max_connections_per_ip));
-  for (int64_t ms : {l.header_timeout_ms, l.body_timeout_ms, l.idle_timeout_ms}) {
-    if (ms < 100) return InvalidArgument("config " + path + ": header_timeout, body_timeout and idle_timeout must be at least 100ms");
-  }
-  *limits = l;
-  return Status::Ok();
+  Problems p(nullptr);
+  ReadListenerLimits(section, path, limits, p);
+  return p.any() ? p.ToStatus() : Status::Ok();
 }
 
 bool SplitHostPort(const std::string& text, std::string* host, int* port) {
@@ -95,113 +133,156 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
   return true;
 }
 
-Result<Config> ConfigFromJson(const Json& doc) {
-  if (!doc.is_object()) return InvalidArgument("config: the top level must be an object");
+Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors) {
+  Problems p(errors);
+  if (!doc.is_object()) {
+    p.Add("$", "the top level must be an object");
+    return p.ToStatus();
+  }
   Config c;
   c.raw = doc;
-  static const std::vector<std::string> kKnown = {"mcp", "review", "upstream", "policy", "db", "log_level",
-                                                  "hold", "approval", "audit", "notify", "ready_file"};
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (std::find(kKnown.begin(), kKnown.end(), it.key()) == kKnown.end()) {
-      return InvalidArgument("config " + it.key() + ": unknown setting (known: mcp, review, upstream, policy, db, "
-                             "log_level, hold, approval, audit, notify, ready_file)");
-    }
-  }
+  CheckKeys(doc, "", {"$schema", "$comment", "mcp", "review", "upstream", "policy", "db", "log_level", "hold",
+                      "approval", "audit", "notify", "ready_file"}, p);
   if (auto m = doc.find("mcp"); m != doc.end()) {
-    if (!m->is_object()) return TypeError("mcp", "an object");
-    HG_TRY(ReadString(*m, "listen", "mcp", &c.mcp_listen));
-    HG_TRY(ReadString(*m, "path", "mcp", &c.mcp_path));
-    HG_TRY(ReadStrings(*m, "allowed_origins", "mcp", &c.allowed_origins));
-    HG_TRY(ReadStrings(*m, "allowed_hosts", "mcp", &c.allowed_hosts));
-    if (auto b = m->find("max_body_bytes"); b != m->end()) {
-      if (!b->is_number_unsigned() || b->get<uint64_t>() < 1024) return TypeError("mcp.max_body_bytes", "an integer ≥ 1024");
-      c.max_body_bytes = b->get<size_t>();
-    }
-    HG_TRY(ReadListenerLimits(*m, "mcp", &c.mcp_limits));
-    HG_TRY(ReadDuration(*m, "session_idle_timeout", "mcp", &c.session_idle_timeout_ms));
-    if (c.session_idle_timeout_ms < 1000) return TypeError("mcp.session_idle_timeout", "at least 1s");
-    HG_TRY(ReadCount(*m, "max_sessions_per_principal", "mcp", 1, &c.max_sessions_per_principal));
-    if (auto k = m->find("agent_keys"); k != m->end()) {
-      if (!k->is_array()) return TypeError("mcp.agent_keys", "an array");
-      for (size_t i = 0; i < k->size(); ++i) {
-        const Json& e = (*k)[i];
-        std::string path = "mcp.agent_keys[" + std::to_string(i) + "]";
-        if (!e.is_object()) return TypeError(path, "an object {name, principal, sha256}");
-        AgentKeyConfig key;
-        HG_TRY(ReadString(e, "name", path, &key.name));
-        HG_TRY(ReadString(e, "principal", path, &key.principal));
-        HG_TRY(ReadString(e, "sha256", path, &key.sha256));
-        if (key.name.empty()) return TypeError(path + ".name", "a non-empty string");
-        if (key.sha256.size() != 64) return TypeError(path + ".sha256", "the 64-hex-digit SHA-256 of the key (holdgate agent-key prints it)");
-        if (key.principal.empty()) key.principal = key.name;
-        c.agent_keys.push_back(std::move(key));
+    if (!m->is_object()) {
+      p.Type("mcp", "an object");
+    } else {
+      CheckKeys(*m, "mcp", {"listen", "path", "allowed_origins", "allowed_hosts", "max_body_bytes", "agent_keys",
+                            "header_timeout", "body_timeout", "idle_timeout", "max_connections",
+                            "max_connections_per_ip", "session_idle_timeout", "max_sessions_per_principal"}, p);
+      ReadString(*m, "listen", "mcp", &c.mcp_listen, p);
+      ReadString(*m, "path", "mcp", &c.mcp_path, p);
+      if (c.mcp_path.empty() || c.mcp_path[0] != '/') p.Add("mcp.path", "must start with /");
+      ReadStrings(*m, "allowed_origins", "mcp", &c.allowed_origins, p);
+      ReadStrings(*m, "allowed_hosts", "mcp", &c.allowed_hosts, p);
+      if (auto b = m->find("max_body_bytes"); b != m->end()) {
+        if (!b->is_number_unsigned() || b->get<uint64_t>() < 1024) p.Type("mcp.max_body_bytes", "an integer ≥ 1024");
+        else c.max_body_bytes = b->get<size_t>();
+      }
+      ReadListenerLimits(*m, "mcp", &c.mcp_limits, p);
+      ReadDuration(*m, "session_idle_timeout", "mcp", &c.session_idle_timeout_ms, p);
+      if (c.session_idle_timeout_ms < 1000) p.Add("mcp.session_idle_timeout", "must be at least 1s");
+      ReadCount(*m, "max_sessions_per_principal", "mcp", 1, &c.max_sessions_per_principal, p);
+      if (auto k = m->find("agent_keys"); k != m->end()) {
+        if (!k->is_array()) p.Type("mcp.agent_keys", "an array");
+        for (size_t i = 0; k->is_array() && i < k->size(); ++i) {
+          const Json& e = (*k)[i];
+          std::string path = "mcp.agent_keys[" + std::to_string(i) + "]";
+          if (!e.is_object()) {
+            p.Type(path, "an object {name, principal, sha256}");
+            continue;
+          }
+          CheckKeys(e, path, {"name", "principal", "sha256"}, p);
+          AgentKeyConfig key;
+          ReadString(e, "name", path, &key.name, p);
+          ReadString(e, "principal", path, &key.principal, p);
+          ReadString(e, "sha256", path, &key.sha256, p);
+          if (key.name.empty()) p.Type(path + ".name", "a non-empty string");
+          if (key.sha256.size() != 64 || key.sha256.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+            p.Type(path + ".sha256", "the 64-hex-digit SHA-256 of the key (holdgate agent-key prints it)");
+          }
+          if (key.principal.empty()) key.principal = key.name;
+          c.agent_keys.push_back(std::move(key));
+        }
       }
     }
   }
+  CheckListen(c.mcp_listen, "mcp.listen", p);
   if (auto r = doc.find("review"); r != doc.end()) {
-    if (!r->is_object()) return TypeError("review", "an object");
-    HG_TRY(ReadString(*r, "listen", "review", &c.review_listen));
-    HG_TRY(ReadString(*r, "public_url", "review", &c.public_url));
-    c.review = *r;
+    if (!r->is_object()) {
+      p.Type("review", "an object");
+    } else {
+      CheckKeys(*r, "review", {"listen", "public_url", "allowed_origins", "max_body_bytes", "threads", "max_sse_clients",
+                               "auth_audit_per_minute", "auth", "header_timeout", "body_timeout", "idle_timeout",
+                               "max_connections", "max_connections_per_ip"}, p);
+      if (auto a = r->find("auth"); a != r->end() && a->is_object()) {
+        CheckKeys(*a, "review.auth", {"jwt_secret", "issuer", "audience", "leeway", "max_token_lifetime", "public_keys",
+                                      "jwks_file"}, p);
+      }
+      ReadString(*r, "listen", "review", &c.review_listen, p);
+      ReadString(*r, "public_url", "review", &c.public_url, p);
+      c.review = *r;
+    }
   }
+  CheckListen(c.review_listen, "review.listen", p);
   if (auto u = doc.find("upstream"); u != doc.end()) {
-    if (!u->is_object()) return TypeError("upstream", "an object");
-    HG_TRY(ReadString(*u, "command", "upstream", &c.upstream_cmd));
-    HG_TRY(ReadString(*u, "url", "upstream", &c.upstream_url));
-    HG_TRY(ReadDuration(*u, "request_timeout", "upstream", &c.upstream_request_timeout_ms));
-    if (c.upstream_request_timeout_ms < 100) {
-      return InvalidArgument("config upstream.request_timeout: must be a duration of at least 100ms");
-    }
-    if (auto caps = u->find("client_capabilities"); caps != u->end()) {
-      if (!caps->is_object()) return TypeError("upstream.client_capabilities", "an object");
-      c.upstream_client_capabilities = *caps;
+    if (!u->is_object()) {
+      p.Type("upstream", "an object");
+    } else {
+      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout"}, p);
+      ReadString(*u, "command", "upstream", &c.upstream_cmd, p);
+      ReadString(*u, "url", "upstream", &c.upstream_url, p);
+      ReadDuration(*u, "request_timeout", "upstream", &c.upstream_request_timeout_ms, p);
+      if (c.upstream_request_timeout_ms < 100) p.Add("upstream.request_timeout", "must be a duration of at least 100ms");
+      if (!c.upstream_cmd.empty() && !c.upstream_url.empty()) p.Add("upstream", "give command or url, not both");
+      if (!c.upstream_url.empty() && c.upstream_url.rfind("http://", 0) != 0 && c.upstream_url.rfind("https://", 0) != 0) {
+        p.Add("upstream.url", "must be an http:// or https:// URL");
+      }
+      if (auto caps = u->find("client_capabilities"); caps != u->end()) {
+        if (!caps->is_object()) p.Type("upstream.client_capabilities", "an object");
+        else c.upstream_client_capabilities = *caps;
+      }
     }
   }
-  HG_TRY(ReadString(doc, "policy", "", &c.policy_path));
-  HG_TRY(ReadString(doc, "db", "", &c.db_path));
-  HG_TRY(ReadString(doc, "log_level", "", &c.log_level));
-  HG_TRY(ReadString(doc, "ready_file", "", &c.ready_file));
+  ReadString(doc, "policy", "", &c.policy_path, p);
+  ReadString(doc, "db", "", &c.db_path, p);
+  if (doc.contains("db") && c.db_path.empty()) p.Add("db", "must not be empty");
+  ReadString(doc, "log_level", "", &c.log_level, p);
+  static const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+    p.Add("log_level", "must be one of debug, info, warn, error");
+  }
+  ReadString(doc, "ready_file", "", &c.ready_file, p);
   if (auto h = doc.find("hold"); h != doc.end()) {
-    if (!h->is_object()) return TypeError("hold", "an object");
-    HG_TRY(ReadDuration(*h, "default_hold", "hold", &c.default_hold_ms));
-    HG_TRY(ReadDuration(*h, "progress_interval", "hold", &c.progress_interval_ms));
+    if (!h->is_object()) {
+      p.Type("hold", "an object");
+    } else {
+      CheckKeys(*h, "hold", {"default_hold", "progress_interval"}, p);
+      ReadDuration(*h, "default_hold", "hold", &c.default_hold_ms, p);
+      ReadDuration(*h, "progress_interval", "hold", &c.progress_interval_ms, p);
+    }
   }
   if (auto a = doc.find("approval"); a != doc.end()) {
-    if (!a->is_object()) return TypeError("approval", "an object");
-    for (auto it = a->begin(); it != a->end(); ++it) {
-      if (it.key() != "max_pending_per_principal") {
-        return InvalidArgument("config approval." + it.key() + ": unknown setting (known: max_pending_per_principal)");
+    if (!a->is_object()) {
+      p.Type("approval", "an object");
+    } else {
+      CheckKeys(*a, "approval", {"max_pending_per_principal"}, p);
+      if (auto m = a->find("max_pending_per_principal"); m != a->end()) {
+        if (!m->is_number_unsigned() || m->get<uint64_t>() > 1'000'000) {
+          p.Type("approval.max_pending_per_principal", "an integer from 0 (no cap) to 1000000");
+        } else {
+          c.max_pending_per_principal = m->get<int>();
+        }
       }
-    }
-    if (auto m = a->find("max_pending_per_principal"); m != a->end()) {
-      if (!m->is_number_unsigned() || m->get<uint64_t>() > 1'000'000) {
-        return TypeError("approval.max_pending_per_principal", "an integer from 0 (no cap) to 1000000");
-      }
-      c.max_pending_per_principal = m->get<int>();
     }
   }
   if (auto a = doc.find("audit"); a != doc.end()) {
-    if (!a->is_object()) return TypeError("audit", "an object");
-    if (auto all = a->find("all_calls"); all != a->end()) {
-      if (!all->is_boolean()) return TypeError("audit.all_calls", "true or false");
-      c.audit_all_calls = all->get<bool>();
+    if (!a->is_object()) {
+      p.Type("audit", "an object");
+    } else {
+      CheckKeys(*a, "audit", {"all_calls", "checkpoint"}, p);
+      if (auto all = a->find("all_calls"); all != a->end()) {
+        if (!all->is_boolean()) p.Type("audit.all_calls", "true or false");
+        else c.audit_all_calls = all->get<bool>();
+      }
     }
   }
   if (auto n = doc.find("notify"); n != doc.end()) {
-    if (!n->is_object()) return TypeError("notify", "an object");
-    c.notify = *n;
+    if (!n->is_object()) p.Type("notify", "an object");
+    else c.notify = *n;
   }
+  if (p.any()) return p.ToStatus();
   return c;
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("cannot read config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  Result<Json> doc = ParseJson(ss.str());
+  std::string text;
+  if (!ReadWholeFile(path, &text)) return NotFound("cannot read config file " + path);
+  Result<Json> doc = ParseJson(text);
   if (!doc.ok()) return InvalidArgument("config file " + path + ": " + doc.status().message());
-  return ConfigFromJson(doc.value());
+  Result<Config> c = ConfigFromJson(doc.value());
+  if (c.ok()) c.value().source_path = path;
+  return c;
 }
 
 }  // namespace holdgate

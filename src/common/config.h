@@ -74,12 +74,22 @@ struct Config {
   Json review = Json::object();  // "review" section: auth, roles … (review module)
   Json notify = Json::object();  // "notify" section: webhooks, slack … (notify module)
   Json raw = Json::object();     // the whole file
+  std::string source_path;       // the file it was read from ("" when built otherwise)
+};
+
+// One problem of a config document: its JSON path ("mcp.agent_keys[0].sha256") and what is wrong.
+struct ConfigError {
+  std::string path;
+  std::string message;
 };
 
 // Reads a config file. Errors name the JSON path.
 Result<Config> LoadConfigFile(const std::string& path);
-// Builds a Config from an already-parsed document (used by LoadConfigFile and tests).
-Result<Config> ConfigFromJson(const Json& doc);
+// Builds a Config from an already-parsed document (used by LoadConfigFile and tests). Checks the
+// whole document: unknown keys, types, durations, listen addresses, log level. The error names
+// the first problem and how many more there are; `errors`, when given, receives every one.
+// Sections owned by other modules (review, notify, audit.checkpoint) are only type-checked here.
+Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors = nullptr);
 
 // "host:port" → parts. Accepts "[::1]:8080". Port 0 allowed.
 bool SplitHostPort(const std::string& text, std::string* host, int* port);

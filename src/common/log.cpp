@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/trace.h"
 
 namespace holdgate::log {
 namespace {
@@ -43,6 +44,7 @@ void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
   line["ts"] = FormatTimeMs(SystemClock::Instance().NowMs());
   line["level"] = LevelName(level);
   line["msg"] = std::string(msg);
+  if (const std::string& trace_id = trace::CurrentTraceId(); !trace_id.empty()) line["trace_id"] = trace_id;
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
   }

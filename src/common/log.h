@@ -12,7 +12,8 @@ void SetLevel(Level level);
 Level GetLevel();
 bool ParseLevel(std::string_view text, Level* out);
 
-// Emits {"ts":…,"level":…,"msg":…, ...fields}. `fields` must be an object (or null).
+// Emits {"ts":…,"level":…,"msg":…, "trace_id":…, ...fields}. `fields` must be an object (or
+// null); trace_id is the calling thread's trace::CurrentTraceId(), left out when there is none.
 void Write(Level level, std::string_view msg, const nlohmann::json& fields = nullptr);
 
 inline void Debug(std::string_view m, const nlohmann::json& f = nullptr) { Write(Level::kDebug, m, f); }

@@ -107,7 +107,8 @@ Json BuildCatalogue(int extra_tools) {
       {"description",
        "Report the transport and the HTTP headers of this call that matter for tests: whether an "
        "Authorization header arrived (only its scheme and SHA-256, never the value), Host, Origin, "
-       "Mcp-Session-Id, MCP-Protocol-Version; plus the server's process id."},
+       "Mcp-Session-Id, MCP-Protocol-Version, traceparent (header, and params._meta.traceparent as "
+       "meta_traceparent); plus the server's process id."},
       {"inputSchema", Schema(Json::object(), Json::array())},
       {"annotations", Annotations("Who am I", true, false, true)},
   });
@@ -443,6 +444,11 @@ Json DemoServer::CallTool(const mcp::Message& request, const std::shared_ptr<Ses
     Json out = {{"transport", context.transport}, {"pid", static_cast<int64_t>(::getpid())},
                 {"session", session->id()}, {"protocol_version", session->protocol_version()}};
     if (context.http.is_object()) out.update(context.http);
+    // Trace context as it arrived in the message (a gateway's hop), for tracing tests.
+    Json params = request.params();
+    if (params.contains("_meta") && params["_meta"].is_object() && params["_meta"].contains("traceparent")) {
+      out["meta_traceparent"] = params["_meta"]["traceparent"];
+    }
     return JsonTextResult(out);
   }
   if (name.rfind("noop_", 0) == 0) {

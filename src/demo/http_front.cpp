@@ -151,7 +151,7 @@ Json HeadersForWhoami(const httplib::Request& req) {
     names.push_back(lower);
     static const char* const kEchoed[] = {"host", "origin", "user-agent", "accept", "content-type",
                                           "mcp-session-id", "mcp-protocol-version", "x-forwarded-for",
-                                          "forwarded", "last-event-id"};
+                                          "forwarded", "last-event-id", "traceparent"};
     for (const char* e : kEchoed) {
       if (lower == e) seen[lower] = value;
     }

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/trace.h"
 
 namespace holdgate::notify {
 
@@ -63,6 +64,9 @@ Json WebhookBody(const store::Approval& approval, const std::string& event_type,
   if (extra.is_object()) {
     for (auto it = extra.begin(); it != extra.end(); ++it) data[it.key()] = it.value();
   }
+  // Built inside the transaction of the change, on the thread that made it: for a change made
+  // while handling an agent's call (approval.created), that call's W3C trace id.
+  if (const std::string& trace_id = trace::CurrentTraceId(); !trace_id.empty()) data["trace_id"] = trace_id;
   return Json{{"type", event_type}, {"timestamp", FormatTimeMs(at_ms)}, {"data", std::move(data)}};
 }
 

@@ -25,7 +25,8 @@ std::string MessageId(const std::string& approval_id, const std::string& event_t
 //   reason; with edited arguments: edited (true).
 Json ApprovalData(const store::Approval& approval, const std::string& review_url, bool include_arguments);
 
-// {"type": event_type, "timestamp": RFC 3339 of at_ms, "data": ApprovalData + extra fields}.
+// {"type": event_type, "timestamp": RFC 3339 of at_ms, "data": ApprovalData + extra fields}, plus
+// data.trace_id when the calling thread handles a traced MCP call (trace::CurrentTraceId()).
 Json WebhookBody(const store::Approval& approval, const std::string& event_type, int64_t at_ms,
                  const std::string& review_url, bool include_arguments, const Json& extra = Json::object());
 

@@ -122,6 +122,7 @@ void ReviewServer::AddPlainRoute(const std::string& method, const std::string& p
   impl_->AddPlainRoute(method, path, std::move(handler));
 }
 void ReviewServer::SetEndpointControl(EndpointControl control) { impl_->SetEndpointControl(std::move(control)); }
+void ReviewServer::SetReadinessCheck(ReadinessCheck check) { impl_->SetReadinessCheck(std::move(check)); }
 Status ReviewServer::Start() { return impl_->Start(); }
 void ReviewServer::Stop() { impl_->Stop(); }
 int ReviewServer::port() const { return impl_->port(); }
@@ -464,6 +465,7 @@ void ReviewServer::Impl::RegisterRoutes() {
     httplib::Server::Handler h;
     switch (r.id) {
       case RouteId::kHealthz: h = [this](const auto& q, auto& s) { Healthz(q, s); }; break;
+      case RouteId::kReadyz: h = [this](const auto& q, auto& s) { Readyz(q, s); }; break;
       case RouteId::kMetrics: h = [this](const auto& q, auto& s) { MetricsText(q, s); }; break;
       case RouteId::kMe: h = [this](const auto& q, auto& s) { Me(q, s); }; break;
       case RouteId::kListApprovals: h = [this](const auto& q, auto& s) { ListApprovals(q, s); }; break;
@@ -506,6 +508,13 @@ void ReviewServer::Impl::Healthz(const httplib::Request&, httplib::Response& res
     return SendJson(res, 503, body);
   }
   SendJson(res, 200, Json{{"status", "ok"}, {"store", "ok"}});
+}
+
+void ReviewServer::Impl::Readyz(const httplib::Request& req, httplib::Response& res) {
+  if (!readiness_) return Healthz(req, res);  // nothing more to check than the store
+  Json report = readiness_();
+  res.set_header("Cache-Control", "no-store");
+  SendJson(res, report.value("ready", false) ? 200 : 503, report);
 }
 
 void ReviewServer::Impl::MetricsText(const httplib::Request&, httplib::Response& res) {

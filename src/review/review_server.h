@@ -99,6 +99,10 @@ struct EndpointControl {
   std::function<Result<int>(const std::string& target)> enable;
 };
 
+// GET /readyz: {"ready": bool, "checks": {...}}; answered 200 when ready, else 503. Runs on
+// listener threads, concurrently; may block briefly (it may ping the upstream).
+using ReadinessCheck = std::function<Json()>;
+
 class ReviewServer {
  public:
   // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key).
@@ -114,6 +118,8 @@ class ReviewServer {
   void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
   // REQUIRES: called before Start(). Without it /api/endpoints lists nothing and enable is 404.
   void SetEndpointControl(EndpointControl control);
+  // REQUIRES: called before Start(). Without it /readyz answers like /healthz.
+  void SetReadinessCheck(ReadinessCheck check);
 
   // Binds host:port and starts serving on a background thread. kUnavailable if the port is taken.
   Status Start();

@@ -11,6 +11,7 @@ namespace {
 
 const std::vector<RouteSpec> kRoutes = {
     {RouteId::kHealthz, "GET", "/healthz", "/healthz", Access::kPublic},
+    {RouteId::kReadyz, "GET", "/readyz", "/readyz", Access::kPublic},
     {RouteId::kMetrics, "GET", "/metrics", "/metrics", Access::kPublic},
     {RouteId::kMe, "GET", "/api/me", "/api/me", Access::kRead},
     {RouteId::kListApprovals, "GET", "/api/approvals", "/api/approvals", Access::kRead},

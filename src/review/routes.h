@@ -17,6 +17,7 @@ enum class Access {
 
 enum class RouteId {
   kHealthz,
+  kReadyz,
   kMetrics,
   kMe,
   kListApprovals,

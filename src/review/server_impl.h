@@ -57,6 +57,7 @@ class ReviewServer::Impl {
 
   // ---- handlers (one per RouteId) ----
   void Healthz(const httplib::Request& req, httplib::Response& res);
+  void Readyz(const httplib::Request& req, httplib::Response& res);
   void MetricsText(const httplib::Request& req, httplib::Response& res);
   void Me(const httplib::Request& req, httplib::Response& res);
   void ListApprovals(const httplib::Request& req, httplib::Response& res);
@@ -110,9 +111,11 @@ class ReviewServer::Impl {
   };
   std::vector<PlainRoute> plain_routes_;  // fixed before Start()
   EndpointControl endpoint_control_;      // fixed before Start()
+  ReadinessCheck readiness_;              // fixed before Start()
 
  public:
   void SetEndpointControl(EndpointControl control) { endpoint_control_ = std::move(control); }
+  void SetReadinessCheck(ReadinessCheck check) { readiness_ = std::move(check); }
 
  private:
 

@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/sd_notify.h"
 #include "gateway/gateway.h"
 #include "hold/hold_coordinator.h"
 #include "hold/sweeper.h"
@@ -26,6 +27,9 @@
 #include "policy/rate_limiter.h"
 #include "review/decision_service.h"
 #include "review/review_server.h"
+#include "server/config_check.h"
+#include "server/front_dispatcher.h"
+#include "server/readiness.h"
 #include "store/audit_checkpoint.h"
 #include "store/store.h"
 #include "transport/http_server.h"
@@ -204,6 +208,7 @@ class Runner {
     };
     control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
     review_->SetEndpointControl(std::move(control));
+    review_->SetReadinessCheck([this] { return Readiness(); });
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());
@@ -228,10 +233,11 @@ class Runner {
     gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
     gateway_->SetPolicy(pol);
     gateway_->Start();
+    front_ = std::make_unique<FrontDispatcher>(*gateway_);  // trace context and drain, before the gateway
 
     std::string mcp_url;
     if (stdio_mode) {
-      stdio_ = std::make_unique<transport::StdioServer>(transport::StdioServerOptions{}, *gateway_);
+      stdio_ = std::make_unique<transport::StdioServer>(transport::StdioServerOptions{}, *front_);
     } else {
       transport::HttpServerOptions hopts;
       if (!SplitHostPort(config_.mcp_listen, &hopts.host, &hopts.port)) {
@@ -246,7 +252,7 @@ class Runner {
       hopts.max_sessions_per_principal = config_.max_sessions_per_principal;
       hopts.clock = &clock_;
       for (const auto& k : config_.agent_keys) hopts.api_keys.push_back({k.name, k.principal, k.sha256});
-      http_ = std::make_unique<transport::HttpServer>(hopts, *gateway_);
+      http_ = std::make_unique<transport::HttpServer>(hopts, *front_);
       s = http_->Bind();
       if (!s.ok()) return s;
       http_->Start();
@@ -265,6 +271,9 @@ class Runner {
       }
       std::filesystem::rename(tmp, config_.ready_file);
     }
+    started_.store(true);
+    sdnotify::Notify("READY=1\nSTATUS=serving: agents at " + (mcp_url.empty() ? std::string("stdio") : mcp_url) +
+                     ", reviewers at " + review_->base_url());
     return Status::Ok();
   }
 
@@ -310,12 +319,16 @@ class Runner {
       int sig = sigtimedwait(&signals, nullptr, &timeout);
       if (sig == SIGINT || sig == SIGTERM) {
         log::Info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        if (front_) front_->Drain([this] { return static_cast<int64_t>(gateway_->open_holds()); });
         if (stdio_) stdio_->Stop();
         return;
       }
       if (sig == SIGHUP) {
+        sdnotify::NotifyReloading();
+        RecheckConfigOnReload(config_.source_path);
         policy_mtime_ = FileMtime(config_.policy_path);
         ReloadPolicy("SIGHUP");
+        sdnotify::Notify("READY=1\nSTATUS=serving (reloaded)");
         continue;
       }
       if (!config_.policy_path.empty()) {
@@ -329,6 +342,18 @@ class Runner {
   }
 
   void RequestStop() { stop_requested_.store(true); }
+
+  // GET /readyz. Until start-up finished, not ready ("starting").
+  Json Readiness() {
+    if (!started_.load()) return Json{{"ready", false}, {"checks", {{"starting", true}}}};
+    ReadinessSources sources;
+    sources.store = store_.get();
+    sources.upstream = upstream_.get();
+    sources.policy_configured = !config_.policy_path.empty();
+    sources.policy_loaded = [this] { return gateway_->policy() != nullptr; };
+    sources.draining = [this] { return front_->draining(); };
+    return CheckReadiness(sources);
+  }
 
   void StopAll() {
     if (gateway_) gateway_->Shutdown();
@@ -345,6 +370,8 @@ class Runner {
 
   Config config_;
   const SystemClock& clock_ = SystemClock::Instance();
+  // Before the transports (destroyed after them): they call into it.
+  std::unique_ptr<FrontDispatcher> front_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::AuditCheckpointer> checkpointer_;  // after store_: destroyed before it
   std::unique_ptr<notify::Notifier> notifier_;  // after store_: destroyed before it
@@ -359,6 +386,7 @@ class Runner {
   std::unique_ptr<transport::StdioServer> stdio_;
   int64_t policy_mtime_ = 0;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> started_{false};   // every module is up (readiness may look at them)
 };
 
 }  // namespace

@@ -200,6 +200,9 @@ class Store {
   // is still short) and none has committed since, kReadFailed when the database cannot be read.
   static constexpr int64_t kMinFreeBytes = 1024 * 1024;
   StoreHealth Health();
+  // Readiness probe: takes the write lock (BEGIN IMMEDIATE) and checks the connection may write
+  // (not opened read-only); commits an empty transaction. Blocks up to the busy timeout.
+  Status CheckWritable();
 
   class Impl;
 

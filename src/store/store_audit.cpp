@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "common/crypto.h"
+#include "common/trace.h"
 #include "store/store_impl.h"
 
 namespace holdgate::store {
@@ -166,6 +167,11 @@ AuditEvent Store::Impl::AppendAuditTx(Tx& tx, AuditEvent e) {
   if (e.ts_ms == 0) e.ts_ms = tx.now;
   e.seq = prev_seq + 1;
   e.prev_hash = prev_hash;
+  // An event written while this thread handles a traced MCP call carries that call's trace id.
+  if (const std::string& trace_id = trace::CurrentTraceId(); !trace_id.empty() && !e.detail.contains("trace_id") &&
+      (e.detail.is_object() || e.detail.is_null())) {
+    e.detail["trace_id"] = trace_id;
+  }
   // Hash exactly what a verifier will read back: the stored (canonical) detail text.
   const std::string detail_text = CanonicalJson(e.detail);
   e.detail = internal::ParseStoredJson(detail_text);

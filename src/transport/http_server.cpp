@@ -21,6 +21,7 @@
 #include "httpd/guarded_server.h"
 #include "mcp/methods.h"
 #include "transport/session_table.h"
+#include "mcp/trace_meta.h"
 #include "transport/sse.h"
 
 namespace holdgate::transport {
@@ -465,6 +466,10 @@ class HttpServer::Impl {
     auto open = sessions_.Open(session->id());
     const std::string accept = req.get_header_value("Accept");
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
+    // A W3C traceparent header travels on as params._meta.traceparent unless the body has one.
+    if (std::string tp = req.get_header_value("traceparent"); !tp.empty() && mcp::MetaTraceparent(msg.json).empty()) {
+      mcp::SetMetaTraceparent(&msg.json, tp);
+    }
     auto stream = std::make_shared<HttpClientStream>();
     dispatcher_.OnRequest(session, msg, stream);
     if (stream->close_after_reply()) res.set_header("Connection", "close");

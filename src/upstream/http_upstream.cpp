@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/periodic_thread.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/trace_meta.h"
 #include "transport/sse.h"
 #include "upstream/correlator.h"
 #include "upstream/handshake.h"
@@ -277,6 +278,8 @@ class HttpUpstream final : public Upstream {
     req.headers = BaseHeaders();
     req.body = DumpJson(message);
     req.set_header("Content-Type", "application/json");
+    // W3C trace context of the call (holdgate's hop) also as the traceparent header.
+    if (std::string tp = mcp::MetaTraceparent(message); !tp.empty()) req.set_header("traceparent", tp);
     std::string content_type;
     int status = 0;
     req.response_handler = [&](const httplib::Response& r) {

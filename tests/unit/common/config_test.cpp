@@ -1,0 +1,59 @@
+#include "common/config.h"
+
+#include <catch2/catch.hpp>
+
+namespace holdgate {
+namespace {
+
+std::vector<std::string> Paths(const std::vector<ConfigError>& errors) {
+  std::vector<std::string> out;
+  for (const auto& e : errors) out.push_back(e.path);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("config: every problem is reported with its JSON path, not only the first", "[config]") {
+  Json doc = Json::parse(R"({
+    "colour": "blue",
+    "mcp": {"listen": "nowhere", "agent_keys": [{"name": "", "sha256": "short"}], "max_body_bytes": 10},
+    "review": {"listen": "127.0.0.1:0", "auth": {"jwt_secret": "x", "kid": "k"}},
+    "hold": {"default_hold": "soon", "progress": "5s"},
+    "audit": {"all_calls": "yes"},
+    "log_level": "loud"
+  })");
+  std::vector<ConfigError> errors;
+  Result<Config> c = ConfigFromJson(doc, &errors);
+  REQUIRE_FALSE(c.ok());
+  using Catch::Matchers::VectorContains;
+  auto paths = Paths(errors);
+  for (const char* p : {"colour", "mcp.listen", "mcp.agent_keys[0].name", "mcp.agent_keys[0].sha256",
+                        "mcp.max_body_bytes", "review.auth.kid", "hold.default_hold", "hold.progress",
+                        "audit.all_calls", "log_level"}) {
+    INFO(p);
+    CHECK_THAT(paths, VectorContains(std::string(p)));
+  }
+  CHECK(c.status().message().find("more: holdgate config check lists them") != std::string::npos);
+}
+
+TEST_CASE("config: a valid document parses, with $schema and $comment allowed", "[config]") {
+  Json doc = Json::parse(R"({"$schema": "config.schema.json", "$comment": "hi",
+    "mcp": {"listen": "[::1]:0"}, "upstream": {"command": "demo --stdio"}, "db": "x.db",
+    "hold": {"default_hold": 30}, "log_level": "debug"})");
+  std::vector<ConfigError> errors;
+  Result<Config> c = ConfigFromJson(doc, &errors);
+  REQUIRE(c.ok());
+  CHECK(errors.empty());
+  CHECK(c->mcp_listen == "[::1]:0");
+  CHECK(c->default_hold_ms == 30000);
+  CHECK(c->upstream_cmd == "demo --stdio");
+}
+
+TEST_CASE("config: command and url together are refused", "[config]") {
+  std::vector<ConfigError> errors;
+  CHECK_FALSE(ConfigFromJson(Json{{"upstream", {{"command", "a"}, {"url", "http://b/mcp"}}}}, &errors).ok());
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "upstream");
+}
+
+}  // namespace holdgate
