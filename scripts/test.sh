@@ -7,9 +7,10 @@
 #   5. bench: scripts/bench.sh smoke: a few seconds of every benchmark scenario; fails when a
 #      scenario breaks (no figure, errors), never because the machine is slow. Counts as one test.
 #   6. asan: scripts/sanitize.sh asan in build-asan/ (clang): every unit test and the integration
-#      tests in HOLDGATE_ASAN_INTEGRATION (default "all" = every integration test but soak; or a
-#      list such as "attacks races faults") under ASan+UBSan+LSan; any sanitizer report, also of a
-#      child process, fails it
+#      tests in HOLDGATE_ASAN_INTEGRATION (default "attacks races faults holds hardening
+#      review_api": the security, fault and held-call suites; "all" = every integration test but
+#      soak, ~3 more minutes) under ASan+UBSan+LSan; any sanitizer report, also of a child
+#      process, fails it
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
@@ -38,7 +39,7 @@ E2E_DIR="$ROOT/tests/e2e"
 LOG_DIR="$BUILD_DIR/test-logs"
 STAGES="${HOLDGATE_TEST_STAGES:-deps build ctest e2e bench asan}"
 # Integration tests of the asan stage (tests/integration/NAME_test.cpp), or "all".
-ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-all}"
+ASAN_INTEGRATION="${HOLDGATE_ASAN_INTEGRATION:-attacks races faults holds hardening review_api}"
 CTEST_JOBS="${HOLDGATE_CTEST_JOBS:-2}"
 
 total_passed=0
