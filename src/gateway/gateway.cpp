@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "gateway/agent_messages.h"
 #include "gateway/held_call.h"
 #include "gateway/hold_store.h"
@@ -686,6 +687,7 @@ class Gateway::Impl {
     input.timeout_ms = settings.timeout_ms;
     input.use_within_ms = settings.use_within_ms;
     input.max_pending_for_principal = options_.max_pending_per_principal;
+    input.trace_id = trace::CurrentTraceId();
     input.notify = settings.notify;
 
     HeldRequest held;

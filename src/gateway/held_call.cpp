@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "gateway/agent_messages.h"
 #include "mcp/jsonrpc.h"
 
@@ -48,6 +49,7 @@ HeldCall::Started HeldCall::Start(HeldCallDeps deps, HeldRequest request, const 
   std::shared_ptr<HeldCall> call(
       new HeldCall(std::move(deps), std::move(request), std::move(reply), std::move(release), std::move(on_done)));
   call->approval_id_ = out.approval.id;
+  call->trace_id_ = out.approval.trace_id;
   {
     std::lock_guard<std::mutex> lock(call->mu_);
     call->waiting_for_ = WaitingFor(out.approval);
@@ -94,7 +96,10 @@ void HeldCall::WatchAndCatchUp() {
   if (store::IsDecided(current->state) && deps_.coordinator->Remove(*this)) Decided(*current);
 }
 
-void HeldCall::OnDecision(const store::Approval& approval) { Decided(approval); }
+void HeldCall::OnDecision(const store::Approval& approval) {
+  trace::ScopedTrace traced(trace_id_);  // the feed runs on whichever thread decided
+  Decided(approval);
+}
 
 void HeldCall::Decided(const store::Approval& approval) {
   switch (approval.state) {
@@ -129,6 +134,7 @@ void HeldCall::Decided(const store::Approval& approval) {
 }
 
 void HeldCall::Release() {
+  trace::ScopedTrace traced(trace_id_);
   store::Approval approved;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -173,6 +179,7 @@ void HeldCall::Release() {
 }
 
 void HeldCall::OnUpstreamAnswer(Json response) {
+  trace::ScopedTrace traced(trace_id_);
   store::Approval ran;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -141,6 +141,7 @@ class HeldCall final : public hold::Waiter, public std::enable_shared_from_this<
   const std::shared_ptr<HeldCallReply> reply_;
   const ReleaseFn release_;
   std::string approval_id_;  // set once by Start, before any other thread sees the call
+  std::string trace_id_;     // the approval's W3C trace id; set once by Start, like approval_id_
 
   mutable std::mutex mu_;
   Phase phase_ = Phase::kWaiting;  // guarded by mu_

@@ -112,6 +112,7 @@ Json ApprovalJson(const store::Approval& a, std::string_view base_url) {
       {"editable", a.editable},
       {"edited_arguments", a.edited_arguments},
       {"agent_left", a.agent_left},
+      {"trace_id", a.trace_id.empty() ? Json(nullptr) : Json(a.trace_id)},
       {"votes", std::move(votes)},
   };
   if (!base_url.empty()) j["review_url"] = ReviewUrl(base_url, a.id);

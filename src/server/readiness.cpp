@@ -7,39 +7,14 @@
 
 #include "store/store.h"
 #include "upstream/upstream.h"
+#include "upstream/waiting_reply.h"
 
 namespace holdgate::server {
 namespace {
 
-// Waits for one upstream response.
-class PingReply final : public upstream::ReplyHandler {
- public:
-  void OnRelated(const Json&) override {}
-  void OnResponse(const Json& response) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      response_ = response;
-      done_ = true;
-    }
-    cv_.notify_all();
-  }
-  // The response, or null after `timeout_ms`.
-  Json Wait(int64_t timeout_ms) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return done_; });
-    return done_ ? response_ : Json();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;  // guarded by mu_
-  Json response_;      // guarded by mu_
-};
-
 std::string PingUpstream(upstream::Upstream& up, int64_t timeout_ms) {
   static std::atomic<int64_t> counter{0};
-  auto reply = std::make_shared<PingReply>();
+  auto reply = std::make_shared<upstream::WaitingReply>();
   Json ping = {{"jsonrpc", "2.0"}, {"id", "readyz-" + std::to_string(++counter)}, {"method", "ping"}};
   upstream::RequestHandle handle = up.Send(ping, reply);
   Json response = reply->Wait(timeout_ms);

@@ -88,6 +88,7 @@ struct Approval {
   std::string reason;         // reject reason, expiry/cancel/failure explanation
   Json result;                // upstream result (completed) or error (failed); null before
   bool agent_left = false;    // the agent's held request went away (reviewers see it)
+  std::string trace_id;       // W3C trace id of the agent's call that created it; "" = untraced
   int64_t updated_at_ms = 0;
   std::vector<Vote> votes;  // oldest first; filled by Get/List/Decide
 
@@ -119,6 +120,7 @@ struct NewApproval {
   // Refuse (kResourceExhausted) when `principal` already has this many pending approvals; checked
   // in the creating transaction, so concurrent creations cannot exceed it. 0 = no cap.
   int max_pending_for_principal = 0;
+  std::string trace_id;  // the creating call's W3C trace id; every event of the approval carries it
   Json notify;
   // Written in the same transaction as the approval (approval_id is filled in by the store).
   std::vector<NewOutboxRow> outbox;

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "common/crypto.h"
+#include "common/trace.h"
 #include "store/store_impl.h"
 
 namespace holdgate::store {
@@ -336,6 +338,7 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
   a.agent_left = s.getColumn(22).getInt() != 0;
   a.updated_at_ms = s.getColumn(23).getInt64();
   a.use_within_ms = s.getColumn(24).isNull() ? 0 : s.getColumn(24).getInt64();
+  a.trace_id = s.getColumn(25).getString();
   return a;
 }
 
@@ -424,6 +427,10 @@ void Store::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approv
                          const std::string& actor, const std::string& via,
                          const std::string& decision, Json detail,
                          const std::vector<NewOutboxRow>* extra) {
+  // The approval's events carry the trace id of the call that created it, whichever thread
+  // writes them (a reviewer's request, the sweeper, a release).
+  std::optional<trace::ScopedTrace> traced;
+  if (!approval.trace_id.empty() && trace::CurrentTraceId().empty()) traced.emplace(approval.trace_id);
   AuditEvent e;
   e.ts_ms = tx.now;
   e.type = type;
@@ -565,6 +572,7 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
   a.notify = in.notify;
   if (in.use_within_ms < 0) return InvalidArgument("use_within must not be negative");
   a.use_within_ms = in.use_within_ms;
+  a.trace_id = in.trace_id;
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
@@ -587,7 +595,7 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
     SQLite::Statement& ins = tx.stmts.Get(
         "INSERT INTO approvals (id, principal, session_id, tool, arguments, fingerprint, rule, risk, "
         "state, approvers_needed, reviewers, editable, on_timeout, notify, created_at, expires_at, "
-        "updated_at, use_within) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "updated_at, use_within, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, a.id);
     ins.bind(2, a.principal);
     ins.bind(3, a.session_id);
@@ -607,6 +615,7 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
     BindInt(ins, 16, a.updated_at_ms);
     if (a.use_within_ms > 0) BindInt(ins, 17, a.use_within_ms);
     else ins.bind(17);
+    ins.bind(18, a.trace_id);
     ins.exec();
     impl_->EmitTx(tx, "approval.created", a, a.principal, "mcp", "hold",
                   Json{{"arguments", AuditValue(a.arguments)},

@@ -767,7 +767,7 @@ Json GatewayCreations(const Options& o, size_t sessions, int64_t calls) {
              "≥ 2,000/s " + Verdict(t.rate() >= 2000)});
   std::string out = "\n### (c) approval creations through the gateway\n\n" + table.Markdown() +
                     "each call: policy → pending approval written (one SQLite transaction with its audit event) → held "
-                    "until the 1 ms hold limit → deferral at the gateway's next 250 ms tick. Ceiling from the tick alone: " +
+                    "until the 1 ms hold limit → deferral at the hold sweeper's next 250 ms pass. Ceiling from the tick alone: " +
                     Fmt(static_cast<double>(sessions) / 0.25, 0) + "/s at " + std::to_string(sessions) + " sessions.\n";
   if (t.errors) out += "errors: " + std::to_string(t.errors) + " (first: " + t.first_error + ")\n";
   Print(out);

@@ -12,36 +12,21 @@
 #include "mcp/jsonrpc.h"
 #include "support/process.h"
 #include "upstream/upstream.h"
+#include "upstream/waiting_reply.h"
 
 namespace holdgate::testing {
 namespace {
 
+// The upstream's answer to one request, waited for (20 s at most).
 class Collect final : public upstream::ReplyHandler {
  public:
-  void OnRelated(const Json&) override {}
-  void OnResponse(const Json& response) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      response_ = response;
-      done_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return done_;
-  }
-  Json Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return done_; });
-    return response_;
-  }
+  void OnRelated(const Json& m) override { inner_.OnRelated(m); }
+  void OnResponse(const Json& response) override { inner_.OnResponse(response); }
+  bool done() const { return inner_.done(); }
+  Json Wait() const { return inner_.Wait(20'000); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  Json response_;
-  bool done_ = false;
+  upstream::WaitingReply inner_;
 };
 
 struct DemoOverHttp {

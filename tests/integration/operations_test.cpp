@@ -218,8 +218,35 @@ TEST_CASE("trace context: the agent's trace id reaches the upstream, the audit l
   // Log lines written while handling the calls carry the trace id.
   const std::string log = ReadFile(dir.File("holdgate.log"));
   CHECK(log.find("\"trace_id\":\"11111111111111111111111111111111\"") != std::string::npos);
-  CHECK(gw.process->Stop(SIGTERM) == 0);
+  // A reviewer decides on another thread, the call is released and completes: every event of the
+  // approval, and its webhooks, still carry the trace id of the call that created it.
+  Json pending = reviewer.WaitForPending(1);
+  REQUIRE(pending.is_object());
+  CHECK(reviewer.Approve(pending["id"], "ok").status == 200);
   held.join();
+  const std::string id = pending["id"];
+  REQUIRE(WaitUntil([&] { return auditor.Get("/api/approvals/" + id).body.value("state", std::string()) == "completed"; }));
+  for (const char* type : {"approval.approved", "approval.executing", "approval.completed"}) {
+    auto events = auditor.Get("/api/audit?approval_id=" + id + "&type=" + type);
+    INFO(type);
+    REQUIRE(events.body["events"].size() == 1);
+    CHECK(events.body["events"][0]["detail"]["trace_id"] == "11111111111111111111111111111111");
+  }
+  REQUIRE(WaitUntil([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& r : received) {
+      if (r["type"] == "approval.completed") return true;
+    }
+    return false;
+  }, 15000));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& r : received) {
+      INFO(r.dump());
+      CHECK(r["data"]["trace_id"] == "11111111111111111111111111111111");
+    }
+  }
+  CHECK(gw.process->Stop(SIGTERM) == 0);
   receiver.stop();
   serving.join();
 }
