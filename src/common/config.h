@@ -24,7 +24,7 @@ struct ListenerLimits {
   int64_t body_timeout_ms = 30'000;    // the whole body, from the end of the headers
   int64_t idle_timeout_ms = 5'000;     // keep-alive wait for the next request
   size_t max_connections = 1024;       // open at once, all clients
-  size_t max_connections_per_ip = 64;  // open at once from one address; 0 = no cap
+  size_t max_connections_per_ip = 256;  // open at once from one address; 0 = no cap
 };
 // The agents' listener: agents share addresses (loopback, NAT) and each held call keeps its
 // connection open, so no per-IP cap by default; idle sockets still cannot hold a thread past the
