@@ -34,6 +34,7 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev    # libFuzzer and sanitizer runtimes (the asan build and fuzzers use clang)
   llvm                        # llvm-symbolizer: sanitizer reports with file:line stacks
   python3
+  openssl                     # the openssl CLI makes the HTTPS webhook test's certificate
   curl                        # the package test talks HTTP to the unpacked holdgate
   dpkg-dev file               # scripts/package.sh: CPack computes Depends with dpkg-shlibdeps (and file)
   lintian                     # checks the .deb that scripts/package.sh builds (tests/packaging)
