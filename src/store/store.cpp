@@ -826,44 +826,46 @@ Result<Approval> Store::Expire(const std::string& id) {
   });
 }
 
+namespace {
+
+// Applies `transition(tx, approval)` to every approval `due_sql` selects (its parameters: a time
+// and a row limit), in the query's order, inside `tx`. The caller's clock reading decides what is
+// due; the transaction's own time stamps the change.
+template <typename Transition>
+std::vector<Approval> TransitionDueTx(Store::Impl::Tx& tx, const char* due_sql, int64_t now_ms, int limit,
+                                      Transition transition) {
+  std::vector<std::string> ids;
+  {
+    SQLite::Statement& q = tx.stmts.Get(due_sql);
+    ScopedReset reset(q);
+    BindInt(q, 1, now_ms);
+    q.bind(2, limit);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  }
+  std::vector<Approval> out;
+  for (const std::string& id : ids) out.push_back(transition(tx, MustLoad(tx, id)));
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<Approval>> Store::ExpireDue(int64_t now_ms, int limit) {
-  using Expired = std::vector<Approval>;
   limit = std::clamp(limit, 1, 10000);
-  return impl_->Write<Expired>("expire due", [&](Impl::Tx& tx) -> Result<Expired> {
-    // Due by the caller's clock reading; the transaction's own time stamps the change.
-    std::vector<std::string> ids;
-    {
-      SQLite::Statement& q = tx.stmts.Get(
-          "SELECT id FROM approvals WHERE state = 'pending' AND expires_at IS NOT NULL AND "
-          "expires_at <= ? ORDER BY expires_at, id LIMIT ?");
-      ScopedReset reset(q);
-      BindInt(q, 1, now_ms);
-      q.bind(2, limit);
-      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-    }
-    Expired out;
-    for (const std::string& id : ids) out.push_back(ExpireTx(*impl_, tx, MustLoad(tx, id)));
-    return out;
+  return impl_->Write<std::vector<Approval>>("expire due", [&](Impl::Tx& tx) -> Result<std::vector<Approval>> {
+    return TransitionDueTx(tx,
+                           "SELECT id FROM approvals WHERE state = 'pending' AND expires_at IS NOT NULL AND "
+                           "expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+                           now_ms, limit, [&](Impl::Tx& t, const Approval& a) { return ExpireTx(*impl_, t, a); });
   });
 }
 
 Result<std::vector<Approval>> Store::LapseDue(int64_t now_ms, int limit) {
-  using Lapsed = std::vector<Approval>;
   limit = std::clamp(limit, 1, 10000);
-  return impl_->Write<Lapsed>("lapse due", [&](Impl::Tx& tx) -> Result<Lapsed> {
-    std::vector<std::string> ids;
-    {
-      SQLite::Statement& q = tx.stmts.Get(
-          "SELECT id FROM approvals WHERE state = 'approved' AND use_within IS NOT NULL AND "
-          "decided_at + use_within <= ? ORDER BY decided_at, id LIMIT ?");
-      ScopedReset reset(q);
-      BindInt(q, 1, now_ms);
-      q.bind(2, limit);
-      while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-    }
-    Lapsed out;
-    for (const std::string& id : ids) out.push_back(LapseTx(*impl_, tx, MustLoad(tx, id)));
-    return out;
+  return impl_->Write<std::vector<Approval>>("lapse due", [&](Impl::Tx& tx) -> Result<std::vector<Approval>> {
+    return TransitionDueTx(tx,
+                           "SELECT id FROM approvals WHERE state = 'approved' AND use_within IS NOT NULL AND "
+                           "decided_at + use_within <= ? ORDER BY decided_at, id LIMIT ?",
+                           now_ms, limit, [&](Impl::Tx& t, const Approval& a) { return LapseTx(*impl_, t, a); });
   });
 }
 
