@@ -18,6 +18,18 @@
 namespace holdgate::testing::resilience {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kLatencyBoundMs = 500;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr int64_t kLatencyBoundMs = 500;
+#else
+constexpr int64_t kLatencyBoundMs = 100;
+#endif
+#else
+constexpr int64_t kLatencyBoundMs = 100;
+#endif
+
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t MsSince(SteadyClock::time_point start) {
@@ -280,8 +292,10 @@ TEST_CASE("hardening: 60 slow clients on each listener neither starve /healthz n
   WARN("with " << kSlow << " slow connections on each listener: /healthz worst " << worst_healthz
                << " ms, /mcp ping worst " << worst_ping << " ms (" << kProbes << " probes over " << probing_ms << " ms)");
   CHECK(probing_ms < 1900);  // the probes ran while every slow connection was still open
-  CHECK(worst_healthz < 100);
-  CHECK(worst_ping < 100);
+  // The issue's bound is 100 ms. Under ASan (several times slower, and run beside another test
+  // process) the same starvation would show as seconds; the bound there is 500 ms.
+  CHECK(worst_healthz < kLatencyBoundMs);
+  CHECK(worst_ping < kLatencyBoundMs);
   // Every slow connection is cut at its header deadline (2 s), not served and not kept.
   REQUIRE(WaitUntil([&] { return std::all_of(slow.begin(), slow.end(), [](const Slow& s) { return s.closed_after_ms >= 0; }); },
                     8000));
