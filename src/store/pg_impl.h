@@ -44,11 +44,19 @@ class PgStore::Impl {
   Result<std::unique_ptr<pqxx::connection>> Connect();
 
   // One write transaction: the body's state change, its audit events and outbox rows.
+  // A change event in the delivery queue. This replica's events are queued inside their
+  // transaction (under the chain lock, so in seq order) as kPending and delivered once kCommitted;
+  // the queue is delivered from the front and waits at a kPending one.
+  struct Queued {
+    enum State { kPending, kCommitted, kAborted };
+    ChangeEvent event;
+    State state = kPending;  // guarded by feed_mu_
+  };
   struct Tx {
     pqxx::work& w;
     int64_t now;
-    std::vector<ChangeEvent> events;  // delivered after commit
-    bool commit_on_error = false;     // commit even when the body returns an error
+    std::vector<std::shared_ptr<Queued>> queued;  // settled after commit or rollback
+    bool commit_on_error = false;                 // commit even when the body returns an error
   };
   // Runs `body(Tx&) -> Result<T>` in one transaction on a pooled connection; with `chain`, first
   // takes the audit chain lock (every body that appends an audit event must). Commits when the
@@ -72,7 +80,12 @@ class PgStore::Impl {
   static std::vector<Vote> LoadVotes(pqxx::transaction_base& t, const std::string& id);
 
   // ---- change feed, heartbeat, leases (pg_store_audit.cpp) ---------------------------------------
-  void Publish(std::vector<ChangeEvent> events);
+  // Queues this transaction's change event (kPending) when anyone listens.
+  void QueueTx(Tx& tx, ChangeEvent event);
+  // Marks a transaction's queued events committed or aborted.
+  void Settle(const std::vector<std::shared_ptr<Queued>>& queued, bool committed);
+  // Queues other replicas' committed events, in seq order among the queued ones.
+  void PublishRemote(std::vector<ChangeEvent> events);
   void Dispatch();
   void FeedLoop();
   // Delivers other replicas' approval events committed since feed_seq_.
@@ -102,7 +115,7 @@ class PgStore::Impl {
     std::atomic<bool> removed{false};
   };
   std::mutex feed_mu_;
-  std::deque<ChangeEvent> queue_;                            // guarded by feed_mu_
+  std::deque<std::shared_ptr<Queued>> queue_;                // guarded by feed_mu_
   std::map<int, std::shared_ptr<ListenerEntry>> listeners_;  // guarded by feed_mu_
   int next_listener_id_ = 1;                                 // guarded by feed_mu_
   // This replica's own approval events (seq -> hash), recorded before commit so the feed thread
@@ -124,64 +137,87 @@ AuditEvent PgReadAudit(const pqxx::row& r);
 inline std::string PgStr(const pqxx::field& f) { return f.is_null() ? std::string() : std::string(f.c_str()); }
 inline int64_t PgInt(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
 
+// A pooled connection broken while idle (the server restarted, a proxy dropped it) fails on its
+// first statement; nothing was done yet, so the operation is retried once on a new connection.
+// A failure after the body ran is never retried: the caller gets it.
 template <typename T, typename F>
 Result<T> PgStore::Impl::Write(const char* what, F&& body, bool chain) {
-  auto conn = Acquire(what);
-  if (!conn.ok()) return conn.status();
-  std::unique_ptr<pqxx::connection> c = std::move(conn).value();
-  std::optional<Result<T>> out;
-  std::vector<ChangeEvent> events;
-  bool broken = false;
-  try {
-    pqxx::work w(*c);
-    if (chain) w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kPgChainLock) + ")");
-    Tx tx{w, clock_.NowMs(), {}, false};
-    out.emplace(body(tx));
-    if (out->ok() || tx.commit_on_error) {
-      w.commit();
-      events = std::move(tx.events);
-      std::lock_guard<std::mutex> lock(health_mu_);
-      last_write_failure_.clear();
+  for (int attempt = 0;; ++attempt) {
+    auto conn = Acquire(what);
+    if (!conn.ok()) return conn.status();
+    std::unique_ptr<pqxx::connection> c = std::move(conn).value();
+    std::optional<Result<T>> out;
+    std::vector<std::shared_ptr<Queued>> queued;
+    bool committed = false;
+    bool broken = false;
+    bool began = false;  // the body started: no retry past this point
+    try {
+      pqxx::work w(*c);
+      if (chain) w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kPgChainLock) + ")");
+      else w.exec("SELECT 1");
+      began = true;
+      Tx tx{w, clock_.NowMs(), {}, false};
+      try {
+        out.emplace(body(tx));
+        if (out->ok() || tx.commit_on_error) {
+          w.commit();
+          committed = true;
+        }
+      } catch (...) {
+        queued = std::move(tx.queued);
+        throw;
+      }
+      queued = std::move(tx.queued);
+      if (committed) {
+        std::lock_guard<std::mutex> lock(health_mu_);
+        last_write_failure_.clear();
+      }
+    } catch (const std::exception& e) {
+      out.emplace(Failure(what, e, true, &broken));
     }
-  } catch (const std::exception& e) {
-    out.emplace(Failure(what, e, true, &broken));
+    if (broken) {
+      c.reset();
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      --open_;
+      pool_cv_.notify_one();
+    } else {
+      Release(std::move(c));
+    }
+    // An in-doubt commit may have committed: its events are dropped here, and the feed thread
+    // delivers them if it did (they are not recorded as this replica's own until settled).
+    if (!queued.empty()) Settle(queued, committed);
+    if (broken && !began && attempt == 0) continue;
+    Dispatch();
+    return std::move(*out);
   }
-  if (broken) {
-    c.reset();
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    --open_;
-    pool_cv_.notify_one();
-  } else {
-    Release(std::move(c));
-  }
-  if (!events.empty()) Publish(std::move(events));
-  Dispatch();
-  return std::move(*out);
 }
 
 template <typename T, typename F>
 Result<T> PgStore::Impl::Read(const char* what, F&& body) {
-  auto conn = Acquire(what);
-  if (!conn.ok()) return conn.status();
-  std::unique_ptr<pqxx::connection> c = std::move(conn).value();
-  std::optional<Result<T>> out;
-  bool broken = false;
-  try {
-    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(*c);
-    out.emplace(body(static_cast<pqxx::transaction_base&>(t)));
-    t.commit();
-  } catch (const std::exception& e) {
-    out.emplace(Failure(what, e, false, &broken));
+  for (int attempt = 0;; ++attempt) {
+    auto conn = Acquire(what);
+    if (!conn.ok()) return conn.status();
+    std::unique_ptr<pqxx::connection> c = std::move(conn).value();
+    std::optional<Result<T>> out;
+    bool broken = false;
+    try {
+      pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(*c);
+      out.emplace(body(static_cast<pqxx::transaction_base&>(t)));
+      t.commit();
+    } catch (const std::exception& e) {
+      out.emplace(Failure(what, e, false, &broken));
+    }
+    if (broken) {
+      c.reset();
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      --open_;
+      pool_cv_.notify_one();
+    } else {
+      Release(std::move(c));
+    }
+    if (broken && attempt == 0) continue;  // reads change nothing: always safe to retry once
+    return std::move(*out);
   }
-  if (broken) {
-    c.reset();
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    --open_;
-    pool_cv_.notify_one();
-  } else {
-    Release(std::move(c));
-  }
-  return std::move(*out);
 }
 
 }  // namespace holdgate::store

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "common/crypto.h"
 #include "common/embedded.h"
@@ -477,7 +478,7 @@ void PgStore::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& appr
     std::lock_guard<std::mutex> lock(feed_mu_);
     local_[written.seq] = written.hash;
   }
-  if (has_listeners_.load()) tx.events.push_back(ChangeEvent{written.seq, type, written.ts_ms, actor, approval});
+  QueueTx(tx, ChangeEvent{written.seq, type, written.ts_ms, actor, approval});
 }
 
 // ---- PgStore: lifecycle -------------------------------------------------------------------------
@@ -693,21 +694,47 @@ Result<Approval> PgStore::MarkExecuting(const std::string& id) {
   });
 }
 
-Result<Approval> PgStore::Complete(const std::string& id, const Json& result, bool failed) {
-  return impl_->Write<Approval>("complete", [&](Impl::Tx& tx) -> Result<Approval> {
+namespace {
+
+// Complete's one attempt (below).
+Result<Approval> CompleteOnce(PgStore::Impl& impl, const std::string& id, const Json& result, bool failed) {
+  return impl.Write<Approval>("complete", [&](PgStore::Impl::Tx& tx) -> Result<Approval> {
     pqxx::result r = tx.w.exec_params(
         "UPDATE approvals SET state = $1, result = $2, updated_at = $3 WHERE id = $4 AND state = 'executing'",
         std::string(failed ? "failed" : "completed"), CanonicalJson(result), tx.now, id);
     if (r.affected_rows() != 1) {
-      std::optional<Approval> a = Impl::LoadApproval(tx.w, id);
+      std::optional<Approval> a = PgStore::Impl::LoadApproval(tx.w, id);
       if (!a) return NotFound("no approval " + id);
       return NotPending(*a, "executing");
     }
     Approval a = MustLoad(tx, id);
-    impl_->EmitTx(tx, failed ? "approval.failed" : "approval.completed", a, "holdgate", "system",
+    impl.EmitTx(tx, failed ? "approval.failed" : "approval.completed", a, "holdgate", "system",
                   failed ? "failed" : "completed", Json{{"result", AuditValue(result)}});
     return a;
   });
+}
+
+}  // namespace
+
+// The tool has run: its outcome must be recorded even when PostgreSQL is briefly away (a restart),
+// else the approval stays executing while its replica lives. Retried while the store is
+// unavailable, up to busy_timeout_ms; a retry that finds the outcome already written (the earlier
+// commit went through but its answer was lost) returns it.
+Result<Approval> PgStore::Complete(const std::string& id, const Json& result, bool failed) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->options_.busy_timeout_ms);
+  for (int attempt = 0;; ++attempt) {
+    Result<Approval> r = CompleteOnce(*impl_, id, result, failed);
+    if (r.ok()) return r;
+    if (attempt > 0 && r.status().code() == Code::kConflict) {
+      auto now = Get(id);
+      if (now.ok() && now->state == (failed ? State::kFailed : State::kCompleted) &&
+          CanonicalJson(now->result) == CanonicalJson(result)) {
+        return now;
+      }
+    }
+    if (r.status().code() != Code::kUnavailable || std::chrono::steady_clock::now() >= deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 Result<Approval> PgStore::Expire(const std::string& id) {

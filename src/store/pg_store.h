@@ -78,4 +78,8 @@ class PgStore final : public Store {
   std::unique_ptr<Impl> impl_;
 };
 
+// VerifyAuditChainFile for a PostgreSQL URL: connects (no migrations, no replica registration)
+// and walks the chain in one read-only snapshot. The checkpoint file is not supported yet.
+Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerifyOptions& options);
+
 }  // namespace holdgate::store

@@ -134,7 +134,7 @@ Result<AuditEvent> PgStore::AppendAudit(const AuditEvent& event) {
       }
       if (impl_->has_listeners_.load()) {
         std::optional<Approval> a = Impl::LoadApproval(tx.w, written.approval_id);
-        if (a) tx.events.push_back(ChangeEvent{written.seq, written.type, written.ts_ms, written.actor, *a});
+        if (a) impl_->QueueTx(tx, ChangeEvent{written.seq, written.type, written.ts_ms, written.actor, *a});
       }
     }
     return written;
@@ -197,46 +197,76 @@ Result<std::vector<AuditAnchor>> PgStore::ListAuditAnchors() {
   });
 }
 
+namespace {
+
+// Walks the chain from the newest anchor (or genesis) inside `t` (a snapshot).
+AuditVerdict WalkPgAuditChain(pqxx::transaction_base& t, const AuditVerifyOptions& options) {
+  std::vector<AuditAnchor> anchors;
+  for (const pqxx::row& r : t.exec("SELECT seq, hash, first_seq, start_hash, count, archived_at, archive "
+                                   "FROM audit_anchors ORDER BY seq")) {
+    anchors.push_back(
+        AuditAnchor{PgInt(r[0]), PgStr(r[1]), PgInt(r[2]), PgStr(r[3]), PgInt(r[4]), PgInt(r[5]), PgStr(r[6])});
+  }
+  int64_t start_seq = 0;
+  std::string start_hash = kGenesisHash;
+  std::string anchor_problem;
+  for (const AuditAnchor& a : anchors) {
+    if (anchor_problem.empty() &&
+        (a.first_seq != start_seq + 1 || a.start_hash != start_hash || a.count != a.seq - a.first_seq + 1)) {
+      anchor_problem = "audit_anchors row for seq " + std::to_string(a.seq) +
+                       " does not continue the previous anchor: the anchors were edited";
+    }
+    start_seq = a.seq;
+    start_hash = a.hash;
+  }
+  AuditChainChecker checker(start_seq, start_hash, options);
+  if (!anchor_problem.empty()) checker.Fail(start_seq, anchor_problem);
+  int64_t after = start_seq;
+  while (checker.verdict().ok) {
+    pqxx::result rows = t.exec_params(
+        std::string("SELECT ") + kAuditCols + " FROM audit_events WHERE seq > $1::bigint ORDER BY seq LIMIT 5000",
+        after);
+    if (rows.empty()) break;
+    for (const pqxx::row& r : rows) {
+      AuditEvent e = PgReadAudit(r);
+      after = e.seq;
+      if (!checker.Feed(e)) break;
+    }
+  }
+  AuditVerdict v = checker.verdict();
+  v.anchors = std::move(anchors);
+  return v;
+}
+
+}  // namespace
+
 Result<AuditVerdict> PgStore::VerifyAuditChain(const AuditVerifyOptions& options) {
   if (!options.checkpoint_file.empty()) {
     return InvalidArgument("checking a checkpoint file is not supported on PostgreSQL yet; verify without it");
   }
   // One snapshot (REPEATABLE READ): anchors and rows as of one moment, beside live writers.
   return impl_->Read<AuditVerdict>("verify audit chain", [&](pqxx::transaction_base& t) -> Result<AuditVerdict> {
-    std::vector<AuditAnchor> anchors;
-    for (const pqxx::row& r : t.exec("SELECT seq, hash, first_seq, start_hash, count, archived_at, archive "
-                                     "FROM audit_anchors ORDER BY seq")) {
-      anchors.push_back(AuditAnchor{PgInt(r[0]), PgStr(r[1]), PgInt(r[2]), PgStr(r[3]), PgInt(r[4]), PgInt(r[5]),
-                                    PgStr(r[6])});
-    }
-    int64_t start_seq = 0;
-    std::string start_hash = kGenesisHash;
-    for (const AuditAnchor& a : anchors) {
-      start_seq = a.seq;
-      start_hash = a.hash;
-    }
-    AuditChainChecker checker(start_seq, start_hash, options);
-    int64_t after = start_seq;
-    for (;;) {
-      pqxx::result rows = t.exec_params(
-          std::string("SELECT ") + kAuditCols + " FROM audit_events WHERE seq > $1::bigint ORDER BY seq LIMIT 5000",
-          after);
-      if (rows.empty()) break;
-      bool ok = true;
-      for (const pqxx::row& r : rows) {
-        AuditEvent e = PgReadAudit(r);
-        after = e.seq;
-        if (!checker.Feed(e)) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) break;
-    }
-    AuditVerdict v = checker.verdict();
-    v.anchors = std::move(anchors);
-    return v;
+    return WalkPgAuditChain(t, options);
   });
+}
+
+Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerifyOptions& options) {
+  if (!options.checkpoint_file.empty()) {
+    return InvalidArgument("checking a checkpoint file is not supported on PostgreSQL yet; verify without it");
+  }
+  try {
+    pqxx::connection c(url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5");
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
+    pqxx::result has = t.exec("SELECT to_regclass('audit_events') IS NOT NULL");
+    if (PgStr(has[0][0]) != "t") return IoError("the database is not a holdgate database (no audit_events table)");
+    AuditVerdict v = WalkPgAuditChain(t, options);
+    t.commit();
+    return v;
+  } catch (const pqxx::broken_connection& e) {
+    return Status(Code::kUnavailable, std::string("cannot verify: cannot reach PostgreSQL: ") + e.what());
+  } catch (const std::exception& e) {
+    return IoError(std::string("cannot verify: ") + e.what());
+  }
 }
 
 Result<AuditArchiveResult> PgStore::ArchiveAudit(const AuditArchiveOptions&) {
@@ -284,10 +314,38 @@ void PgStore::RemoveListener(int id) {
   }
 }
 
-void PgStore::Impl::Publish(std::vector<ChangeEvent> events) {
+void PgStore::Impl::QueueTx(Tx& tx, ChangeEvent event) {
+  if (!has_listeners_.load()) return;
+  auto q = std::make_shared<Queued>();
+  q->event = std::move(event);
+  std::lock_guard<std::mutex> lock(feed_mu_);
+  queue_.push_back(q);
+  tx.queued.push_back(std::move(q));
+}
+
+void PgStore::Impl::Settle(const std::vector<std::shared_ptr<Queued>>& queued, bool committed) {
+  std::lock_guard<std::mutex> lock(feed_mu_);
+  for (const auto& q : queued) q->state = committed ? Queued::kCommitted : Queued::kAborted;
+  if (!committed) {
+    // Not ours after all (rolled back, or a commit in doubt): the feed judges that seq afresh.
+    for (const auto& q : queued) {
+      auto it = local_.find(q->event.seq);
+      if (it != local_.end()) local_.erase(it);
+    }
+  }
+}
+
+void PgStore::Impl::PublishRemote(std::vector<ChangeEvent> events) {
   if (!has_listeners_.load()) return;
   std::lock_guard<std::mutex> lock(feed_mu_);
-  for (ChangeEvent& e : events) queue_.push_back(std::move(e));
+  for (ChangeEvent& e : events) {
+    auto q = std::make_shared<Queued>();
+    q->event = std::move(e);
+    q->state = Queued::kCommitted;
+    auto pos = queue_.end();
+    while (pos != queue_.begin() && (*(pos - 1))->event.seq > q->event.seq) --pos;
+    queue_.insert(pos, std::move(q));
+  }
 }
 
 void PgStore::Impl::Dispatch() {
@@ -297,11 +355,16 @@ void PgStore::Impl::Dispatch() {
   const Impl* saved = tls_pg_dispatching;
   tls_pg_dispatching = this;
   for (;;) {
-    std::deque<ChangeEvent> batch;
+    std::vector<ChangeEvent> batch;
     std::vector<std::shared_ptr<ListenerEntry>> listeners;
     {
+      // The committed prefix of the queue; an event still in its transaction holds back the
+      // ones behind it (its transaction settles it and dispatches again).
       std::lock_guard<std::mutex> lock(feed_mu_);
-      batch.swap(queue_);
+      while (!queue_.empty() && queue_.front()->state != Queued::kPending) {
+        if (queue_.front()->state == Queued::kCommitted) batch.push_back(std::move(queue_.front()->event));
+        queue_.pop_front();
+      }
       for (auto& [id, entry] : listeners_) listeners.push_back(entry);
     }
     if (batch.empty()) break;
@@ -369,7 +432,7 @@ void PgStore::Impl::CatchUp() {
           const std::optional<Approval>& a = loaded[r.approval_id];
           if (a) events.push_back(ChangeEvent{r.seq, std::move(r.type), r.ts, std::move(r.actor), *a});
         }
-        Publish(std::move(events));
+        PublishRemote(std::move(events));
         Dispatch();
       }
     }
