@@ -10,6 +10,9 @@
 #   holds        10,000 held calls: RSS, threads, reviewer API latency meanwhile; one decision → agent
 #                answered; all decided at once; approval creations/s (through the gateway and in-process)
 #   growth       the figures at 1..256 sessions and 10..10,000 held calls; table + growth.svg
+#   replicas     durable approvals/s, approvals through the gateway and pass-through on SQLite beside
+#                PostgreSQL, one replica and three behind HAProxy, in one run (a throwaway
+#                PostgreSQL 15 with fsync on is started unless HOLDGATE_BENCH_PG_URL names a server)
 #   all          all of the above (default)
 #   smoke        a few seconds of each; checks only that they run and give sane numbers (no timing
 #                assertions); exit status 1 otherwise. scripts/test.sh can call it.
@@ -28,7 +31,7 @@ ROOT="$(pwd)"
 scenario="${1:-all}"
 case "$scenario" in
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
-  passthrough|policy|holds|growth|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
+  passthrough|policy|holds|growth|replicas|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
   *) echo "bench.sh: unknown scenario '$scenario' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -65,6 +68,18 @@ if [[ -n "$NODE" && -d "$ROOT/tests/e2e/node_modules/mcp-proxy" ]]; then
 else
   echo "bench.sh: node or tests/e2e/node_modules missing: skipping mcp-proxy and server-everything (run scripts/test.sh once)" >&2
   node_flags=(--no-mcp-proxy --no-everything)
+fi
+
+# PostgreSQL for the replicas figures (also in all and smoke): a throwaway server with fsync on.
+PG_DIR=""
+if [[ -z "${HOLDGATE_BENCH_PG_URL:-}" && "$scenario" =~ ^(replicas|all|smoke)$ ]]; then
+  PG_DIR="$(mktemp -d /tmp/hg_bench_pg_XXXXXX)"
+  if url="$(HOLDGATE_PG_FSYNC=on scripts/pg_throwaway.sh start "$PG_DIR")"; then
+    export HOLDGATE_BENCH_PG_URL="$url"
+  else
+    echo "bench.sh: could not start a throwaway PostgreSQL; the replicas figures will fail" >&2
+  fi
+  trap 'scripts/pg_throwaway.sh stop "$PG_DIR"' EXIT
 fi
 
 load1() { cut -d' ' -f1 /proc/loadavg; }

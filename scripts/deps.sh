@@ -5,8 +5,8 @@
 #   scripts/deps.sh           build and run needs (compiler, libraries, sqlite3, jq)
 #   scripts/deps.sh --test    also test-only needs (Chromium, promtool, clang + LLVM runtimes and
 #                             llvm-symbolizer for fuzzing and sanitizers, python3, lintian and
-#                             systemd-analyze for the package tests, Node.js + npm when `node`
-#                             is missing)
+#                             systemd-analyze for the package tests, PostgreSQL 15 and HAProxy
+#                             for the replica tests, Node.js + npm when `node` is missing)
 #
 # Runs apt-get as root, or through sudo when not root. Services that packages ship (prometheus)
 # are not started: a policy-rc.d denies starts during the install.
@@ -26,6 +26,7 @@ done
 BUILD_PACKAGES=(
   cmake g++ ninja-build ccache pkg-config
   libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libcpp-jwt-dev catch2 libssl-dev
+  libpqxx-dev                 # the PostgreSQL store (libpqxx on libpq)
   ca-certificates sqlite3 jq
 )
 TEST_PACKAGES=(
@@ -40,6 +41,8 @@ TEST_PACKAGES=(
   lintian                     # checks the .deb that scripts/package.sh builds (tests/packaging)
   systemd                     # systemd-analyze verify / security on the packaged holdgate.service
   man-db                      # man: renders the packaged holdgate(1) page in the packaging test
+  postgresql                  # scripts/pg_throwaway.sh: the throwaway PostgreSQL 15 of the [pg] tests and bench
+  haproxy                     # the replicas test and bench put three holdgate replicas behind it
 )
 
 installed() {

@@ -14,6 +14,13 @@
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
+# PostgreSQL: before the first stage that runs tests (ctest, bench, asan), a throwaway PostgreSQL 15
+# server is started (scripts/pg_throwaway.sh: initdb in a temporary folder, its own port, 127.0.0.1
+# only; as root it runs as the postgres user) and stopped when test.sh exits. Its URL is exported
+# as HOLDGATE_TEST_PG_URL; the store suite's [pg] cases, the replica tests and the [pg] race and
+# fault cases run against it (ctest labels unit_pg, integration_pg) and FAIL if it is missing.
+# HOLDGATE_TEST_PG_URL set beforehand: that server is used instead (nothing is started).
+#
 # HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e bench asan"); optional stage: fuzz
 # (scripts/fuzz.sh for HOLDGATE_FUZZ_SECONDS per target, default 10; not default because its cold
 # clang build costs ~5 more minutes on 2 cores).
@@ -186,6 +193,26 @@ stage_fuzz() {
   return "$rc"
 }
 
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+PG_DIR=""
+pg_down() { [[ -n "$PG_DIR" ]] && scripts/pg_throwaway.sh stop "$PG_DIR"; PG_DIR=""; }
+# Starts the throwaway server once (see the header); a failure leaves the URL unset, so every
+# test that needs it fails.
+pg_up() {
+  [[ -n "${HOLDGATE_TEST_PG_URL:-}" ]] && return 0
+  PG_DIR="$(mktemp -d /tmp/hg_pg_XXXXXX)"
+  local url
+  if url="$(scripts/pg_throwaway.sh start "$PG_DIR")"; then
+    export HOLDGATE_TEST_PG_URL="$url"
+    echo "test.sh: throwaway PostgreSQL at $url"
+  else
+    echo "test.sh: could not start the throwaway PostgreSQL; the PostgreSQL tests will fail" >&2
+    rm -rf "$PG_DIR"; PG_DIR=""
+  fi
+}
+trap pg_down EXIT
+
 # --- driver ----------------------------------------------------------------------------------
 
 mkdir -p "$LOG_DIR"
@@ -197,6 +224,7 @@ for stage in $STAGES; do
     continue
   fi
   banner "$stage"
+  case "$stage" in ctest|bench|asan) pg_up ;; esac
   before_failed=$total_failed
   if ! "stage_$stage"; then
     failed_stages+=("$stage")

@@ -20,6 +20,7 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
   stdio          serve one agent over stdin/stdout (desktop clients spawn this)
   config check   validate a config file (every error with its JSON path)
   backup         online copy of the database, with its audit chain verified
+  db copy        copy an SQLite database into PostgreSQL (moving to several replicas)
   list           list approvals (pending by default)
   show ID        one approval with votes and timeline
   approve ID     approve a held call        reject ID --reason R   reject it
@@ -49,6 +50,7 @@ int Main(int argc, char** argv) {
   if (command == "agent-key") return RunAgentKeyCommand(rest);
   if (command == "config") return RunConfigCommand(rest);
   if (command == "backup") return RunBackupCommand(rest);
+  if (command == "db") return RunDbCommand(rest);
   if (int rc = RunReviewerCommand(args); rc != -1) return rc;
   std::cerr << "holdgate: unknown command " << command << "\n" << kUsage;
   return 2;

@@ -1012,7 +1012,7 @@ int RunAuditArchive(const std::vector<std::string>& args) {
   Status ks = CheckpointSettingsFrom(a, &o.checkpoint_key, &checkpoint_file);
   if (!ks.ok()) return Usage("audit", ks.message());
   const std::string db_path = a.Get("--db");
-  if (!std::filesystem::exists(db_path)) {
+  if (!store::IsPostgresUrl(db_path) && !std::filesystem::exists(db_path)) {
     std::cerr << "holdgate audit archive: no such database file: " << db_path << "\n";
     return kExitNotFound;
   }

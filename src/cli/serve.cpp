@@ -24,7 +24,8 @@ constexpr char kServeUsage[] = R"(usage: holdgate serve [flags]
   --upstream-cmd "CMD ARGS"  upstream MCP server as a child process over stdio
   --upstream-url URL       upstream MCP server over Streamable HTTP
   --policy FILE            policy file (PolicyLayer-compatible JSON)
-  --db FILE                SQLite database (default data/holdgate.db)
+  --db FILE|URL            SQLite database file (default data/holdgate.db), or a PostgreSQL URL
+                           postgresql://user@host:port/dbname shared by several replicas
   --ready-file FILE        written once both listeners are bound:
                            {"mcp":"http://127.0.0.1:PORT/mcp","review":"http://127.0.0.1:PORT"}
   --log-level LEVEL        debug|info|warn|error

@@ -13,6 +13,8 @@ struct EmbeddedFile {
 
 // schema/migrations/*.sql, sorted by name.
 const std::vector<EmbeddedFile>& EmbeddedMigrations();
+// schema/postgres/*.sql (the PostgreSQL store's migrations), sorted by name.
+const std::vector<EmbeddedFile>& EmbeddedPgMigrations();
 // approval-ui/**, sorted by path.
 const std::vector<EmbeddedFile>& EmbeddedApprovalUi();
 

@@ -48,6 +48,11 @@ namespace {
 // embedded defaults work and `holdgate token` can mint tokens for the same secret.
 Status EnsureReviewerSecret(const Config& c) {
   if (c.review.contains("auth") || std::getenv("HOLDGATE_JWT_SECRET")) return Status::Ok();
+  if (store::IsPostgresUrl(c.db_path)) {
+    // Replicas on one PostgreSQL database must accept each other's reviewer tokens.
+    return InvalidArgument("with a PostgreSQL database (several replicas), every replica needs the same reviewer "
+                           "key: set review.auth in the config or HOLDGATE_JWT_SECRET");
+  }
   std::filesystem::path dir = std::filesystem::path(c.db_path).parent_path();
   std::filesystem::path file = (dir.empty() ? std::filesystem::path(".") : dir) / "reviewer-secret";
   std::string secret;
@@ -137,8 +142,10 @@ class Runner {
       log::Warn("no policy given: every call is allowed", {});
     }
 
-    std::filesystem::path db_dir = std::filesystem::path(config_.db_path).parent_path();
-    if (!db_dir.empty()) std::filesystem::create_directories(db_dir);
+    if (!store::IsPostgresUrl(config_.db_path)) {
+      std::filesystem::path db_dir = std::filesystem::path(config_.db_path).parent_path();
+      if (!db_dir.empty()) std::filesystem::create_directories(db_dir);
+    }
     auto opened = store::Store::Open(config_.db_path, clock_);
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened.value());

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "store/pg_store.h"
 #include "store/sqlite_internal.h"
 
 namespace holdgate::store {
@@ -413,6 +414,7 @@ AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& opti
 }  // namespace internal
 
 Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options) {
+  if (IsPostgresUrl(path)) return VerifyPgAuditChain(path, options);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return NotFound("no such database file: " + path);
   if (!options.checkpoint_file.empty() && ::stat(options.checkpoint_file.c_str(), &st) != 0) {

@@ -128,7 +128,8 @@ struct AuditVerifyOptions {
 
 // Opens `path` read-only (never creates or migrates it) and walks the chain from its newest
 // anchor (or genesis), in one read transaction. kNotFound if the file does not exist; kIo if it
-// is not a holdgate database.
+// is not a holdgate database. A PostgreSQL URL (IsPostgresUrl, store.h) is walked the same way in
+// one read-only snapshot (kUnavailable when the server cannot be reached).
 Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options = {});
 
 // The trailer of an archive file.

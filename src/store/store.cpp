@@ -8,6 +8,7 @@
 
 #include "common/crypto.h"
 #include "common/trace.h"
+#include "store/rules.h"
 #include "store/store_impl.h"
 
 namespace holdgate::store {
@@ -16,117 +17,27 @@ namespace {
 using internal::ScopedReset;
 using internal::StatementCache;
 
-constexpr char kRecoveredReason[] = "unknown: holdgate stopped while the tool was running; not re-run";
-constexpr size_t kAuditValueLimit = 16 * 1024;
-
-// Large values go into audit details as a digest, so one huge call cannot bloat the log.
-Json AuditValue(const Json& value) {
-  std::string text = CanonicalJson(value);
-  if (text.size() <= kAuditValueLimit) return value;
-  return Json{{"truncated", true}, {"bytes", text.size()}, {"sha256", Sha256Hex(text)}};
-}
-
-std::string JsonText(const Json& value) { return CanonicalJson(value); }
-
-// "apr_" + created_at as 12 lowercase hex digits (fixed width: string order = time order).
-std::string ApprovalIdPrefix(int64_t ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "apr_%012llx", static_cast<unsigned long long>(std::max<int64_t>(ms, 0)));
-  return buf;
-}
-
-// {"roles":[...],"names":[...]} with string arrays, normalised; null when it constrains nothing.
-Result<Json> NormaliseReviewers(const Json& in) {
-  if (in.is_null()) return Json();
-  if (!in.is_object()) return InvalidArgument("reviewers must be an object {\"roles\":[…],\"names\":[…]}");
-  Json out = Json::object();
-  bool any = false;
-  for (auto it = in.begin(); it != in.end(); ++it) {
-    if (it.key() != "roles" && it.key() != "names") {
-      return InvalidArgument("reviewers: unknown key \"" + it.key() + "\" (expected roles, names)");
-    }
-    if (!it.value().is_array()) return InvalidArgument("reviewers." + it.key() + " must be an array");
-    Json list = Json::array();
-    for (const Json& v : it.value()) {
-      if (!v.is_string() || v.get<std::string>().empty()) {
-        return InvalidArgument("reviewers." + it.key() + " must hold non-empty strings");
-      }
-      list.push_back(v);
-    }
-    any = any || !list.empty();
-    out[it.key()] = std::move(list);
-  }
-  return any ? out : Json();
-}
-
-bool ContainsString(const Json& list, const std::string& s) {
-  if (!list.is_array()) return false;
-  return std::any_of(list.begin(), list.end(),
-                     [&](const Json& v) { return v.is_string() && v.get<std::string>() == s; });
-}
-
-// True when `reviewer` (with `roles`) may decide; otherwise *need describes who may.
-bool ReviewerAllowed(const Json& reviewers, const std::string& reviewer,
-                     const std::vector<std::string>& roles, std::string* need) {
-  if (reviewers.is_null()) return true;
-  const Json names = reviewers.value("names", Json::array());
-  const Json allowed_roles = reviewers.value("roles", Json::array());
-  if (ContainsString(names, reviewer)) return true;
-  for (const std::string& r : roles) {
-    if (ContainsString(allowed_roles, r)) return true;
-  }
-  std::vector<std::string> parts;
-  if (!allowed_roles.empty()) parts.push_back("a role in " + DumpJson(allowed_roles));
-  if (!names.empty()) parts.push_back("one of " + DumpJson(names));
-  *need = parts.size() == 2 ? parts[0] + " or " + parts[1] : parts.at(0);
-  return false;
-}
-
-// "already rejected by bob at 2026-…Z via ui: too risky" and friends.
-std::string AlreadyDecidedMessage(const Approval& a) {
-  const std::string when = FormatTimeMs(a.decided_at_ms);
-  switch (a.state) {
-    case State::kApproved:
-    case State::kExecuting:
-    case State::kCompleted:
-    case State::kFailed: {
-      std::string m = "already approved by " + a.decided_by + " at " + when + " via " + a.decided_via;
-      if (a.state != State::kApproved) m += "; now " + std::string(StateName(a.state));
-      return m;
-    }
-    case State::kRejected:
-      return "already rejected by " + a.decided_by + " at " + when + " via " + a.decided_via + ": " +
-             a.reason;
-    case State::kExpired:
-      return "already expired at " + when + ": " + a.reason;
-    case State::kCancelled:
-      return "already cancelled by " + a.decided_by + " at " + when + ": " + a.reason;
-    case State::kLapsed:
-      return "already approved by " + a.decided_by + " at " + when + ", then lapsed: " + a.reason;
-    case State::kPending:
-      break;
-  }
-  return "pending";
-}
-
-std::string ExpiryReason(const Approval& a) {
-  return "expired: no decision within " + FormatDuration(a.expires_at_ms - a.created_at_ms) +
-         " (on_timeout=" + a.on_timeout + "); not executed";
-}
-
-Json VotesSummary(const Approval& a) {
-  return Json{{"approvals_so_far", a.ApprovalsSoFar()}, {"approvals_needed", a.approvers_needed}};
-}
+using internal::AlreadyDecidedMessage;
+using internal::ApprovalIdPrefix;
+using internal::AuditValue;
+using internal::CheckDecisionInput;
+using internal::ExpiryReason;
+using internal::JsonText;
+using internal::kRecoveredReason;
+using internal::NormaliseReviewers;
+using internal::NotPending;
+using internal::ReviewerAllowed;
+using internal::VotesSummary;
 
 // The reloaded approval inside a transaction; it must exist (we just wrote it).
-Approval MustLoad(Store::Impl::Tx& tx, const std::string& id) {
-  std::optional<Approval> a = Store::Impl::LoadApproval(tx.stmts, id);
+Approval MustLoad(SqliteStore::Impl::Tx& tx, const std::string& id) {
+  std::optional<Approval> a = SqliteStore::Impl::LoadApproval(tx.stmts, id);
   if (!a) throw std::runtime_error("approval " + id + " vanished inside its transaction");
   return std::move(*a);
 }
 
 // Expires one pending approval in `tx` (the caller checked it is due). Returns it afterwards.
-Approval ExpireTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
+Approval ExpireTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx& tx, const Approval& a) {
   SQLite::Statement& up = tx.stmts.Get(
       "UPDATE approvals SET state = 'expired', decided_at = ?, decided_by = 'holdgate', "
       "decided_via = 'system', reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
@@ -143,7 +54,7 @@ Approval ExpireTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
 }
 
 // Lapses one approved approval in `tx` (the caller checked it is past its use-by time).
-Approval LapseTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
+Approval LapseTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx& tx, const Approval& a) {
   const std::string reason = "approved at " + FormatTimeMs(a.decided_at_ms) + " but not released within " +
                              FormatDuration(a.use_within_ms) +
                              " (use_within); not run. An identical call needs a new approval.";
@@ -159,27 +70,9 @@ Approval LapseTx(Store::Impl& impl, Store::Impl::Tx& tx, const Approval& a) {
   return after;
 }
 
-Status NotPending(const Approval& a, const std::string& wanted) {
-  return Conflict("approval " + a.id + " is " + StateName(a.state) + ", not " + wanted);
-}
-
-// Store::Decide's checks that need no database: kInvalidArgument, or OK.
-Status CheckDecisionInput(const DecisionInput& in) {
-  if (in.reviewer.empty()) return InvalidArgument("reviewer is required");
-  if (!IsValidVia(in.via)) {
-    return InvalidArgument("via must be one of api, cli, ui, slack (got \"" + in.via + "\")");
-  }
-  if (!in.approve && in.reason.empty()) return InvalidArgument("a rejection needs a reason");
-  if (in.edited_arguments) {
-    if (!in.approve) return InvalidArgument("arguments can only be edited when approving");
-    if (!in.edited_arguments->is_object()) return InvalidArgument("edited arguments must be a JSON object");
-  }
-  return Status::Ok();
-}
-
 // One reviewer's vote inside `tx` (see Store::Decide). REQUIRES: CheckDecisionInput(in) is OK.
-Result<DecisionOutcome> DecideTx(Store::Impl& impl, Store::Impl::Tx& tx, const DecisionInput& in) {
-  std::optional<Approval> found = Store::Impl::LoadApproval(tx.stmts, in.id);
+Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx& tx, const DecisionInput& in) {
+  std::optional<Approval> found = SqliteStore::Impl::LoadApproval(tx.stmts, in.id);
   if (!found) return NotFound("no approval " + in.id);
   Approval a = std::move(*found);
 
@@ -344,7 +237,7 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
 
 // ---- Impl ---------------------------------------------------------------------------------------
 
-Store::Impl::~Impl() {
+SqliteStore::Impl::~Impl() {
   // Statements hold the raw sqlite3*: destroy them before their connections.
   wstmts_.reset();
   rstmts_.reset();
@@ -358,7 +251,7 @@ Store::Impl::~Impl() {
   wdb_.reset();
 }
 
-Status Store::Impl::Open(const std::string& path) {
+Status SqliteStore::Impl::Open(const std::string& path) {
   if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) {
     return InvalidArgument("the store needs a database file path (got \"" + path + "\")");
   }
@@ -389,7 +282,7 @@ Status Store::Impl::Open(const std::string& path) {
   return Status::Ok();
 }
 
-std::optional<Approval> Store::Impl::LoadApproval(StatementCache& stmts, const std::string& id) {
+std::optional<Approval> SqliteStore::Impl::LoadApproval(StatementCache& stmts, const std::string& id) {
   std::optional<Approval> out;
   {
     SQLite::Statement& q =
@@ -403,7 +296,7 @@ std::optional<Approval> Store::Impl::LoadApproval(StatementCache& stmts, const s
   return out;
 }
 
-std::vector<Vote> Store::Impl::LoadVotes(StatementCache& stmts, const std::string& id) {
+std::vector<Vote> SqliteStore::Impl::LoadVotes(StatementCache& stmts, const std::string& id) {
   SQLite::Statement& q = stmts.Get(
       "SELECT reviewer, decision, via, reason, at FROM votes WHERE approval_id = ? "
       "ORDER BY at, rowid");
@@ -423,7 +316,7 @@ std::vector<Vote> Store::Impl::LoadVotes(StatementCache& stmts, const std::strin
   return votes;
 }
 
-void Store::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approval,
+void SqliteStore::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approval,
                          const std::string& actor, const std::string& via,
                          const std::string& decision, Json detail,
                          const std::vector<NewOutboxRow>* extra) {
@@ -454,7 +347,7 @@ void Store::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& approv
   }
 }
 
-void Store::Impl::RunWriter(Writer* w) {
+void SqliteStore::Impl::RunWriter(Writer* w) {
   constexpr size_t kMaxBatch = 128;
   std::unique_lock<std::mutex> queue(queue_mu_);
   writers_.push_back(w);
@@ -476,7 +369,7 @@ void Store::Impl::RunWriter(Writer* w) {
   if (!writers_.empty()) writers_.front()->cv.notify_one();
 }
 
-void Store::Impl::CommitBatch(const std::vector<Writer*>& batch) {
+void SqliteStore::Impl::CommitBatch(const std::vector<Writer*>& batch) {
   const bool savepoints = batch.size() > 1;
   std::vector<bool> kept(batch.size(), false);
   std::vector<bool> settled(batch.size(), false);  // result final (a body's own error)
@@ -528,22 +421,22 @@ void Store::Impl::CommitBatch(const std::vector<Writer*>& batch) {
 
 // ---- Store: lifecycle -------------------------------------------------------------------------
 
-Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Store::~Store() = default;
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Clock& clock,
+Result<std::unique_ptr<Store>> SqliteStore::Open(const std::string& path, const Clock& clock,
                                            const StoreOptions& options) {
   auto impl = std::make_unique<Impl>(clock, options);
   Status s = impl->Open(path);
   if (!s.ok()) return s;
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(impl)));
 }
 
-const Clock& Store::clock() const { return impl_->clock_; }
+const Clock& SqliteStore::clock() const { return impl_->clock_; }
 
 // ---- Store: approvals -------------------------------------------------------------------------
 
-Result<Approval> Store::CreatePending(const NewApproval& in) {
+Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
   if (in.principal.empty()) return InvalidArgument("principal is required");
   if (in.tool.empty()) return InvalidArgument("tool is required");
   if (in.approvers_needed < 1) return InvalidArgument("approvers_needed must be at least 1");
@@ -631,7 +524,7 @@ Result<Approval> Store::CreatePending(const NewApproval& in) {
   });
 }
 
-Result<Approval> Store::Get(const std::string& id) {
+Result<Approval> SqliteStore::Get(const std::string& id) {
   return impl_->Read<Approval>("get approval", [&](StatementCache& stmts) -> Result<Approval> {
     std::optional<Approval> a = Impl::LoadApproval(stmts, id);
     if (!a) return NotFound("no approval " + id);
@@ -639,7 +532,7 @@ Result<Approval> Store::Get(const std::string& id) {
   });
 }
 
-Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
+Result<ApprovalPage> SqliteStore::List(const ApprovalFilter& f) {
   const int limit = std::clamp(f.limit, 1, 500);
   // Ids sort by creation time (ApprovalIdPrefix), so the primary key gives the order, the time
   // range and the cursor.
@@ -689,7 +582,7 @@ Result<ApprovalPage> Store::List(const ApprovalFilter& f) {
   });
 }
 
-Result<std::vector<Comment>> Store::ListComments(const std::string& approval_id) {
+Result<std::vector<Comment>> SqliteStore::ListComments(const std::string& approval_id) {
   using Comments = std::vector<Comment>;
   return impl_->Read<Comments>("list comments", [&](StatementCache& stmts) -> Result<Comments> {
     SQLite::Statement& q = stmts.Get(
@@ -705,7 +598,7 @@ Result<std::vector<Comment>> Store::ListComments(const std::string& approval_id)
   });
 }
 
-Result<std::optional<Approval>> Store::FindReusable(const std::string& principal,
+Result<std::optional<Approval>> SqliteStore::FindReusable(const std::string& principal,
                                                     const std::string& fingerprint) {
   using Found = std::optional<Approval>;
   const int64_t remember_since = impl_->clock_.NowMs() - impl_->options_.rejection_memory_ms;
@@ -731,14 +624,14 @@ Result<std::optional<Approval>> Store::FindReusable(const std::string& principal
   });
 }
 
-Result<DecisionOutcome> Store::Decide(const DecisionInput& in) {
+Result<DecisionOutcome> SqliteStore::Decide(const DecisionInput& in) {
   Status valid = CheckDecisionInput(in);
   if (!valid.ok()) return valid;
   return impl_->Write<DecisionOutcome>("decide",
                                       [&](Impl::Tx& tx) { return DecideTx(*impl_, tx, in); });
 }
 
-std::vector<Result<DecisionOutcome>> Store::DecideMany(const std::vector<DecisionInput>& inputs) {
+std::vector<Result<DecisionOutcome>> SqliteStore::DecideMany(const std::vector<DecisionInput>& inputs) {
   std::vector<Result<DecisionOutcome>> out(inputs.size(), Result<DecisionOutcome>(Internal("not run")));
   std::vector<size_t> valid;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -762,7 +655,7 @@ std::vector<Result<DecisionOutcome>> Store::DecideMany(const std::vector<Decisio
   return out;
 }
 
-Result<Approval> Store::MarkExecuting(const std::string& id) {
+Result<Approval> SqliteStore::MarkExecuting(const std::string& id) {
   return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) -> Result<Approval> {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved' AND "
@@ -793,7 +686,7 @@ Result<Approval> Store::MarkExecuting(const std::string& id) {
   });
 }
 
-Result<Approval> Store::Complete(const std::string& id, const Json& result, bool failed) {
+Result<Approval> SqliteStore::Complete(const std::string& id, const Json& result, bool failed) {
   return impl_->Write<Approval>("complete", [&](Impl::Tx& tx) -> Result<Approval> {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE approvals SET state = ?, result = ?, updated_at = ? WHERE id = ? AND state = 'executing'");
@@ -813,7 +706,7 @@ Result<Approval> Store::Complete(const std::string& id, const Json& result, bool
   });
 }
 
-Result<Approval> Store::Expire(const std::string& id) {
+Result<Approval> SqliteStore::Expire(const std::string& id) {
   return impl_->Write<Approval>("expire", [&](Impl::Tx& tx) -> Result<Approval> {
     std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
     if (!a) return NotFound("no approval " + id);
@@ -832,7 +725,7 @@ namespace {
 // and a row limit), in the query's order, inside `tx`. The caller's clock reading decides what is
 // due; the transaction's own time stamps the change.
 template <typename Transition>
-std::vector<Approval> TransitionDueTx(Store::Impl::Tx& tx, const char* due_sql, int64_t now_ms, int limit,
+std::vector<Approval> TransitionDueTx(SqliteStore::Impl::Tx& tx, const char* due_sql, int64_t now_ms, int limit,
                                       Transition transition) {
   std::vector<std::string> ids;
   {
@@ -849,7 +742,7 @@ std::vector<Approval> TransitionDueTx(Store::Impl::Tx& tx, const char* due_sql, 
 
 }  // namespace
 
-Result<std::vector<Approval>> Store::ExpireDue(int64_t now_ms, int limit) {
+Result<std::vector<Approval>> SqliteStore::ExpireDue(int64_t now_ms, int limit) {
   limit = std::clamp(limit, 1, 10000);
   return impl_->Write<std::vector<Approval>>("expire due", [&](Impl::Tx& tx) -> Result<std::vector<Approval>> {
     return TransitionDueTx(tx,
@@ -859,7 +752,7 @@ Result<std::vector<Approval>> Store::ExpireDue(int64_t now_ms, int limit) {
   });
 }
 
-Result<std::vector<Approval>> Store::LapseDue(int64_t now_ms, int limit) {
+Result<std::vector<Approval>> SqliteStore::LapseDue(int64_t now_ms, int limit) {
   limit = std::clamp(limit, 1, 10000);
   return impl_->Write<std::vector<Approval>>("lapse due", [&](Impl::Tx& tx) -> Result<std::vector<Approval>> {
     return TransitionDueTx(tx,
@@ -869,7 +762,7 @@ Result<std::vector<Approval>> Store::LapseDue(int64_t now_ms, int limit) {
   });
 }
 
-Result<Approval> Store::Cancel(const std::string& id, const std::string& why, const std::string& actor) {
+Result<Approval> SqliteStore::Cancel(const std::string& id, const std::string& why, const std::string& actor) {
   const std::string who = actor.empty() ? "agent" : actor;
   return impl_->Write<Approval>("cancel", [&](Impl::Tx& tx) -> Result<Approval> {
     SQLite::Statement& up = tx.stmts.Get(
@@ -892,7 +785,7 @@ Result<Approval> Store::Cancel(const std::string& id, const std::string& why, co
   });
 }
 
-Result<Approval> Store::MarkAgentLeft(const std::string& id) {
+Result<Approval> SqliteStore::MarkAgentLeft(const std::string& id) {
   return impl_->Write<Approval>("mark agent left", [&](Impl::Tx& tx) -> Result<Approval> {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE approvals SET agent_left = 1, updated_at = ? WHERE id = ? AND agent_left = 0 AND "
@@ -911,7 +804,7 @@ Result<Approval> Store::MarkAgentLeft(const std::string& id) {
   });
 }
 
-Result<int> Store::RecoverAfterCrash() {
+Result<int> SqliteStore::RecoverAfterCrash() {
   return impl_->Write<int>("recover after crash", [&](Impl::Tx& tx) -> Result<int> {
     std::vector<std::string> ids;
     {
@@ -937,7 +830,7 @@ Result<int> Store::RecoverAfterCrash() {
   });
 }
 
-Result<Comment> Store::AddComment(const std::string& approval_id, const std::string& author,
+Result<Comment> SqliteStore::AddComment(const std::string& approval_id, const std::string& author,
                                   const std::string& body) {
   if (author.empty()) return InvalidArgument("comment author is required");
   if (body.empty()) return InvalidArgument("comment body is empty");

@@ -1,13 +1,16 @@
 #pragma once
-// Store: the durable approvals core over one SQLite file (WAL): approvals, votes, comments, the
-// hash-chained audit log, the notification outbox, schema migrations, and an in-process change
-// feed. The only module that touches SQLite.
+// Store: the durable approvals core: approvals, votes, comments, the hash-chained audit log, the
+// notification outbox, schema migrations, and the change feed. One interface, two
+// implementations, chosen by Store::Open from the database name:
+//   * an SQLite file (WAL; the embedded default; store/sqlite_store.h), one holdgate process;
+//   * a PostgreSQL URL (postgresql://… or postgres://…; store/pg_store.h), shared by several
+//     holdgate replicas. The rest of holdgate does not know which one it uses.
 //
-// Thread-safe. Every method blocks on SQLite I/O. Writes go through one writer connection behind
-// a mutex, each in one BEGIN IMMEDIATE transaction holding the conditional state change, its audit
-// event and its outbox rows; reads use a second connection and never wait for writers.
-// Listeners run after commit, outside the database locks, in commit order (see AddListener).
-// All timestamps come from the injected Clock (ms since epoch).
+// Thread-safe. Every method blocks on database I/O. Every transition is one write transaction
+// holding the conditional state change, its audit event and its outbox rows (SQLite: one writer
+// connection, BEGIN IMMEDIATE; PostgreSQL: a pooled connection, conditional UPDATEs, audit
+// appends serialised cluster-wide). Listeners run after commit, outside the database locks (see
+// AddListener). All timestamps come from the injected Clock (ms since epoch).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +33,15 @@ struct StoreOptions {
   int64_t rejection_memory_ms = 60 * 60 * 1000;
   // How long a claimed outbox row stays claimed before another worker may take it again.
   int64_t outbox_lease_ms = 60 * 1000;
+  // PostgreSQL only. Connections a replica keeps (writes and reads share them; a call waits for a
+  // free one up to busy_timeout_ms, then fails with kUnavailable).
+  int pg_pool_size = 8;
+  // PostgreSQL only. A replica that has not refreshed its heartbeat for this long is dead: the
+  // approvals it left executing are failed ("unknown: … not re-run") by the survivors.
+  int64_t executing_lease_ms = 30 * 1000;
+  // PostgreSQL only. Changes made by other replicas arrive by LISTEN/NOTIFY; this poll catches
+  // what a lost notification or a dropped connection missed.
+  int64_t feed_poll_ms = 1000;
 };
 
 // Builds extra outbox rows for a transition, inside its transaction (the notifier registers one).
@@ -67,11 +79,13 @@ using ChangeListener = std::function<void(const ChangeEvent&)>;
 
 class Store {
  public:
-  // Opens (creating if needed) the database, applies pending migrations in one transaction.
+  // Opens the database `path` names, applying pending migrations: a PostgreSQL URL
+  // (IsPostgresUrl) opens a PgStore, anything else an SQLite file (created if needed).
   // REQUIRES: `clock` outlives the Store.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const Clock& clock,
                                              const StoreOptions& options = {});
-  ~Store();
+  Store() = default;
+  virtual ~Store() = default;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -80,12 +94,12 @@ class Store {
   // kInvalidArgument for an empty principal/tool, approvers_needed < 1, negative timeout, an
   // on_timeout other than "reject", or a `reviewers` value that is not {"roles":[..],"names":[..]}.
   // kResourceExhausted when the principal is at input.max_pending_for_principal.
-  Result<Approval> CreatePending(const NewApproval& input);
+  virtual Result<Approval> CreatePending(const NewApproval& input) = 0;
 
   // kNotFound if absent.
-  Result<Approval> Get(const std::string& id);
-  Result<ApprovalPage> List(const ApprovalFilter& filter);
-  Result<std::vector<Comment>> ListComments(const std::string& approval_id);
+  virtual Result<Approval> Get(const std::string& id) = 0;
+  virtual Result<ApprovalPage> List(const ApprovalFilter& filter) = 0;
+  virtual Result<std::vector<Comment>> ListComments(const std::string& approval_id) = 0;
 
   // For a retried call: the approval a call by `principal` with this fingerprint should attach
   // to, or nullopt to create a new one. Returns, preferring live ones, the newest approval that is
@@ -95,56 +109,56 @@ class Store {
   // Completed, failed, cancelled and lapsed approvals are never returned (they were consumed,
   // withdrawn or went stale: the same call again is a new request), nor are approved ones past
   // their use-by time, nor older rejections/expiries.
-  Result<std::optional<Approval>> FindReusable(const std::string& principal,
-                                               const std::string& fingerprint);
+  virtual Result<std::optional<Approval>> FindReusable(const std::string& principal,
+                                               const std::string& fingerprint) = 0;
 
   // Records one reviewer's vote; see DecisionOutcome for the rules and the error codes. Quorum:
   // approvers_needed distinct approvers -> approved; any reject -> rejected. A reviewer votes
   // once: a repeated vote (either way, in any state) is an outcome with changed=false.
   // Overdue pending approvals are expired instead (kConflict "expired at …").
-  Result<DecisionOutcome> Decide(const DecisionInput& input);
+  virtual Result<DecisionOutcome> Decide(const DecisionInput& input) = 0;
   // Several votes in ONE write transaction (a bulk decision), each with exactly Decide's rules and
   // results, in input order; one refused vote does not stop the others. A database error fails
   // them all (nothing is decided).
-  std::vector<Result<DecisionOutcome>> DecideMany(const std::vector<DecisionInput>& inputs);
+  virtual std::vector<Result<DecisionOutcome>> DecideMany(const std::vector<DecisionInput>& inputs) = 0;
 
   // approved -> executing: the exactly-once gate before the upstream call. kConflict otherwise
   // (message names the current state), kNotFound if absent. An approved approval past its use-by
   // time lapses instead (committed, with its event) and kConflict says so.
-  Result<Approval> MarkExecuting(const std::string& id);
+  virtual Result<Approval> MarkExecuting(const std::string& id) = 0;
   // executing -> completed (failed=false) or failed (failed=true), storing `result` (the upstream
   // result or error). kConflict if not executing.
-  Result<Approval> Complete(const std::string& id, const Json& result, bool failed);
+  virtual Result<Approval> Complete(const std::string& id, const Json& result, bool failed) = 0;
   // pending and past expires_at -> expired (on_timeout "reject"; never approves). kConflict if not
   // pending or not yet due.
-  Result<Approval> Expire(const std::string& id);
+  virtual Result<Approval> Expire(const std::string& id) = 0;
   // Expires every pending approval with expires_at <= now_ms (at most `limit` per call, oldest
   // deadline first); returns them.
-  Result<std::vector<Approval>> ExpireDue(int64_t now_ms, int limit = 1000);
+  virtual Result<std::vector<Approval>> ExpireDue(int64_t now_ms, int limit = 1000) = 0;
   // Lapses every approved approval whose use-by time (decided_at + use_within) is <= now_ms, at
   // most `limit` per call, oldest decision first; returns them. A lapsed call never runs.
-  Result<std::vector<Approval>> LapseDue(int64_t now_ms, int limit = 1000);
+  virtual Result<std::vector<Approval>> LapseDue(int64_t now_ms, int limit = 1000) = 0;
   // pending -> cancelled. `actor` defaults to the agent side. kConflict if not pending.
-  Result<Approval> Cancel(const std::string& id, const std::string& why,
-                          const std::string& actor = "agent");
+  virtual Result<Approval> Cancel(const std::string& id, const std::string& why,
+                          const std::string& actor = "agent") = 0;
   // Flags that the agent's held request went away (pending/approved only). Idempotent: a second
   // call changes nothing and writes no event. kConflict in other states.
-  Result<Approval> MarkAgentLeft(const std::string& id);
+  virtual Result<Approval> MarkAgentLeft(const std::string& id) = 0;
   // At start-up: executing -> failed with reason "unknown: holdgate stopped while the tool was
   // running; not re-run". Returns how many.
-  Result<int> RecoverAfterCrash();
+  virtual Result<int> RecoverAfterCrash() = 0;
   // kNotFound if the approval is absent; kInvalidArgument for an empty author/body.
-  Result<Comment> AddComment(const std::string& approval_id, const std::string& author,
-                             const std::string& body);
+  virtual Result<Comment> AddComment(const std::string& approval_id, const std::string& author,
+                             const std::string& body) = 0;
 
   // ---- audit ----------------------------------------------------------------------------------
   // Appends an event not tied to a transition (call received/allowed/denied, auth failures,
   // policy loaded, …). Returns it with seq, ts, prev_hash and hash filled in.
-  Result<AuditEvent> AppendAudit(const AuditEvent& event);
-  Result<AuditPage> ListAudit(const AuditFilter& filter);
+  virtual Result<AuditEvent> AppendAudit(const AuditEvent& event) = 0;
+  virtual Result<AuditPage> ListAudit(const AuditFilter& filter) = 0;
   // Walks the whole chain on this database (from its newest archive anchor, if any).
-  Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options = {});
-  Result<std::vector<AuditAnchor>> ListAuditAnchors();
+  virtual Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options = {}) = 0;
+  virtual Result<std::vector<AuditAnchor>> ListAuditAnchors() = 0;
 
   // Retention. Writes the events through the cut point (see AuditArchiveOptions) to a new archive
   // file (0600; see audit.h for the format), fsyncs it, then in ONE write transaction records an
@@ -154,7 +168,7 @@ class Store {
   // same file: the prune is a BEGIN IMMEDIATE transaction that re-checks the anchor and the cut
   // row, and appends always continue from the newest row or anchor, so the chain cannot fork.
   // A second archive starts where the previous one ended.
-  Result<AuditArchiveResult> ArchiveAudit(const AuditArchiveOptions& options);
+  virtual Result<AuditArchiveResult> ArchiveAudit(const AuditArchiveOptions& options) = 0;
 
   // Signed checkpoint: appends an "audit.checkpoint" event whose detail carries the head (seq,
   // hash) it follows, the anchor the newest checkpoint vouched for (genesis before any archive)
@@ -162,53 +176,51 @@ class Store {
   // when the head already is a checkpoint. kInvalidArgument for an empty key; kConflict (nothing
   // written) when the newest checkpoint does not match the key, or the chain starts at an anchor
   // with no checkpoint left to carry it.
-  Result<std::optional<AuditEvent>> AppendAuditCheckpoint(const std::string& key, bool skip_if_idle = true);
+  virtual Result<std::optional<AuditEvent>> AppendAuditCheckpoint(const std::string& key, bool skip_if_idle = true) = 0;
 
   // ---- change feed ----------------------------------------------------------------------------
   // `listener` sees every approval change, after commit, in seq order, outside the database
   // locks, on the thread that made the change (or one that committed concurrently). It must be
   // cheap; it may read the store; store writes made from a listener are delivered after it
   // returns. Returns an id for RemoveListener.
-  int AddListener(ChangeListener listener);
+  virtual int AddListener(ChangeListener listener) = 0;
   // After it returns, the listener is not running and will not be called again.
-  void RemoveListener(int id);
+  virtual void RemoveListener(int id) = 0;
   // Approval events with seq > after_seq, oldest first, at most `limit` (SSE resume).
-  Result<std::vector<ChangeEvent>> EventsSince(int64_t after_seq, int limit = 500);
+  virtual Result<std::vector<ChangeEvent>> EventsSince(int64_t after_seq, int limit = 500) = 0;
 
   // ---- outbox ---------------------------------------------------------------------------------
-  void SetOutboxFactory(OutboxFactory factory);
+  virtual void SetOutboxFactory(OutboxFactory factory) = 0;
   // A row written outside an approval change (a reminder, a Slack reply, a policy notice);
   // row.approval_id, when set, must name an existing approval.
-  Result<OutboxRow> EnqueueOutbox(const NewOutboxRow& row);
+  virtual Result<OutboxRow> EnqueueOutbox(const NewOutboxRow& row) = 0;
   // Claims up to `limit` due rows (pending with next_attempt_at <= now_ms, or delivering with an
   // expired lease): state -> delivering, attempts += 1. Oldest due first.
-  Result<std::vector<OutboxRow>> ClaimDueOutbox(int64_t now_ms, int limit);
+  virtual Result<std::vector<OutboxRow>> ClaimDueOutbox(int64_t now_ms, int limit) = 0;
   // delivering -> delivered. kConflict if the row is not delivering.
-  Status MarkOutboxDelivered(int64_t id, const std::string& status);
+  virtual Status MarkOutboxDelivered(int64_t id, const std::string& status) = 0;
   // delivering -> pending at next_attempt_at_ms, or -> dead when give_up.
-  Status MarkOutboxFailed(int64_t id, const std::string& status, int64_t next_attempt_at_ms,
-                          bool give_up);
-  Result<std::vector<OutboxRow>> ListOutbox(const OutboxFilter& filter);
+  virtual Status MarkOutboxFailed(int64_t id, const std::string& status, int64_t next_attempt_at_ms,
+                          bool give_up) = 0;
+  virtual Result<std::vector<OutboxRow>> ListOutbox(const OutboxFilter& filter) = 0;
   // Any state -> pending, due now, attempts kept. kNotFound if absent.
-  Status RequeueOutbox(int64_t id);
+  virtual Status RequeueOutbox(int64_t id) = 0;
 
-  const Clock& clock() const;
+  virtual const Clock& clock() const = 0;
 
   // Cheap (one statvfs and one read; no write, so it never adds to a full disk): kDiskFull when
   // less than kMinFreeBytes is free on the database's filesystem, kWriteFailed when the newest
   // write transaction failed (I/O error, read-only file, corruption; disk full only while space
   // is still short) and none has committed since, kReadFailed when the database cannot be read.
   static constexpr int64_t kMinFreeBytes = 1024 * 1024;
-  StoreHealth Health();
+  virtual StoreHealth Health() = 0;
   // Readiness probe: takes the write lock (BEGIN IMMEDIATE) and checks the connection may write
   // (not opened read-only); commits an empty transaction. Blocks up to the busy timeout.
-  Status CheckWritable();
-
-  class Impl;
-
- private:
-  explicit Store(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual Status CheckWritable() = 0;
 };
+
+// True for "postgresql://…" and "postgres://…" (a libpq URI; PG* environment variables fill in
+// what it leaves out); every other database name is an SQLite file.
+bool IsPostgresUrl(const std::string& db);
 
 }  // namespace holdgate::store

@@ -29,7 +29,7 @@ using internal::ScopedReset;
 using internal::StatementCache;
 
 // The store whose listeners this thread is delivering to (nested writes only enqueue).
-thread_local const Store::Impl* tls_dispatching = nullptr;
+thread_local const SqliteStore::Impl* tls_dispatching = nullptr;
 
 bool IsApprovalEventType(const std::string& type) { return type.rfind("approval.", 0) == 0; }
 
@@ -160,7 +160,7 @@ AuditEvent CheckpointEvent(const std::string& key, const ChainPoint& head, const
 
 }  // namespace
 
-AuditEvent Store::Impl::AppendAuditTx(Tx& tx, AuditEvent e) {
+AuditEvent SqliteStore::Impl::AppendAuditTx(Tx& tx, AuditEvent e) {
   const ChainPoint head = ChainHead(tx.stmts);
   const int64_t prev_seq = head.seq;
   const std::string& prev_hash = head.hash;
@@ -197,7 +197,7 @@ AuditEvent Store::Impl::AppendAuditTx(Tx& tx, AuditEvent e) {
   return e;
 }
 
-Result<AuditEvent> Store::AppendAudit(const AuditEvent& event) {
+Result<AuditEvent> SqliteStore::AppendAudit(const AuditEvent& event) {
   if (event.type.empty()) return InvalidArgument("audit event type is required");
   return impl_->Write<AuditEvent>("append audit", [&](Impl::Tx& tx) -> Result<AuditEvent> {
     AuditEvent written = impl_->AppendAuditTx(tx, event);
@@ -211,7 +211,7 @@ Result<AuditEvent> Store::AppendAudit(const AuditEvent& event) {
   });
 }
 
-Result<AuditPage> Store::ListAudit(const AuditFilter& f) {
+Result<AuditPage> SqliteStore::ListAudit(const AuditFilter& f) {
   const int limit = std::clamp(f.limit, 1, 10000);
   std::string sql = std::string("SELECT ") + internal::kAuditColumns + " FROM audit_events WHERE 1 = 1";
   std::string type = f.type;
@@ -266,19 +266,19 @@ Result<AuditPage> Store::ListAudit(const AuditFilter& f) {
   });
 }
 
-Result<AuditVerdict> Store::VerifyAuditChain(const AuditVerifyOptions& options) {
+Result<AuditVerdict> SqliteStore::VerifyAuditChain(const AuditVerifyOptions& options) {
   return impl_->Read<AuditVerdict>("verify audit chain", [&](StatementCache&) -> Result<AuditVerdict> {
     return internal::WalkAuditChain(*impl_->rdb_, options);
   });
 }
 
-Result<std::vector<AuditAnchor>> Store::ListAuditAnchors() {
+Result<std::vector<AuditAnchor>> SqliteStore::ListAuditAnchors() {
   using Anchors = std::vector<AuditAnchor>;
   return impl_->Read<Anchors>("list audit anchors",
                               [&](StatementCache&) -> Result<Anchors> { return internal::ReadAuditAnchors(*impl_->rdb_); });
 }
 
-Result<AuditArchiveResult> Store::ArchiveAudit(const AuditArchiveOptions& o) {
+Result<AuditArchiveResult> SqliteStore::ArchiveAudit(const AuditArchiveOptions& o) {
   if (o.out_path.empty()) return InvalidArgument("an archive file path is required");
   if (o.before_ms <= 0 && o.through_seq <= 0) {
     return InvalidArgument("a cut point is required: a time (events before it) and/or a last seq");
@@ -448,7 +448,7 @@ Result<AuditArchiveResult> Store::ArchiveAudit(const AuditArchiveOptions& o) {
   return result;
 }
 
-Result<std::optional<AuditEvent>> Store::AppendAuditCheckpoint(const std::string& key, bool skip_if_idle) {
+Result<std::optional<AuditEvent>> SqliteStore::AppendAuditCheckpoint(const std::string& key, bool skip_if_idle) {
   using Out = std::optional<AuditEvent>;
   if (key.empty()) return InvalidArgument("a checkpoint key is required");
   return impl_->Write<Out>("audit checkpoint", [&](Impl::Tx& tx) -> Result<Out> {
@@ -465,7 +465,7 @@ Result<std::optional<AuditEvent>> Store::AppendAuditCheckpoint(const std::string
 
 // ---- change feed --------------------------------------------------------------------------------
 
-int Store::AddListener(ChangeListener listener) {
+int SqliteStore::AddListener(ChangeListener listener) {
   std::lock_guard<std::mutex> lock(impl_->feed_mu_);
   const int id = impl_->next_listener_id_++;
   auto entry = std::make_shared<Impl::ListenerEntry>();
@@ -475,7 +475,7 @@ int Store::AddListener(ChangeListener listener) {
   return id;
 }
 
-void Store::RemoveListener(int id) {
+void SqliteStore::RemoveListener(int id) {
   {
     std::lock_guard<std::mutex> lock(impl_->feed_mu_);
     auto it = impl_->listeners_.find(id);
@@ -491,7 +491,7 @@ void Store::RemoveListener(int id) {
   }
 }
 
-void Store::Impl::Dispatch() {
+void SqliteStore::Impl::Dispatch() {
   if (tls_dispatching == this) return;  // a listener wrote: the outer loop delivers it
   if (!has_listeners_.load()) return;
   std::lock_guard<std::mutex> dispatch(dispatch_mu_);
@@ -522,7 +522,7 @@ void Store::Impl::Dispatch() {
   tls_dispatching = saved;
 }
 
-Result<std::vector<ChangeEvent>> Store::EventsSince(int64_t after_seq, int limit) {
+Result<std::vector<ChangeEvent>> SqliteStore::EventsSince(int64_t after_seq, int limit) {
   using Events = std::vector<ChangeEvent>;
   limit = std::clamp(limit, 1, 10000);
   return impl_->Read<Events>("events since", [&](StatementCache& stmts) -> Result<Events> {

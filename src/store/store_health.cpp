@@ -21,7 +21,7 @@ const char* StoreHealthName(StoreHealth::State state) {
   return "unknown";
 }
 
-void Store::Impl::RecordWriteOutcome(int code, const std::string& what) {
+void SqliteStore::Impl::RecordWriteOutcome(int code, const std::string& what) {
   const bool storage = code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY ||
                        code == SQLITE_CANTOPEN || code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
   if (code != SQLITE_OK && !storage) return;
@@ -30,7 +30,7 @@ void Store::Impl::RecordWriteOutcome(int code, const std::string& what) {
   last_write_failure_code_ = code;
 }
 
-StoreHealth Store::Health() {
+StoreHealth SqliteStore::Health() {
   StoreHealth h;
   struct statvfs vfs;
   if (statvfs(impl_->dir_.c_str(), &vfs) == 0) {

@@ -18,11 +18,11 @@
 
 #include "common/log.h"
 #include "store/sqlite_internal.h"
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
 namespace holdgate::store {
 
-class Store::Impl {
+class SqliteStore::Impl {
  public:
   Impl(const Clock& clock, const StoreOptions& options) : clock_(clock), options_(options) {}
   ~Impl();
@@ -131,7 +131,7 @@ OutboxRow ReadOutboxRow(SQLite::Statement& stmt);
 inline void BindInt(SQLite::Statement& s, int index, int64_t v) { s.bind(index, static_cast<int64_t>(v)); }
 
 template <typename T, typename F>
-Result<T> Store::Impl::Write(const char* what, F&& body) {
+Result<T> SqliteStore::Impl::Write(const char* what, F&& body) {
   std::optional<Result<T>> out;
   Writer w;
   w.what = what;
@@ -146,7 +146,7 @@ Result<T> Store::Impl::Write(const char* what, F&& body) {
 }
 
 template <typename T, typename F>
-Result<T> Store::Impl::Read(const char* what, F&& body) {
+Result<T> SqliteStore::Impl::Read(const char* what, F&& body) {
   std::lock_guard<std::mutex> lock(read_mu_);
   try {
     return body(*rstmts_);

@@ -30,7 +30,7 @@ OutboxRow ReadOutboxRow(SQLite::Statement& s) {
   return r;
 }
 
-void Store::Impl::InsertOutboxTx(Tx& tx, const std::string& approval_id, const NewOutboxRow& row) {
+void SqliteStore::Impl::InsertOutboxTx(Tx& tx, const std::string& approval_id, const NewOutboxRow& row) {
   SQLite::Statement& ins = tx.stmts.Get(
       "INSERT INTO outbox (approval_id, event_type, target, payload, state, attempts, "
       "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)");
@@ -45,7 +45,7 @@ void Store::Impl::InsertOutboxTx(Tx& tx, const std::string& approval_id, const N
   ins.exec();
 }
 
-void Store::SetOutboxFactory(OutboxFactory factory) {
+void SqliteStore::SetOutboxFactory(OutboxFactory factory) {
   std::lock_guard<std::mutex> lock(impl_->write_mu_);
   impl_->outbox_factory_ = std::move(factory);
 }
@@ -62,7 +62,7 @@ std::optional<OutboxRow> LoadOutbox(StatementCache& stmts, int64_t id) {
 
 }  // namespace
 
-Result<OutboxRow> Store::EnqueueOutbox(const NewOutboxRow& row) {
+Result<OutboxRow> SqliteStore::EnqueueOutbox(const NewOutboxRow& row) {
   if (row.target.empty()) return InvalidArgument("outbox target is required");
   return impl_->Write<OutboxRow>("enqueue outbox", [&](Impl::Tx& tx) -> Result<OutboxRow> {
     impl_->InsertOutboxTx(tx, row.approval_id, row);
@@ -72,7 +72,7 @@ Result<OutboxRow> Store::EnqueueOutbox(const NewOutboxRow& row) {
   });
 }
 
-Result<std::vector<OutboxRow>> Store::ClaimDueOutbox(int64_t now_ms, int limit) {
+Result<std::vector<OutboxRow>> SqliteStore::ClaimDueOutbox(int64_t now_ms, int limit) {
   using Rows = std::vector<OutboxRow>;
   limit = std::clamp(limit, 1, 1000);
   return impl_->Write<Rows>("claim outbox", [&](Impl::Tx& tx) -> Result<Rows> {
@@ -104,7 +104,7 @@ Result<std::vector<OutboxRow>> Store::ClaimDueOutbox(int64_t now_ms, int limit) 
   });
 }
 
-Status Store::MarkOutboxDelivered(int64_t id, const std::string& status) {
+Status SqliteStore::MarkOutboxDelivered(int64_t id, const std::string& status) {
   return ToStatus(impl_->Write<bool>("outbox delivered", [&](Impl::Tx& tx) -> Result<bool> {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE outbox SET state = 'delivered', last_status = ?, claimed_until = NULL, updated_at = ? "
@@ -120,7 +120,7 @@ Status Store::MarkOutboxDelivered(int64_t id, const std::string& status) {
   }));
 }
 
-Status Store::MarkOutboxFailed(int64_t id, const std::string& status, int64_t next_attempt_at_ms,
+Status SqliteStore::MarkOutboxFailed(int64_t id, const std::string& status, int64_t next_attempt_at_ms,
                                bool give_up) {
   return ToStatus(impl_->Write<bool>("outbox failed", [&](Impl::Tx& tx) -> Result<bool> {
     SQLite::Statement& up = tx.stmts.Get(
@@ -139,7 +139,7 @@ Status Store::MarkOutboxFailed(int64_t id, const std::string& status, int64_t ne
   }));
 }
 
-Status Store::RequeueOutbox(int64_t id) {
+Status SqliteStore::RequeueOutbox(int64_t id) {
   return ToStatus(impl_->Write<bool>("requeue outbox", [&](Impl::Tx& tx) -> Result<bool> {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE outbox SET state = 'pending', next_attempt_at = ?, claimed_until = NULL, updated_at = ? "
@@ -152,7 +152,7 @@ Status Store::RequeueOutbox(int64_t id) {
   }));
 }
 
-Result<std::vector<OutboxRow>> Store::ListOutbox(const OutboxFilter& f) {
+Result<std::vector<OutboxRow>> SqliteStore::ListOutbox(const OutboxFilter& f) {
   using Rows = std::vector<OutboxRow>;
   const int limit = std::clamp(f.limit, 1, 1000);
   std::string sql = std::string("SELECT ") + kOutboxColumns + " FROM outbox WHERE id > :after";

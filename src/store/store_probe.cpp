@@ -5,7 +5,7 @@
 
 namespace holdgate::store {
 
-Status Store::CheckWritable() {
+Status SqliteStore::CheckWritable() {
   auto r = impl_->Write<bool>("readiness probe", [](Impl::Tx& tx) -> Result<bool> {
     // SQLite opens a file it may not write read-only without failing; writes fail later.
     if (sqlite3_db_readonly(tx.db.getHandle(), "main") == 1) return IoError("the database is read-only");

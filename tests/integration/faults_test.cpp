@@ -339,7 +339,7 @@ TEST_CASE("faults: a hung HTTP upstream: the agent gets an error after upstream.
 }
 
 TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and duplicates nothing",
-          "[integration][faults][kill]") {
+          "[integration][faults][kill][pg]") {
   Instance h(HoldPolicy("10m", "60s"));
   REQUIRE(h.Start());
   const std::set<std::string> jobs = JobIds("job-burst-", 16);
@@ -397,7 +397,7 @@ TEST_CASE("faults: kill -9 during a burst of held requests loses nothing and dup
   CHECK(h.AuditVerify()["ok"] == true);
 }
 
-TEST_CASE("faults: kill -9 after approval, before release: the retry runs each call once", "[integration][faults][kill]") {
+TEST_CASE("faults: kill -9 after approval, before release: the retry runs each call once", "[integration][faults][kill][pg]") {
   // Held for 300 ms, then deferred: approved calls wait for the agent's retry to be released.
   Instance h(HoldPolicy("10m", "300ms"));
   REQUIRE(h.Start());

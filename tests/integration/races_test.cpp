@@ -57,7 +57,7 @@ int64_t NowMs() {
 }  // namespace
 
 TEST_CASE("races: reviewers deciding one approval at once from the API and the CLI release it once",
-          "[integration][races]") {
+          "[integration][races][pg]") {
   Instance h(HoldPolicy("10m", "60s"));
   REQUIRE(h.Start());
   const int kApi = 24;
@@ -119,7 +119,7 @@ TEST_CASE("races: reviewers deciding one approval at once from the API and the C
   CHECK(h.AuditVerify()["ok"] == true);
 }
 
-TEST_CASE("races: a quorum of 3 under 30 concurrent approvers and rejecters decides once", "[integration][races]") {
+TEST_CASE("races: a quorum of 3 under 30 concurrent approvers and rejecters decides once", "[integration][races][pg]") {
   Instance h(HoldPolicy("10m", "60s", 3));
   REQUIRE(h.Start());
   for (int round = 0; round < 3; ++round) {
@@ -238,7 +238,7 @@ TEST_CASE("races: expiry racing a decision: either it ran once or it expired, ne
   CHECK(h.AuditVerify()["ok"] == true);
 }
 
-TEST_CASE("races: agents retrying while the decision lands run the call once", "[integration][races]") {
+TEST_CASE("races: agents retrying while the decision lands run the call once", "[integration][races][pg]") {
   // Held for 300 ms, then deferred: the agents retry the identical call in a loop.
   Instance h(HoldPolicy("10m", "300ms"));
   REQUIRE(h.Start());

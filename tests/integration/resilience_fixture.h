@@ -23,6 +23,7 @@
 
 #include "common/json_util.h"
 #include "support/mcp_http_client.h"
+#include "support/pg_test_db.h"
 #include "support/process.h"
 #include "support/review_client.h"
 
@@ -115,6 +116,12 @@ class Instance {
                     std::vector<std::string> env = {})
       : extra_args_(std::move(extra_args)), env_(std::move(env)) {
     WriteFile(PolicyPath(), policy_text);
+    // HOLDGATE_STORE_BACKEND=pg (the [pg] cases' second ctest registration): a fresh PostgreSQL
+    // database instead of the SQLite file.
+    if (PgBackendSelected()) {
+      pg_ = std::make_unique<PgTestDatabase>();
+      db_path_ = pg_->url();
+    }
   }
   ~Instance() {
     if (gw_.process) gw_.process->Stop(SIGKILL);
@@ -233,6 +240,7 @@ class Instance {
   TempDir dir_;
   std::vector<std::string> extra_args_;
   std::vector<std::string> env_;
+  std::unique_ptr<PgTestDatabase> pg_;  // outlives the process (destroyed after ~Instance kills it)
   std::string db_path_;
   std::string upstream_url_;
   Gateway gw_;

@@ -112,7 +112,8 @@ inline std::unique_ptr<Service> StartHoldgate(const Paths& paths, const std::str
                                               const std::string& upstream_cmd, const std::string& upstream_url,
                                               const std::string& policy_file, const std::string& log_level,
                                               const std::vector<std::string>& extra_env = {},
-                                              const std::vector<std::string>& prefix = {}) {
+                                              const std::vector<std::string>& prefix = {},
+                                              const std::string& db = "") {  // "" = <dir>/<tag>.db
   auto s = std::make_unique<Service>();
   s->name = tag;
   s->log_file = dir + "/" + tag + ".log";
@@ -121,7 +122,7 @@ inline std::unique_ptr<Service> StartHoldgate(const Paths& paths, const std::str
   std::vector<std::string> argv = prefix;
   if (!argv.empty() && argv[0].find('/') == std::string::npos) argv[0] = testing::FindOnPath(argv[0]);
   std::vector<std::string> serve = {paths.holdgate, "serve", "--mcp-listen", "127.0.0.1:0", "--review-listen",
-                                   "127.0.0.1:0", "--db", dir + "/" + tag + ".db", "--ready-file", ready,
+                                   "127.0.0.1:0", "--db", db.empty() ? dir + "/" + tag + ".db" : db, "--ready-file", ready,
                                    "--log-level", log_level};
   argv.insert(argv.end(), serve.begin(), serve.end());
   if (!upstream_url.empty()) argv.insert(argv.end(), {"--upstream-url", upstream_url});

@@ -184,7 +184,7 @@ TEST_CASE("offline verify refuses missing files and non-holdgate databases", "[s
   CHECK(VerifyAuditChainFile(dir.File("junk.db")).status().code() == Code::kIo);
 }
 
-TEST_CASE("audit filters match exactly and page through every row once", "[store][audit]") {
+TEST_CASE("audit filters match exactly and page through every row once", "[store][audit][pg]") {
   StoreFixture fx;
   WriteHistory(fx);
   AuditFilter by_type;

@@ -64,12 +64,12 @@ TEST_CASE("backup: never overwrites, and refuses what is not a holdgate database
   CHECK_FALSE(std::filesystem::exists(f.dir.File("y.db")));
 }
 
-TEST_CASE("store: CheckWritable takes the write lock on a normal database", "[store]") {
+TEST_CASE("store: CheckWritable takes the write lock on a normal database", "[store][pg]") {
   StoreFixture f;
   CHECK(f.store->CheckWritable().ok());
 }
 
-TEST_CASE("audit: an event appended while a trace is current carries its trace id", "[store][trace]") {
+TEST_CASE("audit: an event appended while a trace is current carries its trace id", "[store][trace][pg]") {
   StoreFixture f;
   AuditEvent ev;
   ev.type = "call.allowed";

@@ -29,7 +29,7 @@ void RunTogether(int n, F body) {
 
 }  // namespace
 
-TEST_CASE("100 reviewers deciding one approval at once: exactly one transition", "[store][race]") {
+TEST_CASE("100 reviewers deciding one approval at once: exactly one transition", "[store][race][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   std::atomic<int> changed{0}, conflicts{0}, other{0};
@@ -61,7 +61,7 @@ TEST_CASE("100 reviewers deciding one approval at once: exactly one transition",
   CHECK(released.load() == 1);
 }
 
-TEST_CASE("the same reviewer double-clicking 100 times records one vote", "[store][race]") {
+TEST_CASE("the same reviewer double-clicking 100 times records one vote", "[store][race][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.approvers_needed = 2;
@@ -78,7 +78,7 @@ TEST_CASE("the same reviewer double-clicking 100 times records one vote", "[stor
   CHECK(fx.store->Get(a.id)->state == State::kPending);
 }
 
-TEST_CASE("an approval racing its expiry gets exactly one outcome", "[store][race][expiry]") {
+TEST_CASE("an approval racing its expiry gets exactly one outcome", "[store][race][expiry][pg]") {
   StoreFixture fx;
   int approved_wins = 0, expiry_wins = 0;
   for (int round = 0; round < 40; ++round) {
@@ -112,7 +112,7 @@ TEST_CASE("an approval racing its expiry gets exactly one outcome", "[store][rac
   CHECK(approved_wins + expiry_wins == 40);
 }
 
-TEST_CASE("concurrent audit writers never fork the chain; listeners see seq order", "[store][audit][race]") {
+TEST_CASE("concurrent audit writers never fork the chain; listeners see seq order", "[store][audit][race][pg]") {
   StoreFixture fx;
   std::mutex seen_mu;
   std::vector<int64_t> seen;
@@ -150,7 +150,7 @@ TEST_CASE("concurrent audit writers never fork the chain; listeners see seq orde
   CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
 }
 
-TEST_CASE("listeners run after commit and may read the store; RemoveListener stops them", "[store][feed]") {
+TEST_CASE("listeners run after commit and may read the store; RemoveListener stops them", "[store][feed][pg]") {
   StoreFixture fx;
   std::vector<std::pair<std::string, State>> seen;
   int id = fx.store->AddListener([&](const ChangeEvent& e) {
@@ -169,7 +169,7 @@ TEST_CASE("listeners run after commit and may read the store; RemoveListener sto
   CHECK(seen.size() == 3);
 }
 
-TEST_CASE("EventsSince replays approval events from the audit table", "[store][feed]") {
+TEST_CASE("EventsSince replays approval events from the audit table", "[store][feed][pg]") {
   StoreFixture fx;
   std::vector<ChangeEvent> live;
   fx.store->AddListener([&](const ChangeEvent& e) { live.push_back(e); });

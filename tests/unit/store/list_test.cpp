@@ -21,7 +21,7 @@ std::vector<Approval> ListAll(Store& store, ApprovalFilter f) {
 
 }  // namespace
 
-TEST_CASE("list filters by state, tool, principal and time, newest first", "[store][list]") {
+TEST_CASE("list filters by state, tool, principal and time, newest first", "[store][list][pg]") {
   StoreFixture fx;
   const int64_t t0 = fx.clock.NowMs();
   Approval a = fx.Create(StoreFixture::Request("cancel_job", Json{{"job_id", 1}}, "agent-1"));
@@ -66,7 +66,7 @@ TEST_CASE("list filters by state, tool, principal and time, newest first", "[sto
   CHECK(in_window[0].id == b.id);
 }
 
-TEST_CASE("list filters with SQL metacharacters return nothing unexpected", "[store][list]") {
+TEST_CASE("list filters with SQL metacharacters return nothing unexpected", "[store][list][pg]") {
   StoreFixture fx;
   fx.Create(StoreFixture::Request("cancel_job", Json{{"job_id", 1}}, "agent-1"));
   fx.Create(StoreFixture::Request("delete_model", Json{{"id", "m"}}, "agent-2"));
@@ -95,7 +95,7 @@ TEST_CASE("list filters with SQL metacharacters return nothing unexpected", "[st
 }
 
 TEST_CASE("cursor paging returns every row exactly once, even with equal timestamps and new rows",
-          "[store][list]") {
+          "[store][list][pg]") {
   StoreFixture fx;
   std::set<std::string> created;
   for (int i = 0; i < 37; ++i) {

@@ -5,7 +5,7 @@
 namespace holdgate::store::testing {
 
 TEST_CASE("outbox rows are written in the approval's transaction and flow through delivery",
-          "[store][outbox]") {
+          "[store][outbox][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.outbox.push_back(NewOutboxRow{"approval.created", "webhook:ops", Json{{"id", "x"}}, 0});
@@ -52,7 +52,7 @@ TEST_CASE("outbox rows are written in the approval's transaction and flow throug
   CHECK(fx.store->RequeueOutbox(99999).code() == Code::kNotFound);
 }
 
-TEST_CASE("a claimed row whose worker died is claimable after its lease", "[store][outbox]") {
+TEST_CASE("a claimed row whose worker died is claimable after its lease", "[store][outbox][pg]") {
   StoreFixture fx;
   auto row = fx.store->EnqueueOutbox(NewOutboxRow{"policy.loaded", "webhook:ops", Json::object(), 0});
   REQUIRE(row.ok());
@@ -65,7 +65,7 @@ TEST_CASE("a claimed row whose worker died is claimable after its lease", "[stor
   CHECK(reclaimed->front().attempts == 2);
 }
 
-TEST_CASE("the outbox factory adds rows to every transition, atomically", "[store][outbox]") {
+TEST_CASE("the outbox factory adds rows to every transition, atomically", "[store][outbox][pg]") {
   StoreFixture fx;
   fx.store->SetOutboxFactory([](const std::string& type, const Approval& a) {
     std::vector<NewOutboxRow> rows;

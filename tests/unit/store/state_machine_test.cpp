@@ -106,7 +106,7 @@ std::pair<Status, State> Apply(StoreFixture& fx, const Approval& a, Op op) {
 }  // namespace
 
 TEST_CASE("every transition of the state machine: legal ones change state, illegal ones conflict",
-          "[store][state]") {
+          "[store][state][pg]") {
   const std::vector<State> states = {State::kPending, State::kApproved, State::kExecuting, State::kCompleted,
                                      State::kFailed,  State::kRejected, State::kExpired,   State::kCancelled,
                                      State::kLapsed};
@@ -161,7 +161,7 @@ TEST_CASE("the state helpers agree with the spelling stored in SQLite", "[store]
   CHECK(IsDecided(State::kApproved));
 }
 
-TEST_CASE("create stores the call bound to its fingerprint and writes approval.created", "[store]") {
+TEST_CASE("create stores the call bound to its fingerprint and writes approval.created", "[store][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request("cancel_job", Json::parse(R"({"b":[1,2],"a":"x"})"));
   Approval a = fx.Create(n);
@@ -189,7 +189,7 @@ TEST_CASE("create stores the call bound to its fingerprint and writes approval.c
   CHECK(fx.store->Get("apr_missing").status().code() == Code::kNotFound);
 }
 
-TEST_CASE("create refuses malformed requests and on_timeout that would run the tool", "[store]") {
+TEST_CASE("create refuses malformed requests and on_timeout that would run the tool", "[store][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.on_timeout = "approve";
@@ -209,7 +209,7 @@ TEST_CASE("create refuses malformed requests and on_timeout that would run the t
   CHECK(page->approvals.empty());
 }
 
-TEST_CASE("quorum of 2 needs two distinct reviewers; a repeated vote changes nothing", "[store][decide]") {
+TEST_CASE("quorum of 2 needs two distinct reviewers; a repeated vote changes nothing", "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.approvers_needed = 2;
@@ -246,7 +246,7 @@ TEST_CASE("quorum of 2 needs two distinct reviewers; a repeated vote changes not
   CHECK(late->state == State::kApproved);
 }
 
-TEST_CASE("the requesting principal can never approve its own call", "[store][decide]") {
+TEST_CASE("the requesting principal can never approve its own call", "[store][decide][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   auto self = fx.store->Decide(StoreFixture::Vote(a.id, "agent-1", true));
@@ -258,7 +258,7 @@ TEST_CASE("the requesting principal can never approve its own call", "[store][de
   CHECK(fx.Audit("approval.vote", a.id).empty());
 }
 
-TEST_CASE("reviewers constraint admits listed names or roles only", "[store][decide]") {
+TEST_CASE("reviewers constraint admits listed names or roles only", "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.reviewers = Json{{"roles", Json::array({"sre"})}, {"names", Json::array({"carol"})}};
@@ -283,7 +283,7 @@ TEST_CASE("reviewers constraint admits listed names or roles only", "[store][dec
 }
 
 TEST_CASE("a rejection needs a reason and decides at once; later decisions get a conflict naming it",
-          "[store][decide]") {
+          "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.approvers_needed = 2;
@@ -307,7 +307,7 @@ TEST_CASE("a rejection needs a reason and decides at once; later decisions get a
   CHECK(fx.Audit("approval.rejected", a.id).size() == 1);
 }
 
-TEST_CASE("decide validates via and reports unknown approvals", "[store][decide]") {
+TEST_CASE("decide validates via and reports unknown approvals", "[store][decide][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   DecisionInput d = StoreFixture::Vote(a.id, "alice", true);
@@ -316,7 +316,7 @@ TEST_CASE("decide validates via and reports unknown approvals", "[store][decide]
   CHECK(fx.store->Decide(StoreFixture::Vote("apr_nope", "alice", true)).status().code() == Code::kNotFound);
 }
 
-TEST_CASE("edited arguments: only on editable approvals, only with the first approval", "[store][decide]") {
+TEST_CASE("edited arguments: only on editable approvals, only with the first approval", "[store][decide][pg]") {
   StoreFixture fx;
   Approval fixed = fx.Create();
   DecisionInput edit = StoreFixture::Vote(fixed.id, "alice", true);
@@ -343,7 +343,7 @@ TEST_CASE("edited arguments: only on editable approvals, only with the first app
   CHECK(done->approval.EffectiveArguments() == Json{{"job_id", 43}});
 }
 
-TEST_CASE("an overdue approval is expired, not approved, when a decision arrives late", "[store][expiry]") {
+TEST_CASE("an overdue approval is expired, not approved, when a decision arrives late", "[store][expiry][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   fx.clock.Advance(5 * 60 * 1000);
@@ -359,7 +359,7 @@ TEST_CASE("an overdue approval is expired, not approved, when a decision arrives
   CHECK(fx.Audit("approval.approved", a.id).empty());
 }
 
-TEST_CASE("expiry: Expire refuses before the deadline; ExpireDue takes exactly the overdue ones", "[store][expiry]") {
+TEST_CASE("expiry: Expire refuses before the deadline; ExpireDue takes exactly the overdue ones", "[store][expiry][pg]") {
   StoreFixture fx;
   NewApproval short_one = StoreFixture::Request("cancel_job", Json{{"job_id", 1}});
   short_one.timeout_ms = 1000;
@@ -395,7 +395,7 @@ TEST_CASE("expiry: Expire refuses before the deadline; ExpireDue takes exactly t
   CHECK(fx.store->Get(f.id)->state == State::kPending);
 }
 
-TEST_CASE("MarkExecuting is the exactly-once gate", "[store]") {
+TEST_CASE("MarkExecuting is the exactly-once gate", "[store][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   CHECK(fx.store->MarkExecuting(a.id).status().code() == Code::kConflict);  // still pending
@@ -466,7 +466,7 @@ TEST_CASE("reopening the file keeps pending approvals and applies migrations onc
   CHECK(raw.execAndGet("SELECT count(*) FROM schema_migrations WHERE version = '001_init.sql'").getInt() == 1);
 }
 
-TEST_CASE("FindReusable: live approvals first, recent rejections, never consumed ones", "[store][reuse]") {
+TEST_CASE("FindReusable: live approvals first, recent rejections, never consumed ones", "[store][reuse][pg]") {
   StoreFixture fx;
   const Json args = Json{{"job_id", 7}};
   const std::string fp = Fingerprint("cancel_job", args);
@@ -510,7 +510,7 @@ TEST_CASE("FindReusable: live approvals first, recent rejections, never consumed
   CHECK_FALSE(found->has_value());  // consumed: the same call again is a new request
 }
 
-TEST_CASE("agent left is flagged once; comments are stored and audited", "[store]") {
+TEST_CASE("agent left is flagged once; comments are stored and audited", "[store][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   auto left = fx.store->MarkAgentLeft(a.id);
@@ -544,7 +544,7 @@ TEST_CASE("open refuses in-memory databases and unreadable paths", "[store]") {
 
 namespace holdgate::store::testing {
 
-TEST_CASE("pending approvals per principal are capped inside the creating transaction", "[store][cap]") {
+TEST_CASE("pending approvals per principal are capped inside the creating transaction", "[store][cap][pg]") {
   StoreFixture fx;
   auto request = [](int job, const std::string& principal) {
     NewApproval n = StoreFixture::Request("cancel_job", Json{{"job_id", job}}, principal);

@@ -1,5 +1,7 @@
 #pragma once
-// Test fixture for store tests: a real SQLite file in a fresh temp directory and a FakeClock.
+// Test fixture for store tests: a real SQLite file in a fresh temp directory and a FakeClock, or,
+// with HOLDGATE_STORE_BACKEND=pg, a fresh database on the test PostgreSQL server
+// (support/pg_test_db.h).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -8,6 +10,7 @@
 
 #include "store/store.h"
 #include "support/fake_clock.h"
+#include "support/pg_test_db.h"
 
 namespace holdgate::store::testing {
 
@@ -34,7 +37,10 @@ class TempDir {
 struct StoreFixture {
   TempDir dir;
   holdgate::testing::FakeClock clock;
-  std::string path = dir.File("holdgate.db");
+  // Declared before `store`: dropped after the store closed.
+  std::unique_ptr<holdgate::testing::PgTestDatabase> pg =
+      holdgate::testing::PgBackendSelected() ? std::make_unique<holdgate::testing::PgTestDatabase>() : nullptr;
+  std::string path = pg ? pg->url() : dir.File("holdgate.db");
   std::unique_ptr<Store> store = MustOpen();
 
   std::unique_ptr<Store> MustOpen(const StoreOptions& options = {}) {
