@@ -522,6 +522,64 @@ void Store::Impl::Dispatch() {
   tls_dispatching = saved;
 }
 
+namespace {
+
+// The approval's state right after the transition event `type`, or false for events that change
+// no state (vote, comment, agent_left, release_failed).
+bool StateAfter(const std::string& type, State* out) {
+  static const std::pair<const char*, State> kTransitions[] = {
+      {"approval.created", State::kPending},     {"approval.approved", State::kApproved},
+      {"approval.rejected", State::kRejected},   {"approval.expired", State::kExpired},
+      {"approval.cancelled", State::kCancelled}, {"approval.lapsed", State::kLapsed},
+      {"approval.executing", State::kExecuting}, {"approval.completed", State::kCompleted},
+      {"approval.failed", State::kFailed}};
+  for (const auto& [name, state] : kTransitions) {
+    if (type == name) {
+      *out = state;
+      return true;
+    }
+  }
+  return false;
+}
+
+// `now` (the approval as it is) rolled back to just after its audit event `seq` at `ts`: the state
+// of the newest transition up to that event, the votes cast by then, and no decision or result
+// fields the approval did not have yet. Later flags (agent_left, edits) are kept as they are now.
+Approval AsOfEvent(StatementCache& stmts, const Approval& now, int64_t seq, int64_t ts) {
+  SQLite::Statement& q = stmts.Get(
+      "SELECT type FROM audit_events WHERE approval_id = ? AND seq <= ? AND substr(type, 1, 9) = 'approval.' "
+      "AND type NOT IN ('approval.vote', 'approval.comment', 'approval.agent_left', 'approval.release_failed') "
+      "ORDER BY seq DESC LIMIT 1");
+  ScopedReset reset(q);
+  q.bind(1, now.id);
+  BindInt(q, 2, seq);
+  State state = now.state;
+  if (q.executeStep()) {
+    State s;
+    if (StateAfter(q.getColumn(0).getString(), &s)) state = s;
+  }
+  if (state == now.state) return now;
+  Approval a = now;
+  a.state = state;
+  a.updated_at_ms = ts;
+  std::vector<Vote> votes;
+  for (const Vote& v : now.votes) {
+    if (v.at_ms <= ts) votes.push_back(v);
+  }
+  a.votes = std::move(votes);
+  if (state == State::kPending) {
+    a.decided_at_ms = 0;
+    a.decided_by.clear();
+    a.decided_via.clear();
+    a.reason.clear();
+    a.edited_arguments = Json();
+  }
+  if (state != State::kCompleted && state != State::kFailed) a.result = Json();
+  return a;
+}
+
+}  // namespace
+
 Result<std::vector<ChangeEvent>> Store::EventsSince(int64_t after_seq, int limit) {
   using Events = std::vector<ChangeEvent>;
   limit = std::clamp(limit, 1, 10000);
@@ -549,7 +607,8 @@ Result<std::vector<ChangeEvent>> Store::EventsSince(int64_t after_seq, int limit
       auto it = cache.find(r.approval_id);
       if (it == cache.end()) it = cache.emplace(r.approval_id, Impl::LoadApproval(stmts, r.approval_id)).first;
       if (!it->second) continue;
-      out.push_back(ChangeEvent{r.seq, std::move(r.type), r.ts, std::move(r.actor), *it->second});
+      out.push_back(ChangeEvent{r.seq, std::move(r.type), r.ts, std::move(r.actor),
+                                AsOfEvent(stmts, *it->second, r.seq, r.ts)});
     }
     return out;
   });

@@ -516,3 +516,29 @@ TEST_CASE("slack: a body over the listener's limit is refused with 413, nothing 
 
 }  // namespace
 }  // namespace holdgate::notifytest
+
+TEST_CASE("slack: with a bot token a decision from anywhere updates the posted card in place", "[notify][slack]") {
+  Receiver api;  // a fake Slack Web API
+  api.SetDefault(200, "{\"ok\":true,\"channel\":\"C0123\",\"ts\":\"1700000000.000100\"}");
+  NotifyEnv env(Json{{"slack", {{"bot_token", "xoxb-test-token"}, {"channel", "#default"},
+                                {"api_url", api.Url("/api")}, {"signing_secret", kSigningSecret}}}});
+  store::Approval a = env.Create({"slack:#ml-approvals"});
+  CHECK(env.notifier->RunOnce().delivered == 1);
+  REQUIRE(api.Count() == 1);
+  CHECK(api.Hits()[0].path == "/api/chat.postMessage");
+
+  // Decided through the store as the API and the CLI do: the card is replaced, not reposted.
+  env.Decide(a.id, "alice", true);
+  env.notifier->RunOnce();
+  REQUIRE(api.Count() == 2);
+  const Hit update = api.Hits()[1];
+  CHECK(update.path == "/api/chat.update");
+  auto body = ParseJson(update.body);
+  REQUIRE(body.ok());
+  CHECK((*body)["channel"] == "C0123");
+  CHECK((*body)["ts"] == "1700000000.000100");
+  const std::string text = body->dump();
+  CHECK(text.find("holdgate_approve") == std::string::npos);  // no live buttons on a decided card
+  CHECK(text.find("holdgate_reject") == std::string::npos);
+  CHECK(text.find("alice") != std::string::npos);
+}
