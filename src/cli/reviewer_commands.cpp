@@ -691,7 +691,7 @@ int RunRevoke(const std::vector<std::string>& args) {
 
 // ---- policy check --url / policy reload --url ----------------------------------------------
 
-int RunRemotePolicy(const std::vector<std::string>& args) {
+int RemotePolicy(const std::vector<std::string>& args) {
   const bool reload = !args.empty() && args[0] == "reload";
   Args a = reload ? ParseArgs(args, 1, {}, {"--json"})
                   : ParseArgs(args, 1, {"--tool", "--arguments", "--principal", "--session"}, {"--json"});
@@ -1434,6 +1434,8 @@ int RunRedeliver(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+int RunRemotePolicy(const std::vector<std::string>& args) { return RemotePolicy(args); }
 
 int RunReviewerCommand(const std::vector<std::string>& args) {
   if (args.empty()) return -1;

@@ -118,21 +118,6 @@ describe('review API and CLI against holdgate serve', { timeout: 180000 }, () =>
     assert.equal(r.status, 403);
   });
 
-  it('a key added to the JWKS file is accepted without a restart (an unknown kid re-reads the file)', async () => {
-    const rotated = await generateKeyPair('RS256');
-    const token = await rs256Token(rotated.privateKey, 'idp-2', { sub: 'ivy', role: 'reviewer' });
-    let r = await api(hg.review, token, 'GET', '/api/me');
-    assert.equal(r.status, 401, 'not yet in the JWKS file');
-    const keys = JSON.parse(fs.readFileSync(path.join(outDir, 'jwks.json'), 'utf8')).keys;
-    keys.push({ ...(await exportJWK(rotated.publicKey)), kid: 'idp-2', alg: 'RS256', use: 'sig' });
-    fs.writeFileSync(path.join(outDir, 'jwks.json'), JSON.stringify({ keys }));
-    // Re-read at most every 10 s on an unknown kid.
-    await waitFor(async () => (await api(hg.review, token, 'GET', '/api/me')).status === 200,
-      { timeoutMs: 15000, what: 'the rotated key accepted' });
-    r = await api(hg.review, await rs256Token(otherKey.privateKey, 'idp-3', { sub: 'eve', role: 'admin' }), 'GET', '/api/me');
-    assert.equal(r.status, 401);
-  });
-
   it('approve through the API releases the held call to the waiting agent', async () => {
     const started = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } }));
     const call = mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: started.job_id } }, undefined,
@@ -194,12 +179,28 @@ describe('review API and CLI against holdgate serve', { timeout: 180000 }, () =>
     await assert.rejects(run(HOLDGATE_BIN, ['show', 'apr_nope'], { env }), (e) => e.code === 3);
     await assert.rejects(run(HOLDGATE_BIN, ['list'], { env: { ...env, HOLDGATE_TOKEN: 'x' } }), (e) => e.code === 5);
   });
+
+  it('a key added to the JWKS file is accepted without a restart (an unknown kid re-reads the file)', async () => {
+    const rotated = await generateKeyPair('RS256');
+    const token = await rs256Token(rotated.privateKey, 'idp-2', { sub: 'ivy', role: 'reviewer' });
+    let r = await api(hg.review, token, 'GET', '/api/me');
+    assert.equal(r.status, 401, `not yet in the JWKS file: ${r.text}`);
+    const keys = JSON.parse(fs.readFileSync(path.join(outDir, 'jwks.json'), 'utf8')).keys;
+    keys.push({ ...(await exportJWK(rotated.publicKey)), kid: 'idp-2', alg: 'RS256', use: 'sig' });
+    fs.writeFileSync(path.join(outDir, 'jwks.json'), JSON.stringify({ keys }));
+    // Re-read at most every 10 s on an unknown kid.
+    await waitFor(async () => (await api(hg.review, token, 'GET', '/api/me')).status === 200,
+      { timeoutMs: 15000, what: 'the rotated key accepted' });
+    r = await api(hg.review, await rs256Token(otherKey.privateKey, 'idp-3', { sub: 'eve', role: 'admin' }), 'GET', '/api/me');
+    assert.equal(r.status, 401);
+  });
 });
 
 describe('remembered approvals through the CLI against holdgate serve', { timeout: 180000 }, () => {
-  let hg; let mcp; let demo; let secret; let outDir;
+  let hg; let mcp; let demo; let secret; let outDir; let starts = 0;
+  // A new name per start: a restart must not read the previous start's ready file.
   const startServe = () => startHoldgateServe({
-    name: 'grants-holdgate', outDir, upstreamCmd: demo.commandLine, policy: path.join(outDir, 'policy.json'),
+    name: `grants-holdgate-${++starts}`, outDir, upstreamCmd: demo.commandLine, policy: path.join(outDir, 'policy.json'),
     db: path.join(outDir, 'holdgate.db'), env: { HOLDGATE_JWT_SECRET: secret },
   });
 
