@@ -543,8 +543,8 @@ bool StateAfter(const std::string& type, State* out) {
 }
 
 // `now` (the approval as it is) rolled back to just after its audit event `seq` at `ts`: the state
-// of the newest transition up to that event, the votes cast by then, and no decision or result
-// fields the approval did not have yet. Later flags (agent_left, edits) are kept as they are now.
+// of the newest transition up to that event, the votes cast by then (one "approval.vote" event
+// each), and no decision or result fields the approval did not have yet. Later flags (agent_left, edits) are kept as they are now.
 Approval AsOfEvent(StatementCache& stmts, const Approval& now, int64_t seq, int64_t ts) {
   SQLite::Statement& q = stmts.Get(
       "SELECT type FROM audit_events WHERE approval_id = ? AND seq <= ? AND substr(type, 1, 9) = 'approval.' "
@@ -558,15 +558,17 @@ Approval AsOfEvent(StatementCache& stmts, const Approval& now, int64_t seq, int6
     State s;
     if (StateAfter(q.getColumn(0).getString(), &s)) state = s;
   }
-  if (state == now.state) return now;
   Approval a = now;
   a.state = state;
-  a.updated_at_ms = ts;
-  std::vector<Vote> votes;
-  for (const Vote& v : now.votes) {
-    if (v.at_ms <= ts) votes.push_back(v);
-  }
-  a.votes = std::move(votes);
+  if (state != now.state) a.updated_at_ms = ts;
+  // Each vote wrote one "approval.vote" event (votes are oldest first): keep as many as came by then.
+  SQLite::Statement& n = stmts.Get(
+      "SELECT count(*) FROM audit_events WHERE approval_id = ? AND seq <= ? AND type = 'approval.vote'");
+  ScopedReset reset_n(n);
+  n.bind(1, now.id);
+  BindInt(n, 2, seq);
+  const size_t cast = n.executeStep() ? static_cast<size_t>(n.getColumn(0).getInt64()) : now.votes.size();
+  if (cast < a.votes.size()) a.votes.resize(cast);
   if (state == State::kPending) {
     a.decided_at_ms = 0;
     a.decided_by.clear();

@@ -364,3 +364,34 @@ TEST_CASE("admin policy API: the active policy, a what-if check, a reload; admin
 }
 
 }  // namespace holdgate::testing
+
+namespace holdgate::testing {
+
+TEST_CASE("a call covered by a grant still counts against the rule's rate limits", "[integration][grants]") {
+  TempDir dir;
+  const std::string policy_path = dir.File("policy.json");
+  WriteFile(policy_path, R"({"version":"1","default":"allow","tools":{
+      "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"30s"},
+                    "limits":[{"counter":"cj","window":"hour","max":2,"scope":"principal"}]}}})");
+  FakeClock clock(1'800'000'000'000);
+  Stack stack(clock, dir.File("h.db"), policy_path);
+  McpHttpClient agent = stack.Agent();
+  const Json args = {{"job_id", "j"}};
+  std::thread t;
+  Json first;
+  std::string id = HoldCall(stack, agent, &t, &first, args);
+  auto [status, body] = stack.Api("POST", "/api/approvals/" + id + "/approve", stack.Token("alice"),
+                                  Json{{"remember", {{"for", "30m"}}}});
+  INFO(body.dump());
+  REQUIRE(status == 200);
+  t.join();
+  Json second = agent.CallTool("cancel_job", args);  // the grant's first use: the limit's 2nd call
+  CHECK_FALSE(second["result"].value("isError", false));
+  Json third = agent.CallTool("cancel_job", args);  // over the limit: refused, no use recorded
+  CHECK(third["result"].value("isError", false));
+  CHECK(Text(third).find("Retry in") != std::string::npos);
+  CHECK(stack.AuditCount("grant.used") == 1);
+  CHECK(stack.Pending().empty());
+}
+
+}  // namespace holdgate::testing
