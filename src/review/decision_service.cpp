@@ -87,6 +87,11 @@ Result<store::DecisionOutcome> DecisionService::Decide(DecisionRequest request) 
   if (!ready.ok()) return ready;
   Result<store::DecisionOutcome> out = Settle(in, store_.Decide(in), request.via_source);
   if (!out.ok() || !grant) return out;
+  if (!out->changed) {
+    // A repeated approve (a double click) records nothing, so it makes no second grant either.
+    out->grant_error = "not remembered: your vote was already recorded by an earlier request";
+    return out;
+  }
   if (out->state == store::State::kPending) {
     out->grant_error = "not remembered: the approval still needs more approvals";
     return out;

@@ -52,7 +52,8 @@ struct DecisionRequest {
   // Approve only. Checked against the approval's rule BEFORE the vote is recorded, so a refused
   // remember decides nothing; the grant is made once the vote has approved the call and is
   // returned in DecisionOutcome::grant (DecisionOutcome::grant_error when the store refused it
-  // after the vote, e.g. a concurrent change: the approval stands, without a grant).
+  // after the vote, e.g. a concurrent change: the approval stands, without a grant). A repeated
+  // approve that records no vote makes no grant.
   std::optional<RememberRequest> remember;
   std::vector<store::NewOutboxRow> outbox;  // written in the decision's transaction
 };

@@ -212,6 +212,14 @@ TEST_CASE("grants end to end: identical call runs at once, changed arguments and
   REQUIRE(status == 200);
   REQUIRE(approved.contains("grant"));
   const std::string grant_id = approved["grant"]["id"];
+  {
+    // A double click makes no second grant.
+    auto [again_status, again] = stack->Api("POST", "/api/approvals/" + id + "/approve", alice,
+                                            Json{{"remember", {{"for", "30m"}}}});
+    CHECK(again_status == 200);
+    CHECK_FALSE(again.contains("grant"));
+    CHECK(again.contains("grant_error"));
+  }
   CHECK(approved["grant"]["scope"] == "principal");
   CHECK(approved["grant"]["arguments"] == "same");
   t.join();
