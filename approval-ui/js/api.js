@@ -1,6 +1,8 @@
 // The review API client: every call carries the bearer token; 401 ends the session (the caller's
 // onUnauthorized decides what to show). Errors are ApiError with the HTTP status and the server's
-// {"error", "message"} body.
+// {"error", "message"} body. Bodies are read and written with json-exact.js, so integers beyond
+// 2^53 in an approval's arguments survive the round trip digit for digit.
+import { parseExact, stringifyExact } from './json-exact.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, body) {
@@ -40,7 +42,7 @@ export class Api {
       res = await fetch(url, {
         method,
         headers,
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        body: body !== undefined ? stringifyExact(body) : undefined,
         cache: 'no-store',
         credentials: 'omit',
         signal,
@@ -53,7 +55,7 @@ export class Api {
     let data = null;
     const text = await res.text().catch(() => '');
     if (text) {
-      try { data = JSON.parse(text); } catch { data = null; }
+      try { data = parseExact(text); } catch { data = null; }
     }
     if (!res.ok) {
       const code = data?.error ?? `http_${res.status}`;

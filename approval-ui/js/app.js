@@ -8,13 +8,17 @@ import { clearToken, decodeClaims, expiresAtMs, loadToken, normalizeToken, saveT
 import { AuditView } from './audit.js';
 import { DetailView } from './detail.js';
 import { $, h, replace } from './dom.js';
+import { GrantsView } from './grants.js';
 import { HistoryView } from './history.js';
 import { installKeyboard } from './keyboard.js';
+import { parseExact } from './json-exact.js';
+import { PolicyView } from './policy.js';
 import { QueueView } from './queue.js';
 import { EventStream } from './sse.js';
 
 const ctx = {
   token: '',
+  live: false,  // the event stream is connected: an empty queue is known to be empty
   me: null,
   pending: new Map(),  // id → approval (state pending)
   selectedId: null,
@@ -43,6 +47,8 @@ function boot() {
   ctx.detail = new DetailView(ctx);
   ctx.history = new HistoryView(ctx);
   ctx.audit = new AuditView(ctx);
+  ctx.grants = new GrantsView(ctx);
+  ctx.policy = new PolicyView(ctx);
   installKeyboard(ctx);
   $('#signin-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -119,6 +125,7 @@ function startSession(token, me) {
   $('#shell').hidden = false;
   document.body.dataset.page = 'app';
   document.body.dataset.role = me.role;
+  $('#tab-policy').hidden = me.role !== 'admin';
   const claims = decodeClaims(token) ?? {};
   replace($('#whoami'),
     h('span', { class: 'whoami-name' }, me.sub),
@@ -160,6 +167,9 @@ function endSession(reason, detail) {
   ctx.detail.clear();
   ctx.history.reset();
   ctx.audit.reset();
+  ctx.grants.reset();
+  ctx.policy.reset();
+  $('#tab-policy').hidden = true;
   delete document.body.dataset.role;
   setConnection('connecting', {});
   showSignIn(reason, detail);
@@ -227,7 +237,7 @@ async function loadPending() {
 function onStreamEvent(ev) {
   if (ev.event !== 'approval') return;
   let data;
-  try { data = JSON.parse(ev.data); } catch { return; }
+  try { data = parseExact(ev.data); } catch { return; }
   const a = data?.approval;
   if (!a?.id) return;
   if (listBuffer) { listBuffer.push(a); return; }
@@ -259,6 +269,12 @@ function setConnection(state, detail = {}) {
   const prev = connState;
   connState = state;
   retryAt = detail.retryAt ?? 0;
+  ctx.live = state === 'live';
+  if (ctx.live !== (prev === 'live')) {
+    // "All clear" only while the queue is known to be current (see QueueView and DetailView).
+    ctx.queue.render();
+    if (!ctx.detail.id) ctx.detail.renderPlaceholder();
+  }
   const conn = $('#conn');
   conn.dataset.state = state;
   $('#conn-text').textContent = state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Offline';
@@ -288,6 +304,7 @@ function tick() {
   const now = Date.now();
   ctx.queue.tick(now);
   ctx.detail.tick(now);
+  ctx.grants.tick(now);
   updateBanner();
 }
 
@@ -306,7 +323,7 @@ function navigate(hash, { replace: replaceEntry = false } = {}) {
 
 function showView(name) {
   ctx.view = name;
-  for (const v of ['queue', 'history', 'audit']) {
+  for (const v of ['queue', 'history', 'audit', 'grants', 'policy']) {
     $(`#view-${v}`).hidden = v !== name;
     const tab = $(`#tab-${v}`);
     if (v === name) tab.setAttribute('aria-current', 'page');
@@ -334,6 +351,12 @@ function route() {
   } else if (hash.startsWith('#/audit')) {
     showView('audit');
     ctx.audit.activate();
+  } else if (hash.startsWith('#/grants')) {
+    showView('grants');
+    ctx.grants.activate();
+  } else if (hash.startsWith('#/policy') && ctx.me.role === 'admin') {
+    showView('policy');
+    ctx.policy.activate();
   } else {
     showView('queue');
     if (ctx.selectedId && !ctx.pending.has(ctx.selectedId)) ctx.selectedId = null;

@@ -1,5 +1,6 @@
 // Audit log review over #8's API: events with filters and paging (newest first), the chain's
 // verification, and exports (JSON lines / CSV, with the same filters) as downloads.
+import { stringifyExact } from './json-exact.js';
 import { $, h, icon, replace } from './dom.js';
 import { eventLabel, fullTime, localInputToIso, when } from './format.js';
 import { CursorPager, formValues } from './paging.js';
@@ -79,7 +80,7 @@ export class AuditView {
   }
 
   row(e) {
-    const detailText = e.detail === null || e.detail === undefined ? '' : JSON.stringify(e.detail);
+    const detailText = e.detail === null || e.detail === undefined ? '' : stringifyExact(e.detail);
     const short = detailText.length > 110 ? `${detailText.slice(0, 109)}…` : detailText;
     const open = e.approval_id ? () => {
       this.ctx.returnTo = '#/audit';

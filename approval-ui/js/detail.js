@@ -7,6 +7,7 @@ import {
   ago, countdown, eventLabel, fullTime, preview, riskCategory, riskLevel, stateLabel, stateTone, when,
 } from './format.js';
 import { diffBlock, jsonBlock, pretty, sameJson } from './json-view.js';
+import { hasBigInteger, hasExactJson, parseExact, stringifyExact } from './json-exact.js';
 
 export class DetailView {
   constructor(ctx) {
@@ -80,12 +81,14 @@ export class DetailView {
 
   renderPlaceholder() {
     const n = this.ctx.pending.size;
+    const live = this.ctx.live;
     replace(this.el, h('div', { class: 'empty empty-detail' },
       icon('shield', 40),
-      h('p', { class: 'empty-title' }, n > 0 ? 'Select an approval' : 'All clear'),
+      h('p', { class: 'empty-title' }, n > 0 ? 'Select an approval' : live ? 'All clear' : 'Waiting for live updates'),
       h('p', { class: 'empty-text' }, n > 0
         ? 'Choose a held call on the left, or press j to start at the top.'
-        : 'When an agent calls a tool that needs a human, it is held here until you decide.'),
+        : live ? 'When an agent calls a tool that needs a human, it is held here until you decide.'
+          : 'The queue is not known to be current until holdgate answers again.'),
       h('p', { class: 'empty-text' }, h('kbd', null, '?'), ' shows the keyboard shortcuts.')));
   }
 
@@ -122,7 +125,7 @@ export class DetailView {
     this.renderFacts(s.facts, a);
     // The arguments card is rebuilt only when what it shows changes, so an open editor (and the
     // caret in it) survives refreshes.
-    const argsKey = JSON.stringify([a.state, this.canEdit(a), a.edited_arguments ?? null]);
+    const argsKey = stringifyExact([a.state, this.canEdit(a), a.edited_arguments ?? null]);
     if (s.argsKey !== argsKey) {
       s.argsKey = argsKey;
       this.renderArgs(s.args, a);
@@ -182,6 +185,7 @@ export class DetailView {
     replace(el,
       fact('Principal', h('span', { class: 'principal' }, icon('user', 14), a.principal || '—')),
       fact('Rule', h('code', null, a.rule || '—')),
+      a.rule_reason ? fact('Why held', h('span', { class: 'rule-reason' }, a.rule_reason)) : null,
       fact('Requested', h('span', { title: fullTime(a.created_at) }, when(a.created_at)), ' ',
         h('span', { class: 'muted', dataset: { since: a.created_at ?? '' } }, ago(a.created_at))),
       a.state === 'pending'
@@ -275,9 +279,12 @@ export class DetailView {
     if (!this.editor?.open || this.editor.id !== a?.id) return { changed: false };
     let value;
     try {
-      value = JSON.parse(this.editor.text);
+      value = parseExact(this.editor.text);
     } catch (e) {
       return { error: `Not valid JSON: ${e.message}` };
+    }
+    if (!hasExactJson() && hasBigInteger(value)) {
+      return { error: 'This browser cannot edit integers beyond 2^53 exactly; approve without editing or use the CLI.' };
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) return { error: 'The arguments must be a JSON object.' };
     return { value, changed: !sameJson(value, a.arguments ?? {}) };
@@ -487,11 +494,36 @@ export class DetailView {
     note.hidden = !edit.changed;
     note.textContent = edit.changed ? 'You edited the arguments: the call runs with your version, and the original is recorded with it.' : '';
     $('#approve-reason').value = '';
+    this.setUpRemember(a, edit.changed);
     this.setError('#approve-error', '');
     $('#approve-submit').disabled = false;
     this.approveDialog.dataset.approvalId = a.id;
     this.approveDialog.showModal();
     $('#approve-reason').focus();
+  }
+
+  // The approve dialog's "Remember" choice: offered when the rule lets this approval be
+  // remembered (the server checks again), with durations up to the rule's cap.
+  setUpRemember(a, edited) {
+    const box = $('#approve-remember');
+    const cap = a.remember;
+    const offer = Boolean(cap && cap.max_ms > 0 && (a.approvals_needed ?? 1) <= 1 && !edited);
+    box.hidden = !offer;
+    $('#remember-on').checked = false;
+    $('#remember-any').checked = false;
+    $('#remember-scope').value = 'principal';
+    if (!offer) return;
+    const choices = [[5 * 60_000, '5m', '5 minutes'], [15 * 60_000, '15m', '15 minutes'], [30 * 60_000, '30m', '30 minutes'],
+      [60 * 60_000, '1h', '1 hour'], [4 * 3600_000, '4h', '4 hours'], [8 * 3600_000, '8h', '8 hours'], [24 * 3600_000, '1d', '1 day']]
+      .filter(([ms]) => ms <= cap.max_ms);
+    if (!choices.some(([ms]) => ms === cap.max_ms)) choices.push([cap.max_ms, cap.max, cap.max]);
+    replace($('#remember-for'), choices.map(([, value, label]) => h('option', { value }, label)));
+    $('#remember-for').value = choices[Math.min(2, choices.length - 1)][1];
+    $('#remember-any-wrap').hidden = !cap.any_arguments;
+    $('#remember-scope').querySelector('option[value="session"]').disabled = !a.session_id;
+    replace($('#remember-hint'), 'While remembered, ', h('strong', null, a.principal), '’s ',
+      cap.any_arguments ? 'calls' : 'identical calls', ' of ', h('code', null, a.tool),
+      ' run at once, each recorded in the audit log. The rule allows up to ', cap.max, '. Revoke it any time under Grants.');
   }
 
   openReject() {
@@ -522,6 +554,13 @@ export class DetailView {
     const edit = this.parsedEdit();
     if (edit.error) { this.setError('#approve-error', edit.error); return; }
     if (edit.changed) body.arguments = edit.value;
+    if (!$('#approve-remember').hidden && $('#remember-on').checked) {
+      body.remember = {
+        for: $('#remember-for').value,
+        scope: $('#remember-scope').value,
+        arguments: $('#remember-any').checked ? 'any' : 'same',
+      };
+    }
     await this.decide(id, true, body, this.approveDialog, '#approve-submit', '#approve-error');
   }
 
@@ -544,6 +583,8 @@ export class DetailView {
       const message = res?.outcome?.message || (approve ? 'approved' : 'rejected');
       const tool = res?.approval?.tool ?? this.data?.tool ?? '';
       this.ctx.toast(`${capitalize(message)}: ${tool}`, approve ? 'ok' : 'bad');
+      if (res?.grant) this.ctx.toast(`Remembered until ${when(res.grant.expires_at)} (${res.grant.id}).`, 'ok', 8000);
+      if (res?.grant_error) this.ctx.toast(`Approved, but ${res.grant_error}`, 'warn', 12000);
       if (res?.approval) this.ctx.applyApproval(res.approval);
       this.editor = null;
       if (state && state !== 'pending') {

@@ -1,4 +1,5 @@
 // Formatting of times, durations, risk levels and approval states for display. Pure functions.
+import { stringifyExact } from './json-exact.js';
 
 export const RISK_LEVELS = ['critical', 'high', 'medium', 'low'];
 
@@ -141,9 +142,9 @@ export function eventLabel(type) {
 export function preview(value, max = 140) {
   let text;
   if (value && typeof value === 'object' && !Array.isArray(value)) {
-    text = Object.entries(value).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+    text = Object.entries(value).map(([k, v]) => `${k}: ${stringifyExact(v)}`).join(', ');
   } else {
-    text = JSON.stringify(value) ?? '';
+    text = stringifyExact(value) ?? '';
   }
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

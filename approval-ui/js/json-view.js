@@ -1,9 +1,11 @@
 // Pretty JSON rendering (syntax-tinted, built from Text nodes only) and a line diff between two
 // JSON documents for the argument editor.
 import { h } from './dom.js';
+import { stringifyExact } from './json-exact.js';
 
+// Integers beyond 2^53 (BigInt, see json-exact.js) are written exactly.
 export function pretty(value) {
-  return JSON.stringify(value, null, 2) ?? 'null';
+  return stringifyExact(value, 2) ?? 'null';
 }
 
 const TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
@@ -70,7 +72,7 @@ function canonical(v) {
   if (v && typeof v === 'object') {
     return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
   }
-  return JSON.stringify(v);
+  return stringifyExact(v);
 }
 
 // `value` with its object keys ordered like `like` (keys `like` lacks come last), so a diff shows

@@ -55,7 +55,18 @@ export class QueueView {
     const selected = this.ctx.selectedId;
     const selectedIsPending = items.some((a) => a.id === selected);
     replace(this.list, items.map((a, i) => this.item(a, a.id === selected || (!selectedIsPending && i === 0 && !selected))));
+    // Empty and current: "Nothing is waiting". Empty while live updates are paused: say so
+    // instead, never "all clear" beside the offline banner.
     this.empty.hidden = !(this.loaded && n === 0);
+    this.empty.dataset.stale = this.ctx.live ? 'false' : 'true';
+    const title = this.empty.querySelector('.empty-title');
+    const text = this.empty.querySelector('.empty-text');
+    if (title && text) {
+      title.textContent = this.ctx.live ? 'Nothing is waiting for you' : 'Nothing known to be waiting';
+      text.textContent = this.ctx.live
+        ? 'Held calls appear here the moment an agent makes them.'
+        : 'Live updates are paused, so calls held since then are not shown yet.';
+    }
     this.list.hidden = n === 0;
     if (focusedId) this.list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   }

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "cli/reviewer_commands.h"
 #include "common/crypto.h"
 #include "common/file_util.h"
 #include "common/json_util.h"
@@ -11,6 +12,8 @@ namespace holdgate::cli {
 namespace {
 
 constexpr char kPolicyUsage[] = R"(usage: holdgate policy check FILE [--tools TOOLS.json]
+       holdgate policy check --url URL --tool T [--arguments JSON] [--principal P]   (admin token)
+       holdgate policy reload [--url URL]                                             (admin token)
 
 Validates a policy file (PolicyLayer policy.json plus holdgate's additions) and names every
 error with its JSON path and a hint. With --tools (a tools/list result, as a JSON-RPC response,
@@ -32,6 +35,13 @@ int RunPolicyCommand(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kPolicyUsage;
     return args.empty() ? 2 : 0;
+  }
+  // Against a running holdgate: policy reload, policy check --url/--tool (the admin policy API).
+  if (args[0] == "reload") return RunRemotePolicy(args);
+  if (args[0] == "check") {
+    for (const std::string& a : args) {
+      if (a == "--url" || a == "--tool") return RunRemotePolicy(args);
+    }
   }
   if (args[0] != "check") {
     std::cerr << "holdgate policy: unknown subcommand " << args[0] << "\n" << kPolicyUsage;

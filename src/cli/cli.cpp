@@ -24,6 +24,8 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
   list           list approvals (pending by default)
   show ID        one approval with votes and timeline
   approve ID     approve a held call        reject ID --reason R   reject it
+                 (approve ID --remember 30m: also let identical calls run for 30 minutes)
+  grants         remembered approvals that are live; revoke GRANT_ID ends one
   watch          follow approval events
   token          mint a reviewer token (HS256)
   audit          audit events; `audit verify` checks the hash chain; `audit archive` prunes

@@ -58,13 +58,37 @@ const std::map<std::string, CommandHelp>& Helps() {
         "agent will be told. --json prints the API's object.\n"}},
       {"approve",
        {"holdgate approve ID [ID...] [--reason R] [--arguments JSON] [--json]\n"
+        "       holdgate approve ID --remember DURATION [--scope session] [--any-arguments] [--reason R]\n"
         "       holdgate approve --all (--tool T | --principal P | --rule R)... [--reason R] [--json]",
         "Votes to approve. The call runs once the rule's quorum of distinct reviewers approved.\n"
         "--arguments replaces the tool arguments (one ID only; rules with editable: true; the original\n"
         "is kept). Approving the same approval twice is harmless (exit 0). Several IDs, or --all with\n"
         "a filter (every pending approval that matches, at most 500), are one bulk decision: each\n"
         "approval checked on its own, the votes written together; the exit code is the first\n"
-        "failure's.\n"}},
+        "failure's.\n"
+        "--remember 30m also remembers the approval (a grant, one ID only): for that long the same\n"
+        "principal's identical call of the same tool runs at once, audited as allowed by the grant.\n"
+        "--scope session binds it to the call's MCP session; --any-arguments covers any arguments\n"
+        "(only where the rule allows it). The rule caps the duration; critical rules are not\n"
+        "rememberable by default. See `holdgate grants` and `holdgate revoke`.\n"}},
+      {"policy check --url",
+       {"holdgate policy check --url URL --tool T [--arguments JSON] [--principal P] [--session S] [--json]",
+        "Asks the running holdgate (admin token) what its active policy would do with this call:\n"
+        "allowed, denied, hidden or held, by which rule and why, and whether a live grant covers it.\n"
+        "Nothing is held, counted or run; the check is audited (policy.checked).\n"}},
+      {"policy reload",
+       {"holdgate policy reload [--url URL] [--json]",
+        "Makes the running holdgate re-read its policy file (admin token). A file with errors is\n"
+        "refused with every problem listed, and the previous policy stays. Audited.\n"}},
+      {"grants",
+       {"holdgate grants [--all] [--json]",
+        "Lists live grants (remembered approvals), newest first: what each covers, who made it, when it\n"
+        "expires, how often it was used. --all also lists revoked and expired ones. --json prints the\n"
+        "API's grants array.\n"}},
+      {"revoke",
+       {"holdgate revoke GRANT_ID [--reason R] [--json]",
+        "Revokes a grant: the next call it covered is held for approval again. Admins may revoke any\n"
+        "grant, reviewers the ones they made. Audited as grant.revoked.\n"}},
       {"reject",
        {"holdgate reject ID [ID...] --reason R [--json]\n"
         "       holdgate reject --all (--tool T | --principal P | --rule R)... --reason R [--json]",
@@ -80,8 +104,10 @@ const std::map<std::string, CommandHelp>& Helps() {
        {"holdgate token --sub NAME --role reviewer|admin|auditor [--ttl 1h]\n"
         "               [--secret S | --secret-file FILE | --config FILE] [--issuer I] [--audience A]",
         "Mints an HS256 reviewer token and prints it. The secret is, in order: --secret, --secret-file,\n"
-        "$HOLDGATE_JWT_SECRET, or from --config FILE (review.auth.jwt_secret, else the reviewer-secret\n"
-        "file `holdgate serve` keeps beside the database). It must be at least 32 bytes. The server\n"
+        "--config FILE (review.auth.jwt_secret, else the reviewer-secret file `holdgate serve` keeps\n"
+        "beside the database), $HOLDGATE_JWT_SECRET, $HOLDGATE_CONFIG (as --config), else\n"
+        "data/reviewer-secret in the current folder (what `holdgate serve` writes with its default\n"
+        "database). It must be at least 32 bytes. The server\n"
         "refuses tokens that live longer than its max_token_lifetime (24h by default).\n"
         "Exit codes: 0 ok, 2 usage error or no usable secret.\n"}},
       {"audit",
@@ -320,6 +346,13 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 
 // ---- list -----------------------------------------------------------------------------------
 
+// The RISK column: the risk's level, "-" when the rule gave none.
+std::string RiskLevel(const Json& approval) {
+  const Json risk = approval.value("risk", Json());
+  if (risk.is_object() && risk.contains("level") && risk["level"].is_string()) return risk["level"].get<std::string>();
+  return "-";
+}
+
 int RunList(const std::vector<std::string>& args) {
   Args a = ParseArgs(args, 1, {"--state", "--tool", "--principal", "--since", "--until", "--limit"}, {"--json", "--all"});
   if (a.help) return PrintHelp("list", std::cout), kExitOk;
@@ -360,9 +393,9 @@ int RunList(const std::vector<std::string>& args) {
     std::cout << "No " << (state == "all" ? "" : state + " ") << "approvals.\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "TOOL", "PRINCIPAL", "CREATED", "EXPIRES", "APPROVALS"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RISK", "TOOL", "PRINCIPAL", "CREATED", "EXPIRES", "APPROVALS"}};
   for (const auto& x : all) {
-    rows.push_back({Printable(Str(x, "id")), Str(x, "state"), Printable(Str(x, "tool"), 32),
+    rows.push_back({Printable(Str(x, "id")), Str(x, "state"), Printable(RiskLevel(x), 10), Printable(Str(x, "tool"), 32),
                     Printable(Str(x, "principal"), 24), Relative(x["created_at"]),
                     x["expires_at"].is_null() ? "never" : Relative(x["expires_at"]),
                     std::to_string(x.value("approvals_so_far", 0)) + "/" + std::to_string(x.value("approvals_needed", 1))});
@@ -372,6 +405,21 @@ int RunList(const std::vector<std::string>& args) {
 }
 
 // ---- show -----------------------------------------------------------------------------------
+
+// "critical (Destructive)" from {"level": "critical", "category": "Destructive", ...}; other keys
+// follow as "key: value"; a risk that is not an object is printed as JSON.
+std::string RiskText(const Json& risk) {
+  if (!risk.is_object()) return DumpJson(risk);
+  std::string out = risk.value("level", Json()).is_string() ? risk["level"].get<std::string>() : "";
+  if (risk.contains("category") && risk["category"].is_string()) {
+    out += (out.empty() ? "" : " ") + std::string("(") + risk["category"].get<std::string>() + ")";
+  }
+  for (auto it = risk.begin(); it != risk.end(); ++it) {
+    if (it.key() == "level" || it.key() == "category") continue;
+    out += (out.empty() ? "" : "; ") + it.key() + ": " + (it.value().is_string() ? it.value().get<std::string>() : DumpJson(it.value()));
+  }
+  return out.empty() ? "-" : out;
+}
 
 int RunShow(const std::vector<std::string>& args) {
   Args a = ParseArgs(args, 1, {}, {"--json"});
@@ -394,7 +442,8 @@ int RunShow(const std::vector<std::string>& args) {
   if (!Str(d, "session_id").empty()) std::cout << "  (session " << Printable(Str(d, "session_id")) << ")";
   std::cout << "\n";
   if (!Str(d, "rule").empty()) std::cout << "  rule:       " << Printable(Str(d, "rule")) << "\n";
-  if (d.contains("risk") && !d["risk"].is_null()) std::cout << "  risk:       " << Printable(DumpJson(d["risk"])) << "\n";
+  if (!Str(d, "rule_reason").empty()) std::cout << "  why held:   " << Printable(Str(d, "rule_reason")) << "\n";
+  if (d.contains("risk") && !d["risk"].is_null()) std::cout << "  risk:       " << Printable(RiskText(d["risk"])) << "\n";
   std::cout << "  created:    " << Str(d, "created_at") << " (" << Relative(d["created_at"]) << ")\n";
   std::cout << "  expires:    "
             << (d["expires_at"].is_null() ? "never" : Str(d, "expires_at") + " (" + Relative(d["expires_at"]) + ")")
@@ -460,7 +509,8 @@ void PrintDecision(const std::string& id, const Json& reply);
 
 int RunDecide(const std::vector<std::string>& args, bool approve) {
   const std::string cmd = approve ? "approve" : "reject";
-  Args a = approve ? ParseArgs(args, 1, {"--reason", "--arguments", "--tool", "--principal", "--rule"}, {"--json", "--all"})
+  Args a = approve ? ParseArgs(args, 1, {"--reason", "--arguments", "--tool", "--principal", "--rule", "--remember", "--scope"},
+                               {"--json", "--all", "--any-arguments"})
                    : ParseArgs(args, 1, {"--reason", "--tool", "--principal", "--rule"}, {"--json", "--all"});
   if (a.help) return PrintHelp(cmd, std::cout), kExitOk;
   if (!a.error.empty()) return Usage(cmd, a.error);
@@ -472,8 +522,22 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
   if (all && a.Has("--arguments")) return Usage(cmd, "--arguments needs exactly one approval ID");
   if (!all && a.positional.empty()) return Usage(cmd, "give one or more approval IDs, or --all with a filter");
   if (a.positional.size() > 1 && a.Has("--arguments")) return Usage(cmd, "--arguments needs exactly one approval ID");
+  const bool remember = a.Has("--remember");
+  if (!remember && (a.Has("--scope") || a.flags.count("--any-arguments"))) {
+    return Usage(cmd, "--scope and --any-arguments go with --remember");
+  }
+  if (remember && (all || a.positional.size() != 1)) return Usage(cmd, "--remember needs exactly one approval ID");
+  if (remember && a.Has("--arguments")) return Usage(cmd, "an approval with edited arguments cannot be remembered");
+  const std::string scope = a.Get("--scope", "principal");
+  if (scope != "principal" && scope != "session") return Usage(cmd, "--scope must be principal or session");
   Json body = Json::object();
   if (a.Has("--reason")) body["reason"] = a.Get("--reason");
+  if (remember) {
+    if (ParseDurationMs(a.Get("--remember")) <= 0) return Usage(cmd, "--remember needs a duration such as 30m or 1h");
+    body["remember"] = {{"for", a.Get("--remember")},
+                        {"scope", scope},
+                        {"arguments", a.flags.count("--any-arguments") ? "any" : "same"}};
+  }
   if (!approve && a.Get("--reason").find_first_not_of(" \t") == std::string::npos) {
     return Usage(cmd, "--reason is required to reject");
   }
@@ -493,6 +557,17 @@ int RunDecide(const std::vector<std::string>& args, bool approve) {
       return kExitOk;
     }
     PrintDecision(a.positional[0], r.body);
+    if (r.body.contains("grant") && r.body["grant"].is_object()) {
+      const Json& g = r.body["grant"];
+      std::cout << "Remembered as " << Printable(Str(g, "id")) << " until " << Str(g, "expires_at") << ": "
+                << Printable(Str(g, "principal")) << "'s " << (Str(g, "arguments") == "any" ? "calls" : "identical calls")
+                << " of " << Printable(Str(g, "tool"))
+                << (Str(g, "scope") == "session" ? " in this session" : "") << " run without asking.\n";
+    }
+    if (r.body.contains("grant_error")) {
+      std::cerr << "holdgate: " << Printable(Str(r.body, "grant_error")) << "\n";
+      return kExitConflict;
+    }
     return kExitOk;
   }
   // Several, or --all: one bulk request (POST /api/approvals/decide), every approval checked on its
@@ -558,6 +633,114 @@ void PrintDecision(const std::string& id, const Json& reply) {
     std::cout << (state == "approved" ? "Approved " : state == "rejected" ? "Rejected " : "Now " + state + ": ")
               << Printable(id) << " (" << Printable(Str(o, "message")) << ").\n";
   }
+}
+
+// ---- grants / revoke ------------------------------------------------------------------------
+
+int RunGrants(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 1, {}, {"--json", "--all"});
+  if (a.help) return PrintHelp("grants", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("grants", a.error);
+  if (!a.positional.empty()) return Usage("grants", "unexpected argument " + a.positional[0]);
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  std::multimap<std::string, std::string> params;
+  if (a.flags.count("--all")) params.emplace("all", "1");
+  ApiReply r = client->Get("/api/grants", params);
+  if (!r.ok()) return Fail(r);
+  const Json grants = r.body.value("grants", Json::array());
+  if (a.flags.count("--json")) {
+    std::cout << grants.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (grants.empty()) {
+    std::cout << (a.flags.count("--all") ? "No grants.\n" : "No live grants.\n");
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATE", "TOOL", "PRINCIPAL", "SCOPE", "ARGUMENTS", "BY", "EXPIRES", "USES"}};
+  for (const auto& g : grants) {
+    rows.push_back({Printable(Str(g, "id")), Str(g, "state"), Printable(Str(g, "tool"), 32),
+                    Printable(Str(g, "principal"), 24), Str(g, "scope"), Str(g, "arguments"),
+                    Printable(Str(g, "created_by"), 24), Relative(g["expires_at"]), std::to_string(g.value("uses", 0))});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+int RunRevoke(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 1, {"--reason"}, {"--json"});
+  if (a.help) return PrintHelp("revoke", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("revoke", a.error);
+  if (a.positional.size() != 1) return Usage("revoke", "give exactly one GRANT_ID");
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  Json body = Json::object();
+  if (a.Has("--reason")) body["reason"] = a.Get("--reason");
+  ApiReply r = client->Post("/api/grants/" + UrlEncode(a.positional[0]) + "/revoke", body);
+  if (!r.ok()) return Fail(r);
+  if (a.flags.count("--json")) {
+    std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  std::cout << "Revoked " << Printable(a.positional[0]) << ": the calls it covered need approval again.\n";
+  return kExitOk;
+}
+
+// ---- policy check --url / policy reload --url ----------------------------------------------
+
+int RemotePolicy(const std::vector<std::string>& args) {
+  const bool reload = !args.empty() && args[0] == "reload";
+  Args a = reload ? ParseArgs(args, 1, {}, {"--json"})
+                  : ParseArgs(args, 1, {"--tool", "--arguments", "--principal", "--session"}, {"--json"});
+  if (a.help) return PrintHelp(reload ? "policy reload" : "policy check --url", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage(reload ? "policy reload" : "policy check --url", a.error);
+  if (!a.positional.empty()) return Usage(reload ? "policy reload" : "policy check --url", "unexpected argument " + a.positional[0]);
+  Json body = Json::object();
+  if (!reload) {
+    if (!a.Has("--tool")) return Usage("policy check --url", "--tool is required");
+    body["tool"] = a.Get("--tool");
+    if (a.Has("--arguments")) {
+      auto parsed = ParseJson(a.Get("--arguments"));
+      if (!parsed.ok() || !parsed->is_object()) return Usage("policy check --url", "--arguments must be a JSON object");
+      body["arguments"] = *parsed;
+    }
+    if (a.Has("--principal")) body["principal"] = a.Get("--principal");
+    if (a.Has("--session")) body["session_id"] = a.Get("--session");
+  }
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  ApiReply r = client->Post(reload ? "/api/policy/reload" : "/api/policy/check", body);
+  if (!r.ok()) return Fail(r);
+  if (a.flags.count("--json")) {
+    std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (reload) {
+    std::cout << "Policy reloaded: hash " << Str(r.body, "hash") << " (" << Printable(Str(r.body, "path")) << ").\n";
+    return kExitOk;
+  }
+  const std::string action = Str(r.body, "action");
+  std::cout << Printable(a.Get("--tool")) << ": "
+            << (action == "hold" ? "held for approval" : action == "allow" ? "allowed" : action == "deny" ? "denied"
+                : action == "hide" ? "hidden (unknown tool to the agent)" : action)
+            << "  (rule " << Printable(Str(r.body, "rule")) << ")\n";
+  if (!Str(r.body, "reason").empty()) std::cout << "  reason: " << Printable(Str(r.body, "reason")) << "\n";
+  if (r.body.contains("risk") && !r.body["risk"].is_null()) std::cout << "  risk:   " << Printable(RiskText(r.body["risk"])) << "\n";
+  if (r.body.contains("approval")) {
+    const Json& ap = r.body["approval"];
+    std::cout << "  approval: " << ap.value("approvers", 1) << " approver(s), timeout " << Str(ap, "timeout")
+              << ", remember " << (ap["remember"].is_object() ? "up to " + Str(ap["remember"], "max") : std::string("not allowed"))
+              << "\n";
+  }
+  if (r.body.contains("grant")) {
+    std::cout << "  but grant " << Printable(Str(r.body["grant"], "id")) << " by " << Printable(Str(r.body["grant"], "created_by"))
+              << " covers it until " << Str(r.body["grant"], "expires_at") << ": it would run at once\n";
+  }
+  return kExitOk;
 }
 
 // ---- watch ----------------------------------------------------------------------------------
@@ -687,18 +870,31 @@ int RunToken(const std::vector<std::string>& args) {
   } else if (a.Has("--secret-file")) {
     if (!ReadFileTrimmed(a.Get("--secret-file"), &secret)) return Usage("token", "cannot read " + a.Get("--secret-file"));
     from = a.Get("--secret-file");
-  } else if (const char* env = std::getenv("HOLDGATE_JWT_SECRET"); env != nullptr && *env != '\0') {
-    secret = env;
-    from = "HOLDGATE_JWT_SECRET";
   } else if (a.Has("--config")) {
+    // An explicit --config wins over the environment.
     std::string iss, aud;
     Status s = SecretFromConfig(a.Get("--config"), &secret, &iss, &aud);
     if (!s.ok()) return Usage("token", s.message());
     if (issuer.empty()) issuer = iss;
     if (audience.empty()) audience = aud;
     from = a.Get("--config");
+  } else if (const char* env = std::getenv("HOLDGATE_JWT_SECRET"); env != nullptr && *env != '\0') {
+    secret = env;
+    from = "HOLDGATE_JWT_SECRET";
+  } else if (const char* cfg = std::getenv("HOLDGATE_CONFIG"); cfg != nullptr && *cfg != '\0') {
+    std::string iss, aud;
+    Status s = SecretFromConfig(cfg, &secret, &iss, &aud);
+    if (!s.ok()) return Usage("token", s.message());
+    if (issuer.empty()) issuer = iss;
+    if (audience.empty()) audience = aud;
+    from = cfg;
+  } else if (ReadFileTrimmed("data/reviewer-secret", &secret) && !secret.empty()) {
+    // What `holdgate serve` generates with its defaults, run from this folder.
+    from = "data/reviewer-secret";
   } else {
-    return Usage("token", "no secret: use --secret, --secret-file, HOLDGATE_JWT_SECRET or --config");
+    return Usage("token",
+                 "no secret: use --secret, --secret-file, --config, HOLDGATE_JWT_SECRET or HOLDGATE_CONFIG, or run this "
+                 "in the folder where `holdgate serve` keeps data/reviewer-secret");
   }
   if (secret.size() < review::kMinHs256SecretBytes) {
     std::cerr << "holdgate token: the secret from " << from << " has " << secret.size()
@@ -1239,6 +1435,8 @@ int RunRedeliver(const std::vector<std::string>& args) {
 
 }  // namespace
 
+int RunRemotePolicy(const std::vector<std::string>& args) { return RemotePolicy(args); }
+
 int RunReviewerCommand(const std::vector<std::string>& args) {
   if (args.empty()) return -1;
   const std::string& cmd = args[0];
@@ -1251,6 +1449,8 @@ int RunReviewerCommand(const std::vector<std::string>& args) {
   if (cmd == "audit") return RunAudit(args);
   if (cmd == "deliveries") return RunDeliveries(args);
   if (cmd == "redeliver") return RunRedeliver(args);
+  if (cmd == "grants") return RunGrants(args);
+  if (cmd == "revoke") return RunRevoke(args);
   return -1;
 }
 

@@ -15,4 +15,8 @@ namespace holdgate::cli {
 // -1 when args[0] is not a reviewer command (the dispatcher then tries others).
 int RunReviewerCommand(const std::vector<std::string>& args);
 
+// `holdgate policy check --url …` and `holdgate policy reload`: the running server's admin policy
+// API. `args[0]` is "check" or "reload".
+int RunRemotePolicy(const std::vector<std::string>& args);
+
 }  // namespace holdgate::cli

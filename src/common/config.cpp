@@ -197,7 +197,7 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
                                "max_connections", "max_connections_per_ip"}, p);
       if (auto a = r->find("auth"); a != r->end() && a->is_object()) {
         CheckKeys(*a, "review.auth", {"jwt_secret", "issuer", "audience", "leeway", "max_token_lifetime", "public_keys",
-                                      "jwks_file"}, p);
+                                      "jwks_file", "jwks_refresh"}, p);
       }
       ReadString(*r, "listen", "review", &c.review_listen, p);
       ReadString(*r, "public_url", "review", &c.public_url, p);

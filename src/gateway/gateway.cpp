@@ -523,11 +523,22 @@ class Gateway::Impl {
     policy::RateLimiter::Reservation reservation;
     // A retry of a call that already has an open approval is the same call, not another one:
     // it re-attaches without counting against the limits again (and cannot be rate-limited out
-    // of learning its decision).
+    // of learning its decision). Otherwise a live grant (a remembered approval) covering the call
+    // lets it run at once, counted against the limits like any allowed call.
+    const bool reusable = decision.action == policy::Action::kHold && HasReusableApproval(*session, tool, arguments);
+    std::optional<store::Grant> grant;
+    if (decision.action == policy::Action::kHold && !reusable) {
+      grant = FindGrant(*session, tool, arguments);
+      if (grant) decision.action = policy::Action::kAllow;
+    }
     const bool has_limits = decision.limits != nullptr && !decision.limits->empty();
-    if (limiter_ && has_limits &&
-        !(decision.action == policy::Action::kHold && HasReusableApproval(*session, tool, arguments))) {
+    if (limiter_ && has_limits && !reusable) {
       reservation = limiter_->Reserve(ctx, &decision);
+    }
+    if (grant && decision.action == policy::Action::kAllow && !UseGrant(*session, tool, arguments, *grant)) {
+      // Revoked or expired between the look-up and the use: hold as the policy says.
+      decision.action = policy::Action::kHold;
+      grant.reset();
     }
 
     if (decision.shadow && decision.shadow_action != policy::Action::kAllow) {
@@ -538,7 +549,8 @@ class Gateway::Impl {
     metrics::GlobalMetrics().calls_total.Inc(kMetricLabel[static_cast<int>(decision.action)]);
     switch (decision.action) {
       case policy::Action::kAllow:
-        if (options_.audit_all_calls) Audit("call.allowed", *session, tool, decision, "allow", nullptr);
+        // A call run under a grant is audited by the grant's use ("grant.used", decision allow).
+        if (options_.audit_all_calls && !grant) Audit("call.allowed", *session, tool, decision, "allow", nullptr);
         return Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
       case policy::Action::kHide:
         Audit("call.hidden", *session, tool, decision, "hide", nullptr);
@@ -552,6 +564,33 @@ class Gateway::Impl {
       case policy::Action::kHold:
         return Hold(session, request, stream, tool, arguments, decision, std::move(reservation));
     }
+  }
+
+  std::optional<store::Grant> FindGrant(const Session& session, const std::string& tool, const Json& arguments) {
+    if (!store_) return std::nullopt;
+    auto found = store_->FindGrant(store::GrantQuery{session.principal(), session.id(), tool,
+                                                     store::Fingerprint(tool, arguments)});
+    if (!found.ok()) {
+      log::Error("grant look-up failed; the call is held", {{"tool", tool}, {"error", found.status().ToString()}});
+      return std::nullopt;
+    }
+    return std::move(found).value();
+  }
+
+  // Records the use (audited); false when the grant no longer covers the call or the store failed.
+  bool UseGrant(const Session& session, const std::string& tool, const Json& arguments, const store::Grant& grant) {
+    auto used = store_->UseGrant(grant.id,
+                                 store::GrantQuery{session.principal(), session.id(), tool,
+                                                   store::Fingerprint(tool, arguments)},
+                                 // Large arguments are named by their fingerprint only (call_fingerprint).
+                                 DumpJson(arguments).size() <= 16 * 1024 ? Json{{"arguments", arguments}}
+                                                                         : Json{{"arguments_truncated", true}});
+    if (!used.ok()) {
+      log::Error("grant use not recorded; the call is held", {{"grant", grant.id}, {"error", used.status().ToString()}});
+      return false;
+    }
+    if (used->has_value()) log::Info("call allowed by grant", {{"grant", grant.id}, {"tool", tool}});
+    return used->has_value();
   }
 
   bool HasReusableApproval(const Session& session, const std::string& tool, const Json& arguments) {
@@ -686,6 +725,9 @@ class Gateway::Impl {
     input.on_timeout = settings.on_timeout;
     input.timeout_ms = settings.timeout_ms;
     input.use_within_ms = settings.use_within_ms;
+    input.rule_reason = decision.reason;
+    input.remember_max_ms = settings.remember_max_ms;
+    input.remember_any_arguments = settings.remember_any_arguments;
     input.max_pending_for_principal = options_.max_pending_per_principal;
     input.trace_id = trace::CurrentTraceId();
     input.notify = settings.notify;

@@ -47,6 +47,9 @@ Result<SweepResult> Sweeper::SweepOnce() {
     auto lapsed = Drain([&] { return store_.LapseDue(now, kBatch); });
     if (lapsed.ok()) out.lapsed = *lapsed;
     else if (store_status.ok()) store_status = lapsed.status();
+    auto grants = Drain([&] { return store_.ExpireDueGrants(now, kBatch); });
+    if (grants.ok()) out.grants_expired = *grants;
+    else if (store_status.ok()) store_status = grants.status();
     std::lock_guard<std::mutex> lock(mu_);
     expired_total_ += out.expired;
     lapsed_total_ += out.lapsed;
@@ -70,8 +73,9 @@ void Sweeper::SweepAndLog() {
   auto swept = SweepOnce();
   if (!swept.ok()) {
     log::Warn("hold sweep: the store failed", {{"error", swept.status().ToString()}});
-  } else if (swept->expired > 0 || swept->lapsed > 0) {
-    log::Info("hold sweep", {{"expired", swept->expired}, {"lapsed", swept->lapsed}});
+  } else if (swept->expired > 0 || swept->lapsed > 0 || swept->grants_expired > 0) {
+    log::Info("hold sweep", {{"expired", swept->expired}, {"lapsed", swept->lapsed},
+                             {"grants_expired", swept->grants_expired}});
   }
 }
 

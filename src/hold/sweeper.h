@@ -2,7 +2,8 @@
 // Sweeper: the one periodic pass over held calls and the approvals they wait on. Each pass
 //   1. expires overdue pending approvals (store.ExpireDue: on_timeout "reject"; time never
 //      approves anything) and lapses approved ones nobody released within use_within
-//      (store.LapseDue) — at most every `store_every`, since each is a write transaction;
+//      (store.LapseDue), and marks grants past their time expired (store.ExpireDueGrants, which
+//      audits each) — at most every `store_every`, since each is a write transaction;
 //   2. ticks every registered waiter (hold coordinator): heartbeats and hold limits.
 // Expiries and lapses reach the waiters through the store's change feed, before step 2 runs, so
 // a held call whose approval expired in this pass is told "expired", never "retry later".
@@ -29,6 +30,7 @@ struct SweeperOptions {
 struct SweepResult {
   int expired = 0;
   int lapsed = 0;
+  int grants_expired = 0;
   bool store_swept = false;  // this pass ran step 1
 };
 

@@ -338,6 +338,43 @@ RunReport Notifier::Impl::RunPass(bool scan_reminders) {
 
 // ---- Impl: delivery ------------------------------------------------------------------------------
 
+// chat.postMessage answered {"ok": true, "channel": "C…", "ts": "…"} for an approval's card: kept
+// as a "notify.slack_posted" audit event, so later messages of the approval (from any process, and
+// after a restart) update that card or reply in its thread instead of posting a new one.
+void Notifier::Impl::RecordPostedCard(const store::OutboxRow& row, const std::string& answer) {
+  auto parsed = ParseJson(answer);
+  if (!parsed.ok() || !parsed->is_object()) return;
+  const std::string channel = parsed->value("channel", "");
+  const std::string ts = parsed->value("ts", "");
+  if (channel.empty() || ts.empty() || row.approval_id.empty()) return;
+  store::AuditEvent ev;
+  ev.type = "notify.slack_posted";
+  ev.approval_id = row.approval_id;
+  ev.actor = "holdgate";
+  ev.via = "system";
+  ev.decision = "notify";
+  ev.detail = Json{{"target", row.target}, {"channel", channel}, {"ts", ts}, {"outbox_id", row.id}};
+  auto r = store_.AppendAudit(ev);
+  if (!r.ok()) log::Warn("notify: cannot record the Slack card", {{"approval", row.approval_id}, {"error", r.status().ToString()}});
+}
+
+bool Notifier::Impl::PostedCard(const store::OutboxRow& row, std::string* channel, std::string* ts) const {
+  if (row.approval_id.empty()) return false;
+  store::AuditFilter f;
+  f.type = "notify.slack_posted";
+  f.approval_id = row.approval_id;
+  f.limit = 100;
+  auto page = store_.ListAudit(f);
+  if (!page.ok()) return false;
+  for (const auto& e : page->events) {
+    if (!e.detail.is_object() || e.detail.value("target", "") != row.target) continue;
+    *channel = e.detail.value("channel", "");
+    *ts = e.detail.value("ts", "");
+    return !channel->empty() && !ts->empty();
+  }
+  return false;
+}
+
 bool Notifier::Impl::BuildRequest(const store::OutboxRow& row, std::string* url,
                                   std::vector<std::pair<std::string, std::string>>* headers, std::string* body,
                                   std::string* ca_file, int64_t now_ms, std::string* fatal) const {
@@ -374,6 +411,21 @@ bool Notifier::Impl::BuildRequest(const store::OutboxRow& row, std::string* url,
       }
       message["channel"] = channel;
       *url = config_.slack.api_url + "/chat.postMessage";
+      // Later messages of an approval whose card was posted: a decision or outcome replaces the
+      // card (chat.update: one message, no live buttons once decided); a reminder or escalation is
+      // a reply in its thread (text only, no second set of buttons).
+      std::string posted_channel, posted_ts;
+      if (row.event_type != kEventCreated && PostedCard(row, &posted_channel, &posted_ts)) {
+        if (row.event_type == kEventReminder || row.event_type == kEventEscalated) {
+          message = Json{{"channel", posted_channel},
+                         {"thread_ts", posted_ts},
+                         {"text", message.value("text", std::string("Still waiting for a decision"))}};
+        } else {
+          message["channel"] = posted_channel;
+          message["ts"] = posted_ts;
+          *url = config_.slack.api_url + "/chat.update";
+        }
+      }
       headers->emplace_back("Authorization", "Bearer " + config_.slack.bot_token);
     } else {
       *url = config_.slack.webhook_url;
@@ -485,6 +537,9 @@ void Notifier::Impl::DeliverRow(const store::OutboxRow& row, int64_t now_ms, Run
       ok = false;
       status = "200 slack error: " + (parsed.ok() && parsed->is_object() ? parsed->value("error", "?") : "bad answer");
     }
+  }
+  if (ok && kind == kKindSlack && !config_.slack.bot_token.empty() && row.event_type == kEventCreated) {
+    RecordPostedCard(row, out.body);
   }
   if (ok) {
     Status s = store_.MarkOutboxDelivered(row.id, status);

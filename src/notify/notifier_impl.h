@@ -106,6 +106,9 @@ class Notifier::Impl {
                                     const std::string& remote);
   void AuditSlackRefusal(const Json& detail, const std::string& actor, const std::string& approval_id);
   bool ResponseUrlAllowed(const std::string& url) const;
+  // The approval's Slack card as chat.postMessage answered it (see RecordPostedCard).
+  void RecordPostedCard(const store::OutboxRow& row, const std::string& answer);
+  bool PostedCard(const store::OutboxRow& row, std::string* channel, std::string* ts) const;
   void EnqueueEphemeral(const std::string& response_url, const std::string& text);
 
   mutable std::mutex url_mu_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "notify/form_decode.h"
 #include "notify/http_client.h"
@@ -47,6 +48,22 @@ std::string StringAt(const Json& j, const char* key) {
 }
 
 // The reason typed into the message's reason box (payload.state.values).
+// The card's "Remember" choice (a duration such as "30m"), or "" for "Ask every time" / none.
+std::string RememberFrom(const Json& payload) {
+  if (!payload.contains("state") || !payload["state"].is_object()) return "";
+  const Json& values = payload["state"].value("values", Json::object());
+  if (!values.is_object()) return "";
+  for (auto block = values.begin(); block != values.end(); ++block) {
+    if (!block.value().is_object()) continue;
+    auto input = block.value().find(kSlackRememberAction);
+    if (input == block.value().end() || !input->is_object()) continue;
+    const Json selected = input->value("selected_option", Json());
+    const std::string v = selected.is_object() ? StringAt(selected, "value") : "";
+    return v == "no" ? "" : v;
+  }
+  return "";
+}
+
 std::string ReasonFrom(const Json& payload) {
   const Json* values = nullptr;
   if (payload.contains("state") && payload["state"].is_object() && payload["state"].contains("values")) {
@@ -208,6 +225,15 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
   in.via_source = "slack-signature";
   in.approve = approve;
   in.reason = reason;
+  const std::string remember = approve ? RememberFrom(payload) : "";
+  if (!remember.empty()) {
+    const int64_t ms = ParseDurationMs(remember);
+    if (ms <= 0) {
+      return SlackRefuse(200, "bad_request", "bad remember choice", slack_user, reviewer, action, approval_id,
+                         response_url, "The Remember choice is not a duration; nothing was decided.", remote);
+    }
+    in.remember = review::RememberRequest{ms, false, false};
+  }
   if (!response_url.empty()) {
     // Written with the vote, in its transaction: the original message then shows the outcome.
     store::NewOutboxRow row;
@@ -242,6 +268,14 @@ review::PlainResponse Notifier::Impl::HandleSlackAction(const review::PlainReque
   ++slack_decisions_;
   log::Info("notify: Slack vote recorded", {{"approval", approval_id}, {"reviewer", reviewer},
                                             {"approve", approve}, {"state", store::StateName(outcome->state)}});
+  if (outcome->grant) {
+    EnqueueEphemeral(response_url, "Approved and remembered until " + FormatTimeMs(outcome->grant->expires_at_ms) +
+                                       " (grant " + outcome->grant->id + "): identical calls by " +
+                                       outcome->grant->principal + " run without asking. Revoke it on the review "
+                                       "page or with `holdgate revoke " + outcome->grant->id + "`.");
+  } else if (!outcome->grant_error.empty()) {
+    EnqueueEphemeral(response_url, "Approved, but " + outcome->grant_error + ".");
+  }
   Wake();
   return EmptyOk();
 }

@@ -135,9 +135,7 @@ Json SlackMessage(const store::Approval& a, const SlackRender& r) {
   fields.push_back(Field("Risk", SlackEscape(RiskText(a.risk))));
   fields.push_back(Field("Rule", SlackEscape(a.rule)));
   if (pending) {
-    fields.push_back(Field("Expires", a.expires_at_ms > 0 ? SlackDate(a.expires_at_ms) + " (" +
-                                                                Countdown(a.expires_at_ms, r.now_ms) + ")"
-                                                          : "never"));
+    fields.push_back(Field("Expires", a.expires_at_ms > 0 ? SlackDate(a.expires_at_ms) : "never"));
     fields.push_back(Field("Approvals", std::to_string(a.ApprovalsSoFar()) + " of " +
                                             std::to_string(a.approvers_needed)));
   } else {
@@ -149,6 +147,10 @@ Json SlackMessage(const store::Approval& a, const SlackRender& r) {
   }
   blocks.push_back({{"type", "section"}, {"fields", fields}});
 
+  if (!a.rule_reason.empty()) {
+    blocks.push_back({{"type", "section"},
+                      {"text", Mrkdwn("*Why held*\n" + CutEscaped(SlackEscape(a.rule_reason), kSectionMax - 20))}});
+  }
   if (!pending && !a.reason.empty()) {
     blocks.push_back({{"type", "section"},
                       {"text", Mrkdwn("*Reason*\n" + CutEscaped(SlackEscape(a.reason), kSectionMax - 20))}});
@@ -171,6 +173,27 @@ Json SlackMessage(const store::Approval& a, const SlackRender& r) {
                         {"action_id", kSlackReasonAction},
                         {"max_length", 500},
                         {"placeholder", PlainText("Why are you approving or rejecting this call?", 150)}}}});
+    if (a.remember_max_ms > 0 && a.approvers_needed <= 1) {
+      Json options = Json::array();
+      auto option = [&](const std::string& label, const std::string& value) {
+        options.push_back({{"text", PlainText(label, 75)}, {"value", value}});
+      };
+      option("Ask every time", "no");
+      for (int64_t ms : {int64_t{15 * 60'000}, int64_t{30 * 60'000}, int64_t{60 * 60'000}, int64_t{4 * 3'600'000},
+                         int64_t{8 * 3'600'000}, int64_t{24 * 3'600'000}}) {
+        if (ms < a.remember_max_ms) option("Remember for " + FormatDuration(ms), FormatDuration(ms));
+      }
+      option("Remember for " + FormatDuration(a.remember_max_ms), FormatDuration(a.remember_max_ms));
+      blocks.push_back({{"type", "input"},
+                        {"block_id", kSlackRememberBlock},
+                        {"optional", true},
+                        {"label", PlainText("On approve: identical calls by " + a.principal + " run without asking", 2000)},
+                        {"element",
+                         {{"type", "static_select"},
+                          {"action_id", kSlackRememberAction},
+                          {"initial_option", options[0]},
+                          {"options", options}}}});
+    }
     Json elements = Json::array();
     elements.push_back({{"type", "button"},
                         {"action_id", kSlackApproveAction},

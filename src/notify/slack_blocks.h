@@ -2,7 +2,10 @@
 // Slack Block Kit messages about an approval: the "approval needed" card (header; fields for tool,
 // principal, risk, rule, expiry as Slack date formatting with a countdown, approvals; the
 // arguments in a code block, truncated; a reason box; Approve / Reject / review-page buttons) and
-// the outcome card that replaces it once decided. Pure functions; thread-safe.
+// the outcome card that replaces it once decided. The card shows the rule's reason ("Why held")
+// and, where the rule lets the approval be remembered, a "Remember" choice beside the buttons.
+// Expiry is a Slack date (each reader sees it in their own time zone); no relative countdown is
+// printed, since a posted card cannot keep one current. Pure functions; thread-safe.
 //
 // Interaction contract (what /slack/actions reads back):
 //   buttons  action_id "holdgate_approve" / "holdgate_reject", value = the approval id;
@@ -23,6 +26,11 @@ inline constexpr char kSlackRejectAction[] = "holdgate_reject";
 inline constexpr char kSlackOpenAction[] = "holdgate_open";
 inline constexpr char kSlackReasonBlock[] = "holdgate_reason";
 inline constexpr char kSlackReasonAction[] = "holdgate_reason_input";
+// "Remember" choice on a rememberable card: a static_select in block kSlackRememberBlock whose
+// selected option's value is a duration ("30m"), or "no"; read from payload.state.values when
+// Approve is pressed.
+inline constexpr char kSlackRememberBlock[] = "holdgate_remember";
+inline constexpr char kSlackRememberAction[] = "holdgate_remember_for";
 inline constexpr size_t kSlackArgumentsMaxChars = 1500;
 
 // Slack's mrkdwn escaping: & < > become &amp; &lt; &gt; (nothing else is escaped).

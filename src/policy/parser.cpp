@@ -103,6 +103,8 @@ struct ApprovalSpec {
   std::optional<std::vector<std::string>> notify;
   std::optional<bool> editable;
   std::optional<bool> cancel_on_disconnect;
+  std::optional<int64_t> remember_max_ms;  // 0 for "remember": false
+  std::optional<bool> remember_any_arguments;
 
   void ApplyTo(ApprovalSettings* s) const {
     if (approvers) s->approvers = *approvers;
@@ -114,6 +116,8 @@ struct ApprovalSpec {
     if (notify) s->notify = *notify;
     if (editable) s->editable = *editable;
     if (cancel_on_disconnect) s->cancel_on_disconnect = *cancel_on_disconnect;
+    if (remember_max_ms) s->remember_max_ms = *remember_max_ms;
+    if (remember_any_arguments) s->remember_any_arguments = *remember_any_arguments;
   }
 };
 
@@ -757,7 +761,8 @@ class Parser {
     if (!ExpectObject(j, path, "{\"approvers\": 1, \"timeout\": \"30m\", \"hold\": \"50s\"}")) return;
     spec->present = true;
     CheckFields(j, path, {"approvers", "reviewers", "timeout", "hold", "use_within", "on_timeout", "notify",
-                          "editable", "cancel_on_disconnect"});
+                          "editable", "cancel_on_disconnect", "remember"});
+    if (j.contains("remember")) ParseRemember(j["remember"], ChildPath(path, "remember"), spec);
     if (j.contains("approvers")) {
       const Json& a = j["approvers"];
       std::string p = ChildPath(path, "approvers");
@@ -800,6 +805,22 @@ class Parser {
       spec->cancel_on_disconnect = Bool(j["cancel_on_disconnect"], ChildPath(path, "cancel_on_disconnect"));
   }
 
+  // "remember": false | {"max": "1h", "any_arguments": false}
+  void ParseRemember(const Json& j, const std::string& path, ApprovalSpec* spec) {
+    if (j.is_boolean() && !j.get<bool>()) {
+      spec->remember_max_ms = 0;
+      return;
+    }
+    if (!ExpectObject(j, path, "{\"max\": \"1h\", \"any_arguments\": false} or false")) return;
+    CheckFields(j, path, {"max", "any_arguments"});
+    if (j.contains("max")) {
+      spec->remember_max_ms = Duration(j["max"], ChildPath(path, "max"), 60'000, "\"1h\"");
+    } else {
+      spec->remember_max_ms = 60 * 60'000;
+    }
+    if (j.contains("any_arguments")) spec->remember_any_arguments = Bool(j["any_arguments"], ChildPath(path, "any_arguments"));
+  }
+
   // Builds the compiled rule for `spec` (a top-level rule when base == null, else a case of base).
   CompiledRule Build(const RuleSpec& spec, const RuleSpec* base, Policy::Compiled* out) {
     CompiledRule r;
@@ -839,6 +860,11 @@ class Parser {
       if (spec.approval.present && r.action != Action::kHold) {
         Warn(out, ChildPath(spec.path, "approval"), "is ignored: the case's action is not \"require_approval\"");
       }
+    }
+    // A critical rule is not rememberable unless its "remember" (or its base rule's) says so.
+    const bool remember_set = spec.approval.remember_max_ms || (base && base->approval.remember_max_ms);
+    if (!remember_set && r.risk && r.risk->is_object() && r.risk->value("level", "") == "critical") {
+      r.approval.remember_max_ms = 0;
     }
     if (r.action == Action::kDeny && !r.own_limits.empty()) {
       Warn(out, ChildPath(spec.path, "limits"), "never count: the rule denies every call");

@@ -54,6 +54,12 @@ struct ApprovalSettings {
   std::vector<std::string> notify;     // notification targets, e.g. "slack:#ml", "webhook:ops"
   bool editable = false;               // reviewers may edit the arguments before approving
   bool cancel_on_disconnect = false;   // cancel the pending approval when the agent disconnects
+  // Remembered approvals ("remember"): the longest a reviewer may remember an approval of this
+  // rule for (0 = not rememberable), and whether a remembered approval may cover any arguments
+  // (else only identical canonical arguments). Without "remember" in the policy: 1h, identical
+  // arguments only, and not rememberable at all when the rule's risk level is "critical".
+  int64_t remember_max_ms = 60 * 60'000;
+  bool remember_any_arguments = false;
 };
 
 class Policy;

@@ -113,10 +113,38 @@ Json ApprovalJson(const store::Approval& a, std::string_view base_url) {
       {"edited_arguments", a.edited_arguments},
       {"agent_left", a.agent_left},
       {"trace_id", a.trace_id.empty() ? Json(nullptr) : Json(a.trace_id)},
+      {"rule_reason", a.rule_reason},
+      {"remember", a.remember_max_ms > 0 ? Json{{"max_ms", a.remember_max_ms},
+                                               {"max", FormatDuration(a.remember_max_ms)},
+                                               {"any_arguments", a.remember_any_arguments}}
+                                         : Json(nullptr)},
       {"votes", std::move(votes)},
   };
   if (!base_url.empty()) j["review_url"] = ReviewUrl(base_url, a.id);
   return j;
+}
+
+Json GrantJson(const store::Grant& g, int64_t now_ms) {
+  const char* state = g.revoked_at_ms ? "revoked" : (g.expired_at_ms || now_ms >= g.expires_at_ms) ? "expired" : "live";
+  return Json{{"id", g.id},
+              {"approval_id", g.approval_id},
+              {"principal", g.principal},
+              {"scope", g.scope},
+              {"session_id", g.session_id.empty() ? Json(nullptr) : Json(g.session_id)},
+              {"tool", g.tool},
+              {"arguments", g.any_arguments() ? "any" : "same"},
+              {"fingerprint", g.fingerprint.empty() ? Json(nullptr) : Json(g.fingerprint)},
+              {"rule", g.rule},
+              {"created_by", g.created_by},
+              {"created_via", g.created_via},
+              {"created_at", TimeJson(g.created_at_ms)},
+              {"expires_at", TimeJson(g.expires_at_ms)},
+              {"revoked_at", TimeJson(g.revoked_at_ms)},
+              {"revoked_by", g.revoked_by.empty() ? Json(nullptr) : Json(g.revoked_by)},
+              {"revoke_reason", g.revoke_reason},
+              {"uses", g.uses},
+              {"last_used_at", TimeJson(g.last_used_at_ms)},
+              {"state", state}};
 }
 
 Json AuditEventJson(const store::AuditEvent& e) {

@@ -29,6 +29,8 @@ Json ApprovalJson(const store::Approval& a, std::string_view base_url);
 Json VoteJson(const store::Vote& v);
 Json CommentJson(const store::Comment& c);
 Json AuditEventJson(const store::AuditEvent& e);
+// A grant (remembered approval); "state" is live | expired | revoked as of now_ms.
+Json GrantJson(const store::Grant& g, int64_t now_ms);
 Json OutboxRowJson(const store::OutboxRow& r);
 
 // The roles a token role grants for the store's reviewer rules (admin also counts as reviewer).

@@ -58,6 +58,34 @@ bool VotedOtherWay(const store::DecisionOutcome& out, const std::string& name, b
   return false;
 }
 
+// {"for": "30m", "scope": "principal"|"session", "arguments": "same"|"any"}
+Result<RememberRequest> ParseRemember(const Json& j) {
+  if (!j.is_object()) return InvalidArgument("remember must be an object like {\"for\": \"30m\"}");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() != "for" && it.key() != "scope" && it.key() != "arguments") {
+      return InvalidArgument("remember takes for, scope and arguments only (got \"" + it.key().substr(0, 40) + "\")");
+    }
+  }
+  RememberRequest r;
+  if (!j.contains("for") || !j["for"].is_string()) {
+    return InvalidArgument("remember.for must be a duration such as \"30m\" or \"1h\"");
+  }
+  r.for_ms = ParseDurationMs(j["for"].get<std::string>());
+  if (r.for_ms <= 0) return InvalidArgument("remember.for must be a positive duration such as \"30m\" or \"1h\"");
+  const std::string scope = j.contains("scope") && j["scope"].is_string() ? j["scope"].get<std::string>() : "principal";
+  if (j.contains("scope") && !j["scope"].is_string()) return InvalidArgument("remember.scope must be a string");
+  if (scope != "principal" && scope != "session") {
+    return InvalidArgument("remember.scope must be \"principal\" or \"session\"");
+  }
+  r.session_scope = scope == "session";
+  const std::string args =
+      j.contains("arguments") && j["arguments"].is_string() ? j["arguments"].get<std::string>() : "same";
+  if (j.contains("arguments") && !j["arguments"].is_string()) return InvalidArgument("remember.arguments must be a string");
+  if (args != "same" && args != "any") return InvalidArgument("remember.arguments must be \"same\" or \"any\"");
+  r.any_arguments = args == "any";
+  return r;
+}
+
 }  // namespace
 
 void ReviewServer::Impl::ListApprovals(const httplib::Request& req, httplib::Response& res) {
@@ -147,6 +175,12 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
     if (!body["arguments"].is_object()) return SendError(res, 400, "bad_request", "arguments must be a JSON object");
     in.edited_arguments = body["arguments"];
   }
+  if (body.contains("remember") && !body["remember"].is_null()) {
+    if (!approve) return SendError(res, 400, "bad_request", "only an approval can be remembered");
+    auto remember = ParseRemember(body["remember"]);
+    if (!remember.ok()) return SendError(res, 400, "bad_request", remember.status().message());
+    in.remember = *remember;
+  }
   auto out = decisions_.Decide(std::move(in));
   if (!out.ok()) {
     const Status& s = out.status();
@@ -171,12 +205,15 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
                          " this approval; a vote cannot be changed",
                      Json{{"state", store::StateName(out->state)}, {"approval", ApprovalJson(out->approval, base_url_)}});
   }
-  SendJson(res, 200, Json{{"outcome", {{"changed", out->changed},
-                                       {"state", store::StateName(out->state)},
-                                       {"approvals_so_far", out->approvals_so_far},
-                                       {"approvals_needed", out->approvals_needed},
-                                       {"message", out->message}}},
-                          {"approval", ApprovalJson(out->approval, base_url_)}});
+  Json reply{{"outcome", {{"changed", out->changed},
+                          {"state", store::StateName(out->state)},
+                          {"approvals_so_far", out->approvals_so_far},
+                          {"approvals_needed", out->approvals_needed},
+                          {"message", out->message}}},
+             {"approval", ApprovalJson(out->approval, base_url_)}};
+  if (out->grant) reply["grant"] = GrantJson(*out->grant, clock_.NowMs());
+  if (!out->grant_error.empty()) reply["grant_error"] = out->grant_error;
+  SendJson(res, 200, reply);
 }
 
 // POST /api/approvals/decide: {"approve": bool, "reason": "...", "ids": [...]} or

@@ -63,10 +63,73 @@ Result<store::DecisionOutcome> Settle(const store::DecisionInput& in, Result<sto
 }  // namespace
 
 Result<store::DecisionOutcome> DecisionService::Decide(DecisionRequest request) {
+  std::optional<store::NewGrant> grant;
+  if (request.remember) {
+    if (!request.approve) return InvalidArgument("only an approval can be remembered");
+    if (request.edited_arguments) {
+      return Status(Code::kPermissionDenied, "an approval whose arguments were edited cannot be remembered");
+    }
+    grant.emplace();
+    grant->approval_id = request.approval_id;
+    grant->created_by = request.reviewer;
+    grant->created_via = request.via;
+    grant->for_ms = request.remember->for_ms;
+    grant->session_scope = request.remember->session_scope;
+    grant->any_arguments = request.remember->any_arguments;
+    auto current = store_.Get(request.approval_id);
+    if (!current.ok()) return current.status();
+    // Refuse before voting: a remember the rule does not allow decides nothing.
+    Status rememberable = store::CheckRememberable(*current, *grant);
+    if (!rememberable.ok()) return rememberable;
+  }
   store::DecisionInput in;
   Status ready = Prepare(request, &in);
   if (!ready.ok()) return ready;
-  return Settle(in, store_.Decide(in), request.via_source);
+  Result<store::DecisionOutcome> out = Settle(in, store_.Decide(in), request.via_source);
+  if (!out.ok() || !grant) return out;
+  if (!out->changed) {
+    // A repeated approve (a double click) records nothing, so it makes no second grant either.
+    out->grant_error = "not remembered: your vote was already recorded by an earlier request";
+    return out;
+  }
+  if (out->state == store::State::kPending) {
+    out->grant_error = "not remembered: the approval still needs more approvals";
+    return out;
+  }
+  auto made = store_.CreateGrant(*grant);
+  if (made.ok()) {
+    log::Info("grant", {{"grant", made->id}, {"approval", made->approval_id}, {"by", made->created_by},
+                        {"scope", made->scope}, {"any_arguments", made->any_arguments()},
+                        {"expires_at", made->expires_at_ms}});
+    out->grant = std::move(*made);
+  } else {
+    out->grant_error = "not remembered: " + made.status().message();
+  }
+  return out;
+}
+
+Result<store::Grant> DecisionService::RevokeGrant(const std::string& grant_id, const std::string& actor, Role role,
+                                                  const std::string& via, const std::string& reason) {
+  if (role < Role::kReviewer) {
+    return Status(Code::kPermissionDenied, actor + " has role " + RoleName(role) + ", which may not revoke grants");
+  }
+  const std::string why = Trim(reason);
+  if (why.size() > kMaxReasonBytes) {
+    return InvalidArgument("reason is too long (max " + std::to_string(kMaxReasonBytes) + " bytes)");
+  }
+  if (role != Role::kAdmin) {
+    auto g = store_.GetGrant(grant_id);
+    if (!g.ok()) return g.status();
+    if (!store::SameIdentity(g->created_by, actor)) {
+      return Status(Code::kPermissionDenied,
+                    "only an admin or " + g->created_by + ", who made grant " + grant_id + ", may revoke it");
+    }
+  }
+  auto revoked = store_.RevokeGrant(grant_id, actor, via, why);
+  if (!revoked.ok() && (revoked.status().code() == Code::kIo || revoked.status().code() == Code::kInternal)) {
+    return Unavailable("the store cannot revoke grants right now (" + revoked.status().message() + "); try again");
+  }
+  return revoked;
 }
 
 std::vector<Result<store::DecisionOutcome>> DecisionService::DecideMany(std::vector<DecisionRequest> requests) {

@@ -12,6 +12,7 @@
 //
 // Thread-safe; Decide blocks on one store write.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,13 @@ class Store;
 
 namespace holdgate::review {
 
+// "Remember this approval" (a grant, store/grant.h), asked together with an approve.
+struct RememberRequest {
+  int64_t for_ms = 0;
+  bool session_scope = false;  // only calls in the approval's session (else any of the principal's)
+  bool any_arguments = false;  // any arguments (the rule must allow it; else identical arguments)
+};
+
 struct DecisionRequest {
   std::string approval_id;
   std::string reviewer;  // the authenticated identity
@@ -41,6 +49,12 @@ struct DecisionRequest {
   bool approve = false;
   std::string reason;  // white space trimmed here
   std::optional<Json> edited_arguments;
+  // Approve only. Checked against the approval's rule BEFORE the vote is recorded, so a refused
+  // remember decides nothing; the grant is made once the vote has approved the call and is
+  // returned in DecisionOutcome::grant (DecisionOutcome::grant_error when the store refused it
+  // after the vote, e.g. a concurrent change: the approval stands, without a grant). A repeated
+  // approve that records no vote makes no grant.
+  std::optional<RememberRequest> remember;
   std::vector<store::NewOutboxRow> outbox;  // written in the decision's transaction
 };
 
@@ -59,6 +73,11 @@ class DecisionService {
   // A bulk decision: every request checked exactly as Decide checks it, the votes written in one
   // store transaction, one result per request in order.
   std::vector<Result<store::DecisionOutcome>> DecideMany(std::vector<DecisionRequest> requests);
+
+  // Revokes a grant: admins, and the reviewer who made it. kPermissionDenied otherwise;
+  // kNotFound, kConflict (already revoked or expired) from the store.
+  Result<store::Grant> RevokeGrant(const std::string& grant_id, const std::string& actor, Role role,
+                                   const std::string& via, const std::string& reason);
 
  private:
   store::Store& store_;

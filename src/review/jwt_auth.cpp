@@ -6,12 +6,14 @@
 #include <jwt/jwt.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
 #include "common/crypto.h"
+#include "common/log.h"
 #include "review/jwk.h"
 
 namespace holdgate::review {
@@ -142,9 +144,16 @@ Result<JwtConfig> ParseJwtConfig(const Json& auth, const std::string& base_dir) 
       }
     }
     if (a.contains("jwks_file")) {
-      auto text = ReadFile(Resolve(base_dir, a["jwks_file"].get<std::string>()));
+      c.jwks_file = Resolve(base_dir, a["jwks_file"].get<std::string>());
+      auto text = ReadFile(c.jwks_file);
       if (!text.ok()) return InvalidArgument("auth.jwks_file: " + text.status().message());
       c.jwks_json = *text;
+    }
+    if (a.contains("jwks_refresh")) {
+      auto v = DurationSeconds(a["jwks_refresh"], "jwks_refresh");
+      if (!v.ok()) return v.status();
+      if (*v < 10) return InvalidArgument("auth.jwks_refresh must be at least 10s");
+      c.jwks_refresh_ms = *v * 1000;
     }
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("auth: wrong type in configuration: ") + e.what());
@@ -171,19 +180,56 @@ Result<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const JwtConfig& config
     if (!s.ok()) return InvalidArgument(where + ": " + s.message());
     keys.push_back(k);
   }
+  std::vector<JwtKey> jwks_keys;
   if (!config.jwks_json.empty()) {
     auto jwks = ParseJwks(config.jwks_json);
     if (!jwks.ok()) return jwks.status();
-    for (auto& k : *jwks) keys.push_back(JwtKey{k.kid, k.alg, k.pem});
+    for (auto& k : *jwks) jwks_keys.push_back(JwtKey{k.kid, k.alg, k.pem});
   }
-  if (keys.empty()) {
+  if (keys.empty() && jwks_keys.empty()) {
     return InvalidArgument("no reviewer token key configured: set auth.jwt_secret (or HOLDGATE_JWT_SECRET, "
                            ">= 32 bytes), auth.public_keys or auth.jwks_file");
   }
   if (config.leeway_s < 0 || config.leeway_s > 300) return InvalidArgument("auth.leeway must be 0..300 s");
   if (config.max_lifetime_s <= 0) return InvalidArgument("auth.max_token_lifetime must be positive");
   if (clock == nullptr) clock = &SystemClock::Instance();
-  return std::unique_ptr<JwtVerifier>(new JwtVerifier(config, std::move(keys), clock));
+  return std::unique_ptr<JwtVerifier>(new JwtVerifier(config, std::move(keys), std::move(jwks_keys), clock));
+}
+
+JwtVerifier::JwtVerifier(JwtConfig config, std::vector<JwtKey> fixed, std::vector<JwtKey> jwks, const Clock* clock)
+    : config_(std::move(config)), fixed_keys_(std::move(fixed)), clock_(clock) {
+  auto all = std::make_shared<std::vector<JwtKey>>(fixed_keys_);
+  all->insert(all->end(), jwks.begin(), jwks.end());
+  keys_ = std::move(all);
+  jwks_loaded_ms_ = clock_->NowMs();
+}
+
+JwtVerifier::KeySet JwtVerifier::Keys() const {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  return keys_;
+}
+
+JwtVerifier::KeySet JwtVerifier::MaybeReloadJwks(bool unknown_kid) const {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  if (config_.jwks_file.empty()) return keys_;
+  const int64_t now = clock_->NowMs();
+  const bool due = now - jwks_loaded_ms_ >= config_.jwks_refresh_ms;
+  const bool forced = unknown_kid && now - jwks_tried_ms_ >= config_.jwks_min_reload_ms;
+  if (!due && !forced) return keys_;
+  if (forced) jwks_tried_ms_ = now;
+  jwks_loaded_ms_ = now;  // also after a failure: retried at the next period, not on every request
+  auto text = ReadFile(config_.jwks_file);
+  Result<std::vector<PemPublicKey>> jwks =
+      text.ok() ? ParseJwks(*text) : Result<std::vector<PemPublicKey>>(text.status());
+  if (!jwks.ok()) {
+    log::Warn("auth.jwks_file not reloaded; keeping the keys read before",
+              {{"file", config_.jwks_file}, {"error", jwks.status().message()}});
+    return keys_;
+  }
+  auto all = std::make_shared<std::vector<JwtKey>>(fixed_keys_);
+  for (auto& k : *jwks) all->push_back(JwtKey{k.kid, k.alg, k.pem});
+  keys_ = std::move(all);
+  return keys_;
 }
 
 AuthResult JwtVerifier::Verify(std::string_view token) const {
@@ -249,12 +295,21 @@ AuthResult JwtVerifier::Verify(std::string_view token) const {
   // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token).
   // A token without a kid tries them all; one with a kid tries the keys with that kid or, when no
   // key carries it, the keys without a kid (a kid is a hint, e.g. on a shared-secret token).
+  // A kid no key carries may be a key the identity provider rotated in: re-read the JWKS file.
+  KeySet keys = MaybeReloadJwks(false);
+  auto has_kid = [&](const KeySet& set) {
+    for (const JwtKey& key : *set) {
+      if (key.kid == kid) return true;
+    }
+    return false;
+  };
+  if (!kid.empty() && !has_kid(keys)) keys = MaybeReloadJwks(true);
   std::vector<const JwtKey*> candidates;
-  for (const JwtKey& key : keys_) {
+  for (const JwtKey& key : *keys) {
     if (key.alg == alg && (kid.empty() || key.kid == kid)) candidates.push_back(&key);
   }
   if (candidates.empty() && !kid.empty()) {
-    for (const JwtKey& key : keys_) {
+    for (const JwtKey& key : *keys) {
       if (key.alg == alg && key.kid.empty()) candidates.push_back(&key);
     }
   }

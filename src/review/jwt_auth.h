@@ -7,6 +7,7 @@
 // JwtVerifier is immutable after Create() and safe to call from any thread; nothing here blocks.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,13 @@ struct JwtConfig {
   std::string hs256_secret;              // empty = no HS256 key; else at least 32 bytes
   std::vector<JwtKey> public_keys;       // RS256/ES256 PEM keys
   std::string jwks_json;                 // optional JWKS document ({"keys":[…]}) text
+  // Where jwks_json came from (the config's jwks_file, resolved). When set, the verifier re-reads it
+  // when a token names a kid it does not know (at most every jwks_min_reload_ms) and every
+  // jwks_refresh_ms, so an identity provider's key rotation needs no restart. A file that no longer
+  // parses keeps the keys read before (and is logged).
+  std::string jwks_file;
+  int64_t jwks_refresh_ms = 10 * 60'000;
+  int64_t jwks_min_reload_ms = 10'000;
   std::string issuer;                    // when set, `iss` must equal it
   std::string audience;                  // when set, `aud` must equal it (a string, not an array)
   int64_t leeway_s = 30;                 // clock skew tolerated on exp / nbf / iat
@@ -68,7 +76,7 @@ constexpr size_t kMinHs256SecretBytes = 32;
 // Reads the `auth` object of the config file:
 //   {"jwt_secret": "...", "issuer": "...", "audience": "...", "leeway": "30s",
 //    "max_token_lifetime": "24h", "public_keys": [{"kid": "...", "alg": "RS256", "pem": "..." |
-//    "pem_file": "path"}], "jwks_file": "path"}
+//    "pem_file": "path"}], "jwks_file": "path", "jwks_refresh": "10m"}
 // Relative file paths are resolved against `base_dir`. When `jwt_secret` is absent, the
 // HOLDGATE_JWT_SECRET environment variable is used. Does not validate key material (Create does).
 Result<JwtConfig> ParseJwtConfig(const Json& auth, const std::string& base_dir = "");
@@ -85,17 +93,25 @@ class JwtVerifier {
   // `bearer_token` is the token itself (without "Bearer "). Any library error is a rejection.
   AuthResult Verify(std::string_view bearer_token) const;
 
-  size_t key_count() const { return keys_.size(); }
+  size_t key_count() const { return Keys()->size(); }
 
  private:
-  JwtVerifier(JwtConfig config, std::vector<JwtKey> keys, const Clock* clock)
-      : config_(std::move(config)), keys_(std::move(keys)), clock_(clock) {}
+  using KeySet = std::shared_ptr<const std::vector<JwtKey>>;
+  JwtVerifier(JwtConfig config, std::vector<JwtKey> fixed, std::vector<JwtKey> jwks, const Clock* clock);
 
   AuthResult VerifyWithKey(std::string_view token, const JwtKey& key, const Json& header) const;
+  KeySet Keys() const;
+  // Re-reads config_.jwks_file when `unknown_kid` (at most every jwks_min_reload_ms) or when the
+  // refresh period has passed; returns the keys to use.
+  KeySet MaybeReloadJwks(bool unknown_kid) const;
 
   const JwtConfig config_;
-  const std::vector<JwtKey> keys_;  // HS256 secret first, then PEM keys, then JWKS keys
+  const std::vector<JwtKey> fixed_keys_;  // HS256 secret first, then PEM keys
   const Clock* const clock_;
+  mutable std::mutex keys_mu_;
+  mutable KeySet keys_;                  // guarded by keys_mu_: fixed keys, then JWKS keys
+  mutable int64_t jwks_loaded_ms_ = 0;   // guarded by keys_mu_
+  mutable int64_t jwks_tried_ms_ = 0;    // guarded by keys_mu_: the last forced re-read
 };
 
 // Signs an HS256 token {sub, role, iat, exp = now + ttl_s} (plus iss/aud when non-empty).

@@ -122,6 +122,7 @@ void ReviewServer::AddPlainRoute(const std::string& method, const std::string& p
   impl_->AddPlainRoute(method, path, std::move(handler));
 }
 void ReviewServer::SetEndpointControl(EndpointControl control) { impl_->SetEndpointControl(std::move(control)); }
+void ReviewServer::SetPolicyControl(PolicyControl control) { impl_->SetPolicyControl(std::move(control)); }
 void ReviewServer::SetReadinessCheck(ReadinessCheck check) { impl_->SetReadinessCheck(std::move(check)); }
 Status ReviewServer::Start() { return impl_->Start(); }
 void ReviewServer::Stop() { impl_->Stop(); }
@@ -482,6 +483,11 @@ void ReviewServer::Impl::RegisterRoutes() {
       case RouteId::kRedeliver: h = [this](const auto& q, auto& s) { Redeliver(q, s); }; break;
       case RouteId::kListEndpoints: h = [this](const auto& q, auto& s) { ListEndpoints(q, s); }; break;
       case RouteId::kEnableEndpoint: h = [this](const auto& q, auto& s) { EnableEndpoint(q, s); }; break;
+      case RouteId::kListGrants: h = [this](const auto& q, auto& s) { ListGrants(q, s); }; break;
+      case RouteId::kRevokeGrant: h = [this](const auto& q, auto& s) { RevokeGrant(q, s); }; break;
+      case RouteId::kGetPolicy: h = [this](const auto& q, auto& s) { GetPolicy(q, s); }; break;
+      case RouteId::kCheckPolicy: h = [this](const auto& q, auto& s) { CheckPolicy(q, s); }; break;
+      case RouteId::kReloadPolicy: h = [this](const auto& q, auto& s) { ReloadPolicy(q, s); }; break;
       case RouteId::kUiIndex:
       case RouteId::kUiFile: h = [this](const auto& q, auto& s) { UiFile(q, s); }; break;
     }

@@ -99,6 +99,21 @@ struct EndpointControl {
   std::function<Result<int>(const std::string& target)> enable;
 };
 
+// The active policy as the admin API sees it (GET /api/policy, POST /api/policy/check,
+// POST /api/policy/reload). Callbacks run on listener threads, concurrently; `reload` blocks on
+// reading the policy file. The review module never sees a policy object, only JSON.
+struct PolicyControl {
+  // {"hash", "loaded_at" (ms), "path", "policy" (the document), "shadow"}; null when no policy.
+  std::function<Json()> get;
+  // What the active policy would do with {"tool", "arguments", "principal", "session_id"}:
+  // {"action": "allow"|"deny"|"hide"|"hold", "rule", "reason", "risk", "approval"?, ...}.
+  // kInvalidArgument for a bad request; kNotFound when no policy is loaded.
+  std::function<Result<Json>(const Json& call)> check;
+  // Reloads the policy file as `actor` (audited by the caller); the new get() on success.
+  // kInvalidArgument (the file's problems, the old policy stays), kNotFound (no policy file).
+  std::function<Result<Json>(const std::string& actor)> reload;
+};
+
 // GET /readyz: {"ready": bool, "checks": {...}}; answered 200 when ready, else 503. Runs on
 // listener threads, concurrently; may block briefly (it may ping the upstream).
 using ReadinessCheck = std::function<Json()>;
@@ -118,6 +133,8 @@ class ReviewServer {
   void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
   // REQUIRES: called before Start(). Without it /api/endpoints lists nothing and enable is 404.
   void SetEndpointControl(EndpointControl control);
+  // REQUIRES: called before Start(). Without it the /api/policy routes answer 404.
+  void SetPolicyControl(PolicyControl control);
   // REQUIRES: called before Start(). Without it /readyz answers like /healthz.
   void SetReadinessCheck(ReadinessCheck check);
 

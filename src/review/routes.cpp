@@ -30,6 +30,12 @@ const std::vector<RouteSpec> kRoutes = {
     {RouteId::kListEndpoints, "GET", "/api/endpoints", "/api/endpoints", Access::kRead},
     {RouteId::kEnableEndpoint, "POST", "/api/endpoints/([A-Za-z0-9_.:-]{1,128})/enable",
      "/api/endpoints/{target}/enable", Access::kAdmin},
+    {RouteId::kListGrants, "GET", "/api/grants", "/api/grants", Access::kRead},
+    // Decide-level here; the handler lets only admins and the grant's maker revoke.
+    {RouteId::kRevokeGrant, "POST", "/api/grants/" HG_ID "/revoke", "/api/grants/{id}/revoke", Access::kDecide},
+    {RouteId::kGetPolicy, "GET", "/api/policy", "/api/policy", Access::kAdmin},
+    {RouteId::kCheckPolicy, "POST", "/api/policy/check", "/api/policy/check", Access::kAdmin},
+    {RouteId::kReloadPolicy, "POST", "/api/policy/reload", "/api/policy/reload", Access::kAdmin},
     {RouteId::kUiIndex, "GET", "/", "/", Access::kPublic},
     // Everything else under GET that is not /api/: a file of the embedded approval UI (or 404).
     {RouteId::kUiFile, "GET", "/((?!api/)[^\\\\]{1,512})", "/{file}", Access::kPublic},

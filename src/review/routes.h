@@ -34,6 +34,11 @@ enum class RouteId {
   kRedeliver,
   kListEndpoints,
   kEnableEndpoint,
+  kListGrants,
+  kRevokeGrant,
+  kGetPolicy,
+  kCheckPolicy,
+  kReloadPolicy,
   kUiIndex,
   kUiFile,
 };

@@ -74,6 +74,11 @@ class ReviewServer::Impl {
   void ListEndpoints(const httplib::Request& req, httplib::Response& res);
   void EnableEndpoint(const httplib::Request& req, httplib::Response& res);
   void UiFile(const httplib::Request& req, httplib::Response& res);
+  void ListGrants(const httplib::Request& req, httplib::Response& res);
+  void RevokeGrant(const httplib::Request& req, httplib::Response& res);
+  void GetPolicy(const httplib::Request& req, httplib::Response& res);
+  void CheckPolicy(const httplib::Request& req, httplib::Response& res);
+  void ReloadPolicy(const httplib::Request& req, httplib::Response& res);
 
  private:
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
@@ -112,10 +117,12 @@ class ReviewServer::Impl {
   std::vector<PlainRoute> plain_routes_;  // fixed before Start()
   EndpointControl endpoint_control_;      // fixed before Start()
   ReadinessCheck readiness_;              // fixed before Start()
+  PolicyControl policy_control_;          // fixed before Start()
 
  public:
   void SetEndpointControl(EndpointControl control) { endpoint_control_ = std::move(control); }
   void SetReadinessCheck(ReadinessCheck check) { readiness_ = std::move(check); }
+  void SetPolicyControl(PolicyControl control) { policy_control_ = std::move(control); }
 
  private:
 

@@ -29,6 +29,7 @@
 #include "review/review_server.h"
 #include "server/config_check.h"
 #include "server/front_dispatcher.h"
+#include "server/policy_admin.h"
 #include "server/readiness.h"
 #include "store/audit_checkpoint.h"
 #include "store/store.h"
@@ -132,16 +133,6 @@ class Runner {
 
  private:
   Status StartAll(bool stdio_mode) {
-    std::shared_ptr<const policy::Policy> pol;
-    if (!config_.policy_path.empty()) {
-      auto loaded = policy::Policy::LoadFile(config_.policy_path);
-      if (!loaded.ok()) return InvalidArgument("policy " + config_.policy_path + ":\n" + loaded.status().message());
-      pol = loaded.value();
-      policy_mtime_ = FileMtime(config_.policy_path);
-    } else {
-      log::Warn("no policy given: every call is allowed", {});
-    }
-
     if (!store::IsPostgresUrl(config_.db_path)) {
       std::filesystem::path db_dir = std::filesystem::path(config_.db_path).parent_path();
       if (!db_dir.empty()) std::filesystem::create_directories(db_dir);
@@ -149,6 +140,17 @@ class Runner {
     auto opened = store::Store::Open(config_.db_path, clock_);
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened.value());
+
+    policy_admin_ = std::make_unique<PolicyAdmin>(config_.policy_path, store_.get(), clock_);
+    std::shared_ptr<const policy::Policy> pol;
+    if (!config_.policy_path.empty()) {
+      auto loaded = policy_admin_->LoadInitial();
+      if (!loaded.ok()) return InvalidArgument("policy " + loaded.status().message());
+      pol = loaded.value();
+      policy_mtime_ = FileMtime(config_.policy_path);
+    } else {
+      log::Warn("no policy given: every call is allowed", {});
+    }
     auto recovered = store_->RecoverAfterCrash();
     if (recovered.ok() && recovered.value() > 0) {
       log::Warn("approvals left executing by a crash were marked failed (not re-run)", {{"count", recovered.value()}});
@@ -216,6 +218,9 @@ class Runner {
     control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
     review_->SetEndpointControl(std::move(control));
     review_->SetReadinessCheck([this] { return Readiness(); });
+    review_->SetPolicyControl(policy_admin_->Control([this](std::shared_ptr<const policy::Policy> p) {
+      if (gateway_) gateway_->SetPolicy(std::move(p));
+    }));
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());
@@ -301,22 +306,9 @@ class Runner {
 
   void ReloadPolicy(const char* why) {
     if (config_.policy_path.empty()) return;
-    auto loaded = policy::Policy::LoadFile(config_.policy_path);
-    store::AuditEvent ev;
-    ev.actor = "holdgate";
-    ev.via = "system";
-    if (!loaded.ok()) {
-      log::Error("policy reload refused; keeping the previous policy",
-                 {{"file", config_.policy_path}, {"trigger", why}, {"error", loaded.status().message()}});
-      ev.type = "policy.reload_failed";
-      ev.detail = {{"file", config_.policy_path}, {"error", loaded.status().message()}};
-    } else {
-      gateway_->SetPolicy(loaded.value());
-      log::Info("policy reloaded", {{"file", config_.policy_path}, {"trigger", why}, {"hash", loaded.value()->hash()}});
-      ev.type = "policy.loaded";
-      ev.detail = {{"file", config_.policy_path}, {"hash", loaded.value()->hash()}, {"trigger", why}};
-    }
-    store_->AppendAudit(ev);
+    (void)policy_admin_->Reload("holdgate", why, [this](std::shared_ptr<const policy::Policy> p) {
+      gateway_->SetPolicy(std::move(p));
+    });
   }
 
   // Waits for signals; SIGHUP or a changed policy file reloads the policy.
@@ -385,6 +377,7 @@ class Runner {
   std::unique_ptr<hold::HoldCoordinator> holds_;
   std::unique_ptr<hold::Sweeper> sweeper_;
   std::unique_ptr<review::DecisionService> decisions_;
+  std::unique_ptr<PolicyAdmin> policy_admin_;  // after store_: destroyed before it
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;

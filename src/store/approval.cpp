@@ -121,4 +121,45 @@ int Approval::ApprovalsSoFar() const {
   return n;
 }
 
+namespace {
+
+// The approval's state right after the transition event `type`; false for other events.
+bool StateAfter(const std::string& type, State* out) {
+  static const std::pair<const char*, State> kTransitions[] = {
+      {"approval.created", State::kPending},     {"approval.approved", State::kApproved},
+      {"approval.rejected", State::kRejected},   {"approval.expired", State::kExpired},
+      {"approval.cancelled", State::kCancelled}, {"approval.lapsed", State::kLapsed},
+      {"approval.executing", State::kExecuting}, {"approval.completed", State::kCompleted},
+      {"approval.failed", State::kFailed}};
+  for (const auto& [name, state] : kTransitions) {
+    if (type == name) {
+      *out = state;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Approval ApprovalAsOfEvent(const Approval& now, const std::string& last_transition, size_t votes_cast,
+                           int64_t event_ts) {
+  State state = now.state;
+  State after;
+  if (StateAfter(last_transition, &after)) state = after;
+  Approval a = now;
+  a.state = state;
+  if (state != now.state) a.updated_at_ms = event_ts;
+  if (votes_cast < a.votes.size()) a.votes.resize(votes_cast);
+  if (state == State::kPending) {
+    a.decided_at_ms = 0;
+    a.decided_by.clear();
+    a.decided_via.clear();
+    a.reason.clear();
+    a.edited_arguments = Json();
+  }
+  if (state != State::kCompleted && state != State::kFailed) a.result = Json();
+  return a;
+}
+
 }  // namespace holdgate::store

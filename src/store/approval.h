@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "store/grant.h"
 #include "store/outbox.h"
 
 namespace holdgate::store {
@@ -89,6 +90,11 @@ struct Approval {
   Json result;                // upstream result (completed) or error (failed); null before
   bool agent_left = false;    // the agent's held request went away (reviewers see it)
   std::string trace_id;       // W3C trace id of the agent's call that created it; "" = untraced
+  std::string rule_reason;    // the rule's reason: why the policy holds this call (shown to reviewers)
+  // How the rule lets an approval be remembered (a grant, store/grant.h): at most this long,
+  // 0 = not rememberable; remember_any_arguments: a grant may cover any arguments.
+  int64_t remember_max_ms = 0;
+  bool remember_any_arguments = false;
   int64_t updated_at_ms = 0;
   std::vector<Vote> votes;  // oldest first; filled by Get/List/Decide
 
@@ -103,6 +109,19 @@ struct Approval {
 // cancelled, lapsed): "Not executed…" with the reason, never "retry later". The gateway answers
 // with it and the review API shows it as what the agent was told.
 std::string NotExecutedText(const Approval& approval);
+
+// SQL condition (no placeholders) selecting an approval's state-changing audit events: every
+// "approval.*" type but vote, comment, agent_left and release_failed.
+inline constexpr char kTransitionEventWhere[] =
+    "substr(type, 1, 9) = 'approval.' AND type NOT IN ('approval.vote', 'approval.comment', "
+    "'approval.agent_left', 'approval.release_failed')";
+// `now` (the approval as it is) rolled back to just after one of its audit events, at `event_ts`:
+// the state the newest state-changing event up to it (`last_transition`; empty or unknown keeps
+// now.state) left, the first `votes_cast` votes (one "approval.vote" event each, votes oldest
+// first), and no decision or result fields the approval did not have yet. Later flags
+// (agent_left, edits) are kept as they are now. Pure.
+Approval ApprovalAsOfEvent(const Approval& now, const std::string& last_transition, size_t votes_cast,
+                           int64_t event_ts);
 
 struct NewApproval {
   std::string principal;  // REQUIRES: non-empty
@@ -121,6 +140,9 @@ struct NewApproval {
   // in the creating transaction, so concurrent creations cannot exceed it. 0 = no cap.
   int max_pending_for_principal = 0;
   std::string trace_id;  // the creating call's W3C trace id; every event of the approval carries it
+  std::string rule_reason;            // see Approval::rule_reason
+  int64_t remember_max_ms = 0;        // see Approval::remember_max_ms; REQUIRES: >= 0
+  bool remember_any_arguments = false;
   Json notify;
   // Written in the same transaction as the approval (approval_id is filled in by the store).
   std::vector<NewOutboxRow> outbox;
@@ -157,6 +179,10 @@ struct DecisionOutcome {
   int approvals_needed = 1;
   std::string message;  // human-readable: "approved (2 of 2)", "vote recorded (1 of 2)", …
   Approval approval;    // the approval afterwards
+  // Set by review::DecisionService when the reviewer asked to remember the approval: the grant
+  // made, or why none was (the approval itself stands).
+  std::optional<Grant> grant;
+  std::string grant_error;
 };
 
 struct ApprovalFilter {
@@ -185,8 +211,9 @@ struct ChangeEvent {
                      // ".agent_left", ".release_failed", ".comment"
   int64_t ts_ms = 0;
   std::string actor;
-  Approval approval;  // live feed: the approval right after this change;
-                      // EventsSince: the approval as it is now
+  Approval approval;  // live feed: the approval right after this change; EventsSince: the
+                      // approval rolled back to this event (state, votes, decision and result as
+                      // they were then; flags such as agent_left as they are now)
 };
 
 }  // namespace holdgate::store

@@ -235,6 +235,9 @@ Approval PgReadApproval(const pqxx::row& r) {
   a.updated_at_ms = PgInt(r[23]);
   a.use_within_ms = PgInt(r[24]);
   a.trace_id = PgStr(r[25]);
+  a.rule_reason = PgStr(r[26]);
+  a.remember_max_ms = PgInt(r[27]);
+  a.remember_any_arguments = PgInt(r[28]) != 0;
   return a;
 }
 
@@ -527,6 +530,10 @@ Result<Approval> PgStore::CreatePending(const NewApproval& in) {
   if (in.use_within_ms < 0) return InvalidArgument("use_within must not be negative");
   a.use_within_ms = in.use_within_ms;
   a.trace_id = in.trace_id;
+  if (in.remember_max_ms < 0) return InvalidArgument("remember_max_ms must not be negative");
+  a.rule_reason = in.rule_reason;
+  a.remember_max_ms = in.remember_max_ms;
+  a.remember_any_arguments = in.remember_any_arguments;
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
@@ -548,11 +555,12 @@ Result<Approval> PgStore::CreatePending(const NewApproval& in) {
     tx.w.exec_params(
         "INSERT INTO approvals (id, principal, session_id, tool, arguments, fingerprint, rule, risk, state, "
         "approvers_needed, reviewers, editable, on_timeout, notify, created_at, expires_at, updated_at, use_within, "
-        "trace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14, "
-        "NULLIF($15::bigint, 0), $16, NULLIF($17::bigint, 0), $18)",
+        "trace_id, rule_reason, remember_max, remember_any) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, "
+        "$10, $11, $12, $13, $14, NULLIF($15::bigint, 0), $16, NULLIF($17::bigint, 0), $18, $19, $20, $21)",
         a.id, a.principal, a.session_id, a.tool, JsonText(a.arguments), a.fingerprint, a.rule, JsonText(a.risk),
         a.approvers_needed, JsonText(a.reviewers), a.editable ? 1 : 0, a.on_timeout, JsonText(a.notify),
-        a.created_at_ms, a.expires_at_ms, a.updated_at_ms, a.use_within_ms, a.trace_id);
+        a.created_at_ms, a.expires_at_ms, a.updated_at_ms, a.use_within_ms, a.trace_id, a.rule_reason,
+        a.remember_max_ms, a.remember_any_arguments ? 1 : 0);
     impl_->EmitTx(tx, "approval.created", a, a.principal, "mcp", "hold",
                   Json{{"arguments", AuditValue(a.arguments)},
                        {"fingerprint", a.fingerprint},
@@ -561,7 +569,8 @@ Result<Approval> PgStore::CreatePending(const NewApproval& in) {
                        {"approvers_needed", a.approvers_needed},
                        {"reviewers", a.reviewers},
                        {"expires_at", a.expires_at_ms},
-                       {"use_within_ms", a.use_within_ms}},
+                       {"use_within_ms", a.use_within_ms},
+                       {"rule_reason", a.rule_reason}},
                   &in.outbox);
     return a;
   });

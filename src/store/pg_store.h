@@ -50,6 +50,14 @@ class PgStore final : public Store {
   Result<int> RecoverAfterCrash() override;
   Result<Comment> AddComment(const std::string& approval_id, const std::string& author,
                              const std::string& body) override;
+  Result<Grant> CreateGrant(const NewGrant& input) override;
+  Result<std::optional<Grant>> FindGrant(const GrantQuery& call) override;
+  Result<std::optional<Grant>> UseGrant(const std::string& id, const GrantQuery& call, Json detail) override;
+  Result<std::vector<Grant>> ListGrants(bool include_ended, int limit) override;
+  Result<Grant> GetGrant(const std::string& id) override;
+  Result<Grant> RevokeGrant(const std::string& id, const std::string& actor, const std::string& via,
+                            const std::string& reason) override;
+  Result<std::vector<Grant>> ExpireDueGrants(int64_t now_ms, int limit) override;
   Result<AuditEvent> AppendAudit(const AuditEvent& event) override;
   Result<AuditPage> ListAudit(const AuditFilter& filter) override;
   Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options) override;

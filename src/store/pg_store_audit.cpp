@@ -529,7 +529,17 @@ Result<std::vector<ChangeEvent>> PgStore::EventsSince(int64_t after_seq, int lim
       auto it = cache.find(id);
       if (it == cache.end()) it = cache.emplace(id, Impl::LoadApproval(t, id)).first;
       if (!it->second) continue;
-      out.push_back(ChangeEvent{PgInt(r[0]), PgStr(r[2]), PgInt(r[1]), PgStr(r[3]), *it->second});
+      const int64_t seq = PgInt(r[0]), ts = PgInt(r[1]);
+      const pqxx::result last = t.exec_params(
+          std::string("SELECT type FROM audit_events WHERE approval_id = $1 AND seq <= $2::bigint AND ") +
+              kTransitionEventWhere + " ORDER BY seq DESC LIMIT 1",
+          id, seq);
+      const pqxx::row cast = t.exec_params1(
+          "SELECT count(*) FROM audit_events WHERE approval_id = $1 AND seq <= $2::bigint AND type = 'approval.vote'",
+          id, seq);
+      out.push_back(ChangeEvent{seq, PgStr(r[2]), ts, PgStr(r[3]),
+                                ApprovalAsOfEvent(*it->second, last.empty() ? std::string() : PgStr(last[0][0]),
+                                                  static_cast<size_t>(PgInt(cast[0])), ts)});
     }
     return out;
   });

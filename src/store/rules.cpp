@@ -132,5 +132,127 @@ Status CheckDecisionInput(const DecisionInput& in) {
   return Status::Ok();
 }
 
+// ---- grants ------------------------------------------------------------------------------------
+
+namespace {
+
+// "grt_" + created_at as 12 lowercase hex digits (fixed width: string order = time order).
+std::string GrantIdPrefix(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "grt_%012llx", static_cast<unsigned long long>(std::max<int64_t>(ms, 0)));
+  return buf;
+}
+
+Json GrantDetail(const Grant& g) {
+  return Json{{"grant_id", g.id},
+              {"approval_id", g.approval_id},
+              {"scope", g.scope},
+              {"session_id", g.session_id},
+              {"arguments", g.fingerprint.empty() ? "any" : "same"},
+              {"fingerprint", g.fingerprint},
+              {"expires_at", g.expires_at_ms}};
+}
+
+}  // namespace
+
+Status CheckNewGrant(const NewGrant& in) {
+  if (in.created_by.empty()) return InvalidArgument("a grant needs the reviewer who makes it");
+  if (!IsValidVia(in.created_via)) return InvalidArgument("bad via \"" + in.created_via + "\"");
+  if (in.for_ms <= 0) return InvalidArgument("remember: \"for\" must be a positive duration");
+  return Status::Ok();
+}
+
+Result<Grant> MakeGrant(const Approval& a, const NewGrant& in, int64_t now_ms, const std::string& random_part) {
+  const bool was_approved = a.state == State::kApproved || a.state == State::kExecuting ||
+                            a.state == State::kCompleted || a.state == State::kFailed || a.state == State::kLapsed;
+  if (!was_approved) {
+    return Status(Code::kConflict, "only an approved call can be remembered; " + a.id + " is " + StateName(a.state));
+  }
+  const bool voted_approve = std::any_of(a.votes.begin(), a.votes.end(), [&](const Vote& v) {
+    return v.approve && SameIdentity(v.reviewer, in.created_by);
+  });
+  if (!voted_approve) {
+    return Status(Code::kPermissionDenied, "only a reviewer who approved " + a.id + " can remember it");
+  }
+  Status rememberable = CheckRememberable(a, in);
+  if (!rememberable.ok()) return rememberable;
+  Grant g;
+  g.id = GrantIdPrefix(now_ms) + random_part;
+  g.approval_id = a.id;
+  g.principal = a.principal;
+  g.scope = in.session_scope ? "session" : "principal";
+  g.session_id = in.session_scope ? a.session_id : "";
+  g.tool = a.tool;
+  g.fingerprint = in.any_arguments ? "" : a.fingerprint;
+  g.rule = a.rule;
+  g.created_by = in.created_by;
+  g.created_via = in.created_via;
+  g.created_at_ms = now_ms;
+  g.expires_at_ms = now_ms + in.for_ms;
+  return g;
+}
+
+bool GrantCovers(const Grant& g, const GrantQuery& call) {
+  return g.principal == call.principal && g.tool == call.tool &&
+         (g.scope == "principal" || g.session_id == call.session_id) &&
+         (g.fingerprint.empty() || g.fingerprint == call.fingerprint);
+}
+
+Status CheckRevocable(const Grant& g, int64_t now_ms) {
+  if (g.revoked_at_ms != 0) {
+    return Status(Code::kConflict, "grant " + g.id + " was already revoked by " + g.revoked_by + " at " +
+                                       FormatTimeMs(g.revoked_at_ms));
+  }
+  if (g.expired_at_ms != 0 || g.expires_at_ms <= now_ms) {
+    return Status(Code::kConflict, "grant " + g.id + " already expired at " + FormatTimeMs(g.expires_at_ms));
+  }
+  return Status::Ok();
+}
+
+AuditEvent GrantEvent(const Grant& g, const std::string& type, const std::string& actor, const std::string& via,
+                      const std::string& decision) {
+  AuditEvent e;
+  e.type = type;
+  e.approval_id = g.approval_id;
+  e.principal = g.principal;
+  e.actor = actor;
+  e.via = via;
+  e.tool = g.tool;
+  e.rule = g.rule;
+  e.decision = decision;
+  e.detail = GrantDetail(g);
+  return e;
+}
 
 }  // namespace holdgate::store::internal
+
+namespace holdgate::store {
+
+Status CheckRememberable(const Approval& a, const NewGrant& in) {
+  if (in.for_ms <= 0) return InvalidArgument("remember: \"for\" must be a positive duration");
+  if (a.approvers_needed > 1) {
+    return Status(Code::kPermissionDenied, "an approval that needs " + std::to_string(a.approvers_needed) +
+                                               " approvers cannot be remembered by one reviewer");
+  }
+  if (!a.edited_arguments.is_null()) {
+    return Status(Code::kPermissionDenied, "an approval whose arguments were edited cannot be remembered");
+  }
+  const std::string rule = a.rule.empty() ? std::string("(none)") : a.rule;
+  if (a.remember_max_ms <= 0) {
+    return Status(Code::kPermissionDenied, "the rule " + rule + " does not allow remembering its approvals");
+  }
+  if (in.for_ms > a.remember_max_ms) {
+    return InvalidArgument("remember: at most " + FormatDuration(a.remember_max_ms) + " for the rule " + rule +
+                           " (asked " + FormatDuration(in.for_ms) + ")");
+  }
+  if (in.any_arguments && !a.remember_any_arguments) {
+    return Status(Code::kPermissionDenied,
+                  "the rule " + rule + " lets a remembered approval cover identical arguments only");
+  }
+  if (in.session_scope && a.session_id.empty()) {
+    return InvalidArgument("the call has no session to bind the grant to; remember it for the principal");
+  }
+  return Status::Ok();
+}
+
+}  // namespace holdgate::store

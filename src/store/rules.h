@@ -8,6 +8,8 @@
 #include "common/json_util.h"
 #include "common/status.h"
 #include "store/approval.h"
+#include "store/audit.h"
+#include "store/grant.h"
 
 namespace holdgate::store::internal {
 
@@ -33,5 +35,23 @@ Json VotesSummary(const Approval& a);
 Status NotPending(const Approval& a, const std::string& wanted);
 // Store::Decide's checks that need no database: kInvalidArgument, or OK.
 Status CheckDecisionInput(const DecisionInput& in);
+
+// ---- grants ------------------------------------------------------------------------------------
+// The grants table's columns, in the order both stores read them.
+inline constexpr char kGrantColumns[] =
+    "id, approval_id, principal, scope, session_id, tool, fingerprint, rule, created_by, created_via, "
+    "created_at, expires_at, revoked_at, revoked_by, revoke_reason, expired_at, uses, last_used_at";
+// Store::CreateGrant's checks that need no database: kInvalidArgument, or OK.
+Status CheckNewGrant(const NewGrant& in);
+// The grant `in` makes from approval `a` at `now_ms`, or why none may be made (Store::CreateGrant's
+// kConflict / kPermissionDenied / kInvalidArgument). `random_part`: 20 hex digits of the id.
+Result<Grant> MakeGrant(const Approval& a, const NewGrant& in, int64_t now_ms, const std::string& random_part);
+// Whether grant `g` covers `call` (principal, tool, session for a session grant, arguments).
+bool GrantCovers(const Grant& g, const GrantQuery& call);
+// kConflict when `g` is already revoked or expired at now_ms.
+Status CheckRevocable(const Grant& g, int64_t now_ms);
+// The audit event of a grant's creation, use, revocation or expiry (detail names the grant).
+AuditEvent GrantEvent(const Grant& g, const std::string& type, const std::string& actor, const std::string& via,
+                      const std::string& decision);
 
 }  // namespace holdgate::store::internal

@@ -232,6 +232,9 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
   a.updated_at_ms = s.getColumn(23).getInt64();
   a.use_within_ms = s.getColumn(24).isNull() ? 0 : s.getColumn(24).getInt64();
   a.trace_id = s.getColumn(25).getString();
+  a.rule_reason = s.getColumn(26).getString();
+  a.remember_max_ms = s.getColumn(27).getInt64();
+  a.remember_any_arguments = s.getColumn(28).getInt() != 0;
   return a;
 }
 
@@ -466,6 +469,10 @@ Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
   if (in.use_within_ms < 0) return InvalidArgument("use_within must not be negative");
   a.use_within_ms = in.use_within_ms;
   a.trace_id = in.trace_id;
+  if (in.remember_max_ms < 0) return InvalidArgument("remember_max_ms must not be negative");
+  a.rule_reason = in.rule_reason;
+  a.remember_max_ms = in.remember_max_ms;
+  a.remember_any_arguments = in.remember_any_arguments;
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
@@ -488,7 +495,8 @@ Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
     SQLite::Statement& ins = tx.stmts.Get(
         "INSERT INTO approvals (id, principal, session_id, tool, arguments, fingerprint, rule, risk, "
         "state, approvers_needed, reviewers, editable, on_timeout, notify, created_at, expires_at, "
-        "updated_at, use_within, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "updated_at, use_within, trace_id, rule_reason, remember_max, remember_any) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     ins.bind(1, a.id);
     ins.bind(2, a.principal);
     ins.bind(3, a.session_id);
@@ -509,6 +517,9 @@ Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
     if (a.use_within_ms > 0) BindInt(ins, 17, a.use_within_ms);
     else ins.bind(17);
     ins.bind(18, a.trace_id);
+    ins.bind(19, a.rule_reason);
+    BindInt(ins, 20, a.remember_max_ms);
+    ins.bind(21, a.remember_any_arguments ? 1 : 0);
     ins.exec();
     impl_->EmitTx(tx, "approval.created", a, a.principal, "mcp", "hold",
                   Json{{"arguments", AuditValue(a.arguments)},
@@ -518,7 +529,8 @@ Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
                        {"approvers_needed", a.approvers_needed},
                        {"reviewers", a.reviewers},
                        {"expires_at", a.expires_at_ms},
-                       {"use_within_ms", a.use_within_ms}},
+                       {"use_within_ms", a.use_within_ms},
+                       {"rule_reason", a.rule_reason}},
                   &in.outbox);
     return a;
   });

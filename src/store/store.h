@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "store/approval.h"
 #include "store/audit.h"
+#include "store/grant.h"
 #include "store/outbox.h"
 
 namespace holdgate::store {
@@ -76,6 +77,10 @@ const char* StoreHealthName(StoreHealth::State state);  // "ok", "disk_full", "w
 using OutboxFactory =
     std::function<std::vector<NewOutboxRow>(const std::string& event_type, const Approval&)>;
 using ChangeListener = std::function<void(const ChangeEvent&)>;
+
+// Whether `approval` may be remembered as `grant` asks (the rule's caps, quorum, edits, session),
+// without the state and approver checks CreateGrant adds. Pure. Errors as CreateGrant's.
+Status CheckRememberable(const Approval& approval, const NewGrant& grant);
 
 class Store {
  public:
@@ -150,6 +155,35 @@ class Store {
   // kNotFound if the approval is absent; kInvalidArgument for an empty author/body.
   virtual Result<Comment> AddComment(const std::string& approval_id, const std::string& author,
                              const std::string& body) = 0;
+
+  // ---- grants (remembered approvals, store/grant.h) ---------------------------------------------
+  // Remembers an approval (+ "grant.created" audit event, one transaction). Refused with
+  //   kNotFound            no such approval
+  //   kConflict            the approval is not approved (pending, rejected, …)
+  //   kPermissionDenied    input.created_by did not vote to approve it; it needs more than one
+  //                        approver; its arguments were edited; its rule does not let it be
+  //                        remembered (remember_max_ms 0); any_arguments where the rule does not
+  //                        allow it
+  //   kInvalidArgument     for_ms <= 0 or longer than the rule allows (message names the cap), a
+  //                        session scope for an approval without a session, a bad via
+  virtual Result<Grant> CreateGrant(const NewGrant& input) = 0;
+  // The live grant covering `call`, or nullopt: a grant for identical arguments before one for
+  // any arguments, then the newest. Read only.
+  virtual Result<std::optional<Grant>> FindGrant(const GrantQuery& call) = 0;
+  // Records one use of grant `id` for `call` (uses + 1, a "grant.used" audit event with
+  // decision "allow"), in one transaction that re-checks the grant is live and covers the call;
+  // nullopt (nothing written) when it no longer is. `detail` goes into the audit event.
+  virtual Result<std::optional<Grant>> UseGrant(const std::string& id, const GrantQuery& call, Json detail) = 0;
+  // Live grants (not revoked, not expired), newest first; with include_ended also ended ones.
+  virtual Result<std::vector<Grant>> ListGrants(bool include_ended = false, int limit = 500) = 0;
+  virtual Result<Grant> GetGrant(const std::string& id) = 0;  // kNotFound if absent
+  // Live -> revoked (+ "grant.revoked"). kNotFound; kConflict when already revoked or expired.
+  // Who may revoke is the caller's rule (the review API: admins and the grant's maker).
+  virtual Result<Grant> RevokeGrant(const std::string& id, const std::string& actor, const std::string& via,
+                                    const std::string& reason) = 0;
+  // Marks grants whose expires_at <= now_ms as expired, one "grant.expired" event each (at most
+  // `limit` per call); returns them. A grant past its time covers nothing even before this runs.
+  virtual Result<std::vector<Grant>> ExpireDueGrants(int64_t now_ms, int limit = 1000) = 0;
 
   // ---- audit ----------------------------------------------------------------------------------
   // Appends an event not tied to a transition (call received/allowed/denied, auth failures,

@@ -522,6 +522,27 @@ void SqliteStore::Impl::Dispatch() {
   tls_dispatching = saved;
 }
 
+namespace {
+
+// `now` as it was just after its audit event `seq` at `ts` (ApprovalAsOfEvent, approval.h).
+Approval AsOfEvent(StatementCache& stmts, const Approval& now, int64_t seq, int64_t ts) {
+  SQLite::Statement& q = stmts.Get(std::string("SELECT type FROM audit_events WHERE approval_id = ? AND seq <= ? AND ") +
+                                   kTransitionEventWhere + " ORDER BY seq DESC LIMIT 1");
+  ScopedReset reset(q);
+  q.bind(1, now.id);
+  BindInt(q, 2, seq);
+  const std::string last_transition = q.executeStep() ? q.getColumn(0).getString() : std::string();
+  SQLite::Statement& n = stmts.Get(
+      "SELECT count(*) FROM audit_events WHERE approval_id = ? AND seq <= ? AND type = 'approval.vote'");
+  ScopedReset reset_n(n);
+  n.bind(1, now.id);
+  BindInt(n, 2, seq);
+  const size_t cast = n.executeStep() ? static_cast<size_t>(n.getColumn(0).getInt64()) : now.votes.size();
+  return ApprovalAsOfEvent(now, last_transition, cast, ts);
+}
+
+}  // namespace
+
 Result<std::vector<ChangeEvent>> SqliteStore::EventsSince(int64_t after_seq, int limit) {
   using Events = std::vector<ChangeEvent>;
   limit = std::clamp(limit, 1, 10000);
@@ -549,7 +570,8 @@ Result<std::vector<ChangeEvent>> SqliteStore::EventsSince(int64_t after_seq, int
       auto it = cache.find(r.approval_id);
       if (it == cache.end()) it = cache.emplace(r.approval_id, Impl::LoadApproval(stmts, r.approval_id)).first;
       if (!it->second) continue;
-      out.push_back(ChangeEvent{r.seq, std::move(r.type), r.ts, std::move(r.actor), *it->second});
+      out.push_back(ChangeEvent{r.seq, std::move(r.type), r.ts, std::move(r.actor),
+                                AsOfEvent(stmts, *it->second, r.seq, r.ts)});
     }
     return out;
   });

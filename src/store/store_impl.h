@@ -118,7 +118,8 @@ class SqliteStore::Impl {
 inline constexpr char kApprovalColumns[] =
     "id, principal, session_id, tool, arguments, fingerprint, rule, risk, state, approvers_needed, "
     "reviewers, editable, edited_arguments, on_timeout, notify, created_at, expires_at, "
-    "decided_at, decided_by, decided_via, reason, result, agent_left, updated_at, use_within, trace_id";
+    "decided_at, decided_by, decided_via, reason, result, agent_left, updated_at, use_within, trace_id, "
+    "rule_reason, remember_max, remember_any";
 Approval ReadApprovalRow(SQLite::Statement& stmt);
 
 inline constexpr char kOutboxColumns[] =

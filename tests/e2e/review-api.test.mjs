@@ -59,10 +59,15 @@ async function pendingFor(base, token, tool) {
 
 
 describe('review API and CLI against holdgate serve', { timeout: 180000 }, () => {
-  let hg; let mcp; let demo; let secret; let rsKey; let otherKey;
+  let hg; let mcp; let demo; let secret; let rsKey; let otherKey; let outDir;
+
+  const startServe = () => startHoldgateServe({
+    name: 'review-api-holdgate', outDir, upstreamCmd: demo.commandLine,
+    policy: path.join(outDir, 'policy.json'), config: path.join(outDir, 'holdgate.json'),
+  });
 
   before(async () => {
-    const outDir = makeOutputDir('review-api');
+    outDir = makeOutputDir('review-api');
     secret = newJwtSecret();
     rsKey = await generateKeyPair('RS256');
     otherKey = await generateKeyPair('RS256');
@@ -73,10 +78,7 @@ describe('review API and CLI against holdgate serve', { timeout: 180000 }, () =>
       review: { auth: { jwt_secret: secret, jwks_file: 'jwks.json' } },
     }));
     demo = demoStdioCommand({ name: 'review-api-demo', outDir });
-    hg = await startHoldgateServe({
-      name: 'review-api-holdgate', outDir, upstreamCmd: demo.commandLine,
-      policy: path.join(outDir, 'policy.json'), config: path.join(outDir, 'holdgate.json'),
-    });
+    hg = await startServe();
     mcp = await connectHttp(hg.mcp);
   });
 
@@ -176,6 +178,92 @@ describe('review API and CLI against holdgate serve', { timeout: 180000 }, () =>
     assert.match(textOf(result2), /not from the CLI/);
     await assert.rejects(run(HOLDGATE_BIN, ['show', 'apr_nope'], { env }), (e) => e.code === 3);
     await assert.rejects(run(HOLDGATE_BIN, ['list'], { env: { ...env, HOLDGATE_TOKEN: 'x' } }), (e) => e.code === 5);
+  });
+
+  it('a key added to the JWKS file is accepted without a restart (an unknown kid re-reads the file)', async () => {
+    const rotated = await generateKeyPair('RS256');
+    const token = await rs256Token(rotated.privateKey, 'idp-2', { sub: 'ivy', role: 'reviewer' });
+    let r = await api(hg.review, token, 'GET', '/api/me');
+    assert.equal(r.status, 401, `not yet in the JWKS file: ${r.text}`);
+    const keys = JSON.parse(fs.readFileSync(path.join(outDir, 'jwks.json'), 'utf8')).keys;
+    keys.push({ ...(await exportJWK(rotated.publicKey)), kid: 'idp-2', alg: 'RS256', use: 'sig' });
+    fs.writeFileSync(path.join(outDir, 'jwks.json'), JSON.stringify({ keys }));
+    // Re-read at most every 10 s on an unknown kid.
+    await waitFor(async () => (await api(hg.review, token, 'GET', '/api/me')).status === 200,
+      { timeoutMs: 15000, what: 'the rotated key accepted' });
+    r = await api(hg.review, await rs256Token(otherKey.privateKey, 'idp-3', { sub: 'eve', role: 'admin' }), 'GET', '/api/me');
+    assert.equal(r.status, 401);
+  });
+});
+
+describe('remembered approvals through the CLI against holdgate serve', { timeout: 180000 }, () => {
+  let hg; let mcp; let demo; let secret; let outDir; let starts = 0;
+  // A new name per start: a restart must not read the previous start's ready file.
+  const startServe = () => startHoldgateServe({
+    name: `grants-holdgate-${++starts}`, outDir, upstreamCmd: demo.commandLine, policy: path.join(outDir, 'policy.json'),
+    db: path.join(outDir, 'holdgate.db'), env: { HOLDGATE_JWT_SECRET: secret },
+  });
+
+  before(async () => {
+    outDir = makeOutputDir('review-api-grants');
+    secret = newJwtSecret();
+    fs.writeFileSync(path.join(outDir, 'policy.json'), JSON.stringify(POLICY));
+    demo = demoStdioCommand({ name: 'grants-demo', outDir });
+    hg = await startServe();
+    mcp = await connectHttp(hg.mcp);
+  });
+
+  after(async () => {
+    if (mcp) await mcp.close().catch(() => {});
+    if (hg) await hg.stop();
+  });
+
+  it('approve --remember: the identical call runs at once, changed arguments are held, revoke holds again, a restart keeps grants', async () => {
+    const token = await mintToken(secret, { sub: 'carol', role: 'reviewer' });
+    const env = () => ({ ...process.env, HOLDGATE_URL: hg.review, HOLDGATE_TOKEN: token });
+    const jobId = demoJson(await mcp.client.callTool({ name: 'start_job', arguments: { duration_ms: 600000 } })).job_id;
+    const held = (id) => mcp.client.callTool({ name: 'cancel_job', arguments: { job_id: id } }, undefined, { timeout: 120000 });
+    const grantUses = async () => (await api(hg.review, token, 'GET', '/api/audit?type=grant.used')).json.events.length;
+    const noPending = async () => assert.deepEqual((await api(hg.review, token, 'GET', '/api/approvals?state=pending')).json.approvals, []);
+
+    const first = held(jobId);
+    const approval = await pendingFor(hg.review, token, 'cancel_job');
+    const out = await run(HOLDGATE_BIN, ['approve', approval.id, '--remember', '30m'], { env: env() });
+    assert.match(out.stdout, /Remembered as grt_/);
+    assert.notEqual((await first).isError, true);
+    const grants = JSON.parse((await run(HOLDGATE_BIN, ['grants', '--json'], { env: env() })).stdout);
+    assert.equal(grants.length, 1);
+
+    // Identical call: no approval, one grant use.
+    const again = await held(jobId);
+    assert.doesNotMatch(textOf(again), /apr_/);
+    await noPending();
+    assert.equal(await grantUses(), 1);
+
+    // Changed arguments: held.
+    const other = held('job_other');
+    const otherApproval = await pendingFor(hg.review, token, 'cancel_job');
+    assert.deepEqual(otherApproval.arguments, { job_id: 'job_other' });
+    await run(HOLDGATE_BIN, ['reject', otherApproval.id, '--reason', 'not this one'], { env: env() });
+    assert.equal((await other).isError, true);
+
+    // A restart keeps the grant.
+    await mcp.close();
+    await hg.stop();
+    hg = await startServe();
+    mcp = await connectHttp(hg.mcp);
+    await held(jobId);
+    await noPending();
+    assert.equal(await grantUses(), 2);
+
+    // Revoked: held again.
+    await run(HOLDGATE_BIN, ['revoke', grants[0].id], { env: env() });
+    await assert.rejects(run(HOLDGATE_BIN, ['revoke', grants[0].id], { env: env() }), (e) => e.code === 4);
+    const third = held(jobId);
+    const thirdApproval = await pendingFor(hg.review, token, 'cancel_job');
+    await run(HOLDGATE_BIN, ['reject', thirdApproval.id, '--reason', 'revoked'], { env: env() });
+    assert.match(textOf(await third), /revoked/);
+    assert.equal(await grantUses(), 2);
   });
 });
 

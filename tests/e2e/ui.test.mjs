@@ -11,8 +11,12 @@
 //   - argument editing with a diff (editable rule), votes and who may still decide (quorum of two),
 //     history and audit review (filters, paging, verify, export), a lost connection;
 //   - the UI files carry no inline code and are served under the strict CSP;
+//   - remembered approvals: made in the approve dialog (the identical call then runs at once),
+//     listed and revoked on the Grants page (the call is held again); the admin's "what if" box;
+//     integers beyond 2^53 shown and edited exactly;
 //   - screenshots of sign-in, queue, detail, dialogs, history and audit in
-//     tests/e2e/output/ui-screens/ (a failing test leaves FAILED-*.png there).
+//     tests/e2e/output/ui-screens/ (a failing test leaves FAILED-*.png there); the README's
+//     screenshots of the new states are copied to docs/screenshots/.
 // Waiting is always on a condition (playwright's waitFor / waitForFunction, lib waitFor), never a
 // fixed sleep.
 import { after, before, describe, it } from 'node:test';
@@ -741,6 +745,9 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     await hg.stop();
     await page.locator('#banner', { hasText: 'Live updates paused' }).waitFor({ timeout: 15000 });
     assert.equal(await page.locator('#conn').getAttribute('data-state'), 'reconnecting');
+    // Never "All clear" beside the offline banner: an empty queue is not known to be empty.
+    assert.equal(await page.locator('.empty-title', { hasText: 'All clear' }).count(), 0);
+    assert.equal(await page.locator('.empty-title', { hasText: 'Nothing is waiting for you' }).count(), 0);
     await screenshot(page, 'connection-lost');
 
     hg = await startServer(`127.0.0.1:${reviewPort}`);
@@ -758,6 +765,222 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.locator('.detail-tool', { hasText: 'check_job_status' }).waitFor();
     await screenshot(page, 'queue-dark');
+    assertClean(page);
+  });
+});
+
+// ---- remembered approvals, the what-if box, exact big integers -----------------------------------
+
+const DOCS_SCREEN_DIR = path.join(REPO_ROOT, 'docs', 'screenshots');
+
+// The README's screenshots: written to docs/screenshots/ (committed) as well as output/.
+async function docsScreenshot(page, name) {
+  const file = await screenshot(page, name);
+  fs.mkdirSync(DOCS_SCREEN_DIR, { recursive: true });
+  fs.copyFileSync(file, path.join(DOCS_SCREEN_DIR, `${name}.png`));
+}
+
+// A raw MCP session over fetch, so a tools/call can carry integers JavaScript numbers cannot hold.
+async function rawMcpSession(mcpUrl) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+  const init = await fetch(mcpUrl, {
+    method: 'POST', headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-bigint', version: '1' } } }),
+  });
+  const sid = init.headers.get('mcp-session-id');
+  const initText = await init.text();
+  assert.ok(sid, 'a session id');
+  const version = /"protocolVersion"\s*:\s*"([^"]+)"/.exec(initText)?.[1] ?? '2025-06-18';
+  const sessionHeaders = { ...headers, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': version };
+  const note = await fetch(mcpUrl, { method: 'POST', headers: sessionHeaders,
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  await note.text();
+  // `body` is sent as written (a string), digits and all.
+  return { post: (body) => fetch(mcpUrl, { method: 'POST', headers: sessionHeaders, body }) };
+}
+
+describe('remembered approvals, the policy what-if box and exact big integers', { timeout: 180000 }, () => {
+  let hg;
+  let outDir;
+  let browser;
+  let secret;
+  let alice;
+  let root;
+  let agent;
+  const calls = [];
+
+  const policy = {
+    version: '1',
+    default: 'allow',
+    tools: {
+      slow_echo: {
+        action: 'require_approval',
+        reason: 'Echoes reach the ops channel; a reviewer checks the text first.',
+        risk: { category: 'Write', level: 'high' },
+        approval: { editable: true, timeout: '15m', remember: { max: '1h' } },
+      },
+      cancel_job: {
+        action: 'require_approval',
+        reason: 'Cancelling a job cannot be undone.',
+        risk: { category: 'Destructive', level: 'critical' },
+        approval: { timeout: '20m' },
+      },
+    },
+  };
+
+  before(async () => {
+    outDir = makeOutputDir('ui-grants');
+    fs.writeFileSync(path.join(outDir, 'grants-policy.json'), JSON.stringify(policy, null, 2));
+    secret = newJwtSecret();
+    hg = await startHoldgateServe({
+      name: 'ui-grants', outDir, upstreamCmd: demoStdioCommand({ name: 'ui-grants-upstream', outDir }).commandLine,
+      policy: path.join(outDir, 'grants-policy.json'), db: path.join(outDir, 'holdgate.db'),
+      env: { HOLDGATE_JWT_SECRET: secret },
+    });
+    alice = await mintToken(secret, { sub: 'alice', role: 'reviewer' });
+    root = await mintToken(secret, { sub: 'root', role: 'admin' });
+    agent = await connectHttp(hg.mcp, { name: 'ui-grants-agent' });
+    browser = await launchChromium(outDir);
+  });
+
+  after(async () => {
+    if (hg && alice) await rejectAllPending(hg.review, alice).catch(() => {});
+    await Promise.allSettled(calls);
+    await browser?.close();
+    await agent?.close().catch(() => {});
+    await hg?.stop();
+  });
+
+  uiTest('a remembered approval made in the dialog lets the identical call run; revoked on the page, it is held again', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const args = { message: 'Deploy note for #ops', delay_ms: 0 };
+    const first = heldCall(agent.client, 'slow_echo', args);
+    calls.push(first.catch(() => {}));
+    await page.locator('.qitem', { hasText: 'slow_echo' }).waitFor({ timeout: 10000 });
+    await page.locator('.detail-tool', { hasText: 'slow_echo' }).waitFor();
+    // The rule's reason is shown with the approval.
+    await page.locator('.rule-reason', { hasText: 'a reviewer checks the text first' }).waitFor();
+
+    await page.keyboard.press('a');
+    await page.locator('#approve-dialog[open]').waitFor();
+    assert.ok(await page.locator('#approve-remember').isVisible(), 'the rule allows remembering');
+    assert.ok(await page.locator('#remember-any-wrap').isHidden(), 'identical arguments only');
+    await page.locator('#remember-on').check();
+    await page.locator('#remember-for').selectOption('30m');
+    await docsScreenshot(page, 'approve-remember');
+    await page.locator('#approve-submit').click();
+    const result = await first;
+    assert.ok(!result.isError, textOf(result));
+
+    // The grant exists; the identical call runs at once, without a new approval.
+    const grants = (await api(hg.review, alice, 'GET', '/api/grants')).body.grants;
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0].created_by, 'alice');
+    assert.equal(grants[0].arguments, 'same');
+    const again = await agent.client.callTool({ name: 'slow_echo', arguments: args });
+    assert.ok(!again.isError, textOf(again));
+    assert.deepEqual(await pendingApprovals(hg.review, alice), []);
+    assert.equal((await api(hg.review, alice, 'GET', '/api/audit?type=grant.used')).body.events.length, 1);
+
+    // Changed arguments are held.
+    const changed = heldCall(agent.client, 'slow_echo', { ...args, message: 'Another note' });
+    calls.push(changed.catch(() => {}));
+    await waitForPending(hg.review, alice, (a) => a.arguments.message === 'Another note', 'the changed call held');
+    await rejectAllPending(hg.review, alice);
+
+    // The Grants page lists it; Revoke ends it.
+    await page.locator('#tab-grants').click();
+    const row = page.locator('.grants-table tbody tr', { hasText: 'slow_echo' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /alice/);
+    await docsScreenshot(page, 'grants');
+    await row.locator('button', { hasText: 'Revoke' }).click();
+    await page.locator('#grants-body .empty-title', { hasText: 'No remembered approvals' }).waitFor();
+    const revoked = (await api(hg.review, alice, 'GET', '/api/grants?all=1')).body.grants[0];
+    assert.equal(revoked.state, 'revoked');
+    assert.equal(revoked.revoked_by, 'alice');
+
+    // Held again.
+    const held = heldCall(agent.client, 'slow_echo', args);
+    calls.push(held.catch(() => {}));
+    await waitForPending(hg.review, alice, (a) => a.arguments.message === args.message, 'the identical call held again');
+    await rejectAllPending(hg.review, alice);
+    assertClean(page);
+  });
+
+  uiTest('the admin’s what-if box says what the policy would do; reviewers have no Policy tab', async (t) => {
+    const reviewerPage = await openSignedIn(browser.context, hg.review, alice);
+    assert.ok(await reviewerPage.locator('#tab-policy').isHidden());
+    await reviewerPage.close();
+
+    const page = await openSignedIn(browser.context, hg.review, root, '#/policy');
+    t.after(() => page.close());
+    await page.locator('#tab-policy').click();
+    await page.locator('#policy-info', { hasText: 'Active policy' }).waitFor();
+    await page.locator('#whatif-tool').fill('cancel_job');
+    await page.locator('#whatif-arguments').fill('{"job_id": "job_7f3a9c"}');
+    await page.locator('#whatif-principal').fill('ml-agent');
+    await page.locator('#whatif-submit').click();
+    await page.locator('#whatif-result [data-action="hold"]', { hasText: 'Held for approval' }).waitFor();
+    await page.locator('.whatif-reason', { hasText: 'Cancelling a job cannot be undone.' }).waitFor();
+    await page.locator('#whatif-result', { hasText: 'not rememberable' }).waitFor();
+    await docsScreenshot(page, 'policy-what-if');
+
+    await page.locator('#whatif-tool').fill('list_jobs');
+    await page.locator('#whatif-arguments').fill('');
+    await page.locator('#whatif-submit').click();
+    await page.locator('#whatif-result [data-action="allow"]').waitFor();
+    // Bad JSON is caught on the page.
+    await page.locator('#whatif-arguments').fill('{nope');
+    await page.locator('#whatif-submit').click();
+    await page.locator('#whatif-result .form-error', { hasText: 'not valid JSON' }).waitFor();
+    // Checks are audited.
+    const checked = (await api(hg.review, root, 'GET', '/api/audit?type=policy.checked')).body.events;
+    assert.equal(checked.length, 2);
+    assertClean(page);
+  });
+
+  uiTest('integers beyond 2^53 are shown and edited exactly', async (t) => {
+    const page = await openSignedIn(browser.context, hg.review, alice);
+    t.after(() => page.close());
+    const raw = await rawMcpSession(hg.mcp);
+    // 2^53 + 1 and a 64-bit id: JSON.parse would turn them into ...992 and ...000.
+    const pendingCall = raw.post('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow_echo",' +
+      '"arguments":{"message":"bigint","delay_ms":0,"ref":9007199254740993,"ids":[12345678901234567891]}}}');
+    calls.push(pendingCall.then((r) => r.text()).catch(() => {}));
+    const held = await waitForPending(hg.review, alice, (a) => a.arguments.message === 'bigint', 'the big-integer call');
+    await page.locator('.qitem', { hasText: 'bigint' }).click();
+    await page.locator('.detail-tool', { hasText: 'slow_echo' }).waitFor();
+    const shown = await page.locator('.json-args').innerText();
+    assert.match(shown, /9007199254740993/);
+    assert.match(shown, /12345678901234567891/);
+    assert.doesNotMatch(shown, /9007199254740992/);
+
+    // Edit only the message; the big integers must reach holdgate digit for digit.
+    await page.keyboard.press('e');
+    const editor = page.locator('#args-editor');
+    await editor.waitFor();
+    const text = await editor.inputValue();
+    assert.match(text, /9007199254740993/);
+    await editor.fill(text.replace('"bigint"', '"bigint edited"').replace('9007199254740993', '9007199254740995'));
+    await page.locator('.editor-diff .d-add', { hasText: '9007199254740995' }).waitFor();
+    await docsScreenshot(page, 'bigint-edit');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('a');
+    await page.locator('#approve-dialog[open]').waitFor();
+    assert.ok(await page.locator('#approve-remember').isHidden(), 'an edited approval is not rememberable');
+    await page.locator('#approve-submit').click();
+    await page.locator('#approve-dialog').waitFor({ state: 'hidden' });
+
+    // The stored edit, read as text (not through JSON.parse).
+    const res = await fetch(new URL(`/api/approvals/${held.id}`, hg.review), { headers: { Authorization: `Bearer ${alice}` } });
+    const body = await res.text();
+    const edited = body.slice(body.indexOf('"edited_arguments"'));
+    assert.match(edited, /"ref":9007199254740995/);
+    assert.match(edited, /"ids":\[12345678901234567891\]/);
+    assert.match(edited, /"message":"bigint edited"/);
     assertClean(page);
   });
 });

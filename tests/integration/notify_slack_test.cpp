@@ -514,5 +514,60 @@ TEST_CASE("slack: a body over the listener's limit is refused with 413, nothing 
   CHECK(s.env.store->Get(created->id)->votes.empty());
 }
 
+TEST_CASE("slack: with a bot token a decision from anywhere updates the posted card in place", "[notify][slack]") {
+  Receiver api;  // a fake Slack Web API
+  api.SetDefault(200, "{\"ok\":true,\"channel\":\"C0123\",\"ts\":\"1700000000.000100\"}");
+  NotifyEnv env(Json{{"slack", {{"bot_token", "xoxb-test-token"}, {"channel", "#default"},
+                                {"api_url", api.Url("/api")}, {"signing_secret", kSigningSecret}}}});
+  store::Approval a = env.Create({"slack:#ml-approvals"});
+  CHECK(env.notifier->RunOnce().delivered == 1);
+  REQUIRE(api.Count() == 1);
+  CHECK(api.Hits()[0].path == "/api/chat.postMessage");
+
+  // Decided through the store as the API and the CLI do: the card is replaced, not reposted.
+  env.Decide(a.id, "alice", true);
+  env.notifier->RunOnce();
+  REQUIRE(api.Count() == 2);
+  const Hit update = api.Hits()[1];
+  CHECK(update.path == "/api/chat.update");
+  auto body = ParseJson(update.body);
+  REQUIRE(body.ok());
+  CHECK((*body)["channel"] == "C0123");
+  CHECK((*body)["ts"] == "1700000000.000100");
+  const std::string text = body->dump();
+  CHECK(text.find("holdgate_approve") == std::string::npos);  // no live buttons on a decided card
+  CHECK(text.find("holdgate_reject") == std::string::npos);
+  CHECK(text.find("alice") != std::string::npos);
+}
+
+TEST_CASE("slack: Approve with the card's Remember choice makes a grant", "[notify][slack][grants]") {
+  SlackEnv s;
+  store::NewApproval n;
+  n.principal = "agent-1";
+  n.tool = "cancel_job";
+  n.arguments = Json{{"job_id", "j-remember"}};
+  n.rule = "tools.cancel_job";
+  n.timeout_ms = 3'600'000;
+  n.remember_max_ms = 3'600'000;
+  n.notify = Json::array({"slack:#ml-approvals"});
+  auto a = s.env.store->CreatePending(n);
+  REQUIRE(a.ok());
+  CHECK(s.env.notifier->RunOnce().delivered == 1);
+  const Json card = s.PostedCard(a->id);
+  REQUIRE(card.dump().find("holdgate_remember_for") != std::string::npos);
+  Json click = SlackEnv::Click("U_ALICE", "holdgate_approve", a->id, s.NextResponseUrl(), "", card);
+  click["state"]["values"]["holdgate_remember"] = {
+      {"holdgate_remember_for", {{"type", "static_select"}, {"selected_option", {{"value", "30m"}}}}}};
+  auto res = s.Post(SlackEnv::FormBody(click));
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto grants = s.env.store->ListGrants();
+  REQUIRE(grants.ok());
+  REQUIRE(grants->size() == 1);
+  CHECK((*grants)[0].created_by == "alice");
+  CHECK((*grants)[0].created_via == "slack");
+  CHECK((*grants)[0].expires_at_ms - (*grants)[0].created_at_ms == 30 * 60'000);
+}
+
 }  // namespace
 }  // namespace holdgate::notifytest

@@ -99,6 +99,33 @@ TEST_CASE("cli: token mints verifiable HS256 tokens and refuses bad input", "[re
   r = Run({"token", "--sub", "carol", "--role", "auditor", "--config", cfg2});
   INFO(r.err);
   CHECK(r.code == 0);
+
+  // An explicit --config wins over HOLDGATE_JWT_SECRET.
+  setenv("HOLDGATE_JWT_SECRET", "another-secret-that-is-long-enough-0123456789", 1);
+  r = Run({"token", "--sub", "dora", "--role", "reviewer", "--config", cfg});
+  REQUIRE(r.code == 0);
+  CHECK((*v2)->Verify(r.out.substr(0, r.out.find('\n'))).ok());
+  unsetenv("HOLDGATE_JWT_SECRET");
+
+  // The page's hint, run as printed in the folder `holdgate serve` runs from: no flag, no
+  // environment; the secret is the data/reviewer-secret that serve generates there.
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir.File(""));
+  r = Run({"token", "--sub", "erin", "--role", "reviewer"});
+  std::filesystem::current_path(before);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  review::JwtConfig plain;
+  plain.hs256_secret = kSecret;
+  auto v3 = review::JwtVerifier::Create(plain);
+  REQUIRE(v3.ok());
+  CHECK((*v3)->Verify(r.out.substr(0, r.out.find('\n'))).subject == "erin");
+  // Elsewhere, with nothing to go on, it says where a secret can come from.
+  std::filesystem::current_path(std::filesystem::temp_directory_path());
+  r = Run({"token", "--sub", "erin", "--role", "reviewer"});
+  std::filesystem::current_path(before);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("data/reviewer-secret") != std::string::npos);
 }
 
 TEST_CASE("cli: list, show, approve, reject with exit codes", "[review][cli]") {

@@ -79,10 +79,11 @@ TEST_CASE("Slack card: documented Block Kit structure while pending", "[notify][
   const std::string all = AllText(msg);
   CHECK(all.find("critical (Destructive)") != std::string::npos);
   CHECK(all.find("0 of 2") != std::string::npos);
-  // Expiry: Slack date formatting with a fallback, and a countdown.
+  // Expiry: Slack date formatting with a fallback (each reader's own time zone); no relative
+  // countdown, which a posted card could not keep current.
   CHECK(all.find("<!date^" + std::to_string((kNow + 600'000) / 1000) + "^{date_short_pretty} {time}|") !=
         std::string::npos);
-  CHECK(all.find("(in 10m 0s)") != std::string::npos);
+  CHECK(all.find("(in 10m") == std::string::npos);
 
   const Json* input = FindBlock(msg, "input");
   REQUIRE(input != nullptr);
@@ -266,6 +267,45 @@ TEST_CASE("message ids are stable per (approval, event, target, n)", "[notify][p
   CHECK(a != MessageId("apr_2", "approval.created", "webhook:ops"));
   CHECK(MessageId("apr_1", "approval.reminder", "webhook:ops", 1) !=
         MessageId("apr_1", "approval.reminder", "webhook:ops", 2));
+}
+
+
+TEST_CASE("the card shows why the rule holds the call and offers Remember only where the rule allows it",
+          "[notify][slack]") {
+  store::Approval a;
+  a.id = "apr_0123456789ab0123456789abcdef012345";
+  a.tool = "cancel_job";
+  a.principal = "agent-1";
+  a.arguments = Json{{"job_id", 1}};
+  a.fingerprint = std::string(64, 'a');
+  a.rule = "tools.cancel_job";
+  a.rule_reason = "kills the job <now> & forever";
+  a.created_at_ms = 1'800'000'000'000;
+  a.expires_at_ms = a.created_at_ms + 600'000;
+  SlackRender r;
+  r.now_ms = a.created_at_ms;
+  r.event_type = "approval.created";
+  std::string all = SlackMessage(a, r).dump();
+  CHECK(all.find("*Why held*") != std::string::npos);
+  CHECK(all.find("kills the job &lt;now&gt; &amp; forever") != std::string::npos);  // escaped
+  CHECK(all.find(kSlackRememberAction) == std::string::npos);  // not rememberable: no choice
+
+  a.remember_max_ms = 60 * 60'000;
+  Json msg = SlackMessage(a, r);
+  const Json* remember = nullptr;
+  for (const auto& b : msg["blocks"]) {
+    if (b.value("block_id", "") == kSlackRememberBlock) remember = &b;
+  }
+  REQUIRE(remember != nullptr);
+  const Json& options = (*remember)["element"]["options"];
+  CHECK((*remember)["element"]["action_id"] == kSlackRememberAction);
+  CHECK(options.front()["value"] == "no");
+  CHECK((*remember)["element"]["initial_option"]["value"] == "no");
+  CHECK(options.back()["value"] == "1h");  // the rule's cap is the longest choice
+  for (const auto& o : options) CHECK(o["value"] != "4h");
+
+  a.approvers_needed = 2;  // a quorum cannot be remembered by one reviewer
+  CHECK(SlackMessage(a, r).dump().find(kSlackRememberAction) == std::string::npos);
 }
 
 }  // namespace

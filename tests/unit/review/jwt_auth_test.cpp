@@ -1,6 +1,10 @@
 #include "review/jwt_auth.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include "review/jwk.h"
 #include "support/fake_clock.h"
@@ -415,6 +419,65 @@ TEST_CASE("base64url round trip and strictness", "[review][jwt]") {
   CHECK_FALSE(Base64UrlDecode("ab=", &out));
   CHECK_FALSE(Base64UrlDecode("a+b/", &out));
   CHECK_FALSE(Base64UrlDecode("a", &out));
+}
+
+}  // namespace holdgate::review
+
+namespace holdgate::review {
+namespace {
+
+// Writes `keys` as the JWKS file at `path`.
+void WriteJwks(const std::string& path, const Json& keys) {
+  std::ofstream out(path, std::ios::trunc);
+  out << Json{{"keys", keys}}.dump();
+}
+
+}  // namespace
+
+TEST_CASE("jwks_file is re-read on an unknown kid and on its refresh period", "[review][jwt][jwks]") {
+  char dir_template[] = "/tmp/hg_jwks_XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string file = std::string(dir_template) + "/jwks.json";
+  Json k1 = Rsa().jwk;
+  k1["kid"] = "k1";
+  Json k2 = Rsa2().jwk;
+  k2["kid"] = "k2";
+  WriteJwks(file, Json::array({k1}));
+  auto parsed = ParseJwtConfig(Json{{"jwks_file", file}, {"jwks_refresh", "5m"}});
+  REQUIRE(parsed.ok());
+  CHECK(parsed->jwks_file == file);
+  CHECK(parsed->jwks_refresh_ms == 5 * 60'000);
+  testing::FakeClock clock(SystemClock::Instance().NowMs());
+  auto v = MakeVerifier(*parsed, &clock);
+  CHECK(v->key_count() == 1);
+  Json h2 = Hdr("RS256");
+  h2["kid"] = "k2";
+  const std::string by_k2 = HandSign(h2, Claims(7200), "RS256", Rsa2().private_pem);
+
+  // The provider rotates k2 in: the first token naming it makes the verifier re-read the file.
+  CHECK(v->Verify(by_k2).why == "unknown kid");
+  WriteJwks(file, Json::array({k1, k2}));
+  CHECK(v->Verify(by_k2).status == S::kInvalid);  // re-read at most every 10 s: still unknown
+  clock.Advance(10'000);
+  CHECK(v->Verify(by_k2).status == S::kOk);
+  CHECK(v->key_count() == 2);
+
+  // k1 is retired: dropped at the next refresh period, without any unknown kid.
+  WriteJwks(file, Json::array({k2}));
+  Json h1 = Hdr("RS256");
+  h1["kid"] = "k1";
+  const std::string by_k1 = HandSign(h1, Claims(7200), "RS256", Rsa().private_pem);
+  CHECK(v->Verify(by_k1).status == S::kOk);
+  clock.Advance(5 * 60'000);
+  CHECK(v->Verify(by_k1).status == S::kInvalid);
+  CHECK(v->key_count() == 1);
+
+  // A broken file keeps the keys read before.
+  { std::ofstream(file, std::ios::trunc) << "{not json"; }
+  clock.Advance(5 * 60'000);
+  CHECK(v->Verify(by_k2).status == S::kOk);
+  std::remove(file.c_str());
+  ::rmdir(dir_template);
 }
 
 }  // namespace holdgate::review

@@ -1,0 +1,98 @@
+// Policy (admins): the active policy's hash and when it was loaded (GET /api/policy), a "what if"
+// box that asks what the policy would do with a call (POST /api/policy/check: nothing is held,
+// counted or run; the check is audited), and a reload (POST /api/policy/reload).
+import { $, h, replace } from './dom.js';
+import { when } from './format.js';
+import { parseExact } from './json-exact.js';
+import { jsonBlock } from './json-view.js';
+
+const ACTIONS = {
+  allow: ['ok', 'Allowed: it runs at once'],
+  deny: ['bad', 'Denied: the agent gets the reason'],
+  hide: ['bad', 'Hidden: the agent is told the tool does not exist'],
+  hold: ['warn', 'Held for approval'],
+};
+
+export class PolicyView {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.info = $('#policy-info');
+    this.form = $('#whatif-form');
+    this.result = $('#whatif-result');
+    this.form.addEventListener('submit', (e) => { e.preventDefault(); this.check(); });
+    $('#policy-reload').addEventListener('click', () => this.reload());
+  }
+
+  activate() {
+    this.load();
+  }
+
+  reset() {
+    replace(this.info);
+    replace(this.result);
+  }
+
+  async load() {
+    try {
+      const p = await this.ctx.api.get('/api/policy');
+      replace(this.info,
+        h('span', null, 'Active policy ', h('code', { title: p.hash }, String(p.hash).slice(0, 12))),
+        h('span', { class: 'muted' }, ` · loaded ${when(p.loaded_at)} by ${p.loaded_by} (${p.trigger}) from `),
+        h('code', null, p.path));
+    } catch (e) {
+      if (e.status !== 401) replace(this.info, h('span', { class: 'muted' }, e.message));
+    }
+  }
+
+  async check() {
+    const f = new FormData(this.form);
+    const body = { tool: String(f.get('tool') ?? '').trim() };
+    const argsText = String(f.get('arguments') ?? '').trim();
+    const principal = String(f.get('principal') ?? '').trim();
+    if (!body.tool) { this.show(h('p', { class: 'form-error' }, 'Name a tool.')); return; }
+    if (argsText) {
+      try {
+        body.arguments = parseExact(argsText);
+      } catch (e) {
+        this.show(h('p', { class: 'form-error' }, `Arguments are not valid JSON: ${e.message}`));
+        return;
+      }
+      if (!body.arguments || typeof body.arguments !== 'object' || Array.isArray(body.arguments)) {
+        this.show(h('p', { class: 'form-error' }, 'Arguments must be a JSON object.'));
+        return;
+      }
+    }
+    if (principal) body.principal = principal;
+    try {
+      const v = await this.ctx.api.post('/api/policy/check', body);
+      const [tone, label] = ACTIONS[v.action] ?? ['info', v.action];
+      this.show(
+        h('div', { class: `status-banner tone-${tone}`, 'data-action': v.action },
+          h('strong', null, label), h('span', { class: 'muted' }, ` · rule ${v.rule || '—'}`)),
+        v.reason ? h('p', { class: 'whatif-reason' }, v.reason) : null,
+        v.grant ? h('p', { class: 'notice notice-info whatif-grant' },
+          `But grant ${v.grant.id} by ${v.grant.created_by} covers this call until ${when(v.grant.expires_at)}: it would run at once.`) : null,
+        v.approval ? h('p', { class: 'muted' },
+          `${v.approval.approvers} approver(s), expires after ${v.approval.timeout}, `,
+          v.approval.remember ? `rememberable for up to ${v.approval.remember.max}` : 'not rememberable') : null,
+        h('details', null, h('summary', null, 'Full answer'), jsonBlock(v)));
+    } catch (e) {
+      if (e.status !== 401) this.show(h('p', { class: 'form-error' }, e.message));
+    }
+  }
+
+  show(...children) {
+    replace(this.result, ...children);
+    this.result.hidden = false;
+  }
+
+  async reload() {
+    try {
+      const p = await this.ctx.api.post('/api/policy/reload', {});
+      this.ctx.toast(`Policy reloaded (${String(p.hash).slice(0, 12)}).`, 'ok');
+    } catch (e) {
+      if (e.status !== 401) this.ctx.toast(`Reload refused: ${e.message}`, 'error', 15000);
+    }
+    this.load();
+  }
+}
