@@ -102,7 +102,7 @@ class StdioUpstream final : public Upstream {
     Status s = Spawn();
     if (!s.ok()) return s;
     auto send = [this](const Json& req, std::shared_ptr<ReplyHandler> h) { Send(req, std::move(h)); };
-    Result<Json> init = Initialize(send, options_.client_capabilities, kInitializeTimeoutMs);
+    Result<Json> init = Initialize(send, options_, kInitializeTimeoutMs);
     if (!init.ok()) {
       KillChild();
       JoinReaders();

@@ -39,6 +39,10 @@ struct Options {
   std::string command;              // stdio: shell-split command line of the child
   std::string url;                  // http: Streamable HTTP endpoint
   Json client_capabilities = Json::object();  // what holdgate declares in its own initialize
+  // The initialize sent upstream: clientInfo (null = holdgate's own) and protocolVersion ("" =
+  // the latest holdgate speaks). A per-agent session carries the agent's own values here.
+  Json client_info;
+  std::string protocol_version;
   // 0 = none. A request not answered this long after it was sent gets a kRequestTimeout error
   // ("upstream did not answer within …; the call may or may not have run; not re-run"), is
   // cancelled upstream (notifications/cancelled; over HTTP its exchange is cut too), and a late

@@ -1,0 +1,239 @@
+// Transparent pass-through (issue 16): with upstream.sessions "per_agent" every agent session gets
+// an upstream session of its own, initialized with the agent's own clientInfo, capabilities and
+// protocol version, so an agent sees through holdgate what it would see directly.
+//   1. tools/list, prompts/list, resources/list through holdgate equal what the same SDK client,
+//      declaring no, some and all capabilities, gets directly: server-everything over HTTP and over
+//      stdio, the demo upstream over HTTP and over stdio;
+//   2. the upstream sees the agent's own clientInfo and capabilities (asking-server's whoami);
+//   3. the conformance suite's server→client scenarios (sampling, elicitation, SEP-1034 defaults,
+//      SEP-1330 enums) pass through holdgate as they pass directly, all four run at once (several
+//      sessions open) against an HTTP and a stdio upstream;
+//   4. two agents sampling at once each get their own request and their own answer back;
+//   5. closing the agent session closes its upstream session (the stdio child exits).
+// Real parts only: the SDK client, server-everything, the demo upstream, asking-server (an SDK
+// server written for these tests), holdgate serve on loopback ports.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  E2E_DIR, EVERYTHING_TOOL_COUNT_BASIC, connectHttp, connectStdio, demoStdioCommand, everythingStdioCommand,
+  freePort, listAllTools, makeOutputDir, runConformanceServer, startDemoHttp, startEverythingHttp, startHoldgateServe,
+  startProcess, textOf, waitFor, waitForPort,
+} from './lib/index.mjs';
+
+const ASKING_SERVER_JS = path.join(E2E_DIR, 'lib', 'asking-server.mjs');
+const CAPABILITY_SETS = {
+  none: {},
+  some: { sampling: {} },
+  all: { sampling: {}, roots: { listChanged: true }, elicitation: {} },
+};
+// server-everything adds one tool per declared capability among these three.
+const everythingToolCount = (caps) =>
+  EVERYTHING_TOOL_COUNT_BASIC + ['sampling', 'roots', 'elicitation'].filter((c) => c in caps).length;
+
+async function startAskingServerHttp(name) {
+  const port = await freePort();
+  const proc = startProcess(name, process.execPath, [ASKING_SERVER_JS, 'http', String(port)], { outDir: makeOutputDir(name) });
+  await waitForPort(port, { proc });
+  return { url: `http://127.0.0.1:${port}/mcp`, stop: () => proc.stop() };
+}
+const askingServerCommandLine = () => `${process.execPath} ${ASKING_SERVER_JS} stdio`;
+
+// Live child processes of `pid` (any of its threads may have forked one).
+function childPids(pid) {
+  const pids = [];
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      pids.push(...fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean));
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return pids;
+}
+
+// What a client sees of the three lists; an error (the demo has no prompts or resources) is kept
+// as its code and message, so "refused the same way" compares equal too.
+async function lists(client, { toolCount } = {}) {
+  const attempt = async (fn) => {
+    try { return await fn(); } catch (e) { return { error: { code: e.code, message: e.message } }; }
+  };
+  let tools;
+  if (toolCount !== undefined) {
+    // server-everything registers capability-dependent tools once initialized; wait for them.
+    await waitFor(async () => (tools = (await listAllTools(client)).tools).length >= toolCount,
+      { timeoutMs: 5000, what: `${toolCount} tools (got ${tools?.length})` });
+  } else {
+    tools = (await listAllTools(client)).tools;
+  }
+  return {
+    tools,
+    prompts: await attempt(() => client.listPrompts()),
+    resources: await attempt(() => client.listResources()),
+  };
+}
+
+// Opens a client with `caps` to `target` ({ url } or { command, args }) and returns its lists.
+async function listsOf(target, caps, options) {
+  const conn = target.url
+    ? await connectHttp(target.url, { capabilities: caps })
+    : await connectStdio(target.command, target.args, { capabilities: caps });
+  try {
+    return await lists(conn.client, options);
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+describe('per-agent upstream sessions: lists equal direct for none/some/all capabilities', { timeout: 180000 }, () => {
+  const cleanup = [];
+  const rigs = {};  // label -> { direct: {url}|{command,args}, holdgate: url, everything: bool }
+
+  before(async () => {
+    const everything = await startEverythingHttp({ name: 'tr-everything-http' });
+    cleanup.push(() => everything.stop());
+    const evStdio = everythingStdioCommand();
+    const demo = await startDemoHttp({ name: 'tr-demo-http', pageSize: 3, extraTools: 2 });
+    cleanup.push(() => demo.stop());
+    const demoStdio = demoStdioCommand({ name: 'tr-demo-stdio', pageSize: 3, extraTools: 2 });
+    const serve = async (name, upstream) => {
+      const hg = await startHoldgateServe({ name, ...upstream, extraArgs: ['--upstream-sessions', 'per_agent'] });
+      cleanup.push(() => hg.stop());
+      return hg.mcp;
+    };
+    rigs['server-everything over HTTP'] = {
+      direct: { url: everything.url }, holdgate: await serve('tr-hg-everything-http', { upstreamUrl: everything.url }), everything: true,
+    };
+    rigs['server-everything over stdio'] = {
+      direct: { command: evStdio.command, args: evStdio.args },
+      holdgate: await serve('tr-hg-everything-stdio', { upstreamCmd: evStdio.commandLine }), everything: true,
+    };
+    rigs['the demo upstream over HTTP'] = {
+      direct: { url: demo.url }, holdgate: await serve('tr-hg-demo-http', { upstreamUrl: demo.url }),
+    };
+    rigs['the demo upstream over stdio'] = {
+      direct: { command: demoStdio.command, args: demoStdio.args },
+      holdgate: await serve('tr-hg-demo-stdio', { upstreamCmd: demoStdio.commandLine }),
+    };
+  });
+  after(async () => {
+    for (const stop of cleanup.reverse()) await stop();
+  });
+
+  for (const label of ['server-everything over HTTP', 'server-everything over stdio', 'the demo upstream over HTTP',
+    'the demo upstream over stdio']) {
+    for (const [capsName, caps] of Object.entries(CAPABILITY_SETS)) {
+      it(`${label}, client declaring ${capsName} capabilities`, async () => {
+        const rig = rigs[label];
+        const options = rig.everything ? { toolCount: everythingToolCount(caps) } : {};
+        const direct = await listsOf(rig.direct, caps, options);
+        const via = await listsOf({ url: rig.holdgate }, caps, options);
+        if (rig.everything) assert.equal(direct.tools.length, everythingToolCount(caps), 'the direct baseline');
+        assert.deepEqual(via.tools.map((t) => t.name).sort(), direct.tools.map((t) => t.name).sort(), 'tool names');
+        assert.deepEqual(via, direct);
+      });
+    }
+  }
+});
+
+describe('per-agent upstream sessions: server→client requests', { timeout: 240000 }, () => {
+  const cleanup = [];
+  let asking;
+  const holdgates = {};  // upstream transport -> holdgate serve
+
+  before(async () => {
+    asking = await startAskingServerHttp('tr-asking-http');
+    cleanup.push(() => asking.stop());
+    holdgates.http = await startHoldgateServe({ name: 'tr-hg-asking-http', upstreamUrl: asking.url });
+    cleanup.push(() => holdgates.http.stop());
+    holdgates.stdio = await startHoldgateServe({
+      name: 'tr-hg-asking-stdio', upstreamCmd: askingServerCommandLine(), extraArgs: ['--upstream-sessions', 'per_agent'],
+    });
+    cleanup.push(() => holdgates.stdio.stop());
+  });
+  after(async () => {
+    for (const stop of cleanup.reverse()) await stop();
+  });
+
+  for (const upstream of ['http', 'stdio']) {
+    it(`${upstream} upstream: it sees the agent's own clientInfo and capabilities`, async (t) => {
+      for (const [capsName, caps] of Object.entries(CAPABILITY_SETS)) {
+        const conn = await connectHttp(holdgates[upstream].mcp, { capabilities: caps, name: `agent-${capsName}` });
+        t.after(() => conn.close().catch(() => {}));
+        const seen = JSON.parse(textOf(await conn.client.callTool({ name: 'whoami', arguments: {} })));
+        assert.deepEqual(seen, { clientInfo: { name: `agent-${capsName}`, version: '0.0.0' }, capabilities: caps });
+      }
+    });
+
+    it(`${upstream} upstream: two agents sampling at once each get their own request`, async (t) => {
+      const agents = [];
+      for (const who of ['A', 'B']) {
+        const conn = await connectHttp(holdgates[upstream].mcp, { capabilities: { sampling: {} } });
+        t.after(() => conn.close().catch(() => {}));
+        const agent = { who, client: conn.client, saw: [], release: null };
+        // Each agent holds its sampling request open until both have one: they really overlap.
+        agent.answered = new Promise((resolve) => { agent.release = resolve; });
+        conn.client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+          agent.saw.push(request.params.messages[0].content.text);
+          await agent.answered;
+          return { model: 'e2e', role: 'assistant', content: { type: 'text', text: `reply from agent ${who}` } };
+        });
+        agents.push(agent);
+      }
+      const calls = agents.map((a) => a.client.callTool({ name: 'ask-sampling', arguments: { prompt: `prompt of agent ${a.who}` } }));
+      await waitFor(() => agents.every((a) => a.saw.length > 0), { timeoutMs: 10000, what: 'both agents to be asked' });
+      for (const a of agents) a.release();
+      const results = await Promise.all(calls);
+      agents.forEach((a, i) => {
+        assert.deepEqual(a.saw, [`prompt of agent ${a.who}`], `agent ${a.who} saw only its own request`);
+        assert.equal(results[i].isError, undefined, JSON.stringify(results[i]));
+        assert.equal(textOf(results[i]), `LLM response: reply from agent ${a.who}`);
+      });
+    });
+  }
+
+  it('conformance: the sampling and elicitation scenarios pass through holdgate as directly, all at once', async (t) => {
+    const scenarios = ['tools-call-sampling', 'tools-call-elicitation', 'elicitation-sep1034-defaults', 'elicitation-sep1330-enums'];
+    // Bystanders: sessions open on each holdgate during the runs, declaring every capability.
+    for (const hg of Object.values(holdgates)) {
+      for (let i = 0; i < 2; i++) {
+        const conn = await connectHttp(hg.mcp, { capabilities: CAPABILITY_SETS.all });
+        t.after(() => conn.close().catch(() => {}));
+        conn.client.setRequestHandler(CreateMessageRequestSchema, async () => {
+          throw new Error('a bystander was asked to sample');
+        });
+      }
+    }
+    const targets = { direct: asking.url, 'holdgate, HTTP upstream': holdgates.http.mcp, 'holdgate, stdio upstream': holdgates.stdio.mcp };
+    const runs = await Promise.all(Object.entries(targets).flatMap(([label, url]) => scenarios.map(async (scenario) => ({
+      label, scenario, run: await runConformanceServer(url, { scenario, name: `tr-conf-${label.replace(/\W+/g, '-')}-${scenario}`, timeoutMs: 90000 }),
+    }))));
+    for (const { label, scenario, run } of runs) {
+      const result = run.scenarios[scenario];
+      assert.ok(result, `${label}: ${scenario} ran (log ${run.logFile})`);
+      assert.deepEqual(result.failures, [], `${label}: ${scenario}`);
+      assert.ok(result.passed > 0 && result.warnings === 0, `${label}: ${scenario}: ${JSON.stringify(result)}`);
+      assert.equal(run.exitCode, 0, `${label}: ${scenario} exit code (log ${run.logFile})`);
+    }
+  });
+});
+
+describe('per-agent upstream sessions: lifetime', { timeout: 60000 }, () => {
+  it('stdio upstream: a child per agent session, ended when the agent session ends', async (t) => {
+    const hg = await startHoldgateServe({
+      name: 'tr-hg-lifetime', upstreamCmd: askingServerCommandLine(), extraArgs: ['--upstream-sessions', 'per_agent'],
+    });
+    t.after(() => hg.stop());
+    const children = () => childPids(hg.proc.pid).length;
+    const shared = children();  // the shared session (older agents, readiness)
+    assert.equal(shared, 1);
+    const a = await connectHttp(hg.mcp);
+    const b = await connectHttp(hg.mcp);
+    t.after(() => b.close().catch(() => {}));
+    assert.equal(children(), shared + 2, 'one child per agent session');
+    await a.close();  // DELETE ends the session
+    await waitFor(() => children() === shared + 1, { timeoutMs: 10000, what: "the closed session's child to exit" });
+    const { tools } = await b.client.listTools();
+    assert.ok(tools.some((tool) => tool.name === 'whoami'), 'the other agent is still served');
+  });
+});
