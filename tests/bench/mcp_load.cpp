@@ -370,6 +370,13 @@ Json PassEverything(const Options& o, size_t sessions, int64_t calls, int rounds
                     true);
 }
 
+void ReportError(const std::string& what, const Json& j) {
+  if (j.contains("error")) {
+    Print("\n### " + what + "\n\nnot measured: " + j["error"].get<std::string>() + "\n");
+    Check(false, what + ": " + j["error"].get<std::string>());
+  }
+}
+
 // ---- upstream sessions (issue 16) ---------------------------------------------------------------
 
 // Resident memory of `pids`, summed (MiB).
@@ -510,12 +517,6 @@ void ScenarioSessions(const Options& o, size_t sessions, int64_t calls, int roun
   g_results["sessions"] = Json{{"pair", pair}, {"memory", rows}};
 }
 
-void ReportError(const std::string& what, const Json& j) {
-  if (j.contains("error")) {
-    Print("\n### " + what + "\n\nnot measured: " + j["error"].get<std::string>() + "\n");
-    Check(false, what + ": " + j["error"].get<std::string>());
-  }
-}
 
 void ScenarioPassthrough(const Options& o) {
   Print("\n## pass-through (" + std::to_string(o.sessions) + " sessions, " + std::to_string(o.rounds) + " rounds × " +

@@ -156,12 +156,20 @@ describe('per-agent upstream sessions: server→client requests', { timeout: 240
   });
 
   for (const upstream of ['http', 'stdio']) {
-    it(`${upstream} upstream: it sees the agent's own clientInfo and capabilities`, async (t) => {
-      for (const [capsName, caps] of Object.entries(CAPABILITY_SETS)) {
-        const conn = await connectHttp(holdgates[upstream].mcp, { capabilities: caps, name: `agent-${capsName}` });
+    it(`${upstream} upstream: it sees the agent's own clientInfo and capabilities, as directly`, async (t) => {
+      const whoami = async (conn) => {
         t.after(() => conn.close().catch(() => {}));
-        const seen = JSON.parse(textOf(await conn.client.callTool({ name: 'whoami', arguments: {} })));
-        assert.deepEqual(seen, { clientInfo: { name: `agent-${capsName}`, version: '0.0.0' }, capabilities: caps });
+        return JSON.parse(textOf(await conn.client.callTool({ name: 'whoami', arguments: {} })));
+      };
+      for (const [capsName, caps] of Object.entries(CAPABILITY_SETS)) {
+        const name = `agent-${capsName}`;
+        const via = await whoami(await connectHttp(holdgates[upstream].mcp, { capabilities: caps, name }));
+        const direct = await whoami(upstream === 'http'
+          ? await connectHttp(asking.url, { capabilities: caps, name })
+          : await connectStdio(process.execPath, [ASKING_SERVER_JS, 'stdio'], { capabilities: caps, name }));
+        assert.deepEqual(via.clientInfo, { name, version: '0.0.0' });
+        assert.deepEqual(Object.keys(via.capabilities).sort(), Object.keys(caps).sort(), capsName);
+        assert.deepEqual(via, direct, `${capsName}: what the upstream was told`);
       }
     });
 

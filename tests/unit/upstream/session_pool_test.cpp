@@ -160,3 +160,5 @@ TEST_CASE("session pool: only 2025-era agents get a session of their own", "[ups
   CHECK(mode == SessionMode::kShared);
   CHECK_FALSE(ParseSessionMode("per-agent", &mode));
 }
+
+}  // namespace holdgate::upstream
