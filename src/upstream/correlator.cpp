@@ -92,12 +92,23 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
         if (it != entries_.end()) handler = it->second.handler;
         else unsolicited = unsolicited_;
       } else if (attribute_unrelated_ && (is_request || method == "notifications/message") && !entries_.empty()) {
-        // stdio: attributable only when every request in flight belongs to one agent.
-        const std::string owner = entries_.begin()->second.handler->Owner();
+        // stdio: attributable only when every agent request in flight belongs to one agent.
+        // holdgate's own requests (no owner: a handshake after a restart, a readiness ping) cannot
+        // have caused it and do not make it ambiguous.
+        std::string owner;
         bool one_owner = true;
-        for (const auto& [h, e] : entries_) one_owner = one_owner && e.handler->Owner() == owner;
-        if (one_owner) {
-          handler = std::prev(entries_.end())->second.handler;
+        RequestHandle newest = 0;  // the newest request of that owner
+        for (const auto& [h, e] : entries_) {
+          const std::string o = e.handler->Owner();
+          if (o.empty()) continue;
+          if (!owner.empty() && o != owner) one_owner = false;
+          owner = o;
+          newest = h;
+        }
+        if (newest == 0) {
+          unsolicited = unsolicited_;  // only holdgate's own requests in flight
+        } else if (one_owner) {
+          handler = entries_.at(newest).handler;
         } else if (is_request) {
           refuse = true;
         }  // an unattributable log line is dropped rather than shown to the wrong agent

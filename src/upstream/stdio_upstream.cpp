@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -36,12 +37,22 @@ class StdioUpstream final : public Upstream {
                   PeriodicThread::First::kWaitFirst) {}
   ~StdioUpstream() override { Stop(); }
 
+  // The child is spawned (and respawned) only on the supervisor thread: its parent-death signal
+  // (PR_SET_PDEATHSIG) fires when the *thread* that forked it ends, and the caller of Start may be
+  // a short-lived one (an agent's connection thread, for a per-agent session).
   Status Start() override {
     if (options_.request_timeout_ms > 0) watchdog_.Start();
-    Status s = SpawnAndInitialize();
-    if (!s.ok()) return s;
-    supervisor_ = std::thread([this] { Supervise(); });
-    return Status::Ok();
+    std::promise<Status> first;
+    std::future<Status> started = first.get_future();
+    supervisor_ = std::thread([this, first = std::move(first)]() mutable {
+      Status s = SpawnAndInitialize();
+      const bool ok = s.ok();
+      first.set_value(std::move(s));
+      if (ok) Supervise();
+    });
+    Status s = started.get();
+    if (!s.ok()) supervisor_.join();
+    return s;
   }
 
   void Stop() override {

@@ -9,7 +9,9 @@
 //      SEP-1330 enums) pass through holdgate as they pass directly, all four run at once (several
 //      sessions open) against an HTTP and a stdio upstream;
 //   4. two agents sampling at once each get their own request and their own answer back;
-//   5. closing the agent session closes its upstream session (the stdio child exits).
+//   5. a held call's sampling request reaches its own agent after the release, and a retry from a
+//      new session of the same principal finds the approval and is asked through that session;
+//   6. closing the agent session closes its upstream session (the stdio child exits).
 // Real parts only: the SDK client, server-everything, the demo upstream, asking-server (an SDK
 // server written for these tests), holdgate serve on loopback ports.
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +24,7 @@ import {
   freePort, listAllTools, makeOutputDir, runConformanceServer, startDemoHttp, startEverythingHttp, startHoldgateServe,
   startProcess, textOf, waitFor, waitForPort,
 } from './lib/index.mjs';
+import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
 const ASKING_SERVER_JS = path.join(E2E_DIR, 'lib', 'asking-server.mjs');
 const CAPABILITY_SETS = {
@@ -224,6 +227,86 @@ describe('per-agent upstream sessions: server→client requests', { timeout: 240
       assert.equal(run.exitCode, 0, `${label}: ${scenario} exit code (log ${run.logFile})`);
     }
   });
+});
+
+describe('per-agent upstream sessions: held calls', { timeout: 120000 }, () => {
+  for (const upstream of ['http', 'stdio']) {
+    it(`${upstream} upstream: a released call asks its own agent; a retry from a new session finds the approval`, async (t) => {
+      const outDir = makeOutputDir(`tr-held-${upstream}`);
+      const policy = path.join(outDir, 'policy.json');
+      fs.writeFileSync(policy, JSON.stringify({
+        version: '1',
+        default: 'allow',
+        tools: {
+          'ask-sampling': { action: 'require_approval', approval: { approvers: 1, hold: '60s' } },
+          test_sampling: { action: 'require_approval', approval: { approvers: 1, hold: '1s' } },
+        },
+      }));
+      const secret = newJwtSecret();
+      let asking;
+      if (upstream === 'http') {
+        asking = await startAskingServerHttp(`tr-held-asking-${upstream}`);
+        t.after(() => asking.stop());
+      }
+      const hg = await startHoldgateServe({
+        name: `tr-held-hg-${upstream}`, outDir, policy, env: { HOLDGATE_JWT_SECRET: secret },
+        ...(upstream === 'http' ? { upstreamUrl: asking.url } : { upstreamCmd: askingServerCommandLine() }),
+        extraArgs: ['--upstream-sessions', 'per_agent'],
+      });
+      t.after(() => hg.stop());
+      const token = await mintToken(secret, { sub: 'alice' });
+      const api = async (method, p, body) => {
+        const res = await fetch(new URL(p, hg.review), {
+          method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json().catch(() => null) };
+      };
+      const pending = (tool) => waitFor(async () => {
+        const r = await api('GET', `/api/approvals?state=pending&tool=${tool}`);
+        return r.body?.approvals?.[0];
+      }, { timeoutMs: 10000, what: `a pending ${tool} approval` });
+      const agent = async (who) => {
+        const conn = await connectHttp(hg.mcp, { capabilities: { sampling: {} } });
+        t.after(() => conn.close().catch(() => {}));
+        const saw = [];
+        conn.client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+          saw.push(request.params.messages[0].content.text);
+          return { model: 'e2e', role: 'assistant', content: { type: 'text', text: `reply from ${who}` } };
+        });
+        return { ...conn, saw };
+      };
+
+      // Held open (progress keeps the client waiting), approved, released: the upstream's sampling
+      // request goes to the agent whose call it is, not to the bystander.
+      const a = await agent('A');
+      const bystander = await agent('bystander');
+      const call = a.client.callTool({ name: 'ask-sampling', arguments: { prompt: 'held prompt' } }, undefined,
+        { onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 60000 });
+      const approval = await pending('ask-sampling');
+      assert.deepEqual(a.saw, [], 'nothing ran before the decision');
+      assert.equal((await api('POST', `/api/approvals/${approval.id}/approve`, { reason: 'e2e' })).status, 200);
+      const result = await call;
+      assert.equal(textOf(result), 'LLM response: reply from A', JSON.stringify(result));
+      assert.deepEqual(a.saw, ['held prompt']);
+
+      // Deferred (hold 1 s), the agent session ends; after approval, the identical call from a new
+      // session of the same principal runs once, and its sampling request goes to the new session.
+      const first = await agent('first');
+      const deferred = await first.client.callTool({ name: 'test_sampling', arguments: { prompt: 'retried prompt' } });
+      assert.equal(deferred.isError, true, JSON.stringify(deferred));
+      assert.match(textOf(deferred), /retry the identical call/);
+      await first.close();
+      const later = await pending('test_sampling');
+      assert.equal((await api('POST', `/api/approvals/${later.id}/approve`, { reason: 'e2e' })).status, 200);
+      const second = await agent('second');
+      const retried = await second.client.callTool({ name: 'test_sampling', arguments: { prompt: 'retried prompt' } });
+      assert.equal(textOf(retried), 'LLM response: reply from second', JSON.stringify(retried));
+      assert.deepEqual(second.saw, ['retried prompt']);
+      assert.deepEqual(first.saw, []);
+      assert.deepEqual(bystander.saw, [], 'the bystander was never asked');
+    });
+  }
 });
 
 describe('per-agent upstream sessions: lifetime', { timeout: 60000 }, () => {

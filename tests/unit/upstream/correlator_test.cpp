@@ -19,6 +19,20 @@ class Recorder final : public ReplyHandler {
   std::vector<Json> responses;
 };
 
+// A request of one agent session.
+class OwnedRecorder final : public ReplyHandler {
+ public:
+  explicit OwnedRecorder(std::string owner) : owner_(std::move(owner)) {}
+  void OnRelated(const Json& message) override { related.push_back(message); }
+  void OnResponse(const Json& response) override { responses.push_back(response); }
+  std::string Owner() const override { return owner_; }
+  std::vector<Json> related;
+  std::vector<Json> responses;
+
+ private:
+  std::string owner_;
+};
+
 Json Call(const Json& id) {
   return Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", "slow_echo"}}}};
 }
@@ -67,6 +81,41 @@ TEST_CASE("correlator: without a timeout nothing is ever overdue; timeouts print
   CHECK(OverdueCheckInterval(300'000) == std::chrono::milliseconds(1000));
   CHECK(OverdueCheckInterval(1500) == std::chrono::milliseconds(150));
   CHECK(OverdueCheckInterval(50) == std::chrono::milliseconds(10));
+}
+
+TEST_CASE("correlator (stdio): a server->client request goes to the one agent with calls in flight; holdgate's own "
+          "requests do not make it ambiguous; two agents do",
+          "[upstream]") {
+  std::vector<Json> written;  // what the correlator answered upstream itself
+  Correlator c(true, [&](const Json& m) { written.push_back(m); });
+  std::vector<Json> unsolicited;
+  c.SetUnsolicitedHandler([&](const Json& m) { unsolicited.push_back(m); });
+  const Json sampling = {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "sampling/createMessage"}, {"params", Json::object()}};
+
+  // Only holdgate's own request (a handshake after a restart, a readiness ping) in flight.
+  auto own = std::make_shared<Recorder>();
+  c.Register(Call("ping"), own);
+  c.Route(sampling, 0);
+  CHECK(unsolicited.size() == 1);
+  CHECK(own->related.empty());
+
+  // An agent's call beside it: the request is that agent's.
+  auto a = std::make_shared<OwnedRecorder>("session-a");
+  Correlator::Registered ra = c.Register(Call(7), a);
+  c.Route(sampling, 0);
+  CHECK(a->related.size() == 1);
+  CHECK(own->related.empty());
+  CHECK(written.empty());
+
+  // A second agent's call: nothing tells them apart, so it is refused, and neither sees it.
+  auto b = std::make_shared<OwnedRecorder>("session-b");
+  c.Register(Call(8), b);
+  c.Route(sampling, 0);
+  CHECK(a->related.size() == 1);
+  CHECK(b->related.empty());
+  REQUIRE(written.size() == 1);
+  CHECK(written[0]["error"]["message"].get<std::string>().find("cannot tell which agent") != std::string::npos);
+  (void)ra;
 }
 
 }  // namespace holdgate::upstream
