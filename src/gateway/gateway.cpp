@@ -161,6 +161,13 @@ class Gateway::Impl {
     const std::string method = request.method();
     if (!mcp::IsClientRequestMethod(method)) return RefuseUnknownRequest(store_, *session, request, *stream);
     if (method == "initialize") return Initialize(session, request, stream);
+    if (WithoutUpstream(*session)) {
+      // Its initialize could not open its own upstream session: serving it from the shared one
+      // would show it another client's view.
+      return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidRequest,
+                                           "this session has no upstream session (its initialize failed); "
+                                           "start a new session"));
+    }
     if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
     if (method == "tools/call") return ToolsCall(session, request, stream);
     if (method.rfind("tasks/", 0) == 0) return TaskRequest(session, request, stream);
@@ -182,6 +189,7 @@ class Gateway::Impl {
     if (verdict != mcp::NotificationVerdict::kAccept) return DropNotification(store_, *session, message, verdict);
     if (method == "notifications/initialized") return;  // we did our own handshake upstream
     if (method == "notifications/cancelled") return ClientCancelled(session, message);
+    if (WithoutUpstream(*session)) return;
     UpstreamFor(*session)->Notify(message.json);
   }
 
@@ -192,6 +200,7 @@ class Gateway::Impl {
       sessions_.erase(session->id());
       for (auto& [uri, subscribers] : subscriptions_) subscribers.erase(session->id());
       std::erase_if(server_requests_, [&](const auto& kv) { return kv.second.session_id == session->id(); });
+      without_upstream_.erase(session->id());
       if (auto it = own_.find(session->id()); it != own_.end()) {
         own = std::move(it->second);
         own_.erase(it);
@@ -217,6 +226,10 @@ class Gateway::Impl {
   }
   // REQUIRES: mu_ held.
   bool UsesSharedLocked(const std::string& session_id) const { return own_.count(session_id) == 0; }
+  bool WithoutUpstream(const Session& session) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return without_upstream_.count(session.id()) > 0;
+  }
 
   // Relays one upstream reply (and what the upstream says along the way) to an agent stream.
   class ForwardHandler final : public upstream::ReplyHandler {
@@ -265,6 +278,10 @@ class Gateway::Impl {
       Result<UpstreamPtr> opened = OpenOwnSession(session, params, version, client_caps);
       if (!opened.ok()) {
         log::Warn("no upstream session for an agent", {{"session", session->id()}, {"error", opened.status().ToString()}});
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (sessions_.count(session->id())) without_upstream_.insert(session->id());
+        }
         return stream->Finish(mcp::MakeError(request.id(), mcp::kInternalError,
                                              "holdgate could not open an upstream session for this agent: " +
                                                  opened.status().message()));
@@ -414,6 +431,7 @@ class Gateway::Impl {
       if (!session_gone) {
         previous = std::move(own_[session->id()]);
         own_[session->id()] = opened.value();
+        without_upstream_.erase(session->id());
       }
     }
     if (previous) pool_->Close(std::move(previous));
@@ -895,6 +913,7 @@ class Gateway::Impl {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
   std::unordered_map<std::string, UpstreamPtr> own_;                    // guarded by mu_: session id -> its upstream session
+  std::set<std::string> without_upstream_;                              // guarded by mu_: own session could not be opened
   struct Forwarded {
     upstream::RequestHandle handle = 0;
     std::weak_ptr<ClientStream> stream;

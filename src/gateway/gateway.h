@@ -1,7 +1,8 @@
 #pragma once
 // Gateway: the pipeline between agents and the upstream MCP server. Every tools/call is checked
-// against the policy; allowed calls and all other methods pass through with ids and progress
-// tokens remapped; denied and hidden tools are refused.
+// against the policy; allowed calls and all other methods pass through (ids and progress tokens
+// remapped on the shared upstream session, kept as the agent sent them on its own); denied and
+// hidden tools are refused.
 //
 // Upstream sessions: with a SessionPool (UsePerAgentSessions), an agent speaking 2025-03-26 or
 // later gets an upstream session of its own at its initialize, made with its clientInfo,

@@ -49,7 +49,8 @@ class HttpUpstream final : public Upstream {
  public:
   explicit HttpUpstream(Options options)
       : options_(std::move(options)),
-        correlator_(false, [this](const Json& m) { Respond(m); }, options_.request_timeout_ms),
+        correlator_(false, [this](const Json& m) { Respond(m); }, options_.request_timeout_ms,
+                    options_.keep_caller_ids),
         watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
                   PeriodicThread::First::kWaitFirst) {}
   ~HttpUpstream() override { Stop(); }
@@ -148,12 +149,12 @@ class HttpUpstream final : public Upstream {
   // client's socket shut down, so the thread in it returns), the server is told to stop, and a
   // late answer, if any, is dropped by the correlator.
   void CancelOverdue() {
-    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+    for (const Correlator::Overdue& overdue : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
-                {{"transport", "http"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
-      CutExchange(handle);
+                {{"transport", "http"}, {"request_id", overdue.wire_id}, {"timeout_ms", options_.request_timeout_ms}});
+      CutExchange(overdue.handle);
       Notify(mcp::MakeNotification("notifications/cancelled",
-                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+                                   {{"requestId", overdue.wire_id}, {"reason", correlator_.TimeoutMessage()}}));
     }
   }
 

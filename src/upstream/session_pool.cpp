@@ -43,6 +43,7 @@ Result<std::shared_ptr<Upstream>> SessionPool::Open(const AgentHello& hello, Uns
   options.client_info = hello.client_info;
   options.client_capabilities = hello.capabilities.is_object() ? hello.capabilities : Json::object();
   options.protocol_version = hello.protocol_version;
+  options.keep_caller_ids = true;  // one agent: its ids and tokens go upstream as it sent them
   std::shared_ptr<Upstream> session = factory_(options);
   std::weak_ptr<Upstream> weak = session;
   session->SetUnsolicitedHandler([weak, unsolicited = std::move(unsolicited)](const Json& message) {

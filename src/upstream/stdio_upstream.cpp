@@ -32,7 +32,8 @@ class StdioUpstream final : public Upstream {
  public:
   explicit StdioUpstream(Options options)
       : options_(std::move(options)),
-        correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }, options_.request_timeout_ms),
+        correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }, options_.request_timeout_ms,
+                    options_.keep_caller_ids),
         watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
                   PeriodicThread::First::kWaitFirst) {}
   ~StdioUpstream() override { Stop(); }
@@ -93,11 +94,11 @@ class StdioUpstream final : public Upstream {
   // The request timeout: the caller already has its error; the child is told to stop, and its
   // late answer, if any, is dropped by the correlator.
   void CancelOverdue() {
-    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+    for (const Correlator::Overdue& overdue : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
-                {{"transport", "stdio"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
+                {{"transport", "stdio"}, {"request_id", overdue.wire_id}, {"timeout_ms", options_.request_timeout_ms}});
       Notify(mcp::MakeNotification("notifications/cancelled",
-                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+                                   {{"requestId", overdue.wire_id}, {"reason", correlator_.TimeoutMessage()}}));
     }
   }
 

@@ -327,4 +327,23 @@ describe('per-agent upstream sessions: lifetime', { timeout: 60000 }, () => {
     const { tools } = await b.client.listTools();
     assert.ok(tools.some((tool) => tool.name === 'whoami'), 'the other agent is still served');
   });
+
+  it('stdio upstream: beyond upstream.max_sessions an agent is refused, naming the setting, until a slot frees', async (t) => {
+    const outDir = makeOutputDir('tr-hg-cap');
+    const config = path.join(outDir, 'holdgate.json');
+    fs.writeFileSync(config, JSON.stringify({ upstream: { sessions: 'per_agent', max_sessions: 1 } }));
+    const hg = await startHoldgateServe({ name: 'tr-hg-cap', outDir, config, upstreamCmd: askingServerCommandLine() });
+    t.after(() => hg.stop());
+    const a = await connectHttp(hg.mcp);
+    await assert.rejects(connectHttp(hg.mcp), /upstream\.max_sessions/);
+    assert.equal(childPids(hg.proc.pid).length, 2, 'the shared child and agent A\'s');
+    await a.close();
+    let c;
+    await waitFor(async () => {
+      c = await connectHttp(hg.mcp).catch(() => null);
+      return c !== null;
+    }, { timeoutMs: 10000, what: "a session once A's slot is free" });
+    t.after(() => c.close().catch(() => {}));
+    assert.ok((await c.client.listTools()).tools.length > 0);
+  });
 });
