@@ -328,6 +328,28 @@ describe('per-agent upstream sessions: lifetime', { timeout: 60000 }, () => {
     assert.ok(tools.some((tool) => tool.name === 'whoami'), 'the other agent is still served');
   });
 
+  it('stdio upstream: an agent session that idles out takes its child with it', async (t) => {
+    const outDir = makeOutputDir('tr-hg-idle');
+    const config = path.join(outDir, 'holdgate.json');
+    fs.writeFileSync(config, JSON.stringify({ mcp: { session_idle_timeout: '1s' }, upstream: { sessions: 'per_agent' } }));
+    const hg = await startHoldgateServe({ name: 'tr-hg-idle', outDir, config, upstreamCmd: askingServerCommandLine() });
+    t.after(() => hg.stop());
+    // A raw client that opens no GET stream (the SDK client keeps one open, which keeps a session alive).
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const init = await fetch(hg.mcp, { method: 'POST', headers, body: JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }) });
+    assert.equal(init.status, 200);
+    await init.text();
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid);
+    assert.equal(childPids(hg.proc.pid).length, 2, 'the shared child and the agent\'s');
+    await waitFor(() => childPids(hg.proc.pid).length === 1, { timeoutMs: 15000, what: "the idle session's child to exit" });
+    const after = await fetch(hg.mcp, { method: 'POST', headers: { ...headers, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    assert.equal(after.status, 404, 'the session is gone');
+  });
+
   it('stdio upstream: beyond upstream.max_sessions an agent is refused, naming the setting, until a slot frees', async (t) => {
     const outDir = makeOutputDir('tr-hg-cap');
     const config = path.join(outDir, 'holdgate.json');
