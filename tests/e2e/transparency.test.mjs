@@ -11,7 +11,8 @@
 //   4. two agents sampling at once each get their own request and their own answer back;
 //   5. a held call's sampling request reaches its own agent after the release, and a retry from a
 //      new session of the same principal finds the approval and is asked through that session;
-//   6. closing the agent session closes its upstream session (the stdio child exits).
+//   6. ending the agent session (DELETE, idle expiry) ends its upstream session (HTTP DELETE, the
+//      stdio child exits); beyond upstream.max_sessions an agent is refused, naming the setting.
 // Real parts only: the SDK client, server-everything, the demo upstream, asking-server (an SDK
 // server written for these tests), holdgate serve on loopback ports.
 import { after, before, describe, it } from 'node:test';
@@ -326,6 +327,20 @@ describe('per-agent upstream sessions: lifetime', { timeout: 60000 }, () => {
     await waitFor(() => children() === shared + 1, { timeoutMs: 10000, what: "the closed session's child to exit" });
     const { tools } = await b.client.listTools();
     assert.ok(tools.some((tool) => tool.name === 'whoami'), 'the other agent is still served');
+  });
+
+  it('HTTP upstream: ending the agent session ends its upstream session (DELETE)', async (t) => {
+    const asking = await startAskingServerHttp('tr-lifetime-asking');
+    t.after(() => asking.stop());
+    const hg = await startHoldgateServe({ name: 'tr-hg-lifetime-http', upstreamUrl: asking.url });
+    t.after(() => hg.stop());
+    const openSessions = async (client) => Number(textOf(await client.callTool({ name: 'open-sessions', arguments: {} })));
+    const a = await connectHttp(hg.mcp);
+    t.after(() => a.close().catch(() => {}));
+    const b = await connectHttp(hg.mcp);
+    assert.equal(await openSessions(a.client), 3, "holdgate's shared session, A's and B's");
+    await b.close();  // DELETE
+    await waitFor(async () => (await openSessions(a.client)) === 2, { timeoutMs: 10000, what: "B's upstream session to end" });
   });
 
   it('stdio upstream: an agent session that idles out takes its child with it', async (t) => {

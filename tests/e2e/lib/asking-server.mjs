@@ -2,8 +2,8 @@
 // fixture tools of the conformance suite's server→client scenarios (tools-call-sampling,
 // tools-call-elicitation, elicitation-sep1034-defaults, elicitation-sep1330-enums), built from the
 // requirements the suite itself states, plus `whoami` (the clientInfo and capabilities this
-// session was initialized with) and `ask-sampling` (samples with the given prompt and returns the
-// reply). server-everything has none of the suite's fixtures, so this is the server the suite can
+// session was initialized with), `ask-sampling` (samples with the given prompt and returns the
+// reply) and, over HTTP, `open-sessions` (how many sessions the server holds open). server-everything has none of the suite's fixtures, so this is the server the suite can
 // run those scenarios against, directly and through holdgate.
 //
 // Run as a program: `node asking-server.mjs stdio` or `node asking-server.mjs http PORT`
@@ -21,6 +21,7 @@ import {
 const NO_ARGS = { type: 'object', properties: {}, required: [] };
 const TOOLS = [
   { name: 'whoami', description: 'The clientInfo and capabilities this session was initialized with', inputSchema: NO_ARGS },
+  { name: 'open-sessions', description: 'How many sessions the server holds open (HTTP only)', inputSchema: NO_ARGS },
   { name: 'ask-sampling', description: 'Samples with the prompt; returns the reply',
     inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
   { name: 'test_sampling', description: 'Requests LLM sampling from the client',
@@ -63,7 +64,7 @@ function text(t, isError = false) {
   return { content: [{ type: 'text', text: t }], ...(isError ? { isError: true } : {}) };
 }
 
-export function makeAskingServer() {
+export function makeAskingServer({ openSessions = () => null } = {}) {
   const server = new Server({ name: 'holdgate-e2e-asking-server', version: '1.0.0' }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -79,6 +80,8 @@ export function makeAskingServer() {
     switch (request.params.name) {
       case 'whoami':
         return text(JSON.stringify({ clientInfo: server.getClientVersion(), capabilities: caps }));
+      case 'open-sessions':
+        return text(String(openSessions()));
       case 'ask-sampling':
       case 'test_sampling': {
         if (!caps.sampling) return text('the client does not support sampling', true);
@@ -132,7 +135,7 @@ async function serveHttp(port) {
       });
       const t = transport;
       t.onclose = () => { if (t.sessionId) sessions.delete(t.sessionId); };
-      await makeAskingServer().connect(t);
+      await makeAskingServer({ openSessions: () => sessions.size }).connect(t);
     }
     await transport.handleRequest(req, res);
   });
