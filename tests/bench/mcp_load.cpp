@@ -438,7 +438,7 @@ Json SessionMemory(const Options& o, const std::string& label, const std::string
     return tree;
   };
   const double up0 = RssMiB(upstream_pids());
-  const double gw0 = ReadProcStatus(gw->pid()).rss_mib;
+  const ProcStatus gw0 = ReadProcStatus(gw->pid());
   const size_t children0 = http_upstream ? 0 : upstream_pids().size();
   std::string error;
   std::vector<SessionInfo> opened = OpenSessions(gw->mcp, n, &error);
@@ -447,7 +447,7 @@ Json SessionMemory(const Options& o, const std::string& label, const std::string
   // memory per open session, not the start-up peak.
   std::this_thread::sleep_for(std::chrono::milliseconds(o.smoke ? 300 : 2000));
   const double up1 = RssMiB(upstream_pids());
-  const double gw1 = ReadProcStatus(gw->pid()).rss_mib;
+  const ProcStatus gw1 = ReadProcStatus(gw->pid());
   const size_t children1 = http_upstream ? 0 : upstream_pids().size();
   const double k = static_cast<double>(n);
   return Json{{"label", label},
@@ -456,7 +456,8 @@ Json SessionMemory(const Options& o, const std::string& label, const std::string
               {"upstream_rss_before_mib", up0},
               {"upstream_rss_after_mib", up1},
               {"upstream_mib_per_session", (up1 - up0) / k},
-              {"holdgate_mib_per_session", (gw1 - gw0) / k},
+              {"holdgate_mib_per_session", (gw1.rss_mib - gw0.rss_mib) / k},
+              {"holdgate_threads_per_session", static_cast<double>(gw1.threads - gw0.threads) / k},
               {"children_before", children0},
               {"children_after", children1}};
 }
@@ -491,7 +492,7 @@ void ScenarioSessions(const Options& o, size_t sessions, int64_t calls, int roun
     }
   }
   Table table({"upstream", "mode", "agent sessions", "upstream RSS before MiB", "after MiB", "upstream MiB/session",
-               "holdgate MiB/session", "stdio children before → after"});
+               "holdgate MiB/session", "holdgate threads/session", "stdio children before → after"});
   std::string errors;
   for (const Json& r : rows) {
     if (r.contains("error")) {
@@ -503,7 +504,7 @@ void ScenarioSessions(const Options& o, size_t sessions, int64_t calls, int roun
     auto mib = [&](const char* key, int decimals) { return Fmt(r[key].get<double>(), decimals); };
     table.Row({r["label"].get<std::string>(), r["mode"].get<std::string>(), std::to_string(r["sessions"].get<size_t>()),
                mib("upstream_rss_before_mib", 1), mib("upstream_rss_after_mib", 1), mib("upstream_mib_per_session", 2),
-               mib("holdgate_mib_per_session", 2),
+               mib("holdgate_mib_per_session", 2), mib("holdgate_threads_per_session", 1),
                stdio ? std::to_string(r["children_before"].get<size_t>()) + " → " +
                            std::to_string(r["children_after"].get<size_t>())
                      : "-"});
