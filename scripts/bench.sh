@@ -2,10 +2,13 @@
 # Benchmarks holdgate (issue #9) with its own load generator (tests/bench/mcp_load.cpp) and prints
 # one Markdown table per scenario.
 #
-#   scripts/bench.sh [passthrough|policy|holds|growth|all|smoke|profile] [bench_mcp_load flags...]
+#   scripts/bench.sh [passthrough|sessions|policy|holds|growth|replicas|all|smoke|profile] [bench_mcp_load flags...]
 #
 #   passthrough  allowed tools/call: holdgate→demo vs demo direct (HTTP), holdgate vs npm mcp-proxy
 #                (stdio demo), holdgate→server-everything vs server-everything (echo); A B A B rounds
+#   sessions     upstream.sessions per_agent against shared (issue 16): pass-through figures A B A B
+#                on the same upstream, and the upstream's memory per agent session (HTTP and stdio;
+#                the demo upstream, and server-everything when installed)
 #   policy       policy evaluation, 100 rules with argument conditions (bench_policy_bench)
 #   holds        10,000 held calls: RSS, threads, reviewer API latency meanwhile; one decision → agent
 #                answered; all decided at once; approval creations/s (through the gateway and in-process)
@@ -31,7 +34,7 @@ ROOT="$(pwd)"
 scenario="${1:-all}"
 case "$scenario" in
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
-  passthrough|policy|holds|growth|replicas|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
+  passthrough|sessions|policy|holds|growth|replicas|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
   *) echo "bench.sh: unknown scenario '$scenario' (see --help)" >&2; exit 2 ;;
 esac
 

@@ -23,6 +23,10 @@ constexpr char kServeUsage[] = R"(usage: holdgate serve [flags]
   --review-listen HOST:PORT  reviewer UI/API (default 127.0.0.1:8081)
   --upstream-cmd "CMD ARGS"  upstream MCP server as a child process over stdio
   --upstream-url URL       upstream MCP server over Streamable HTTP
+  --upstream-sessions per_agent|shared
+                           an upstream session per agent session (default for --upstream-url;
+                           over stdio a child per agent) or one shared by all (default for
+                           --upstream-cmd)
   --policy FILE            policy file (PolicyLayer-compatible JSON)
   --db FILE|URL            SQLite database file (default data/holdgate.db), or a PostgreSQL URL
                            postgresql://user@host:port/dbname shared by several replicas
@@ -43,7 +47,8 @@ struct Flags {
 
 Status ParseFlags(const std::vector<std::string>& args, Flags* flags) {
   static const std::vector<std::string> kValued = {"--config", "--mcp-listen", "--review-listen", "--upstream-cmd",
-                                                   "--upstream-url", "--policy", "--db", "--ready-file", "--log-level"};
+                                                   "--upstream-url", "--upstream-sessions", "--policy", "--db", "--ready-file",
+                                                   "--log-level"};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
     size_t eq = name.find('=');
@@ -73,8 +78,8 @@ std::string EnvName(const std::string& flag) {
 // Environment overrides go first, so flags (applied after them) win.
 void AddEnvOverrides(Flags* flags) {
   std::vector<std::pair<std::string, std::string>> env;
-  for (const char* flag : {"--mcp-listen", "--review-listen", "--upstream-cmd", "--upstream-url", "--policy", "--db",
-                           "--ready-file", "--log-level"}) {
+  for (const char* flag : {"--mcp-listen", "--review-listen", "--upstream-cmd", "--upstream-url",
+                           "--upstream-sessions", "--policy", "--db", "--ready-file", "--log-level"}) {
     const char* v = std::getenv(EnvName(flag).c_str());
     if (v != nullptr && *v != '\0') env.emplace_back(flag, v);
   }
@@ -87,6 +92,7 @@ void ApplyOverrides(const Flags& flags, Config* c) {
     else if (name == "--review-listen") c->review_listen = value;
     else if (name == "--upstream-cmd") { c->upstream_cmd = value; c->upstream_url.clear(); }
     else if (name == "--upstream-url") { c->upstream_url = value; c->upstream_cmd.clear(); }
+    else if (name == "--upstream-sessions") c->upstream_sessions = value;
     else if (name == "--policy") c->policy_path = value;
     else if (name == "--db") c->db_path = value;
     else if (name == "--ready-file") c->ready_file = value;
@@ -125,6 +131,12 @@ int RunServe(const std::vector<std::string>& args, bool stdio_mode) {
   ApplyOverrides(flags, &config);
   if (config.upstream_cmd.empty() == config.upstream_url.empty()) {
     std::cerr << "holdgate: give exactly one of --upstream-cmd or --upstream-url\n" << kServeUsage;
+    return 2;
+  }
+  if (!config.upstream_sessions.empty() && config.upstream_sessions != "per_agent" &&
+      config.upstream_sessions != "shared") {
+    std::cerr << "holdgate: --upstream-sessions must be per_agent or shared, got \"" << config.upstream_sessions
+              << "\"\n";
     return 2;
   }
   return server::Run(std::move(config), stdio_mode);

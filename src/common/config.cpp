@@ -209,7 +209,13 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
     if (!u->is_object()) {
       p.Type("upstream", "an object");
     } else {
-      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout"}, p);
+      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout", "sessions", "max_sessions"},
+                p);
+      ReadString(*u, "sessions", "upstream", &c.upstream_sessions, p);
+      if (u->contains("sessions") && (*u)["sessions"].is_string() && c.upstream_sessions != "per_agent" && c.upstream_sessions != "shared") {
+        p.Add("upstream.sessions", "must be \"per_agent\" or \"shared\"");
+      }
+      ReadCount(*u, "max_sessions", "upstream", 1, &c.upstream_max_sessions, p);
       ReadString(*u, "command", "upstream", &c.upstream_cmd, p);
       ReadString(*u, "url", "upstream", &c.upstream_url, p);
       ReadDuration(*u, "request_timeout", "upstream", &c.upstream_request_timeout_ms, p);

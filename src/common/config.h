@@ -58,6 +58,23 @@ struct Config {
   // upstream.request_timeout: a request the upstream has not answered by then gets an error and
   // is cancelled upstream (a held call then ends failed, not re-run).
   int64_t upstream_request_timeout_ms = 5 * 60 * 1000;
+  // upstream.sessions: "per_agent" (an upstream session per agent session: an HTTP session, or a
+  // child process per agent over stdio) or "shared" (one for everyone). "" = the default for the
+  // transport: per_agent for a URL, shared for a command.
+  std::string upstream_sessions;
+  // upstream.max_sessions: per_agent sessions open at once at most (stdio: children). 0 = the
+  // default for the transport (kDefaultMaxStdioSessions / kDefaultMaxHttpSessions).
+  size_t upstream_max_sessions = 0;
+  static constexpr size_t kDefaultMaxStdioSessions = 16;
+  static constexpr size_t kDefaultMaxHttpSessions = 1000;
+  // The effective values of the two above.
+  bool UpstreamPerAgent() const {
+    return upstream_sessions.empty() ? !upstream_url.empty() : upstream_sessions == "per_agent";
+  }
+  size_t UpstreamMaxSessions() const {
+    if (upstream_max_sessions > 0) return upstream_max_sessions;
+    return upstream_url.empty() ? kDefaultMaxStdioSessions : kDefaultMaxHttpSessions;
+  }
 
   std::string policy_path;  // empty: the embedded demo policy is not assumed; everything allowed
   std::string db_path = "data/holdgate.db";

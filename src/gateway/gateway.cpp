@@ -23,6 +23,7 @@
 #include "policy/rate_limiter.h"
 #include "common/metrics.h"
 #include "store/store.h"
+#include "upstream/session_pool.h"
 #include "upstream/upstream.h"
 
 namespace holdgate::gateway {
@@ -30,6 +31,7 @@ namespace {
 
 using transport::ClientStream;
 using transport::Session;
+using UpstreamPtr = std::shared_ptr<upstream::Upstream>;
 
 // Key of one agent request: its session and its JSON-RPC id.
 std::string RequestKey(const Session& session, const Json& id) {
@@ -97,6 +99,7 @@ class Gateway::Impl {
        hold::HoldCoordinator* holds, policy::RateLimiter* limiter, const Clock& clock)
       : options_(std::move(options)),
         upstream_(upstream),
+        shared_(&upstream, [](upstream::Upstream*) {}),
         store_(store),
         holds_(holds),
         limiter_(limiter),
@@ -108,6 +111,8 @@ class Gateway::Impl {
   ~Impl() { Shutdown(); }
 
   // ---- lifecycle ------------------------------------------------------------------------------
+
+  void UsePerAgentSessions(upstream::SessionPool* pool) { pool_ = pool; }
 
   void Start() {
     upstream_.SetUnsolicitedHandler([this](const Json& m) { OnUpstreamUnsolicited(m); });
@@ -132,7 +137,7 @@ class Gateway::Impl {
       had_policy = policy_ != nullptr;
       policy_ = std::move(p);
     }
-    if (had_policy) Broadcast(mcp::MakeNotification("notifications/tools/list_changed", nullptr));
+    if (had_policy) Broadcast(mcp::MakeNotification("notifications/tools/list_changed", nullptr), /*shared_only=*/false);
   }
 
   std::shared_ptr<const policy::Policy> policy() const {
@@ -156,6 +161,13 @@ class Gateway::Impl {
     const std::string method = request.method();
     if (!mcp::IsClientRequestMethod(method)) return RefuseUnknownRequest(store_, *session, request, *stream);
     if (method == "initialize") return Initialize(session, request, stream);
+    if (WithoutUpstream(*session)) {
+      // Its initialize could not open its own upstream session: serving it from the shared one
+      // would show it another client's view.
+      return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidRequest,
+                                           "this session has no upstream session (its initialize failed); "
+                                           "start a new session"));
+    }
     if (method == "ping") return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
     if (method == "tools/call") return ToolsCall(session, request, stream);
     if (method.rfind("tasks/", 0) == 0) return TaskRequest(session, request, stream);
@@ -177,30 +189,57 @@ class Gateway::Impl {
     if (verdict != mcp::NotificationVerdict::kAccept) return DropNotification(store_, *session, message, verdict);
     if (method == "notifications/initialized") return;  // we did our own handshake upstream
     if (method == "notifications/cancelled") return ClientCancelled(session, message);
-    upstream_.Notify(message.json);
+    if (WithoutUpstream(*session)) return;
+    UpstreamFor(*session)->Notify(message.json);
   }
 
   void OnSessionClosed(const std::shared_ptr<Session>& session) {
-    std::lock_guard<std::mutex> lock(mu_);
-    sessions_.erase(session->id());
-    for (auto& [uri, subscribers] : subscriptions_) subscribers.erase(session->id());
-    std::erase_if(server_requests_, [&](const auto& kv) { return kv.second.session_id == session->id(); });
+    UpstreamPtr own;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sessions_.erase(session->id());
+      for (auto& [uri, subscribers] : subscriptions_) subscribers.erase(session->id());
+      std::erase_if(server_requests_, [&](const auto& kv) { return kv.second.session_id == session->id(); });
+      without_upstream_.erase(session->id());
+      if (auto it = own_.find(session->id()); it != own_.end()) {
+        own = std::move(it->second);
+        own_.erase(it);
+      }
+    }
+    // Its upstream session ends too (HTTP DELETE / the child exits), off this thread.
+    if (own && pool_) pool_->Close(std::move(own));
   }
 
  private:
   struct ServerRequest {
     std::string session_id;
     Json upstream_id;
+    UpstreamPtr via;  // the upstream session that asked, which gets the answer
+    Json agent_id;    // the id the agent sees
   };
+
+  // The upstream session that serves `session`: its own (per-agent sessions), else the shared one.
+  UpstreamPtr UpstreamFor(const Session& session) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = own_.find(session.id());
+    return it != own_.end() ? it->second : shared_;
+  }
+  // REQUIRES: mu_ held.
+  bool UsesSharedLocked(const std::string& session_id) const { return own_.count(session_id) == 0; }
+  bool WithoutUpstream(const Session& session) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return without_upstream_.count(session.id()) > 0;
+  }
 
   // Relays one upstream reply (and what the upstream says along the way) to an agent stream.
   class ForwardHandler final : public upstream::ReplyHandler {
    public:
-    ForwardHandler(Impl* impl, std::shared_ptr<Session> session, std::shared_ptr<ClientStream> stream,
-                   std::string key, std::function<void(Json&)> on_response, std::function<void(Json)> deliver)
-        : impl_(impl), session_(std::move(session)), stream_(std::move(stream)), key_(std::move(key)),
-          on_response_(std::move(on_response)), deliver_(std::move(deliver)) {}
-    void OnRelated(const Json& message) override { impl_->RelayRelated(session_, stream_, message); }
+    ForwardHandler(Impl* impl, std::shared_ptr<Session> session, UpstreamPtr upstream,
+                   std::shared_ptr<ClientStream> stream, std::string key, std::function<void(Json&)> on_response,
+                   std::function<void(Json)> deliver)
+        : impl_(impl), session_(std::move(session)), upstream_(std::move(upstream)), stream_(std::move(stream)),
+          key_(std::move(key)), on_response_(std::move(on_response)), deliver_(std::move(deliver)) {}
+    void OnRelated(const Json& message) override { impl_->RelayRelated(session_, upstream_, stream_, message); }
     std::string Owner() const override { return session_->id(); }
     void OnResponse(const Json& response) override {
       impl_->ForgetForwarded(key_);
@@ -219,6 +258,7 @@ class Gateway::Impl {
    private:
     Impl* impl_;
     std::shared_ptr<Session> session_;
+    UpstreamPtr upstream_;  // where the request went: server->client requests are answered there
     std::shared_ptr<ClientStream> stream_;
     std::string key_;
     std::function<void(Json&)> on_response_;
@@ -230,8 +270,31 @@ class Gateway::Impl {
     Json params = request.params();
     std::string asked = params.value("protocolVersion", "");
     std::string version = mcp::IsSupportedProtocolVersion(asked) ? asked : std::string(mcp::kLatestProtocolVersion);
-    session->SetNegotiated(version, params.value("capabilities", Json::object()));
-    Json upstream_init = upstream_.InitializeResult();
+    Json client_caps = params.value("capabilities", Json::object());
+    if (!client_caps.is_object()) client_caps = Json::object();
+    session->SetNegotiated(version, client_caps);
+    UpstreamPtr up = shared_;
+    if (pool_ && upstream::WantsOwnSession(version)) {
+      Result<UpstreamPtr> opened = OpenOwnSession(session, params, version, client_caps);
+      if (!opened.ok()) {
+        log::Warn("no upstream session for an agent", {{"session", session->id()}, {"error", opened.status().ToString()}});
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (sessions_.count(session->id())) without_upstream_.insert(session->id());
+        }
+        return stream->Finish(mcp::MakeError(request.id(), mcp::kInternalError,
+                                             "holdgate could not open an upstream session for this agent: " +
+                                                 opened.status().message()));
+      }
+      up = opened.value();
+      // The agent gets the version its upstream session agreed to (the upstream may pick an older one).
+      std::string agreed = up->InitializeResult().value("protocolVersion", "");
+      if (mcp::IsSupportedProtocolVersion(agreed) && agreed != version) {
+        version = agreed;
+        session->SetNegotiated(version, client_caps);
+      }
+    }
+    Json upstream_init = up->InitializeResult();
     Json caps = upstream_init.value("capabilities", Json::object());
     // holdgate itself announces tool-list changes when the policy is reloaded.
     if (!caps.contains("tools") || !caps["tools"].is_object()) caps["tools"] = Json::object();
@@ -255,11 +318,13 @@ class Gateway::Impl {
                const std::shared_ptr<ClientStream>& stream, std::function<void(Json&)> on_response,
                bool from_request_thread = false, std::function<void(Json)> deliver = nullptr) {
     std::string key = RequestKey(*session, request["id"]);
-    auto handler = std::make_shared<ForwardHandler>(this, session, stream, key, std::move(on_response), std::move(deliver));
+    UpstreamPtr up = UpstreamFor(*session);
+    auto handler = std::make_shared<ForwardHandler>(this, session, up, stream, key, std::move(on_response),
+                                                    std::move(deliver));
     // Register before sending so a cancel racing the reply finds it; the handle is filled in after.
     {
       std::lock_guard<std::mutex> lock(mu_);
-      forwarded_[key] = Forwarded{0, stream};
+      forwarded_[key] = Forwarded{0, stream, up};
     }
     auto sent = [this, &key](upstream::RequestHandle handle) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -267,9 +332,9 @@ class Gateway::Impl {
       if (it != forwarded_.end()) it->second.handle = handle;
     };
     if (from_request_thread && ExchangeOnRequestThread(*session, request, *stream)) {
-      upstream_.SendOnThisThread(request, handler, sent);
+      up->SendOnThisThread(request, handler, sent);
     } else {
-      sent(upstream_.Send(request, handler));
+      sent(up->Send(request, handler));
     }
   }
 
@@ -292,11 +357,12 @@ class Gateway::Impl {
     forwarded_.erase(key);
   }
 
-  // A message the upstream sent along with a reply: server->client requests get a gateway id.
-  void RelayRelated(const std::shared_ptr<Session>& session, const std::shared_ptr<ClientStream>& stream,
-                    const Json& message) {
+  // A message the upstream sent along with a reply: server->client requests are tracked (and, from
+  // the shared session, get a gateway id).
+  void RelayRelated(const std::shared_ptr<Session>& session, const UpstreamPtr& up,
+                    const std::shared_ptr<ClientStream>& stream, const Json& message) {
     if (message.contains("id") && message.contains("method")) {
-      std::optional<Json> rewritten = PrepareServerRequest(session, message);
+      std::optional<Json> rewritten = PrepareServerRequest(session, up, message);
       if (!rewritten) return;
       if (!stream->finished()) stream->SendRelated(*rewritten);
       else session->SendUnsolicited(*rewritten);
@@ -305,42 +371,96 @@ class Gateway::Impl {
     stream->SendRelated(message);
   }
 
-  // Maps a server->client request to a downstream id, or answers it here (ping, or a capability
-  // the agent did not declare). Returns the message to send to the agent, if any.
-  std::optional<Json> PrepareServerRequest(const std::shared_ptr<Session>& session, const Json& message) {
+  // Records a server->client request from upstream session `up` for `session`, or answers it
+  // here (ping, or a capability the agent did not declare). Requests from the shared session get
+  // a gateway id (several upstream sessions' ids could meet in one agent's id space only there);
+  // from the agent's own session they keep the upstream's id. Returns the message for the agent.
+  std::optional<Json> PrepareServerRequest(const std::shared_ptr<Session>& session, const UpstreamPtr& up,
+                                           const Json& message) {
     const std::string method = message.value("method", "");
     if (method == "ping") {
-      upstream_.Respond(mcp::MakeResult(message["id"], Json::object()));
+      up->Respond(mcp::MakeResult(message["id"], Json::object()));
       return std::nullopt;
     }
     std::string capability = RequiredClientCapability(method);
     if (!capability.empty() && !session->HasClientCapability(capability)) {
-      upstream_.Respond(mcp::MakeError(message["id"], mcp::kMethodNotFound,
-                                       "the agent's client does not support " + capability));
+      up->Respond(mcp::MakeError(message["id"], mcp::kMethodNotFound,
+                                 "the agent's client does not support " + capability));
       return std::nullopt;
     }
     Json out = message;
     std::lock_guard<std::mutex> lock(mu_);
-    std::string down_id = "hg-" + std::to_string(++next_server_request_);
-    server_requests_[down_id] = ServerRequest{session->id(), message["id"]};
+    Json down_id = up == shared_ ? Json("hg-" + std::to_string(++next_server_request_)) : message["id"];
+    server_requests_[RequestKey(*session, down_id)] = ServerRequest{session->id(), message["id"], up, down_id};
     out["id"] = down_id;
     return out;
   }
 
   void RelayClientResponse(const std::shared_ptr<Session>& session, const mcp::Message& message) {
-    const Json& id = message.id();
-    if (!id.is_string()) return;
-    Json upstream_id;
+    ServerRequest request;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = server_requests_.find(id.get<std::string>());
-      if (it == server_requests_.end() || it->second.session_id != session->id()) return;
-      upstream_id = it->second.upstream_id;
+      auto it = server_requests_.find(RequestKey(*session, message.id()));
+      if (it == server_requests_.end()) return;
+      request = std::move(it->second);
       server_requests_.erase(it);
     }
     Json out = message.json;
-    out["id"] = upstream_id;
-    upstream_.Respond(out);
+    out["id"] = request.upstream_id;
+    request.via->Respond(out);
+  }
+
+  // Opens the agent's own upstream session (blocking: spawn or connect, and the handshake) and
+  // makes it the session's upstream. A previous one (a second initialize) is closed.
+  Result<UpstreamPtr> OpenOwnSession(const std::shared_ptr<Session>& session, const Json& params,
+                                     const std::string& version, const Json& client_caps) {
+    upstream::AgentHello hello;
+    hello.client_info = params.value("clientInfo", Json());
+    hello.capabilities = client_caps;
+    hello.protocol_version = version;
+    std::weak_ptr<Session> weak = session;
+    Result<UpstreamPtr> opened = pool_->Open(hello, [this, weak](const UpstreamPtr& up, const Json& message) {
+      OnOwnUpstreamUnsolicited(weak, up, message);
+    });
+    if (!opened.ok()) return opened;
+    UpstreamPtr previous;
+    bool session_gone;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      session_gone = sessions_.count(session->id()) == 0;  // closed during the handshake
+      if (!session_gone) {
+        previous = std::move(own_[session->id()]);
+        own_[session->id()] = opened.value();
+        without_upstream_.erase(session->id());
+      }
+    }
+    if (previous) pool_->Close(std::move(previous));
+    if (session_gone) {
+      pool_->Close(opened.value());
+      return Unavailable("the agent session ended");
+    }
+    return opened;
+  }
+
+  // What an agent's own upstream session says outside a call: it is all for that agent.
+  void OnOwnUpstreamUnsolicited(const std::weak_ptr<Session>& weak, const UpstreamPtr& up, const Json& message) {
+    auto session = weak.lock();
+    const bool is_request = message.contains("id") && message.contains("method");
+    if (!session) {
+      if (is_request) up->Respond(mcp::MakeError(message["id"], mcp::kInternalError, "the agent session has ended"));
+      return;
+    }
+    if (is_request) {
+      if (auto prepared = PrepareServerRequest(session, up, message)) session->SendUnsolicited(*prepared);
+      return;
+    }
+    if (message.value("method", "") == "notifications/cancelled") {
+      // The upstream withdrew one of its requests to this agent (ids were kept as they are).
+      Json upstream_id = message.value("params", Json::object()).value("requestId", Json());
+      std::lock_guard<std::mutex> lock(mu_);
+      server_requests_.erase(RequestKey(*session, upstream_id));
+    }
+    session->SendUnsolicited(message);
   }
 
   void OnUpstreamUnsolicited(const Json& message) {
@@ -354,6 +474,7 @@ class Gateway::Impl {
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto& [id, weak] : sessions_) {
+          if (!UsesSharedLocked(id)) continue;  // agents with a session of their own never see it
           auto s = weak.lock();
           if (s && (capability.empty() || s->HasClientCapability(capability))) {
             target = s;
@@ -369,7 +490,7 @@ class Gateway::Impl {
                                                                                   "; holdgate does not guess"));
         return;
       }
-      if (auto rewritten = PrepareServerRequest(target, message)) target->SendUnsolicited(*rewritten);
+      if (auto rewritten = PrepareServerRequest(target, shared_, message)) target->SendUnsolicited(*rewritten);
       return;
     }
     if (method == "notifications/cancelled") {
@@ -380,10 +501,10 @@ class Gateway::Impl {
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto it = server_requests_.begin(); it != server_requests_.end(); ++it) {
-          if (it->second.upstream_id == upstream_id) {
+          if (it->second.via == shared_ && it->second.upstream_id == upstream_id) {
             auto s = sessions_.find(it->second.session_id);
             if (s != sessions_.end()) target = s->second.lock();
-            out["params"]["requestId"] = it->first;
+            out["params"]["requestId"] = it->second.agent_id;
             server_requests_.erase(it);
             break;
           }
@@ -413,11 +534,19 @@ class Gateway::Impl {
     Broadcast(message);
   }
 
-  // The upstream connection is shared, so subscriptions are kept per agent here: updates go
-  // only to subscribers, and one agent's unsubscribe does not end another's subscription.
+  // On the shared upstream session, subscriptions are kept per agent here: updates go only to
+  // subscribers, and one agent's unsubscribe does not end another's subscription.
   void Subscription(const std::shared_ptr<Session>& session, const mcp::Message& request,
                     const std::shared_ptr<ClientStream>& stream) {
     const std::string uri = request.params().value("uri", "");
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!UsesSharedLocked(session->id())) {
+        // Its own upstream session keeps its subscriptions, as it would directly.
+        lock.unlock();
+        return Forward(session, request.json, stream, nullptr);
+      }
+    }
     if (request.method() == "resources/subscribe") {
       std::string sid = session->id();
       return Forward(session, request.json, stream, [this, sid, uri](Json& response) {
@@ -438,11 +567,14 @@ class Gateway::Impl {
     Forward(session, request.json, stream, nullptr);
   }
 
-  void Broadcast(const Json& message) {
+  // To every agent (holdgate's own news), or only to the agents on the shared upstream session
+  // (what that session says: agents with their own session hear their own).
+  void Broadcast(const Json& message, bool shared_only = true) {
     std::vector<std::shared_ptr<Session>> targets;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, weak] : sessions_) {
+        if (shared_only && !UsesSharedLocked(id)) continue;
         if (auto s = weak.lock()) targets.push_back(s);
       }
     }
@@ -455,6 +587,7 @@ class Gateway::Impl {
     std::string key = RequestKey(*session, params["requestId"]);
     std::string reason = params.value("reason", "cancelled by the client");
     upstream::RequestHandle handle = 0;
+    UpstreamPtr up;
     std::shared_ptr<ClientStream> stream;
     std::shared_ptr<HeldCall> held;
     {
@@ -462,6 +595,7 @@ class Gateway::Impl {
       auto f = forwarded_.find(key);
       if (f != forwarded_.end()) {
         handle = f->second.handle;
+        up = f->second.upstream;
         stream = f->second.stream.lock();
       }
       auto h = held_.find(key);
@@ -469,7 +603,7 @@ class Gateway::Impl {
     }
     // A cancelled request gets no response (the upstream's late answer is dropped too).
     if (stream) stream->Close();
-    if (handle) upstream_.Cancel(handle, reason);
+    if (handle && up) up->Cancel(handle, reason);
     if (held) held->OnAgentGone("the agent cancelled the request: " + reason);
   }
 
@@ -652,14 +786,18 @@ class Gateway::Impl {
       }
       std::string key;
       upstream::RequestHandle handle = 0;
+      UpstreamPtr up;
       std::shared_ptr<HeldCall> held;
       {
         std::lock_guard<std::mutex> lock(mu_);
         key = task_keys_[task_id];
-        if (auto f = forwarded_.find(key); f != forwarded_.end()) handle = f->second.handle;
+        if (auto f = forwarded_.find(key); f != forwarded_.end()) {
+          handle = f->second.handle;
+          up = f->second.upstream;
+        }
         if (auto h = held_.find(key); h != held_.end()) held = h->second;
       }
-      if (handle) upstream_.Cancel(handle, "the agent cancelled the task");
+      if (handle && up) up->Cancel(handle, "the agent cancelled the task");
       // The cancellation reaches the held call through the change feed, like any decision.
       if (held) {
         Status withdrawn = held->Withdraw("the agent cancelled the task");
@@ -799,7 +937,9 @@ class Gateway::Impl {
   }
 
   const GatewayOptions options_;
-  upstream::Upstream& upstream_;
+  upstream::Upstream& upstream_;    // the shared session
+  const UpstreamPtr shared_;        // the same, not owned
+  upstream::SessionPool* pool_ = nullptr;  // per-agent sessions; null = everyone shares; set before Start
   store::Store* const store_;
   hold::HoldCoordinator* const holds_;
   policy::RateLimiter* const limiter_;
@@ -814,9 +954,12 @@ class Gateway::Impl {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<Session>> sessions_;     // guarded by mu_
+  std::unordered_map<std::string, UpstreamPtr> own_;                    // guarded by mu_: session id -> its upstream session
+  std::set<std::string> without_upstream_;                              // guarded by mu_: own session could not be opened
   struct Forwarded {
     upstream::RequestHandle handle = 0;
     std::weak_ptr<ClientStream> stream;
+    UpstreamPtr upstream;  // the upstream session the request went to
   };
   std::unordered_map<std::string, Forwarded> forwarded_;                // guarded by mu_
   std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
@@ -837,6 +980,7 @@ Gateway::Gateway(GatewayOptions options, upstream::Upstream& upstream, store::St
 Gateway::~Gateway() = default;
 void Gateway::SetPolicy(std::shared_ptr<const policy::Policy> policy) { impl_->SetPolicy(std::move(policy)); }
 std::shared_ptr<const policy::Policy> Gateway::policy() const { return impl_->policy(); }
+void Gateway::UsePerAgentSessions(upstream::SessionPool* pool) { impl_->UsePerAgentSessions(pool); }
 void Gateway::Start() { impl_->Start(); }
 void Gateway::Shutdown() { impl_->Shutdown(); }
 size_t Gateway::open_holds() const { return impl_->open_holds(); }

@@ -1,12 +1,23 @@
 #pragma once
 // Gateway: the pipeline between agents and the upstream MCP server. Every tools/call is checked
-// against the policy; allowed calls and all other methods pass through with ids and progress
-// tokens remapped; denied and hidden tools are refused. A call that needs approval is handed to a
+// against the policy; allowed calls and all other methods pass through (ids and progress tokens
+// remapped on the shared upstream session, kept as the agent sent them on its own); denied and
+// hidden tools are refused.
+//
+// Upstream sessions: with a SessionPool (UsePerAgentSessions), an agent speaking 2025-03-26 or
+// later gets an upstream session of its own at its initialize, made with its clientInfo,
+// capabilities and protocol version and closed when its session closes; everything that session
+// says goes to that agent only. Older agents, and every agent without a pool, share the upstream
+// given to the constructor: then server->client requests are routed by the call they came with
+// and refused when no single agent can be told apart, notifications go to every sharing agent
+// (resource updates only to subscribers), and holdgate keeps subscriptions per agent. A call that needs approval is handed to a
 // HeldCall (gateway/held_call.h), which owns it until the agent has its answer; the gateway only
 // keeps the open ones by request, for duplicate ids, cancellation and shutdown.
 //
 // Thread-safe: transports call the Dispatcher methods from their own threads; nothing here
-// blocks on the network. Releases of approved calls run on an internal work pool.
+// blocks on the network, except an initialize that opens an agent's own upstream session: it
+// blocks the delivering thread for the spawn and handshake (the agent waits for that answer
+// before it sends anything else). Releases of approved calls run on an internal work pool.
 #include <memory>
 #include <string>
 
@@ -25,6 +36,7 @@ class HoldCoordinator;
 }
 namespace holdgate::upstream {
 class Upstream;
+class SessionPool;
 }
 
 namespace holdgate::gateway {
@@ -47,7 +59,7 @@ struct GatewayOptions {
 
 class Gateway final : public transport::Dispatcher {
  public:
-  // REQUIRES: every reference outlives the Gateway. `store`, `holds` and `limiter` may be null
+  // REQUIRES: every reference outlives the Gateway. `upstream` is the shared session. `store`, `holds` and `limiter` may be null
   // only in pass-through mode (no policy holds possible). `holds` must be the store's change-feed
   // listener and be swept (hold/sweeper.h): held calls learn decisions, heartbeats and hold
   // limits only from there.
@@ -60,6 +72,9 @@ class Gateway final : public transport::Dispatcher {
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
   std::shared_ptr<const policy::Policy> policy() const;
 
+  // Gives agents sessions of their own from `pool` (which must outlive the Gateway and be stopped
+  // after the transports). Call before Start; without it every agent shares the upstream.
+  void UsePerAgentSessions(upstream::SessionPool* pool);
   // Wires upstream notifications. Call once, before transports.
   void Start();
   // Answers every open held call with a deferral (the approvals stay pending) and stops the work

@@ -35,6 +35,7 @@
 #include "store/store.h"
 #include "transport/http_server.h"
 #include "transport/stdio_server.h"
+#include "upstream/session_pool.h"
 #include "upstream/upstream.h"
 
 namespace holdgate::server {
@@ -235,6 +236,13 @@ class Runner {
     upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
     s = upstream_->Start();
     if (!s.ok()) return Status(s.code(), "upstream: " + s.message());
+    // The session above is the shared one (older agents, the readiness probe, and everyone in
+    // "shared" mode); per_agent sessions come from the pool.
+    if (config_.UpstreamPerAgent()) {
+      sessions_ = std::make_unique<upstream::SessionPool>(up, config_.UpstreamMaxSessions());
+    }
+    log::Info("upstream sessions", {{"mode", config_.UpstreamPerAgent() ? "per_agent" : "shared"},
+                                    {"max_sessions", config_.UpstreamPerAgent() ? config_.UpstreamMaxSessions() : 1}});
 
     gateway::GatewayOptions gopts;
     gopts.review_url = review_->base_url();
@@ -244,6 +252,7 @@ class Runner {
     gopts.max_pending_per_principal = config_.max_pending_per_principal;
     gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
     gateway_->SetPolicy(pol);
+    if (sessions_) gateway_->UsePerAgentSessions(sessions_.get());
     gateway_->Start();
     front_ = std::make_unique<FrontDispatcher>(*gateway_);  // trace context and drain, before the gateway
 
@@ -363,6 +372,7 @@ class Runner {
       notifier_->Stop();
       store_->SetOutboxFactory(nullptr);
     }
+    if (sessions_) sessions_->Stop();  // after the transports: no agent session opens one any more
     if (upstream_) upstream_->Stop();
     if (checkpointer_) checkpointer_->Stop();  // a last checkpoint over the final head
   }
@@ -381,6 +391,7 @@ class Runner {
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;
+  std::unique_ptr<upstream::SessionPool> sessions_;  // per_agent mode; before gateway_: outlives it
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<transport::HttpServer> http_;
   std::unique_ptr<transport::StdioServer> stdio_;

@@ -7,12 +7,16 @@
 namespace holdgate::upstream {
 namespace {
 
-RequestHandle HandleFromWireId(const Json& id) {
-  if (id.is_number_unsigned() || id.is_number_integer()) {
-    int64_t v = id.get<int64_t>();
-    return v > 0 ? static_cast<RequestHandle>(v) : 0;
-  }
-  return 0;
+// `preferred` (the caller's own id or token) when keeping them and it is free, else a name of
+// holdgate's: the handle (ids on a shared connection), or "hg-<handle>" (tokens; and ids on a kept
+// connection, where a number could meet a caller's own).
+template <typename Map>
+Json WireName(const Json& preferred, bool keep, bool number_ok, RequestHandle handle, const Map& in_use) {
+  if (keep && !preferred.is_null() && !in_use.count(DumpJson(preferred))) return preferred;
+  if (number_ok && !keep) return Json(handle);
+  std::string name = "hg-" + std::to_string(handle);
+  while (in_use.count(DumpJson(Json(name)))) name += "~";
+  return Json(name);
 }
 
 // 300000 -> "5m", 1500 -> "1500ms": the largest unit that divides the duration.
@@ -41,11 +45,15 @@ Correlator::Registered Correlator::Register(const Json& request,
   Json token = mcp::ProgressToken(request);
   std::lock_guard<std::mutex> lock(mu_);
   out.handle = next_++;
-  out.wire["id"] = out.handle;
+  entry.wire_id = WireName(entry.original_id, keep_caller_ids_, true, out.handle, wire_ids_);
+  entry.wire_id_key = DumpJson(entry.wire_id);
+  wire_ids_[entry.wire_id_key] = out.handle;
+  out.wire["id"] = entry.wire_id;
   if (!token.is_null()) {
     entry.original_token = token;
-    entry.wire_token = "hg-" + std::to_string(out.handle);
-    out.wire["params"]["_meta"]["progressToken"] = entry.wire_token;
+    Json wire_token = WireName(token, keep_caller_ids_, false, out.handle, tokens_);
+    entry.wire_token = DumpJson(wire_token);
+    out.wire["params"]["_meta"]["progressToken"] = wire_token;
     tokens_[entry.wire_token] = out.handle;
   }
   entries_.emplace(out.handle, std::move(entry));
@@ -62,11 +70,13 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
     std::lock_guard<std::mutex> lock(mu_);
     bool is_response = !message.contains("method");
     if (is_response) {
-      auto it = entries_.find(HandleFromWireId(message.value("id", Json())));
-      if (it == entries_.end()) return;  // late reply to a cancelled or failed request
+      auto wid = wire_ids_.find(DumpJson(message.value("id", Json())));
+      if (wid == wire_ids_.end()) return;  // late reply to a cancelled or failed request
+      auto it = entries_.find(wid->second);
+      if (it == entries_.end()) return;
       handler = it->second.handler;
       out["id"] = it->second.original_id;
-      if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+      ForgetWireNames(it->second);
       entries_.erase(it);
       final_response = true;
     } else {
@@ -76,8 +86,7 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
       // Progress: routed by token, with the caller's token restored.
       if (!is_request && method == "notifications/progress" && pit != message.end() &&
           pit->is_object() && pit->contains("progressToken")) {
-        const Json& t = (*pit)["progressToken"];
-        auto tok = t.is_string() ? tokens_.find(t.get<std::string>()) : tokens_.end();
+        auto tok = tokens_.find(DumpJson((*pit)["progressToken"]));
         if (tok == tokens_.end()) return;  // stale token: the request is over
         auto it = entries_.find(tok->second);
         if (it == entries_.end()) return;
@@ -92,12 +101,23 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
         if (it != entries_.end()) handler = it->second.handler;
         else unsolicited = unsolicited_;
       } else if (attribute_unrelated_ && (is_request || method == "notifications/message") && !entries_.empty()) {
-        // stdio: attributable only when every request in flight belongs to one agent.
-        const std::string owner = entries_.begin()->second.handler->Owner();
+        // stdio: attributable only when every agent request in flight belongs to one agent.
+        // holdgate's own requests (no owner: a handshake after a restart, a readiness ping) cannot
+        // have caused it and do not make it ambiguous.
+        std::string owner;
         bool one_owner = true;
-        for (const auto& [h, e] : entries_) one_owner = one_owner && e.handler->Owner() == owner;
-        if (one_owner) {
-          handler = std::prev(entries_.end())->second.handler;
+        RequestHandle newest = 0;  // the newest request of that owner
+        for (const auto& [h, e] : entries_) {
+          const std::string o = e.handler->Owner();
+          if (o.empty()) continue;
+          if (!owner.empty() && o != owner) one_owner = false;
+          owner = o;
+          newest = h;
+        }
+        if (newest == 0) {
+          unsolicited = unsolicited_;  // only holdgate's own requests in flight
+        } else if (one_owner) {
+          handler = entries_.at(newest).handler;
         } else if (is_request) {
           refuse = true;
         }  // an unattributable log line is dropped rather than shown to the wrong agent
@@ -122,20 +142,26 @@ void Correlator::Route(const Json& message, RequestHandle stream_handle) {
   }
 }
 
+void Correlator::ForgetWireNames(const Entry& entry) {
+  wire_ids_.erase(entry.wire_id_key);
+  if (!entry.wire_token.empty()) tokens_.erase(entry.wire_token);
+}
+
 Json Correlator::Fail(RequestHandle handle, int code, const std::string& message) {
   std::shared_ptr<ReplyHandler> handler;
-  Json original_id;
+  Json original_id, wire_id;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(handle);
     if (it == entries_.end()) return nullptr;
     handler = it->second.handler;
     original_id = it->second.original_id;
-    if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+    wire_id = it->second.wire_id;
+    ForgetWireNames(it->second);
     entries_.erase(it);
   }
   handler->OnResponse(mcp::MakeError(original_id, code, message));
-  return Json(handle);
+  return wire_id;
 }
 
 void Correlator::FailAll(int code, const std::string& message) {
@@ -143,6 +169,7 @@ void Correlator::FailAll(int code, const std::string& message) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     failed.swap(entries_);
+    wire_ids_.clear();
     tokens_.clear();
   }
   for (auto& [handle, entry] : failed) {
@@ -155,25 +182,25 @@ std::string Correlator::TimeoutMessage() const {
          "; the call may or may not have run; not re-run";
 }
 
-std::vector<RequestHandle> Correlator::FailOverdue(std::chrono::steady_clock::time_point now) {
+std::vector<Correlator::Overdue> Correlator::FailOverdue(std::chrono::steady_clock::time_point now) {
   std::vector<std::pair<RequestHandle, Entry>> overdue;
   if (request_timeout_.count() <= 0) return {};
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Handles grow with registration time and the timeout is fixed: the overdue ones come first.
     for (auto it = entries_.begin(); it != entries_.end() && it->second.deadline <= now;) {
-      if (!it->second.wire_token.empty()) tokens_.erase(it->second.wire_token);
+      ForgetWireNames(it->second);
       overdue.emplace_back(it->first, std::move(it->second));
       it = entries_.erase(it);
     }
   }
-  std::vector<RequestHandle> handles;
+  std::vector<Overdue> failed;
   const std::string message = TimeoutMessage();
   for (auto& [handle, entry] : overdue) {
     entry.handler->OnResponse(mcp::MakeError(entry.original_id, mcp::kRequestTimeout, message));
-    handles.push_back(handle);
+    failed.push_back(Overdue{handle, entry.wire_id});
   }
-  return handles;
+  return failed;
 }
 
 void Correlator::SetUnsolicitedHandler(std::function<void(const Json&)> handler) {

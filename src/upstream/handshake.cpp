@@ -25,11 +25,14 @@ bool WaitingHandler::Wait(int64_t timeout_ms, Json* response) {
 }
 
 Result<Json> Initialize(const std::function<void(const Json&, std::shared_ptr<ReplyHandler>)>& send,
-                        const Json& client_capabilities, int64_t timeout_ms) {
+                        const Options& options, int64_t timeout_ms) {
   auto waiter = std::make_shared<WaitingHandler>();
-  Json params = {{"protocolVersion", std::string(mcp::kLatestProtocolVersion)},
-                 {"capabilities", client_capabilities},
-                 {"clientInfo", {{"name", "holdgate"}, {"version", "0.1.0"}}}};
+  Json params = {{"protocolVersion", options.protocol_version.empty() ? std::string(mcp::kLatestProtocolVersion)
+                                                                      : options.protocol_version},
+                 {"capabilities", options.client_capabilities.is_object() ? options.client_capabilities
+                                                                          : Json::object()},
+                 {"clientInfo", options.client_info.is_object() ? options.client_info
+                                                                : Json{{"name", "holdgate"}, {"version", "0.1.0"}}}};
   send(mcp::MakeRequest(0, "initialize", params), waiter);
   Json response;
   if (!waiter->Wait(timeout_ms, &response)) {

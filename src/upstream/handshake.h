@@ -24,9 +24,11 @@ class WaitingHandler final : public ReplyHandler {
   Json response_;      // guarded by mu_
 };
 
-// Sends initialize (through `send`, which must route the reply to the given handler), checks
-// the answer and returns the InitializeResult. The caller sends notifications/initialized.
+// Sends initialize (through `send`, which must route the reply to the given handler) with the
+// capabilities, clientInfo and protocolVersion of `options` (defaults: holdgate's own, the latest
+// version), checks the answer and returns the InitializeResult. The caller sends
+// notifications/initialized.
 Result<Json> Initialize(const std::function<void(const Json&, std::shared_ptr<ReplyHandler>)>& send,
-                        const Json& client_capabilities, int64_t timeout_ms);
+                        const Options& options, int64_t timeout_ms);
 
 }  // namespace holdgate::upstream

@@ -49,7 +49,8 @@ class HttpUpstream final : public Upstream {
  public:
   explicit HttpUpstream(Options options)
       : options_(std::move(options)),
-        correlator_(false, [this](const Json& m) { Respond(m); }, options_.request_timeout_ms),
+        correlator_(false, [this](const Json& m) { Respond(m); }, options_.request_timeout_ms,
+                    options_.keep_caller_ids),
         watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
                   PeriodicThread::First::kWaitFirst) {}
   ~HttpUpstream() override { Stop(); }
@@ -106,8 +107,11 @@ class HttpUpstream final : public Upstream {
 
   RequestHandle Send(const Json& request, std::shared_ptr<ReplyHandler> handler) override {
     Correlator::Registered reg = correlator_.Register(request, std::move(handler));
-    Enqueue([this, reg = std::move(reg)](httplib::Client& cli) { Post(cli, reg.wire, reg.handle, true); });
-    return reg.handle;
+    const RequestHandle handle = reg.handle;
+    if (!Enqueue([this, reg = std::move(reg)](httplib::Client& cli) { Post(cli, reg.wire, reg.handle, true); })) {
+      correlator_.Fail(handle, mcp::kConnectionClosed, "the upstream session has ended");
+    }
+    return handle;
   }
 
   void SendOnThisThread(const Json& request, std::shared_ptr<ReplyHandler> handler,
@@ -145,12 +149,12 @@ class HttpUpstream final : public Upstream {
   // client's socket shut down, so the thread in it returns), the server is told to stop, and a
   // late answer, if any, is dropped by the correlator.
   void CancelOverdue() {
-    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+    for (const Correlator::Overdue& overdue : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
-                {{"transport", "http"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
-      CutExchange(handle);
+                {{"transport", "http"}, {"request_id", overdue.wire_id}, {"timeout_ms", options_.request_timeout_ms}});
+      CutExchange(overdue.handle);
       Notify(mcp::MakeNotification("notifications/cancelled",
-                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+                                   {{"requestId", overdue.wire_id}, {"reason", correlator_.TimeoutMessage()}}));
     }
   }
 
@@ -176,7 +180,7 @@ class HttpUpstream final : public Upstream {
       started_ = true;
     }
     auto send = [this](const Json& req, std::shared_ptr<ReplyHandler> h) { Send(req, std::move(h)); };
-    Result<Json> init = Initialize(send, options_.client_capabilities, kInitializeTimeoutMs);
+    Result<Json> init = Initialize(send, options_, kInitializeTimeoutMs);
     if (!init.ok()) return init.status();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -193,14 +197,17 @@ class HttpUpstream final : public Upstream {
     return Status::Ok();
   }
 
-  void Enqueue(std::function<void(httplib::Client&)> job) {
+  // Queues `job` for a worker. False once stopping (no worker would ever run it).
+  bool Enqueue(std::function<void(httplib::Client&)> job) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
     jobs_.push_back(std::move(job));
     if (idle_workers_ == 0 && workers_.size() < kMaxWorkers && !stopping_) {
       workers_.emplace_back([this] { Work(); });
     } else {
       work_cv_.notify_one();
     }
+    return true;
   }
 
   void ConfigureClient(httplib::Client& cli) const {
@@ -212,12 +219,16 @@ class HttpUpstream final : public Upstream {
     cli.set_write_timeout(30, 0);
   }
 
-  // The calling thread's own keep-alive client for this upstream (created on first use, freed
-  // when the thread ends), registered in active_clients_ so Stop() can interrupt it; the caller
-  // unregisters it when its exchange is done. nullptr once stopping.
+  // The calling thread's own keep-alive client for this upstream's origin (created on first use,
+  // freed when the thread ends), registered in active_clients_ so Stop() can interrupt it; the
+  // caller unregisters it when its exchange is done. nullptr once stopping. Keyed by origin and
+  // timeout, not by instance: with a session per agent, upstreams come and go, and a client per
+  // instance would pile up (with its socket) in every thread that ever served one. The thread runs
+  // one exchange at a time, so instances on one origin can take turns with one client; the session
+  // travels in each request's headers.
   httplib::Client* CallerClient() {
-    thread_local std::map<uint64_t, std::unique_ptr<httplib::Client>> clients;  // by instance_
-    auto& slot = clients[instance_];
+    thread_local std::map<std::string, std::unique_ptr<httplib::Client>> clients;
+    auto& slot = clients[endpoint_.origin + '\x1f' + std::to_string(options_.request_timeout_ms)];
     if (!slot) {
       slot = std::make_unique<httplib::Client>(endpoint_.origin);
       ConfigureClient(*slot);
@@ -395,12 +406,6 @@ class HttpUpstream final : public Upstream {
   }
 
   const Options options_;
-  // Unique per HttpUpstream in the process: keys the per-thread clients (an address could be
-  // reused by a later instance).
-  const uint64_t instance_ = [] {
-    static std::atomic<uint64_t> next{1};
-    return next.fetch_add(1);
-  }();
   Endpoint endpoint_;
   Correlator correlator_;
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -31,17 +32,28 @@ class StdioUpstream final : public Upstream {
  public:
   explicit StdioUpstream(Options options)
       : options_(std::move(options)),
-        correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }, options_.request_timeout_ms),
+        correlator_(true, [this](const Json& m) { WriteLine(DumpJson(m)); }, options_.request_timeout_ms,
+                    options_.keep_caller_ids),
         watchdog_(OverdueCheckInterval(options_.request_timeout_ms), [this] { CancelOverdue(); },
                   PeriodicThread::First::kWaitFirst) {}
   ~StdioUpstream() override { Stop(); }
 
+  // The child is spawned (and respawned) only on the supervisor thread: its parent-death signal
+  // (PR_SET_PDEATHSIG) fires when the *thread* that forked it ends, and the caller of Start may be
+  // a short-lived one (an agent's connection thread, for a per-agent session).
   Status Start() override {
     if (options_.request_timeout_ms > 0) watchdog_.Start();
-    Status s = SpawnAndInitialize();
-    if (!s.ok()) return s;
-    supervisor_ = std::thread([this] { Supervise(); });
-    return Status::Ok();
+    std::promise<Status> first;
+    std::future<Status> started = first.get_future();
+    supervisor_ = std::thread([this, first = std::move(first)]() mutable {
+      Status s = SpawnAndInitialize();
+      const bool ok = s.ok();
+      first.set_value(std::move(s));
+      if (ok) Supervise();
+    });
+    Status s = started.get();
+    if (!s.ok()) supervisor_.join();
+    return s;
   }
 
   void Stop() override {
@@ -82,11 +94,11 @@ class StdioUpstream final : public Upstream {
   // The request timeout: the caller already has its error; the child is told to stop, and its
   // late answer, if any, is dropped by the correlator.
   void CancelOverdue() {
-    for (RequestHandle handle : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
+    for (const Correlator::Overdue& overdue : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
-                {{"transport", "stdio"}, {"request_id", handle}, {"timeout_ms", options_.request_timeout_ms}});
+                {{"transport", "stdio"}, {"request_id", overdue.wire_id}, {"timeout_ms", options_.request_timeout_ms}});
       Notify(mcp::MakeNotification("notifications/cancelled",
-                                   {{"requestId", handle}, {"reason", correlator_.TimeoutMessage()}}));
+                                   {{"requestId", overdue.wire_id}, {"reason", correlator_.TimeoutMessage()}}));
     }
   }
 
@@ -102,7 +114,7 @@ class StdioUpstream final : public Upstream {
     Status s = Spawn();
     if (!s.ok()) return s;
     auto send = [this](const Json& req, std::shared_ptr<ReplyHandler> h) { Send(req, std::move(h)); };
-    Result<Json> init = Initialize(send, options_.client_capabilities, kInitializeTimeoutMs);
+    Result<Json> init = Initialize(send, options_, kInitializeTimeoutMs);
     if (!init.ok()) {
       KillChild();
       JoinReaders();

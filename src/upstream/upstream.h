@@ -1,7 +1,8 @@
 #pragma once
-// The upstream MCP server holdgate forwards to, seen as one JSON-RPC connection that many
-// downstream sessions share. An Upstream owns request-id and progress-token correlation: callers
-// hand in requests with their own ids and get replies back with those ids restored.
+// The upstream MCP server holdgate forwards to, seen as one JSON-RPC connection (one upstream
+// session) that many downstream sessions share, or that one agent session has to itself. An
+// Upstream owns request-id and progress-token correlation: callers hand in requests with their own
+// ids and get replies back with those ids restored.
 // Thread-safe: Send/Notify/Respond may be called from any thread and never block on the network;
 // handlers are invoked on the upstream's own reader threads (and, for a request past
 // Options::request_timeout_ms, on its timeout thread) and must not block.
@@ -39,6 +40,13 @@ struct Options {
   std::string command;              // stdio: shell-split command line of the child
   std::string url;                  // http: Streamable HTTP endpoint
   Json client_capabilities = Json::object();  // what holdgate declares in its own initialize
+  // The initialize sent upstream: clientInfo (null = holdgate's own) and protocolVersion ("" =
+  // the latest holdgate speaks). A per-agent session carries the agent's own values here.
+  Json client_info;
+  std::string protocol_version;
+  // The connection serves one agent: request ids and progress tokens go upstream as the agent sent
+  // them (one that would collide with another in flight is renamed). False: holdgate's own.
+  bool keep_caller_ids = false;
   // 0 = none. A request not answered this long after it was sent gets a kRequestTimeout error
   // ("upstream did not answer within …; the call may or may not have run; not re-run"), is
   // cancelled upstream (notifications/cancelled; over HTTP its exchange is cut too), and a late

@@ -3,9 +3,11 @@
 // connections, one MCP session per connection, a fixed number of calls per round) and prints one
 // Markdown table per scenario. Every comparison is measured in the same run, A B A B interleaved.
 //
-//   bench_mcp_load passthrough | holds | growth | all | smoke  [--out DIR] [flags]
+//   bench_mcp_load passthrough | sessions | holds | growth | all | smoke  [--out DIR] [flags]
 //
 // Scenarios:
+//   sessions     upstream.sessions per_agent against shared: pass-through figures, and the upstream's
+//                memory per agent session (HTTP and stdio; demo, and server-everything when installed)
 //   passthrough  allowed tools/call: holdgate→demo (HTTP) vs demo direct; holdgate (stdio demo) vs
 //                npm mcp-proxy (stdio demo); holdgate→server-everything vs server-everything (echo)
 //   holds        N held calls (RSS, threads, idle CPU, reviewer API latency meanwhile), one decision
@@ -59,6 +61,8 @@ struct Options {
   int64_t warmup = 2000;
   bool mcp_proxy = true;
   bool everything = true;
+  // sessions
+  size_t memory_sessions = 8;
   // growth
   std::vector<size_t> growth_sessions = {1, 8, 64, 256};
   std::vector<size_t> growth_holds = {10, 100, 1000, 10000};
@@ -375,6 +379,148 @@ void ReportError(const std::string& what, const Json& j) {
     Check(false, what + ": " + j["error"].get<std::string>());
   }
 }
+
+// ---- upstream sessions (issue 16) ---------------------------------------------------------------
+
+// Resident memory of `pids`, summed (MiB).
+double RssMiB(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (pid_t p : pids) sum += ReadProcStatus(p).rss_mib;
+  return sum;
+}
+
+// The environment that picks holdgate's upstream session mode.
+std::vector<std::string> SessionsEnv(const Options& o, const char* mode) {
+  std::vector<std::string> env = o.holdgate_env;
+  env.push_back(std::string("HOLDGATE_UPSTREAM_SESSIONS=") + mode);
+  return env;
+}
+
+// Pass-through with an upstream session per agent session (A) against one shared upstream session
+// (B, the baseline), same upstream, same calls, A B A B rounds: server-everything's echo over HTTP
+// when it is installed, else list_jobs on the demo upstream over HTTP.
+Json PassSessionsPair(const Options& o, size_t sessions, int64_t calls, int rounds, int64_t warmup, const std::string& tag) {
+  std::string dir = MakeRunDir(o, tag);
+  const bool everything = o.everything;
+  auto up = everything ? StartEverythingHttp(o.paths, dir, "everything-http") : StartDemoHttp(o.paths, dir, "demo-http");
+  if (!up->ok()) return Json{{"error", up->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(up->mcp.port) + "/mcp";
+  std::string policy = WritePolicy(dir, "10m");
+  auto per_agent = StartHoldgate(o.paths, dir, "holdgate-per-agent", "", url, policy, o.log_level, SessionsEnv(o, "per_agent"),
+                                 SplitWords(o.holdgate_prefix));
+  if (!per_agent->ok()) return Json{{"error", per_agent->error}};
+  auto shared = StartHoldgate(o.paths, dir, "holdgate-shared", "", url, policy, o.log_level, SessionsEnv(o, "shared"),
+                              SplitWords(o.holdgate_prefix));
+  if (!shared->ok()) return Json{{"error", shared->error}};
+  const std::string upstream = everything ? "everything (HTTP)" : "demo (HTTP)";
+  CallSpec spec = everything ? Echo() : ListJobs();
+  Target a{"holdgate per_agent → " + upstream, per_agent->mcp, {per_agent.get(), up.get()}, spec};
+  Target b{"holdgate shared → " + upstream, shared->mcp, {shared.get(), up.get()}, spec};
+  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + b.first_error}};
+  }
+  return ReportPair("upstream sessions: per_agent (A) against shared (B, baseline), " + spec.tool + " on " + upstream +
+                        "; both targets' CPU includes the upstream",
+                    a, b, sessions, 0.9, false);
+}
+
+// What `n` more agent sessions cost the upstream: its resident memory (HTTP: the server process;
+// stdio: every child holdgate runs) and holdgate's, before and after opening them through holdgate in
+// `mode`. One row of the memory table.
+Json SessionMemory(const Options& o, const std::string& label, const std::string& upstream_cmd, Service* http_upstream,
+                   const char* mode, size_t n, const std::string& dir) {
+  std::string url =
+      http_upstream ? "http://127.0.0.1:" + std::to_string(http_upstream->mcp.port) + "/mcp" : std::string();
+  auto gw = StartHoldgate(o.paths, dir, std::string("holdgate-") + mode + (http_upstream ? "-http" : "-stdio"), upstream_cmd,
+                          url, WritePolicy(dir, "10m"), o.log_level, SessionsEnv(o, mode), SplitWords(o.holdgate_prefix));
+  if (!gw->ok()) return Json{{"label", label}, {"mode", mode}, {"error", gw->error}};
+  auto upstream_pids = [&] {
+    if (http_upstream) return http_upstream->Tree();
+    std::vector<pid_t> tree = gw->Tree();
+    tree.erase(tree.begin());  // holdgate itself
+    return tree;
+  };
+  const double up0 = RssMiB(upstream_pids());
+  const ProcStatus gw0 = ReadProcStatus(gw->pid());
+  const size_t children0 = http_upstream ? 0 : upstream_pids().size();
+  std::string error;
+  std::vector<SessionInfo> opened = OpenSessions(gw->mcp, n, &error);
+  if (opened.size() != n) return Json{{"label", label}, {"mode", mode}, {"error", "opening sessions: " + error}};
+  // Let the upstreams settle (a child's start-up peak, a GC) before reading: the figure is resident
+  // memory per open session, not the start-up peak.
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.smoke ? 300 : 2000));
+  const double up1 = RssMiB(upstream_pids());
+  const ProcStatus gw1 = ReadProcStatus(gw->pid());
+  const size_t children1 = http_upstream ? 0 : upstream_pids().size();
+  const double k = static_cast<double>(n);
+  return Json{{"label", label},
+              {"mode", mode},
+              {"sessions", n},
+              {"upstream_rss_before_mib", up0},
+              {"upstream_rss_after_mib", up1},
+              {"upstream_mib_per_session", (up1 - up0) / k},
+              {"holdgate_mib_per_session", (gw1.rss_mib - gw0.rss_mib) / k},
+              {"holdgate_threads_per_session", static_cast<double>(gw1.threads - gw0.threads) / k},
+              {"children_before", children0},
+              {"children_after", children1}};
+}
+
+void ScenarioSessions(const Options& o, size_t sessions, int64_t calls, int rounds, int64_t warmup, size_t memory_sessions) {
+  Print("\n## upstream sessions: per_agent against shared (" + std::to_string(sessions) + " sessions, " +
+        std::to_string(rounds) + " rounds × " + std::to_string(calls) + " calls per target, " + MachineLine() + ")\n");
+  Json pair = PassSessionsPair(o, sessions, calls, rounds, warmup, o.smoke ? "smoke-sessions" : "sessions");
+  ReportError("upstream sessions: per_agent against shared", pair);
+  if (o.smoke && !pair.contains("error")) {
+    Check(pair["a"]["calls_per_s"].get<double>() > 0 && pair["b"]["calls_per_s"].get<double>() > 0,
+          "sessions: zero throughput");
+    Check(pair["a"]["errors"] == 0 && pair["b"]["errors"] == 0, "sessions: calls failed");
+  }
+
+  // Memory per session: n agent sessions opened through holdgate in each mode.
+  std::string dir = MakeRunDir(o, o.smoke ? "smoke-sessions-memory" : "sessions-memory");
+  Json rows = Json::array();
+  auto demo_http = StartDemoHttp(o.paths, dir, "demo-http");
+  std::string demo_stdio = o.paths.demo + " --stdio --log-level warn";
+  for (const char* mode : {"per_agent", "shared"}) {
+    if (demo_http->ok()) rows.push_back(SessionMemory(o, "demo (HTTP)", "", demo_http.get(), mode, memory_sessions, dir));
+    rows.push_back(SessionMemory(o, "demo (stdio)", demo_stdio, nullptr, mode, memory_sessions, dir));
+  }
+  std::unique_ptr<Service> ev_http;
+  if (o.everything) {
+    ev_http = StartEverythingHttp(o.paths, dir, "everything-http");
+    std::string ev_stdio = NodeBinary(o.paths) + " " + o.paths.EverythingJs() + " stdio";
+    for (const char* mode : {"per_agent", "shared"}) {
+      if (ev_http->ok()) rows.push_back(SessionMemory(o, "everything (HTTP)", "", ev_http.get(), mode, memory_sessions, dir));
+      rows.push_back(SessionMemory(o, "everything (stdio)", ev_stdio, nullptr, mode, memory_sessions, dir));
+    }
+  }
+  Table table({"upstream", "mode", "agent sessions", "upstream RSS before MiB", "after MiB", "upstream MiB/session",
+               "holdgate MiB/session", "holdgate threads/session", "stdio children before → after"});
+  std::string errors;
+  for (const Json& r : rows) {
+    if (r.contains("error")) {
+      errors += "not measured: " + r.value("label", "") + " " + r.value("mode", "") + ": " + r.value("error", "") + "\n";
+      Check(false, "sessions memory: " + r.value("label", "") + " " + r.value("mode", "") + ": " + r.value("error", ""));
+      continue;
+    }
+    const bool stdio = r["label"].get<std::string>().find("stdio") != std::string::npos;
+    auto mib = [&](const char* key, int decimals) { return Fmt(r[key].get<double>(), decimals); };
+    table.Row({r["label"].get<std::string>(), r["mode"].get<std::string>(), std::to_string(r["sessions"].get<size_t>()),
+               mib("upstream_rss_before_mib", 1), mib("upstream_rss_after_mib", 1), mib("upstream_mib_per_session", 2),
+               mib("holdgate_mib_per_session", 2), mib("holdgate_threads_per_session", 1),
+               stdio ? std::to_string(r["children_before"].get<size_t>()) + " → " +
+                           std::to_string(r["children_after"].get<size_t>())
+                     : "-"});
+    if (o.smoke && stdio && r["mode"] == "per_agent") {
+      Check(r["children_after"].get<size_t>() == r["children_before"].get<size_t>() + memory_sessions,
+            "sessions: per_agent over stdio did not start a child per agent session");
+    }
+  }
+  Print("\n### upstream memory per agent session (" + std::to_string(memory_sessions) +
+        " sessions opened through holdgate; RSS read after they settled)\n\n" + table.Markdown() + errors);
+  g_results["sessions"] = Json{{"pair", pair}, {"memory", rows}};
+}
+
 
 void ScenarioPassthrough(const Options& o) {
   Print("\n## pass-through (" + std::to_string(o.sessions) + " sessions, " + std::to_string(o.rounds) + " rounds × " +
@@ -1109,12 +1255,15 @@ int ScenarioSmoke(Options o) {
   Json s = StoreCreations(o, 200);
   ReportError("smoke store creations", s);
   g_results["create_store"] = s;
+  Options quick = o;
+  quick.everything = false;  // the demo upstream only: seconds, and no node needed
+  ScenarioSessions(quick, 2, 100, 1, 10, 2);
   return 0;
 }
 
 // ---- main -------------------------------------------------------------------------------------------
 
-constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|holds|growth|replicas|all|smoke|profile [flags]
+constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|growth|replicas|all|smoke|profile [flags]
   --out DIR              results, charts and per-run logs (default /tmp/holdgate-bench)
   --holdgate PATH --demo PATH --node PATH --e2e-dir DIR   binaries (defaults: this build, PATH)
   --log-level LEVEL      holdgate's log level (default info)
@@ -1138,6 +1287,8 @@ holds:
   --agent-close          agents close their connection once answered (default: keep-alive)
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
   --store-creations N    in-process store creations per thread count (default 6000)
+sessions (upstream.sessions per_agent against shared; --sessions --calls --rounds --warmup as above):
+  --memory-sessions N    agent sessions opened for the memory-per-session table (default 8)
 growth:
   --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-rounds N (default 2)
   --growth-calls N       pass-through calls per session per round (default 500; 2,000..20,000 a round)
@@ -1186,6 +1337,7 @@ int Main(int argc, char** argv) {
     else if (f == "--warmup") o.warmup = std::stoll(next());
     else if (f == "--no-mcp-proxy") o.mcp_proxy = false;
     else if (f == "--no-everything") o.everything = false;
+    else if (f == "--memory-sessions") o.memory_sessions = std::stoul(next());
     else if (f == "--holds") o.holds = std::stoul(next());
     else if (f == "--max-inflight") o.max_inflight = std::stoul(next());
     else if (f == "--idle-seconds") o.idle_seconds = std::stoi(next());
@@ -1219,12 +1371,15 @@ int Main(int argc, char** argv) {
 
   if (scenario == "passthrough") {
     ScenarioPassthrough(o);
+  } else if (scenario == "sessions") {
+    ScenarioSessions(o, o.sessions, o.calls, o.rounds, o.warmup, o.memory_sessions);
   } else if (scenario == "holds") {
     ScenarioHolds(o);
   } else if (scenario == "growth") {
     ScenarioGrowth(o, nullptr);
   } else if (scenario == "all") {
     ScenarioPassthrough(o);
+    ScenarioSessions(o, o.sessions, o.calls, o.rounds, o.warmup, o.memory_sessions);
     Print("\n## holds (" + MachineLine() + ")\n");
     HoldRun r = RunHolds(o, o.holds, "holds-" + std::to_string(o.holds), o.idle_seconds, o.healthz_probes, o.singles);
     PrintHoldRun(r);

@@ -32,7 +32,7 @@ const full = {
          max_body_bytes: 1048576, agent_keys: [{ name: 'ci', principal: 'ci-bot', sha256: 'ab'.repeat(32) }] },
   review: { listen: '[::1]:8081', public_url: 'https://holdgate.example.com', threads: 16, max_sse_clients: 8,
             auth: { jwt_secret: 'x'.repeat(40), issuer: 'holdgate', max_token_lifetime: '8h' } },
-  upstream: { url: 'http://127.0.0.1:3001/mcp', client_capabilities: { sampling: {} } },
+  upstream: { url: 'http://127.0.0.1:3001/mcp', client_capabilities: { sampling: {} }, sessions: 'per_agent', max_sessions: 200 },
   policy: join(dir, 'policy.json'),
   db: '/var/lib/holdgate/holdgate.db',
   log_level: 'warn',
@@ -51,6 +51,7 @@ const bad = [
   [{ upstream: { command: 'a', url: 'http://b/mcp' } }, ['upstream']],
   [{ upstream, audit: { all_calls: 'yes' }, review: { listen: 8081 } }, ['audit.all_calls', 'review.listen']],
   [{ upstream, notify: { webhooks: [{ name: 'ops' }] } }, ['notify.webhooks[0].url']],
+  [{ upstream: { ...upstream, sessions: 'per-agent', max_sessions: 0 } }, ['upstream.sessions', 'upstream.max_sessions']],
 ];
 
 test('the packaged default config and a full example validate, and holdgate accepts them', () => {

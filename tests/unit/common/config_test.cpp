@@ -56,4 +56,31 @@ TEST_CASE("config: command and url together are refused", "[config]") {
   CHECK(errors[0].path == "upstream");
 }
 
+TEST_CASE("config: upstream.sessions and max_sessions default by transport", "[config]") {
+  std::vector<ConfigError> errors;
+  Result<Config> url = ConfigFromJson(Json{{"upstream", {{"url", "http://b/mcp"}}}}, &errors);
+  REQUIRE(url.ok());
+  CHECK(url->UpstreamPerAgent());  // a session per agent is cheap over HTTP
+  CHECK(url->UpstreamMaxSessions() == Config::kDefaultMaxHttpSessions);
+  Result<Config> cmd = ConfigFromJson(Json{{"upstream", {{"command", "demo --stdio"}}}}, &errors);
+  REQUIRE(cmd.ok());
+  CHECK_FALSE(cmd->UpstreamPerAgent());  // a child per agent is not: opt in
+  Result<Config> opted = ConfigFromJson(
+      Json{{"upstream", {{"command", "demo --stdio"}, {"sessions", "per_agent"}, {"max_sessions", 4u}}}}, &errors);
+  REQUIRE(opted.ok());
+  CHECK(opted->UpstreamPerAgent());
+  CHECK(opted->UpstreamMaxSessions() == 4);
+  CHECK_FALSE(ConfigFromJson(Json{{"upstream", {{"url", "http://b/mcp"}, {"sessions", "shared"}}}}, &errors)
+                  ->UpstreamPerAgent());
+
+  errors.clear();
+  CHECK_FALSE(ConfigFromJson(Json{{"upstream", {{"url", "http://b/mcp"}, {"sessions", "per-agent"}, {"max_sessions", 0}}}},
+                             &errors)
+                  .ok());
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].path == "upstream.sessions");
+  CHECK(errors[0].message.find("per_agent") != std::string::npos);
+  CHECK(errors[1].path == "upstream.max_sessions");
+}
+
 }  // namespace holdgate
