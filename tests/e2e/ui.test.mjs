@@ -16,7 +16,8 @@
 //     integers beyond 2^53 shown and edited exactly;
 //   - screenshots of sign-in, queue, detail, dialogs, history and audit in
 //     tests/e2e/output/ui-screens/ (a failing test leaves FAILED-*.png there); the README's
-//     screenshots of the new states are copied to docs/screenshots/.
+//     screenshots of the new states are refreshed in docs/screenshots/ with
+//     HOLDGATE_UPDATE_DOC_SCREENSHOTS=1.
 // Waiting is always on a condition (playwright's waitFor / waitForFunction, lib waitFor), never a
 // fixed sleep.
 import { after, before, describe, it } from 'node:test';
@@ -773,9 +774,12 @@ describe('approval page with editable rules, quorum, history and audit', { timeo
 
 const DOCS_SCREEN_DIR = path.join(REPO_ROOT, 'docs', 'screenshots');
 
-// The README's screenshots: written to docs/screenshots/ (committed) as well as output/.
+// The README's screenshots: always in output/ui-screens/; copied over the committed ones in
+// docs/screenshots/ only when HOLDGATE_UPDATE_DOC_SCREENSHOTS=1, so an ordinary run changes no
+// tracked file.
 async function docsScreenshot(page, name) {
   const file = await screenshot(page, name);
+  if (process.env.HOLDGATE_UPDATE_DOC_SCREENSHOTS !== '1') return;
   fs.mkdirSync(DOCS_SCREEN_DIR, { recursive: true });
   fs.copyFileSync(file, path.join(DOCS_SCREEN_DIR, `${name}.png`));
 }
