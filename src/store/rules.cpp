@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "store/store.h"
 
 namespace holdgate::store::internal {
 
