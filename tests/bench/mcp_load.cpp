@@ -940,7 +940,7 @@ Json RunReplicaSetup(const Options& o, const ReplicaSetup& setup, int store_n, i
   }
   std::vector<const Service*> procs;
   for (auto& g : gws) procs.push_back(g.get());
-  for (auto [key, spec, calls] : {std::tuple<const char*, CallSpec, int64_t>{"passthrough", Echo(), pass_calls},
+  for (auto [key, spec, calls] : {std::tuple<const char*, CallSpec, int64_t>{"passthrough", ListJobs(), pass_calls},
                                   std::tuple<const char*, CallSpec, int64_t>{
                                       "creations",
                                       CallSpec{"cancel_job",
@@ -988,7 +988,7 @@ void ScenarioReplicas(const Options& o, bool smoke) {
         "durable approval: approval row + audit event + outbox row in one transaction (SQLite: BEGIN IMMEDIATE, WAL, "
         "group commit; PostgreSQL: one transaction under the audit-chain advisory lock, synchronous_commit on). "
         "Through the gateway: a held cancel_job deferred after its 1 ms hold (bounded by the 250 ms hold sweep per "
-        "session). Pass-through: an allowed echo, holdgate → demo upstream over HTTP; three replicas behind HAProxy "
+        "session). Pass-through: an allowed list_jobs, holdgate → demo upstream over HTTP; three replicas behind HAProxy "
         "(round robin, sessions sticky). The PostgreSQL server runs on the same machine.\n");
   g_results["replicas"] = all;
 }
