@@ -918,11 +918,16 @@ Json RunReplicaSetup(const Options& o, const ReplicaSetup& setup, int store_n, i
   const std::string db = db_for("gateway");
   if (db.empty()) return Json{{"error", error}};
   const std::string policy = WritePolicy(dir, "1ms");
+  // No pending cap: every deferred approval stays pending, and the default cap (100 per
+  // principal) would turn the creation run into a run of refusals.
+  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0}})");
+  std::vector<std::string> env = o.holdgate_env;
+  env.push_back("HOLDGATE_CONFIG=" + dir + "/config.json");
   std::vector<std::unique_ptr<Service>> gws;
   std::vector<testing::ReplicaPorts> ports;
   for (int i = 0; i < setup.replicas; ++i) {
-    gws.push_back(StartHoldgate(o.paths, dir, "holdgate-" + std::to_string(i), "", upstream, policy, o.log_level,
-                                o.holdgate_env, {}, db));
+    gws.push_back(StartHoldgate(o.paths, dir, "holdgate-" + std::to_string(i), "", upstream, policy, o.log_level, env,
+                                {}, db));
     if (!gws.back()->ok()) return Json{{"error", gws.back()->error}};
     ports.push_back({gws.back()->mcp.port, gws.back()->review_port});
   }
