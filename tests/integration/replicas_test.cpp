@@ -204,7 +204,7 @@ TEST_CASE("replicas: forty reviewers approving at once across three replicas rel
   CHECK(v.code == 0);
 }
 
-TEST_CASE("replicas: three replicas behind HAProxy; replicas killed during a decide storm decide nothing twice",
+TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a decide storm: nothing decided twice",
           "[integration][replicas][haproxy][kill]") {
   const std::string haproxy = FindOnPath("haproxy");
   REQUIRE_FALSE(haproxy.empty());  // scripts/deps.sh --test installs it
