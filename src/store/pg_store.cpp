@@ -251,11 +251,13 @@ PgStore::Impl::~Impl() {
   try {
     auto c = Acquire("unregister replica");
     if (c.ok()) {
-      pqxx::nontransaction n(**c);
-      n.exec_params("UPDATE replicas SET heartbeat_at = 0 WHERE id = $1 AND NOT EXISTS "
-                    "(SELECT 1 FROM approvals WHERE state = 'executing' AND executing_by = $1)",
-                    replica_id_);
-      n.exec_params("DELETE FROM replicas WHERE id = $1 AND heartbeat_at = 0", replica_id_);
+      {
+        pqxx::nontransaction n(**c);
+        n.exec_params("UPDATE replicas SET heartbeat_at = 0 WHERE id = $1 AND NOT EXISTS "
+                      "(SELECT 1 FROM approvals WHERE state = 'executing' AND executing_by = $1)",
+                      replica_id_);
+        n.exec_params("DELETE FROM replicas WHERE id = $1 AND heartbeat_at = 0", replica_id_);
+      }
       Release(std::move(c).value());
     }
   } catch (const std::exception& e) {

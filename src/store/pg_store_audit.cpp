@@ -445,12 +445,15 @@ void PgStore::Impl::Heartbeat() {
   if (!c.ok()) return;
   std::unique_ptr<pqxx::connection> conn = std::move(c).value();
   try {
-    pqxx::nontransaction n(*conn);
-    n.exec_params("INSERT INTO replicas (id, started_at, heartbeat_at) VALUES ($1, "
-                  "(extract(epoch from clock_timestamp()) * 1000)::bigint, "
-                  "(extract(epoch from clock_timestamp()) * 1000)::bigint) "
-                  "ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
-                  replica_id_);
+    {
+      // Closed before the connection goes back to the pool (another thread may take it at once).
+      pqxx::nontransaction n(*conn);
+      n.exec_params("INSERT INTO replicas (id, started_at, heartbeat_at) VALUES ($1, "
+                    "(extract(epoch from clock_timestamp()) * 1000)::bigint, "
+                    "(extract(epoch from clock_timestamp()) * 1000)::bigint) "
+                    "ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
+                    replica_id_);
+    }
     Release(std::move(conn));
   } catch (const std::exception& e) {
     log::Warn("heartbeat failed", {{"error", e.what()}});

@@ -1064,11 +1064,16 @@ Json RunReplicaSetup(const Options& o, const ReplicaSetup& setup, int store_n, i
   const std::string db = db_for("gateway");
   if (db.empty()) return Json{{"error", error}};
   const std::string policy = WritePolicy(dir, "1ms");
+  // No pending cap: every deferred approval stays pending, and the default cap (100 per
+  // principal) would turn the creation run into a run of refusals.
+  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0}})");
+  std::vector<std::string> env = o.holdgate_env;
+  env.push_back("HOLDGATE_CONFIG=" + dir + "/config.json");
   std::vector<std::unique_ptr<Service>> gws;
   std::vector<testing::ReplicaPorts> ports;
   for (int i = 0; i < setup.replicas; ++i) {
-    gws.push_back(StartHoldgate(o.paths, dir, "holdgate-" + std::to_string(i), "", upstream, policy, o.log_level,
-                                o.holdgate_env, {}, db));
+    gws.push_back(StartHoldgate(o.paths, dir, "holdgate-" + std::to_string(i), "", upstream, policy, o.log_level, env,
+                                {}, db));
     if (!gws.back()->ok()) return Json{{"error", gws.back()->error}};
     ports.push_back({gws.back()->mcp.port, gws.back()->review_port});
   }
@@ -1086,7 +1091,7 @@ Json RunReplicaSetup(const Options& o, const ReplicaSetup& setup, int store_n, i
   }
   std::vector<const Service*> procs;
   for (auto& g : gws) procs.push_back(g.get());
-  for (auto [key, spec, calls] : {std::tuple<const char*, CallSpec, int64_t>{"passthrough", Echo(), pass_calls},
+  for (auto [key, spec, calls] : {std::tuple<const char*, CallSpec, int64_t>{"passthrough", ListJobs(), pass_calls},
                                   std::tuple<const char*, CallSpec, int64_t>{
                                       "creations",
                                       CallSpec{"cancel_job",
@@ -1134,7 +1139,7 @@ void ScenarioReplicas(const Options& o, bool smoke) {
         "durable approval: approval row + audit event + outbox row in one transaction (SQLite: BEGIN IMMEDIATE, WAL, "
         "group commit; PostgreSQL: one transaction under the audit-chain advisory lock, synchronous_commit on). "
         "Through the gateway: a held cancel_job deferred after its 1 ms hold (bounded by the 250 ms hold sweep per "
-        "session). Pass-through: an allowed echo, holdgate → demo upstream over HTTP; three replicas behind HAProxy "
+        "session). Pass-through: an allowed list_jobs, holdgate → demo upstream over HTTP; three replicas behind HAProxy "
         "(round robin, sessions sticky). The PostgreSQL server runs on the same machine.\n");
   g_results["replicas"] = all;
 }

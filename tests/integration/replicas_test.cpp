@@ -204,7 +204,7 @@ TEST_CASE("replicas: forty reviewers approving at once across three replicas rel
   CHECK(v.code == 0);
 }
 
-TEST_CASE("replicas: three replicas behind HAProxy; replicas killed during a decide storm decide nothing twice",
+TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a decide storm: nothing decided twice",
           "[integration][replicas][haproxy][kill]") {
   const std::string haproxy = FindOnPath("haproxy");
   REQUIRE_FALSE(haproxy.empty());  // scripts/deps.sh --test installs it
@@ -273,7 +273,8 @@ TEST_CASE("replicas: three replicas behind HAProxy; replicas killed during a dec
       });
     }
   }
-  REQUIRE(WaitUntil([&] { return decided_ok.load() >= 3; }, 30000));
+  // CHECK, not REQUIRE: threads are running (a REQUIRE here would terminate and leak the processes).
+  CHECK(WaitUntil([&] { return decided_ok.load() >= 3; }, 30000));
   c[2].Kill();
   for (auto& t : storm) t.join();
   for (auto& t : agents) t.join();
@@ -396,7 +397,7 @@ TEST_CASE("replicas: PostgreSQL restarting under a decide storm: clear errors, n
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  REQUIRE(WaitUntil([&] { return approved.load() >= 1; }, 30000));
+  CHECK(WaitUntil([&] { return approved.load() >= 1; }, 30000));  // threads are running: no REQUIRE
   CHECK(pg.Restart() == 0);
   for (auto& t : agents) t.join();
   storm_done.store(true);
