@@ -36,6 +36,11 @@ Status NotPending(const Approval& a, const std::string& wanted);
 // Store::Decide's checks that need no database: kInvalidArgument, or OK.
 Status CheckDecisionInput(const DecisionInput& in);
 
+// The pending approval CreatePending writes for `in`, before its id and times are set; the checks
+// that need no database: kInvalidArgument (empty principal or tool, approvers_needed < 1, a
+// negative timeout, use_within or remember_max, an on_timeout other than "reject", bad reviewers).
+Result<Approval> NewPendingApproval(const NewApproval& in);
+
 // ---- grants ------------------------------------------------------------------------------------
 // The grants table's columns, in the order both stores read them.
 inline constexpr char kGrantColumns[] =

@@ -24,7 +24,7 @@ using internal::CheckDecisionInput;
 using internal::ExpiryReason;
 using internal::JsonText;
 using internal::kRecoveredReason;
-using internal::NormaliseReviewers;
+using internal::NewPendingApproval;
 using internal::NotPending;
 using internal::ReviewerAllowed;
 using internal::VotesSummary;
@@ -440,39 +440,9 @@ const Clock& SqliteStore::clock() const { return impl_->clock_; }
 // ---- Store: approvals -------------------------------------------------------------------------
 
 Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
-  if (in.principal.empty()) return InvalidArgument("principal is required");
-  if (in.tool.empty()) return InvalidArgument("tool is required");
-  if (in.approvers_needed < 1) return InvalidArgument("approvers_needed must be at least 1");
-  if (in.timeout_ms < 0) return InvalidArgument("timeout must not be negative");
-  const std::string on_timeout = in.on_timeout.empty() ? "reject" : in.on_timeout;
-  if (on_timeout != "reject") {
-    return InvalidArgument("on_timeout \"" + on_timeout +
-                           "\" is not supported: an expired approval is always rejected, never run");
-  }
-  Result<Json> reviewers = NormaliseReviewers(in.reviewers);
-  if (!reviewers.ok()) return reviewers.status();
-
-  Approval a;
-  a.principal = in.principal;
-  a.session_id = in.session_id;
-  a.tool = in.tool;
-  a.arguments = in.arguments;
-  a.fingerprint = Fingerprint(in.tool, in.arguments);
-  a.rule = in.rule;
-  a.risk = in.risk;
-  a.state = State::kPending;
-  a.approvers_needed = in.approvers_needed;
-  a.reviewers = std::move(reviewers).value();
-  a.editable = in.editable;
-  a.on_timeout = on_timeout;
-  a.notify = in.notify;
-  if (in.use_within_ms < 0) return InvalidArgument("use_within must not be negative");
-  a.use_within_ms = in.use_within_ms;
-  a.trace_id = in.trace_id;
-  if (in.remember_max_ms < 0) return InvalidArgument("remember_max_ms must not be negative");
-  a.rule_reason = in.rule_reason;
-  a.remember_max_ms = in.remember_max_ms;
-  a.remember_any_arguments = in.remember_any_arguments;
+  Result<Approval> built = NewPendingApproval(in);
+  if (!built.ok()) return built.status();
+  Approval a = std::move(built).value();
 
   const std::string random_part = RandomHex(10);
   return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
