@@ -98,9 +98,11 @@ TEST_CASE("hardening: tools/call as a notification or under a disguised name nev
   r = agent.Post(Json{{"jsonrpc", "2.0"}, {"id", agent.next_id()}, {"method", "ping"}});
   CHECK(r.Response().contains("result"));
 
+  // The notification is forwarded asynchronously: await it, then nothing else may have gone up.
+  CHECK(WaitUntil([&] { return UpstreamLinesWith(h, "roots/list_changed") >= 1; }));
+  CHECK(UpstreamLinesWith(h, "roots/list_changed") == 1);
   CHECK(UpstreamLinesWith(h, "cancel_job") == 0);
   CHECK(UpstreamLinesWith(h, "jobs/cancel_all") == 0);
-  CHECK(UpstreamLinesWith(h, "roots/list_changed") == 1);
   Json audit = h.Audit("call.refused");
   REQUIRE(audit.size() == static_cast<size_t>(refused));
   for (const Json& e : audit) {
