@@ -63,6 +63,11 @@ Result<PolicyAdmin::Snapshot> PolicyAdmin::Read(const std::string& by, const std
   return s;
 }
 
+std::shared_ptr<const policy::Policy> PolicyAdmin::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_ ? current_->policy : nullptr;
+}
+
 Result<std::shared_ptr<const policy::Policy>> PolicyAdmin::LoadInitial() {
   if (path_.empty()) return std::shared_ptr<const policy::Policy>();
   std::lock_guard<std::mutex> load(load_mu_);

@@ -37,6 +37,8 @@ class PolicyAdmin {
   // kInvalidArgument with the file's problems (the old policy stays); kNotFound without a file.
   Status Reload(const std::string& actor, const std::string& trigger, const Apply& apply);
 
+  // The policy loaded last (by LoadInitial or Reload); null without a policy.
+  std::shared_ptr<const policy::Policy> Current() const;
   // {"hash", "loaded_at", "loaded_by", "trigger", "path", "shadow", "policy"}; null without a policy.
   Json Get() const;
   // What the active policy decides for {"tool", "arguments", "principal", "session_id"} (pure;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "common/config.h"
@@ -220,7 +221,7 @@ class Runner {
     review_->SetEndpointControl(std::move(control));
     review_->SetReadinessCheck([this] { return Readiness(); });
     review_->SetPolicyControl(policy_admin_->Control([this](std::shared_ptr<const policy::Policy> p) {
-      if (gateway_) gateway_->SetPolicy(std::move(p));
+      ApplyPolicy(std::move(p));
     }));
     s = review_->Start();
     if (!s.ok()) return s;
@@ -251,9 +252,15 @@ class Runner {
     gopts.audit_all_calls = config_.audit_all_calls;
     gopts.max_pending_per_principal = config_.max_pending_per_principal;
     gateway_ = std::make_unique<gateway::Gateway>(gopts, *upstream_, store_.get(), holds_.get(), limiter_.get(), clock_);
-    gateway_->SetPolicy(pol);
     if (sessions_) gateway_->UsePerAgentSessions(sessions_.get());
     gateway_->Start();
+    {
+      // The review listener already serves reloads: publish the gateway with the policy loaded
+      // last, so a reload made before this point is not lost.
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      gateway_->SetPolicy(policy_admin_->Current());
+      live_gateway_ = gateway_.get();
+    }
     front_ = std::make_unique<FrontDispatcher>(*gateway_);  // trace context and drain, before the gateway
 
     std::string mcp_url;
@@ -316,8 +323,15 @@ class Runner {
   void ReloadPolicy(const char* why) {
     if (config_.policy_path.empty()) return;
     (void)policy_admin_->Reload("holdgate", why, [this](std::shared_ptr<const policy::Policy> p) {
-      gateway_->SetPolicy(std::move(p));
+      ApplyPolicy(std::move(p));
     });
+  }
+
+  // A reloaded policy reaches the gateway once it exists (until then, the gateway takes
+  // policy_admin_->Current() when it is published). Any thread.
+  void ApplyPolicy(std::shared_ptr<const policy::Policy> p) {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    if (live_gateway_) live_gateway_->SetPolicy(std::move(p));
   }
 
   // Waits for signals; SIGHUP or a changed policy file reloads the policy.
@@ -393,6 +407,8 @@ class Runner {
   std::unique_ptr<upstream::Upstream> upstream_;
   std::unique_ptr<upstream::SessionPool> sessions_;  // per_agent mode; before gateway_: outlives it
   std::unique_ptr<gateway::Gateway> gateway_;
+  std::mutex apply_mu_;
+  gateway::Gateway* live_gateway_ = nullptr;  // guarded by apply_mu_; gateway_ once it has started
   std::unique_ptr<transport::HttpServer> http_;
   std::unique_ptr<transport::StdioServer> stdio_;
   int64_t policy_mtime_ = 0;
