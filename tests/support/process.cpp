@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -165,8 +166,12 @@ Gateway StartGateway(const GatewayLaunch& launch) {
   for (auto& e : env) has_secret |= e.rfind("HOLDGATE_JWT_SECRET=", 0) == 0;
   if (!has_secret) env.push_back("HOLDGATE_JWT_SECRET=test-secret-0123456789abcdef0123456789abcdef");
   gw.process = std::make_unique<ChildProcess>(argv, launch.dir + "/holdgate.log", env);
-  Json doc = WaitForJsonFile(ready);
+  // 60 s: a sanitizer build starting beside other tests' sanitized processes on two cores can be
+  // slow; a healthy start is seconds. On failure the log says where the start stopped.
+  Json doc = WaitForJsonFile(ready, 60000);
   if (doc.is_null() || !gw.process->Running()) {
+    std::fprintf(stderr, "StartGateway: no ready file %s after 60 s (running: %s); holdgate.log:\n%s\n", ready.c_str(),
+                 gw.process->Running() ? "yes" : "no", ReadFile(launch.dir + "/holdgate.log").c_str());
     gw.process.reset();
     return gw;
   }
