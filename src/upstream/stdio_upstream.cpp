@@ -137,6 +137,10 @@ class StdioUpstream final : public Upstream {
         pipe2(err_pipe, O_CLOEXEC) != 0) {
       return IoError(std::string("pipe: ") + std::strerror(errno));
     }
+    // Everything the child needs is prepared before fork: between fork and exec the child of a
+    // multithreaded process may only make async-signal-safe calls (no allocation: another thread
+    // may have held the allocator's lock at the fork, and the child would wait for it forever).
+    const std::string cmd = "exec " + options_.command;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return IoError(std::string("fork: ") + std::strerror(errno));
@@ -147,7 +151,6 @@ class StdioUpstream final : public Upstream {
       dup2(in_pipe[0], 0);
       dup2(out_pipe[1], 1);
       dup2(err_pipe[1], 2);
-      std::string cmd = "exec " + options_.command;
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }

@@ -31,6 +31,24 @@ TempDir::~TempDir() {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log_file,
                            std::vector<std::string> env) {
+  // argv and the environment are built before fork: the child of a multithreaded test may only
+  // make async-signal-safe calls before exec (an allocation could wait forever on a lock another
+  // thread held at the fork).
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& x : env) overridden |= x.compare(0, name.size() + 1, name + "=") == 0;
+    if (!overridden) environment.push_back(entry);
+  }
+  for (const auto& x : env) environment.push_back(x);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
     setpgid(0, 0);
@@ -41,11 +59,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, const std::string& log
     }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
-    for (auto& e : env) putenv(strdup(e.c_str()));
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
 }
