@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/crypto.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "gateway/agent_messages.h"
@@ -17,7 +18,9 @@
 #include "gateway/task_table.h"
 #include "gateway/work_queue.h"
 #include "gateway/method_guard.h"
+#include "gateway/modern.h"
 #include "hold/hold_coordinator.h"
+#include "mcp/era.h"
 #include "mcp/jsonrpc.h"
 #include "policy/policy.h"
 #include "policy/rate_limiter.h"
@@ -66,6 +69,102 @@ class StreamReply final : public HeldCallReply {
 
  private:
   std::shared_ptr<ClientStream> stream_;
+};
+
+// A 2026-07-28 request (its session is the request's own, see transport/session.h).
+bool IsModern(const Session& session) { return mcp::IsModernProtocolVersion(session.protocol_version()); }
+
+// The reply channel of a 2026-07-28 request: the final response is shaped for the revision
+// (resultType, cache fields; mcp::ShapeModernResponse), everything else passes through.
+class ModernStream final : public ClientStream {
+ public:
+  ModernStream(std::shared_ptr<ClientStream> inner, std::string method)
+      : inner_(std::move(inner)), method_(std::move(method)) {}
+  void SendRelated(const Json& message) override { inner_->SendRelated(message); }
+  void Finish(const Json& response) override {
+    Json shaped = response;
+    mcp::ShapeModernResponse(method_, &shaped);
+    inner_->Finish(shaped);
+  }
+  void Close() override { inner_->Close(); }
+  bool finished() const override { return inner_->finished(); }
+  void SetGoneCallback(std::function<void()> on_gone) override { inner_->SetGoneCallback(std::move(on_gone)); }
+  bool CallerWaitsForReply() const override { return inner_->CallerWaitsForReply(); }
+  void CloseConnectionAfterReply() override { inner_->CloseConnectionAfterReply(); }
+
+ private:
+  const std::shared_ptr<ClientStream> inner_;
+  const std::string method_;
+};
+
+// Where a task's released call answers: nobody waits on it (the outcome is read from the approval
+// row by tasks/get), so everything is dropped.
+class DiscardStream final : public ClientStream {
+ public:
+  void SendRelated(const Json&) override {}
+  void Finish(const Json&) override { finished_.store(true); }
+  void Close() override { finished_.store(true); }
+  bool finished() const override { return finished_.load(); }
+  void SetGoneCallback(std::function<void()>) override {}
+
+ private:
+  std::atomic<bool> finished_{false};
+};
+
+// The session a task's approved call runs under: the agent that asked is gone (it polls), so it
+// declares no capabilities and the upstream's server->client requests are refused at once.
+class TaskSession final : public Session {
+ public:
+  using Session::Session;
+  void SendUnsolicited(const Json&) override {}
+};
+
+// A held call whose agent polls a task: the answer is only kept (a store failure at Start is the
+// one the agent is told directly); the approval row carries the outcome.
+class TaskReply final : public HeldCallReply {
+ public:
+  explicit TaskReply(std::unique_ptr<HoldStore> owned_store = nullptr) : owned_store_(std::move(owned_store)) {}
+  void Progress(const Json&) override {}
+  void Answer(const Json& response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    answer_ = response;
+  }
+  void Drop() override {}
+  Json answer() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answer_;
+  }
+
+ private:
+  const std::unique_ptr<HoldStore> owned_store_;  // kept alive as long as the call (see AttachHoldStore)
+  mutable std::mutex mu_;
+  Json answer_;  // guarded by mu_
+};
+
+// Attaches a held call to one given approval (a task polled after a restart): FindOrCreate finds
+// exactly that approval and never creates one.
+class AttachHoldStore final : public HoldStore {
+ public:
+  AttachHoldStore(HoldStore& inner, std::string approval_id) : inner_(inner), id_(std::move(approval_id)) {}
+  Result<FoundOrCreated> FindOrCreate(const store::NewApproval&) override {
+    auto found = inner_.Get(id_);
+    if (!found.ok()) return found.status();
+    return FoundOrCreated{std::move(found).value(), false};
+  }
+  Result<store::Approval> Get(const std::string& id) override { return inner_.Get(id); }
+  Result<store::Approval> MarkExecuting(const std::string& id) override { return inner_.MarkExecuting(id); }
+  Result<store::Approval> Complete(const std::string& id, const Json& result, bool failed) override {
+    return inner_.Complete(id, result, failed);
+  }
+  Result<store::Approval> Cancel(const std::string& id, const std::string& why) override { return inner_.Cancel(id, why); }
+  Result<store::Approval> MarkAgentLeft(const std::string& id) override { return inner_.MarkAgentLeft(id); }
+  void RecordReleaseFailure(const store::Approval& approval, const Status& why) override {
+    inner_.RecordReleaseFailure(approval, why);
+  }
+
+ private:
+  HoldStore& inner_;
+  const std::string id_;
 };
 
 // Keeps a held call's rate-limit reservation until its approval is decided: a call that is
@@ -154,6 +253,7 @@ class Gateway::Impl {
 
   void OnRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
                  const std::shared_ptr<ClientStream>& stream) {
+    if (IsModern(*session)) return ModernRequest(session, request, stream);
     {
       std::lock_guard<std::mutex> lock(mu_);
       sessions_.try_emplace(session->id(), session);
@@ -176,7 +276,8 @@ class Gateway::Impl {
     }
     if (method == "tools/list") {
       auto p = policy();
-      return Forward(session, request.json, stream, [this, p](Json& response) { FilterToolList(p, response); },
+      return Forward(session, request.json, stream,
+                     [this, p, session](Json& response) { FilterToolList(p, response, *session); },
                      /*from_request_thread=*/true);
     }
     Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
@@ -607,19 +708,192 @@ class Gateway::Impl {
     if (held) held->OnAgentGone("the agent cancelled the request: " + reason);
   }
 
-  void FilterToolList(const std::shared_ptr<const policy::Policy>& p, Json& response) {
+  // Drops hidden tools. For a 2025-11-25 agent, a tool the policy holds (judged without arguments,
+  // for the agent's principal) is marked execution.taskSupport "optional" when the upstream says
+  // nothing, so SDK clients may task-augment the call and poll instead of holding a request open.
+  void FilterToolList(const std::shared_ptr<const policy::Policy>& p, Json& response, const Session& session) {
     auto r = response.find("result");
     if (r == response.end() || !r->is_object() || !r->contains("tools") || !(*r)["tools"].is_array()) return;
     Json& tools = (*r)["tools"];
     Json kept = Json::array();
+    const bool mark_tasks = p && session.protocol_version() == "2025-11-25" && store_ && holds_;
+    const Json no_arguments = Json::object();
     std::lock_guard<std::mutex> lock(annotations_mu_);
     for (auto& tool : tools) {
       std::string name = tool.value("name", "");
       if (tool.contains("annotations")) annotations_[name] = tool["annotations"];
       if (p && p->IsHidden(name)) continue;
+      if (mark_tasks && !(tool.contains("execution") && tool["execution"].is_object() &&
+                          tool["execution"].contains("taskSupport"))) {
+        policy::CallContext ctx;
+        ctx.tool = name;
+        ctx.arguments = &no_arguments;
+        ctx.principal = session.principal();
+        ctx.grant = session.grant();
+        ctx.session = session.id();
+        ctx.annotations = tool.contains("annotations") ? &tool["annotations"] : nullptr;
+        if (p->Evaluate(ctx).action == policy::Action::kHold) {
+          if (!tool.contains("execution") || !tool["execution"].is_object()) tool["execution"] = Json::object();
+          tool["execution"]["taskSupport"] = "optional";
+        }
+      }
       kept.push_back(std::move(tool));
     }
     tools = std::move(kept);
+  }
+
+  // ---- MCP 2026-07-28 (stateless) ---------------------------------------------------------------
+
+  // A 2026-07-28 request: holdgate answers server/discover and the tasks extension itself, refuses
+  // what the revision removed, and serves the rest like a 2025 request on the shared upstream
+  // session (the envelope stripped: the upstream speaks 2025), its answer shaped for the revision.
+  void ModernRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                     const std::shared_ptr<ClientStream>& raw_stream) {
+    const std::string method = request.method();
+    auto stream = std::make_shared<ModernStream>(raw_stream, method);
+    if (method == "server/discover") {
+      return stream->Finish(mcp::MakeResult(request.id(), DiscoverResult(upstream_.InitializeResult())));
+    }
+    if (mcp::IsModernTaskMethod(method)) {
+      if (!mcp::DeclaresTasksExtension(session->client_capabilities())) {
+        return stream->Finish(mcp::MakeError(
+            request.id(), mcp::kMissingRequiredClientCapability,
+            method + " needs the " + mcp::kTasksExtension + " extension in the request's clientCapabilities",
+            Json{{"requiredCapabilities", {{"extensions", {{mcp::kTasksExtension, Json::object()}}}}}}));
+      }
+      return ModernTaskRequest(session, request, stream);
+    }
+    if (!mcp::IsModernRequestMethod(method) || method == "subscriptions/listen") {
+      return stream->Finish(mcp::MakeError(
+          request.id(), mcp::kMethodNotFound,
+          method == "subscriptions/listen" ? "Method not found: holdgate does not serve subscriptions/listen"
+                                           : "Method not found: " + method + " (not a 2026-07-28 request method)"));
+    }
+    Json inner = request.json;
+    if (inner.contains("params")) {
+      inner["params"] = mcp::StripEnvelope(inner["params"]);
+      if (inner["params"].is_object()) inner["params"].erase("task");  // 2025 task augmentation
+    }
+    mcp::Message stripped;
+    if (!mcp::ClassifyMessage(std::move(inner), &stripped).ok()) {
+      return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidRequest, "Invalid Request"));
+    }
+    if (method == "tools/call") return ToolsCall(session, stripped, stream);
+    if (method == "tools/list") {
+      auto p = policy();
+      return Forward(session, stripped.json, stream,
+                     [this, p, session](Json& response) { FilterToolList(p, response, *session); },
+                     /*from_request_thread=*/true);
+    }
+    Forward(session, stripped.json, stream, nullptr, /*from_request_thread=*/true);
+  }
+
+  // tasks/get, tasks/cancel, tasks/update of a held call's task. The task is its approval (task id
+  // = approval id), visible only to the principal that made the call; an unknown id and another
+  // principal's id get the same -32602.
+  void ModernTaskRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                         const std::shared_ptr<ClientStream>& stream) {
+    const Json params = request.params();
+    const std::string task_id = params.contains("taskId") && params["taskId"].is_string()
+                                    ? params["taskId"].get<std::string>() : "";
+    auto unknown = [&] {
+      stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "Unknown task: " + task_id));
+    };
+    if (task_id.empty() || !store_ || !hold_store_) return unknown();
+    auto found = store_->Get(task_id);
+    if (!found.ok()) {
+      if (found.status().code() == Code::kNotFound) return unknown();
+      return stream->Finish(mcp::MakeError(request.id(), mcp::kInternalError,
+                                           "holdgate could not read the task: " + found.status().message()));
+    }
+    store::Approval approval = std::move(found).value();
+    if (approval.principal != session->principal()) return unknown();
+    const std::string method = request.method();
+    if (method == "tasks/get") {
+      if (approval.state == store::State::kPending || approval.state == store::State::kApproved) {
+        EnsureTaskCall(session, approval);
+        if (auto again = store_->Get(task_id); again.ok()) approval = std::move(again).value();
+      }
+      return stream->Finish(mcp::MakeResult(request.id(), DetailedTaskOf(approval, options_.review_url)));
+    }
+    if (method == "tasks/cancel") {
+      // Idempotent: a task that is no longer pending acknowledges the same way.
+      if (approval.state == store::State::kPending) {
+        std::shared_ptr<HeldCall> live;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (auto it = task_calls_.find(task_id); it != task_calls_.end()) live = it->second.lock();
+        }
+        Status withdrawn = live ? live->Withdraw("the agent cancelled the task")
+                                : hold_store_->Cancel(task_id, "the agent cancelled the task").status();
+        if (!withdrawn.ok()) log::Info("task cancel: approval not withdrawn", {{"task", task_id}, {"error", withdrawn.ToString()}});
+      }
+      return stream->Finish(mcp::MakeResult(request.id(), Json::object()));
+    }
+    // tasks/update: a held call's task never asks its agent for input.
+    stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams,
+                                  "task " + task_id + " is not waiting for input (holdgate's tasks never ask for any)"));
+  }
+
+  // Makes sure a pending or approved task has a held call waiting on its approval, which releases
+  // the call when it is approved: after a restart nothing in memory waits on it any more.
+  void EnsureTaskCall(const std::shared_ptr<Session>& session, const store::Approval& approval) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shut_down_) return;
+      auto it = task_calls_.find(approval.id);
+      if (it != task_calls_.end()) {
+        auto live = it->second.lock();
+        if (live && live->phase() != HeldCall::Phase::kDone) return;
+      }
+    }
+    HeldRequest held;
+    held.id = "task:" + approval.id;
+    held.params = {{"name", approval.tool}};
+    held.task = true;
+    store::NewApproval ignored;  // AttachHoldStore finds the approval itself
+    auto attach = std::make_unique<AttachHoldStore>(*hold_store_, approval.id);
+    HeldCallDeps deps = TaskDeps(attach.get());
+    auto reply = std::make_shared<TaskReply>(std::move(attach));
+    const std::string key = "task\x1f" + approval.id;
+    HeldCall::Started started = HeldCall::Start(std::move(deps), std::move(held), ignored, reply,
+                                                TaskRelease(*session), [this, key] { ForgetHeld(key); });
+    RegisterTaskCall(key, approval.id, started.call);
+  }
+
+  HeldCallDeps TaskDeps(HoldStore* store) {
+    HeldCallDeps deps;
+    deps.store = store;
+    deps.coordinator = holds_;
+    deps.clock = &clock_;
+    deps.post = [this](std::function<void()> work) { work_.Post(std::move(work)); };
+    deps.options.review_url = options_.review_url;
+    deps.options.default_hold_ms = options_.default_hold_ms;
+    deps.options.progress_interval_ms = options_.progress_interval_ms;
+    return deps;
+  }
+
+  // Runs a task's approved call upstream under a session of its own (see TaskSession).
+  ReleaseFn TaskRelease(const Session& agent) {
+    const std::string principal = agent.principal(), grant = agent.grant();
+    return [this, principal, grant](Json upstream_request, std::function<void(Json)> done) {
+      auto session = std::make_shared<TaskSession>("task-" + RandomHex(12), principal, grant);
+      Forward(session, upstream_request, std::make_shared<DiscardStream>(), nullptr, /*from_request_thread=*/false,
+              std::move(done));
+    };
+  }
+
+  void ForgetHeld(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.erase(key);
+  }
+
+  void RegisterTaskCall(const std::string& key, const std::string& approval_id, const std::shared_ptr<HeldCall>& call) {
+    if (!call) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(task_calls_, [](const auto& kv) { return kv.second.expired(); });
+    task_calls_[approval_id] = call;
+    if (call->phase() != HeldCall::Phase::kDone) held_[key] = call;
   }
 
   // ---- tools/call -----------------------------------------------------------------------------
@@ -880,6 +1154,10 @@ class Gateway::Impl {
     const std::string request_id = request.id().is_string() ? request.id().get<std::string>() : "";
     held.task = request_id.rfind("task:", 0) == 0;
     const bool is_task = held.task;
+    // A 2026-07-28 agent that declared the tasks extension gets a task at once and polls it.
+    if (IsModern(*session) && mcp::DeclaresTasksExtension(session->client_capabilities())) {
+      return HoldAsTask(session, request, stream, std::move(held), input, std::move(reservation));
+    }
 
     HeldCallDeps deps;
     deps.store = hold_store_.get();
@@ -924,6 +1202,35 @@ class Gateway::Impl {
     });
   }
 
+  // A held call whose 2026 agent polls a task (mcp::kTasksExtension): answered at once with the
+  // task (its approval, see gateway/modern.h); the held call releases the approved call itself.
+  void HoldAsTask(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                  const std::shared_ptr<ClientStream>& stream, HeldRequest held, const store::NewApproval& input,
+                  policy::RateLimiter::Reservation reservation) {
+    held.task = true;
+    held.progress_token = nullptr;
+    auto reply = std::make_shared<TaskReply>();
+    const std::string key = RequestKey(*session, request.id());
+    HeldCall::Started started = HeldCall::Start(TaskDeps(hold_store_.get()), std::move(held), input, reply,
+                                                TaskRelease(*session), [this, key] { ForgetHeld(key); });
+    if (!started.call) {  // the store failed: the agent is told nothing ran
+      if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);
+      Json answer = reply->answer();
+      if (answer.is_object()) answer["id"] = request.id();
+      return stream->Finish(answer.is_object() ? answer
+                                               : mcp::MakeError(request.id(), mcp::kInternalError, "not executed"));
+    }
+    if (started.created) {
+      KeepReservation(started.approval.id, std::move(reservation));
+    } else if (limiter_ && !reservation.empty()) {
+      limiter_->Rollback(reservation);
+    }
+    RegisterTaskCall(key, started.approval.id, started.call);
+    Json task = TaskOf(started.approval, options_.review_url);
+    task["resultType"] = "task";
+    stream->Finish(mcp::MakeResult(request.id(), std::move(task)));
+  }
+
   static Json ReviewersJson(const std::vector<std::string>& reviewers) {
     if (reviewers.empty()) return nullptr;
     static const std::vector<std::string> kRoles = {"reviewer", "admin", "auditor"};
@@ -965,6 +1272,7 @@ class Gateway::Impl {
   std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
   std::unordered_map<std::string, ServerRequest> server_requests_;      // guarded by mu_
   std::unordered_map<std::string, std::string> task_keys_;              // guarded by mu_: task id -> request key
+  std::unordered_map<std::string, std::weak_ptr<HeldCall>> task_calls_;  // guarded by mu_: approval id -> a 2026 task's call
   std::unordered_map<std::string, std::set<std::string>> subscriptions_;  // guarded by mu_: uri -> session ids
   uint64_t next_server_request_ = 0;                                    // guarded by mu_
   bool shut_down_ = false;                                              // guarded by mu_

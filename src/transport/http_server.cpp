@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "common/periodic_thread.h"
 #include "httpd/guarded_server.h"
+#include "mcp/era.h"
 #include "mcp/methods.h"
 #include "transport/session_table.h"
 #include "mcp/trace_meta.h"
@@ -105,6 +107,23 @@ class HttpSession final : public Session {
   uint64_t stream_gen_ = 0;        // guarded by mu_
   bool closed_ = false;            // guarded by mu_
 };
+
+// A 2026-07-28 request's session: it lives for that one request (the revision is stateless), is
+// in no session table and cannot be sent anything outside the request's own reply.
+class StatelessSession final : public Session {
+ public:
+  using Session::Session;
+  void SendUnsolicited(const Json&) override {}
+};
+
+// A header's value without optional white space, or nullopt when absent.
+std::optional<std::string> McpHeader(const httplib::Request& req, const char* name) {
+  if (!req.has_header(name)) return std::nullopt;
+  std::string v = req.get_header_value(name);
+  size_t b = v.find_first_not_of(" \t");
+  size_t e = v.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+}
 
 // The reply channel of one POSTed request: events queue here and the connection's thread
 // writes them as SSE (or as one JSON body when the answer comes quickly and alone).
@@ -443,6 +462,26 @@ class HttpServer::Impl {
       res.set_content(ErrorBody(err.id, err.code, err.message), "application/json");
       return;
     }
+    // Which era the POST belongs to: a 2026-07-28 request is served without a session.
+    mcp::EraVerdict era = mcp::ClassifyPost(
+        msg.json, mcp::PostHeaders{McpHeader(req, "MCP-Protocol-Version"), McpHeader(req, "Mcp-Method"),
+                                   McpHeader(req, "Mcp-Name")});
+    if (era.kind == mcp::EraVerdict::Kind::kReject) {
+      res.status = era.http_status;
+      const Json id = msg.is_request() ? msg.id() : Json();
+      res.set_content(DumpJson(mcp::MakeError(id, era.code, era.message, era.data)), "application/json");
+      return;
+    }
+    if (era.kind == mcp::EraVerdict::Kind::kModern) {
+      // Notifications mean nothing without a session to relate them to: accepted and dropped.
+      if (!msg.is_request()) {
+        res.status = 202;
+        return;
+      }
+      auto session = std::make_shared<StatelessSession>("r26-" + RandomHex(12), caller.principal, caller.grant);
+      session->SetNegotiated(era.version, std::move(era.client_capabilities));
+      return ServeRequest(session, std::move(msg), req, res, nullptr);
+    }
     const bool is_initialize = msg.is_request() && msg.method() == "initialize";
     std::shared_ptr<HttpSession> session;
     if (is_initialize) {
@@ -463,7 +502,13 @@ class HttpServer::Impl {
       }
       return;
     }
-    auto open = sessions_.Open(session->id());
+    ServeRequest(session, std::move(msg), req, res, sessions_.Open(session->id()));
+  }
+
+  // Hands a request to the dispatcher and answers with its reply: plain JSON when it comes at once
+  // (or the agent accepts nothing else), else SSE. `open` keeps the session alive meanwhile.
+  void ServeRequest(const std::shared_ptr<Session>& session, mcp::Message msg, const httplib::Request& req,
+                    httplib::Response& res, std::shared_ptr<void> open) {
     const std::string accept = req.get_header_value("Accept");
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
     // A W3C traceparent header travels on as params._meta.traceparent unless the body has one.

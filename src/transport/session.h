@@ -12,7 +12,9 @@
 
 namespace holdgate::transport {
 
-// One agent session: an HTTP Mcp-Session-Id, or the single stdio peer.
+// One agent session: an HTTP Mcp-Session-Id, or the single stdio peer, or (MCP 2026-07-28, which
+// has no sessions) one request: its protocol_version() is then 2026-07-28 or later, its
+// capabilities are the request envelope's and SendUnsolicited drops everything.
 class Session {
  public:
   Session(std::string id, std::string principal, std::string grant)
@@ -37,6 +39,11 @@ class Session {
   std::string protocol_version() const {
     std::lock_guard<std::mutex> lock(mu_);
     return protocol_version_;
+  }
+  // The capabilities the agent declared (its initialize, or a 2026-07-28 request's envelope).
+  Json client_capabilities() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return client_capabilities_;
   }
   // Whether the agent declared `name` (e.g. "sampling") in its initialize; no copy.
   bool HasClientCapability(const std::string& name) const {
