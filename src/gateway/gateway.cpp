@@ -74,27 +74,128 @@ class StreamReply final : public HeldCallReply {
 // A 2026-07-28 request (its session is the request's own, see transport/session.h).
 bool IsModern(const Session& session) { return mcp::IsModernProtocolVersion(session.protocol_version()); }
 
-// The reply channel of a 2026-07-28 request: the final response is shaped for the revision
-// (resultType, cache fields; mcp::ShapeModernResponse), everything else passes through.
-class ModernStream final : public ClientStream {
+// The reply channel of a 2026-07-28 request. The final response is shaped for the revision
+// (resultType, cache fields; mcp::ShapeModernResponse) and carries the id of the agent request it
+// answers. A 2026 agent cannot be sent a server->client request: one that arrives goes to the
+// input hook, which answers the agent with "input_required" (Suspend); the agent's retry takes the
+// rest of the reply (Attach), so one upstream call may be answered across several agent requests.
+class ModernStream final : public ClientStream, public std::enable_shared_from_this<ModernStream> {
  public:
-  ModernStream(std::shared_ptr<ClientStream> inner, std::string method)
-      : inner_(std::move(inner)), method_(std::move(method)) {}
-  void SendRelated(const Json& message) override { inner_->SendRelated(message); }
+  // Called (outside any lock) with a server->client request meant for the agent.
+  using InputHook = std::function<void(const std::shared_ptr<ModernStream>&, const Json& request)>;
+
+  ModernStream(std::shared_ptr<ClientStream> inner, std::string method, Json agent_id)
+      : method_(std::move(method)), inner_(std::move(inner)), agent_id_(std::move(agent_id)) {}
+  void SetInputHook(InputHook hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook_ = std::move(hook);
+  }
+
+  void SendRelated(const Json& message) override {
+    InputHook hook;
+    std::shared_ptr<ClientStream> inner;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      if (!inner_) {  // between two agent requests: kept for the next one
+        pending_.push_back(message);
+        return;
+      }
+      if (message.contains("id") && message.contains("method")) hook = hook_;
+      inner = inner_;
+    }
+    if (hook) return hook(shared_from_this(), message);
+    inner->SendRelated(message);
+  }
   void Finish(const Json& response) override {
     Json shaped = response;
     mcp::ShapeModernResponse(method_, &shaped);
-    inner_->Finish(shaped);
+    std::shared_ptr<ClientStream> inner;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      done_ = true;
+      if (shaped.contains("id")) shaped["id"] = agent_id_;
+      if (!inner_) {
+        final_ = std::move(shaped);
+        return;
+      }
+      inner = inner_;
+    }
+    inner->Finish(shaped);
   }
-  void Close() override { inner_->Close(); }
-  bool finished() const override { return inner_->finished(); }
-  void SetGoneCallback(std::function<void()> on_gone) override { inner_->SetGoneCallback(std::move(on_gone)); }
-  bool CallerWaitsForReply() const override { return inner_->CallerWaitsForReply(); }
-  void CloseConnectionAfterReply() override { inner_->CloseConnectionAfterReply(); }
+  void Close() override {
+    std::shared_ptr<ClientStream> inner;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      inner = inner_;
+    }
+    if (inner) inner->Close();
+  }
+  bool finished() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  void SetGoneCallback(std::function<void()> on_gone) override {
+    std::shared_ptr<ClientStream> inner;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      inner = inner_;
+    }
+    if (inner) inner->SetGoneCallback(std::move(on_gone));
+  }
+  bool CallerWaitsForReply() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inner_ && inner_->CallerWaitsForReply();
+  }
+  void CloseConnectionAfterReply() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (inner_) inner_->CloseConnectionAfterReply();
+  }
+
+  // Answers the current agent request with `result` (an input_required result) and keeps what
+  // follows until Attach. False when the reply already ended.
+  bool Suspend(Json result) {
+    std::shared_ptr<ClientStream> inner;
+    Json id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_ || !inner_) return false;
+      inner = std::move(inner_);
+      inner_ = nullptr;
+      id = agent_id_;
+    }
+    result["resultType"] = "input_required";
+    inner->Finish(mcp::MakeResult(id, std::move(result)));
+    return true;
+  }
+  // The agent's retry (request `agent_id`, reply `next`) takes the rest of the reply.
+  void Attach(std::shared_ptr<ClientStream> next, Json agent_id) {
+    std::vector<Json> pending;
+    Json final_response;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      inner_ = next;
+      agent_id_ = std::move(agent_id);
+      pending.swap(pending_);
+      final_response = std::move(final_);
+      final_ = nullptr;
+      if (final_response.is_object()) final_response["id"] = agent_id_;
+    }
+    for (const auto& m : pending) SendRelated(m);
+    if (final_response.is_object()) next->Finish(final_response);
+  }
 
  private:
-  const std::shared_ptr<ClientStream> inner_;
   const std::string method_;
+  mutable std::mutex mu_;
+  std::shared_ptr<ClientStream> inner_;  // guarded by mu_: the agent request now answered; null while suspended
+  Json agent_id_;                        // guarded by mu_: that request's id
+  InputHook hook_;                       // guarded by mu_
+  std::vector<Json> pending_;            // guarded by mu_: related messages while suspended
+  Json final_;                           // guarded by mu_: the response, when it came while suspended
+  bool done_ = false;                    // guarded by mu_
 };
 
 // Where a task's released call answers: nobody waits on it (the outcome is read from the approval
@@ -317,6 +418,13 @@ class Gateway::Impl {
     Json upstream_id;
     UpstreamPtr via;  // the upstream session that asked, which gets the answer
     Json agent_id;    // the id the agent sees
+  };
+  // An upstream call waiting for a 2026 agent's answers (MRTR).
+  struct InputWait {
+    RequestState state;
+    std::shared_ptr<Session> session;  // the request's session (server_requests_ keys)
+    std::shared_ptr<ModernStream> stream;
+    std::vector<std::pair<std::string, Json>> asked;  // inputRequests key -> the agent-side request id
   };
 
   // The upstream session that serves `session`: its own (per-agent sessions), else the shared one.
@@ -750,7 +858,18 @@ class Gateway::Impl {
   void ModernRequest(const std::shared_ptr<Session>& session, const mcp::Message& request,
                      const std::shared_ptr<ClientStream>& raw_stream) {
     const std::string method = request.method();
-    auto stream = std::make_shared<ModernStream>(raw_stream, method);
+    const Json params = request.params();
+    if (params.contains("requestState") || params.contains("inputResponses")) {
+      return ResumeWithInput(session, request, raw_stream);
+    }
+    auto stream = std::make_shared<ModernStream>(raw_stream, method, request.id());
+    if (session->HasClientCapability("elicitation") || session->HasClientCapability("sampling") ||
+        session->HasClientCapability("roots")) {
+      const std::string digest = RequestDigest(method, params);
+      stream->SetInputHook([this, session, digest](const std::shared_ptr<ModernStream>& s, const Json& asked) {
+        AskForInput(session, digest, s, asked);
+      });
+    }
     if (method == "server/discover") {
       return stream->Finish(mcp::MakeResult(request.id(), DiscoverResult(upstream_.InitializeResult())));
     }
@@ -786,6 +905,96 @@ class Gateway::Impl {
                      /*from_request_thread=*/true);
     }
     Forward(session, stripped.json, stream, nullptr, /*from_request_thread=*/true);
+  }
+
+  // MRTR: the upstream asked the 2026 agent something (elicitation, sampling, roots) during its
+  // request. The agent gets "input_required" with the question and a requestState naming the
+  // waiting upstream call (see gateway/modern.h); its retry answers it (ResumeWithInput).
+  void AskForInput(const std::shared_ptr<Session>& session, const std::string& digest,
+                   const std::shared_ptr<ModernStream>& stream, const Json& asked) {
+    const int64_t now = clock_.NowMs();
+    RequestState state{RandomHex(16), session->principal(), digest, now + kInputWaitMs};
+    const std::string key = "holdgate-" + std::to_string(next_input_key_.fetch_add(1) + 1);
+    std::vector<InputWait> expired;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = input_waits_.begin(); it != input_waits_.end();) {
+        if (it->second.state.expires_ms <= now) {
+          expired.push_back(std::move(it->second));
+          it = input_waits_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      input_waits_[state.id] = InputWait{state, session, stream, {{key, asked["id"]}}};
+    }
+    for (auto& w : expired) AnswerAsked(w, nullptr);
+    Json input_request = {{"method", asked.value("method", "")}, {"params", asked.value("params", Json::object())}};
+    Json result = {{"inputRequests", {{key, std::move(input_request)}}},
+                   {"requestState", EncodeRequestState(state, input_state_key_)}};
+    if (!stream->Suspend(std::move(result))) {
+      std::lock_guard<std::mutex> lock(mu_);
+      input_waits_.erase(state.id);
+    }
+  }
+
+  // The retry of a request that got "input_required": checks the requestState (HMAC, expiry,
+  // caller, request digest, single use) and the answers before anything is used, feeds the answers
+  // to the upstream and lets the retry take the rest of the same upstream call. The call was
+  // already approved (or allowed): no policy decision is made again.
+  void ResumeWithInput(const std::shared_ptr<Session>& session, const mcp::Message& request,
+                       const std::shared_ptr<ClientStream>& raw_stream) {
+    const Json params = request.params();
+    auto refuse = [&](const std::string& why) {
+      Json response = mcp::MakeError(request.id(), mcp::kInvalidParams, why);
+      raw_stream->Finish(response);
+    };
+    if (!params.contains("requestState") || !params["requestState"].is_string()) {
+      return refuse("inputResponses without the requestState holdgate gave: send the request again without them");
+    }
+    if (!params.contains("inputResponses") || !params["inputResponses"].is_object()) {
+      return refuse("requestState without inputResponses (an object keyed like inputRequests)");
+    }
+    auto decoded = DecodeRequestState(params["requestState"].get<std::string>(), input_state_key_, clock_.NowMs());
+    if (!decoded.ok()) return refuse(decoded.status().message());
+    const RequestState& state = decoded.value();
+    if (state.principal != session->principal() || state.digest != RequestDigest(request.method(), params)) {
+      return refuse("requestState belongs to another request or caller");
+    }
+    const Json& answers = params["inputResponses"];
+    InputWait wait;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = input_waits_.find(state.id);
+      if (it == input_waits_.end()) return refuse("requestState was already used or is unknown");
+      for (const auto& [key, id] : it->second.asked) {
+        if (!answers.contains(key) || !answers[key].is_object()) {
+          return refuse("inputResponses has no object for \"" + key + "\"");
+        }
+      }
+      wait = std::move(it->second);
+      input_waits_.erase(it);
+    }
+    AnswerAsked(wait, &answers);
+    wait.stream->Attach(raw_stream, request.id());
+  }
+
+  // Answers the upstream's questions of `wait` with `answers` (null: an error, the agent never
+  // answered).
+  void AnswerAsked(const InputWait& wait, const Json* answers) {
+    for (const auto& [key, down_id] : wait.asked) {
+      ServerRequest asked;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = server_requests_.find(RequestKey(*wait.session, down_id));
+        if (it == server_requests_.end()) continue;
+        asked = std::move(it->second);
+        server_requests_.erase(it);
+      }
+      asked.via->Respond(answers ? mcp::MakeResult(asked.upstream_id, (*answers)[key])
+                                 : mcp::MakeError(asked.upstream_id, mcp::kInternalError,
+                                                  "the agent did not answer in time"));
+    }
   }
 
   // tasks/get, tasks/cancel, tasks/update of a held call's task. The task is its approval (task id
@@ -1272,6 +1481,11 @@ class Gateway::Impl {
   std::unordered_map<std::string, std::shared_ptr<HeldCall>> held_;     // guarded by mu_
   std::unordered_map<std::string, ServerRequest> server_requests_;      // guarded by mu_
   std::unordered_map<std::string, std::string> task_keys_;              // guarded by mu_: task id -> request key
+  // MRTR: upstream calls waiting for a 2026 agent's answers, by requestState id.
+  static constexpr int64_t kInputWaitMs = 10 * 60 * 1000;
+  std::unordered_map<std::string, InputWait> input_waits_;              // guarded by mu_
+  std::atomic<uint64_t> next_input_key_{0};
+  const std::string input_state_key_ = RandomHex(32);  // HMAC key of requestState; per process
   std::unordered_map<std::string, std::weak_ptr<HeldCall>> task_calls_;  // guarded by mu_: approval id -> a 2026 task's call
   std::unordered_map<std::string, std::set<std::string>> subscriptions_;  // guarded by mu_: uri -> session ids
   uint64_t next_server_request_ = 0;                                    // guarded by mu_

@@ -1,5 +1,6 @@
 #include "gateway/modern.h"
 
+#include "common/crypto.h"
 #include "gateway/agent_messages.h"
 #include "mcp/era.h"
 #include "mcp/jsonrpc.h"
@@ -103,6 +104,41 @@ Json DetailedTaskOf(const store::Approval& a, const std::string& review_url) {
       task["result"] = mcp::ToolTextResult(RejectionText(a), true);
       return task;
   }
+}
+
+std::string EncodeRequestState(const RequestState& state, std::string_view key) {
+  const std::string payload = Base64Encode(CanonicalJson(
+      Json{{"i", state.id}, {"p", state.principal}, {"d", state.digest}, {"e", state.expires_ms}}));
+  return payload + "." + HmacSha256Hex(key, payload);
+}
+
+Result<RequestState> DecodeRequestState(std::string_view token, std::string_view key, int64_t now_ms) {
+  const size_t dot = token.rfind('.');
+  if (dot == std::string_view::npos) return InvalidArgument("requestState is not one holdgate issued");
+  const std::string_view payload = token.substr(0, dot);
+  if (!ConstantTimeEquals(HmacSha256Hex(key, payload), token.substr(dot + 1))) {
+    return InvalidArgument("requestState was altered or is not one holdgate issued");
+  }
+  std::string text;
+  if (!Base64Decode(payload, &text)) return InvalidArgument("requestState is not one holdgate issued");
+  Result<Json> parsed = ParseJson(text);
+  if (!parsed.ok() || !parsed->is_object()) return InvalidArgument("requestState is not one holdgate issued");
+  const Json& j = parsed.value();
+  RequestState state;
+  state.id = j.value("i", "");
+  state.principal = j.value("p", "");
+  state.digest = j.value("d", "");
+  state.expires_ms = j.value("e", int64_t{0});
+  if (state.expires_ms <= now_ms) return InvalidArgument("requestState expired; send the request again without it");
+  return state;
+}
+
+std::string RequestDigest(const std::string& method, const Json& params) {
+  Json p = params.is_object() ? params : Json::object();
+  p.erase("_meta");
+  p.erase("inputResponses");
+  p.erase("requestState");
+  return Sha256Hex(CanonicalJson(Json{{"method", method}, {"params", p}}));
 }
 
 }  // namespace holdgate::gateway

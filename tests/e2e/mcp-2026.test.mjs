@@ -340,3 +340,56 @@ describe('a pinned 2026 client through holdgate in front of server-everything', 
     assert.match(sum.content[0].text, /42/);
   });
 });
+
+describe('MRTR: an upstream question during a 2026 agent\'s call becomes input_required', { timeout: 90000 }, () => {
+  let hg;
+  before(async () => {
+    const asking = path.join(path.dirname(new URL(import.meta.url).pathname), 'lib', 'asking-server.mjs');
+    hg = await startHoldgateServe({ name: 'mcp2026-mrtr', upstreamCmd: `${process.execPath} ${asking} stdio` });
+  });
+  after(async () => { await hg?.stop(); });
+
+  it('the v2 client answers the elicitation through its handler and the same upstream call completes', async (t) => {
+    const client = new Client({ name: 'e2e-mrtr', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: V2026 } }, capabilities: { elicitation: {} } });
+    const asked = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(request.params);
+      return { action: 'accept', content: { username: 'ada', email: 'ada@example.org' } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(hg.mcp)));
+    t.after(() => client.close());
+    const r = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who are you?' } });
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0].message, 'who are you?');
+    assert.match(r.content[0].text, /action=accept/);
+    assert.match(r.content[0].text, /ada@example.org/);
+  });
+
+  it('requestState is single use, bound to the request, and a forged one is refused', async () => {
+    const caps = { elicitation: {} };
+    const first = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' } }, { capabilities: caps });
+    const ir = first.json.result;
+    assert.equal(ir.resultType, 'input_required', JSON.stringify(first.json));
+    const [key] = Object.keys(ir.inputRequests);
+    assert.equal(ir.inputRequests[key].method, 'elicitation/create');
+    assert.equal(typeof ir.requestState, 'string');
+    const answer = { [key]: { action: 'decline' } };
+    // Another request (other arguments) cannot use it.
+    let r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'other' }, inputResponses: answer, requestState: ir.requestState }, { capabilities: caps });
+    assert.equal(r.json.error?.code, -32602, JSON.stringify(r.json));
+    // A tampered state is refused.
+    r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' }, inputResponses: answer, requestState: ir.requestState.replace(/.$/, (c) => (c === '0' ? '1' : '0')) }, { capabilities: caps });
+    assert.equal(r.json.error?.code, -32602);
+    // A missing answer is refused and loses nothing: the right retry still works afterwards.
+    r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' }, inputResponses: {}, requestState: ir.requestState }, { capabilities: caps });
+    assert.equal(r.json.error?.code, -32602);
+    r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' }, inputResponses: answer, requestState: ir.requestState }, { capabilities: caps, id: 'retry-1' });
+    assert.equal(r.json.id, 'retry-1');
+    assert.equal(r.json.result.resultType, 'complete');
+    assert.match(r.json.result.content[0].text, /action=decline/);
+    // Used once: a replay is refused.
+    r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' }, inputResponses: answer, requestState: ir.requestState }, { capabilities: caps });
+    assert.equal(r.json.error?.code, -32602);
+  });
+});
