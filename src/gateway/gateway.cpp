@@ -859,7 +859,7 @@ class Gateway::Impl {
                      const std::shared_ptr<ClientStream>& raw_stream) {
     const std::string method = request.method();
     const Json params = request.params();
-    if (params.contains("requestState") || params.contains("inputResponses")) {
+    if ((params.contains("requestState") || params.contains("inputResponses")) && !mcp::IsModernTaskMethod(method)) {
       return ResumeWithInput(session, request, raw_stream);
     }
     auto stream = std::make_shared<ModernStream>(raw_stream, method, request.id());

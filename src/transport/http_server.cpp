@@ -480,7 +480,7 @@ class HttpServer::Impl {
       }
       auto session = std::make_shared<StatelessSession>("r26-" + RandomHex(12), caller.principal, caller.grant);
       session->SetNegotiated(era.version, std::move(era.client_capabilities));
-      return ServeRequest(session, std::move(msg), req, res, nullptr);
+      return ServeRequest(session, std::move(msg), req, res, nullptr, /*modern=*/true);
     }
     const bool is_initialize = msg.is_request() && msg.method() == "initialize";
     std::shared_ptr<HttpSession> session;
@@ -507,8 +507,10 @@ class HttpServer::Impl {
 
   // Hands a request to the dispatcher and answers with its reply: plain JSON when it comes at once
   // (or the agent accepts nothing else), else SSE. `open` keeps the session alive meanwhile.
+  // A 2026-07-28 (`modern`) JSON reply that is a -32601 or -32021 error gets HTTP 404 or 400, as
+  // the revision's HTTP binding says; every other reply is 200.
   void ServeRequest(const std::shared_ptr<Session>& session, mcp::Message msg, const httplib::Request& req,
-                    httplib::Response& res, std::shared_ptr<void> open) {
+                    httplib::Response& res, std::shared_ptr<void> open, bool modern = false) {
     const std::string accept = req.get_header_value("Accept");
     const bool accepts_sse = accept.empty() || ContainsToken(accept, "text/event-stream") || ContainsToken(accept, "*/*");
     // A W3C traceparent header travels on as params._meta.traceparent unless the body has one.
@@ -528,6 +530,7 @@ class HttpServer::Impl {
     if (stream->WaitForPlainReply(options_.json_reply_wait_ms, &body)) {
       if (body.empty()) res.status = 202;
       else res.set_content(body, "application/json");
+      if (modern && !body.empty()) res.status = ModernHttpStatus(body);
       return;
     }
     StreamReply(stream, res, std::move(open));
@@ -615,6 +618,16 @@ class HttpServer::Impl {
         [stream](bool success) {
           if (!success) stream->MarkGone();
         });
+  }
+
+  static int ModernHttpStatus(const std::string& body) {
+    if (body.find("\"error\"") == std::string::npos) return 200;
+    Result<Json> parsed = ParseJson(body);
+    if (!parsed.ok() || !parsed->is_object() || !parsed->contains("error") || !(*parsed)["error"].is_object()) return 200;
+    const int code = (*parsed)["error"].value("code", 0);
+    if (code == mcp::kMethodNotFound) return 404;
+    if (code == mcp::kMissingRequiredClientCapability) return 400;
+    return 200;
   }
 
   static std::string EncodeSse(const std::string& payload) { return EncodeSseEvent(payload, {}, "message"); }
