@@ -2,7 +2,7 @@
 // Streamable HTTP URL. It needs Node >= 22, so it runs under node_modules/node/bin/node (node@22).
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONFORMANCE_JS, NODE22_BIN } from './paths.mjs';
+import { CONFORMANCE_JS, CONFORMANCE_NEXT_JS, NODE22_BIN } from './paths.mjs';
 import { makeOutputDir, startProcess, waitFor } from './process.mjs';
 
 // Scenarios server-everything 2026.8.31 passes on its own (11 of the 30 active ones, 13 checks);
@@ -40,12 +40,28 @@ export function readConformanceResults(outDir) {
 // specVersion, expectedFailures (a YAML file), outDir, name, timeoutMs.
 // Returns { exitCode, scenarios, passed: [names], failed: [names], outDir, logFile }.
 export async function runConformanceServer(url, options = {}) {
+  return runSuite(CONFORMANCE_JS, url, options);
+}
+
+// conformance 0.2.0-alpha.12 (`conformance-next`) with `--requirements REVISION` (e.g. 2026-07-28):
+// exactly the scenarios that revision requires, plus the extension and pending ones it also runs
+// (reported under `unscored`). Same return shape as runConformanceServer, plus `unscored`.
+export async function runConformanceNext(url, requirements, options = {}) {
+  const run = await runSuite(CONFORMANCE_NEXT_JS, url, { ...options, requirements });
+  const log = fs.existsSync(run.logFile) ? fs.readFileSync(run.logFile, 'utf8') : '';
+  const tail = log.split('Not scored')[1] ?? '';
+  run.unscored = [...tail.matchAll(/^\s+[✓✗] (\S+) \(/gm)].map((m) => m[1]);
+  return run;
+}
+
+async function runSuite(script, url, options) {
   if (!fs.existsSync(NODE22_BIN)) throw new Error(`${NODE22_BIN} missing: run npm ci in tests/e2e (install scripts enabled)`);
   const name = options.name ?? 'conformance';
   const outDir = options.outDir ?? makeOutputDir(name);
   const resultsDir = path.join(outDir, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  const args = [CONFORMANCE_JS, 'server', '--url', url, '-o', resultsDir];
+  const args = [script, 'server', '--url', url, '-o', resultsDir];
+  if (options.requirements) args.push('--requirements', options.requirements);
   if (options.scenario) args.push('--scenario', options.scenario);
   if (options.suite) args.push('--suite', options.suite);
   if (options.specVersion) args.push('--spec-version', options.specVersion);

@@ -19,4 +19,6 @@ export const BIND_LOCALHOST_CJS = join(E2E_DIR, 'lib', 'bind-localhost.cjs');
 export const NODE22_BIN = join(E2E_DIR, 'node_modules', 'node', 'bin', 'node');
 export const EVERYTHING_JS = join(E2E_DIR, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 export const CONFORMANCE_JS = join(E2E_DIR, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+// conformance 0.2.0-alpha.12 (installed as the npm alias conformance-next): 2026-07-28 requirement sets.
+export const CONFORMANCE_NEXT_JS = join(E2E_DIR, 'node_modules', 'conformance-next', 'dist', 'index.js');
 export const DEMO_POLICY = join(REPO_ROOT, 'schema', 'policies', 'demo.json');
