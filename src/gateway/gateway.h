@@ -14,6 +14,12 @@
 // HeldCall (gateway/held_call.h), which owns it until the agent has its answer; the gateway only
 // keeps the open ones by request, for duplicate ids, cancellation and shutdown.
 //
+// A 2026-07-28 request (a session of its own, transport/session.h) is served statelessly on the
+// shared upstream session: server/discover and the tasks extension for held calls (the task is the
+// approval, gateway/modern.h) are answered here, removed methods get -32601, results are shaped for
+// the revision, and an upstream's server->client request during the call becomes "input_required"
+// (MRTR) whose retry continues the same upstream call.
+//
 // Thread-safe: transports call the Dispatcher methods from their own threads; nothing here
 // blocks on the network, except an initialize that opens an agent's own upstream session: it
 // blocks the delivering thread for the spawn and handshake (the agent waits for that answer

@@ -1,7 +1,10 @@
 #pragma once
 // The agents' Streamable HTTP endpoint (MCP 2025-11-25; 2025-06-18 and 2025-03-26 clients too):
 // POST answered with JSON or SSE, 202 for notifications and responses, GET stream for
-// server-initiated messages, DELETE to end a session. Checks Host and Origin (DNS rebinding),
+// server-initiated messages, DELETE to end a session. A POST carrying a 2026-07-28 envelope
+// (mcp/era.h) is served without a session: its header/body disagreements and unserved revisions
+// are refused here (-32020, -32022, -32602), and the request reaches the Dispatcher with a session
+// of its own whose protocol_version() is the revision; 2026 notifications are accepted and dropped. Checks Host and Origin (DNS rebinding),
 // bearer API keys, payload size and JSON-RPC shape before anything reaches the Dispatcher.
 // Threads: one per connection (small stacks), so a held call never starves another agent; the
 // reviewer API runs on a separate listener. Connection caps, request deadlines and framing checks
