@@ -592,7 +592,8 @@ class Gateway::Impl {
       return std::nullopt;
     }
     std::string capability = RequiredClientCapability(method);
-    if (!capability.empty() && !session->HasClientCapability(capability)) {
+    // A 2026 request's stream answers the agent -32021 for it instead (see AskForInput).
+    if (!capability.empty() && !session->HasClientCapability(capability) && !IsModern(*session)) {
       up->Respond(mcp::MakeError(message["id"], mcp::kMethodNotFound,
                                  "the agent's client does not support " + capability));
       return std::nullopt;
@@ -863,13 +864,10 @@ class Gateway::Impl {
       return ResumeWithInput(session, request, raw_stream);
     }
     auto stream = std::make_shared<ModernStream>(raw_stream, method, request.id());
-    if (session->HasClientCapability("elicitation") || session->HasClientCapability("sampling") ||
-        session->HasClientCapability("roots")) {
-      const std::string digest = RequestDigest(method, params);
-      stream->SetInputHook([this, session, digest](const std::shared_ptr<ModernStream>& s, const Json& asked) {
-        AskForInput(session, digest, s, asked);
-      });
-    }
+    const std::string digest = RequestDigest(method, params);
+    stream->SetInputHook([this, session, digest](const std::shared_ptr<ModernStream>& s, const Json& asked) {
+      AskForInput(session, digest, s, asked);
+    });
     if (method == "server/discover") {
       return stream->Finish(mcp::MakeResult(request.id(), DiscoverResult(upstream_.InitializeResult())));
     }
@@ -912,6 +910,18 @@ class Gateway::Impl {
   // waiting upstream call (see gateway/modern.h); its retry answers it (ResumeWithInput).
   void AskForInput(const std::shared_ptr<Session>& session, const std::string& digest,
                    const std::shared_ptr<ModernStream>& stream, const Json& asked) {
+    const std::string capability = RequiredClientCapability(asked.value("method", ""));
+    if (!capability.empty() && !session->HasClientCapability(capability)) {
+      // The request did not declare what the upstream needs: the upstream is told no, and the
+      // agent gets MissingRequiredClientCapability (its later answer is dropped).
+      InputWait refused{RequestState{}, session, stream, {{"", asked["id"]}}};
+      AnswerAsked(refused, nullptr, "the agent's request did not declare the " + capability + " capability");
+      stream->Finish(mcp::MakeError(nullptr, mcp::kMissingRequiredClientCapability,
+                                    "the upstream server needs the client capability \"" + capability +
+                                        "\", which this request's clientCapabilities do not declare",
+                                    Json{{"requiredCapabilities", {{capability, Json::object()}}}}));
+      return;
+    }
     const int64_t now = clock_.NowMs();
     RequestState state{RandomHex(16), session->principal(), digest, now + kInputWaitMs};
     const std::string key = "holdgate-" + std::to_string(next_input_key_.fetch_add(1) + 1);
@@ -981,7 +991,8 @@ class Gateway::Impl {
 
   // Answers the upstream's questions of `wait` with `answers` (null: an error, the agent never
   // answered).
-  void AnswerAsked(const InputWait& wait, const Json* answers) {
+  void AnswerAsked(const InputWait& wait, const Json* answers,
+                   const std::string& why = "the agent did not answer in time") {
     for (const auto& [key, down_id] : wait.asked) {
       ServerRequest asked;
       {
@@ -992,8 +1003,7 @@ class Gateway::Impl {
         server_requests_.erase(it);
       }
       asked.via->Respond(answers ? mcp::MakeResult(asked.upstream_id, (*answers)[key])
-                                 : mcp::MakeError(asked.upstream_id, mcp::kInternalError,
-                                                  "the agent did not answer in time"));
+                                 : mcp::MakeError(asked.upstream_id, mcp::kInternalError, why));
     }
   }
 

@@ -366,6 +366,14 @@ describe('MRTR: an upstream question during a 2026 agent\'s call becomes input_r
     assert.match(r.content[0].text, /ada@example.org/);
   });
 
+  it('an upstream question the request did not declare the capability for is -32021 (HTTP 400)', async () => {
+    const r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'no caps' } }, { id: 'nocap' });
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, -32021);
+    assert.equal(r.json.id, 'nocap');
+    assert.deepEqual(r.json.error.data.requiredCapabilities, { elicitation: {} });
+  });
+
   it('requestState is single use, bound to the request, and a forged one is refused', async () => {
     const caps = { elicitation: {} };
     const first = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' } }, { capabilities: caps });
