@@ -178,6 +178,22 @@ describe('MCP 2026-07-28 agents through holdgate (demo upstream, a 2025 server)'
     }
   });
 
+  it('a held call from a legacy (2025-11-25) v2 client is approved and returns its result too', async () => {
+    const legacy = await v2Client(hg.mcp);
+    try {
+      assert.equal(legacy.getNegotiatedProtocolVersion(), '2025-11-25');
+      const jobId = await startJob('legacy-held');
+      const call = legacy.callTool({ name: 'cancel_job', arguments: { job_id: jobId } }).then((r) => ({ r }), (e) => ({ e }));
+      const approval = await pendingFor(jobId);
+      assert.equal((await decide(approval.id, 'approve', 'e2e 2025')).status, 200);
+      const { r, e } = await call;
+      assert.ifError(e);
+      assert.equal(demoJson(r).cancelled, true);
+    } finally {
+      await legacy.close();
+    }
+  });
+
   it('header/body disagreements, unsupported versions and removed methods get the revision\'s errors', async () => {
     // Mcp-Name disagrees with params.name: -32020, HTTP 400, the request's id.
     let r = await raw(hg.mcp, 'tools/call', { name: 'list_jobs', arguments: {} }, { headers: { 'Mcp-Name': 'cancel_job' }, id: 'n1' });
