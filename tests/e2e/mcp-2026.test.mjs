@@ -325,9 +325,10 @@ describe('MCP 2026-07-28 agents through holdgate (demo upstream, a 2025 server)'
     // What must survive is the task: same id, approved after the restart, run once, completed.
     await hg.stop();
     hg = await startGateway('mcp2026-serve-2', path.join(dir, 'holdgate.db'));
-    let got = await raw(hg.mcp, 'tasks/get', { taskId: task.taskId }, { capabilities: caps });
-    assert.equal(got.json.result.status, 'working');
+    // Approved while nothing in the new process waits on it: the next tasks/get releases it.
     assert.equal((await decide(task.taskId, 'approve', 'after restart')).status, 200);
+    const row0 = await reviewApi(hg.review, token, 'GET', `/api/approvals/${task.taskId}`);
+    assert.equal(row0.body.state, 'approved', 'not run before the agent polls');
     const done = await waitFor(async () => {
       const g = await raw(hg.mcp, 'tasks/get', { taskId: task.taskId }, { capabilities: caps });
       return g.json.result?.status === 'completed' ? g.json.result : undefined;
