@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
-  connectHttp, demoJson, demoStdioCommand, makeOutputDir, startEverythingHttp, startHoldgateServe, waitFor,
+  DEMO_POLICY, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startEverythingHttp, startHoldgateServe, waitFor,
 } from './lib/index.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
@@ -416,5 +416,33 @@ describe('MRTR: an upstream question during a 2026 agent\'s call becomes input_r
     // Used once: a replay is refused.
     r = await raw(hg.mcp, 'tools/call', { name: 'test_elicitation', arguments: { message: 'm1' }, inputResponses: answer, requestState: ir.requestState }, { capabilities: caps });
     assert.equal(r.json.error?.code, -32602);
+  });
+});
+
+describe('a 2026 agent without the tasks extension: deferral, then the identical retry runs once', { timeout: 90000 }, () => {
+  it('the deferral and the retry\'s result carry resultType "complete"', async (t) => {
+    const secret = newJwtSecret();
+    const token = await mintToken(secret, { sub: 'bob', role: 'reviewer' });
+    const demo = demoStdioCommand({ name: 'mcp2026-defer-demo' });
+    // The demo policy holds cancel_job for 5 s before deferring.
+    const hg = await startHoldgateServe({ name: 'mcp2026-defer', upstreamCmd: demo.commandLine, policy: DEMO_POLICY,
+      env: { HOLDGATE_JWT_SECRET: secret } });
+    t.after(() => hg.stop());
+    const started = await raw(hg.mcp, 'tools/call', { name: 'start_job', arguments: { duration_ms: 600000, label: 'defer' } });
+    const jobId = demoJson(started.json.result).job_id;
+    const deferred = await raw(hg.mcp, 'tools/call', { name: 'cancel_job', arguments: { job_id: jobId } }, { id: 'd1' });
+    assert.equal(deferred.json.id, 'd1');
+    assert.equal(deferred.json.result.resultType, 'complete');
+    assert.equal(deferred.json.result.isError, true);
+    const text = deferred.json.result.content[0].text;
+    const approvalId = /apr_[0-9a-f]+/.exec(text)?.[0];
+    assert.ok(approvalId, text);
+    assert.equal(demo.counters.read().cancel_job_calls, 0);
+    const d = await reviewApi(hg.review, token, 'POST', `/api/approvals/${approvalId}/approve`, { reason: 'retry ok' });
+    assert.equal(d.status, 200, d.text);
+    const retry = await raw(hg.mcp, 'tools/call', { name: 'cancel_job', arguments: { job_id: jobId } }, { id: 'd2' });
+    assert.equal(retry.json.result.resultType, 'complete');
+    assert.equal(demoJson(retry.json.result).cancelled, true);
+    assert.equal(demo.counters.read().cancel_job_calls, 1, 'ran exactly once');
   });
 });
