@@ -1,6 +1,7 @@
 #pragma once
 // The methods an agent (an MCP client) may send, per the MCP revisions holdgate speaks
-// (2025-03-26, 2025-06-18, 2025-11-25), and what holdgate does with each. Pure: no I/O, no
+// (2025-03-26, 2025-06-18, 2025-11-25), and what holdgate does with each. 2026-07-28 requests have
+// their own table (mcp/era.h). Pure: no I/O, no
 // state; safe from any thread.
 //
 // Names match exactly, byte for byte: MCP method names are case-sensitive and carry no padding,
