@@ -194,6 +194,30 @@ describe('MCP 2026-07-28 agents through holdgate (demo upstream, a 2025 server)'
     }
   });
 
+  it('a 2025-11-25 v1 client task-augments the held tool on its own (taskSupport) and gets the result', async () => {
+    const v1 = await connectHttp(hg.mcp);
+    try {
+      await v1.client.listTools();  // the client learns which tools support tasks
+      const jobId = await startJob('v1-task');
+      const seen = [];
+      let approved = false;
+      for await (const message of v1.client.experimental.tasks.callToolStream({ name: 'cancel_job', arguments: { job_id: jobId } })) {
+        seen.push(message.type);
+        if (message.type === 'taskCreated' && !approved) {
+          const approval = await pendingFor(jobId);
+          assert.equal((await decide(approval.id, 'approve', 'v1 task')).status, 200);
+          approved = true;
+        }
+        if (message.type === 'error') assert.fail(JSON.stringify(message.error));
+        if (message.type === 'result') assert.equal(demoJson(message.result).cancelled, true);
+      }
+      assert.equal(seen[0], 'taskCreated', seen.join(','));
+      assert.equal(seen.at(-1), 'result', seen.join(','));
+    } finally {
+      await v1.close();
+    }
+  });
+
   it('header/body disagreements, unsupported versions and removed methods get the revision\'s errors', async () => {
     // Mcp-Name disagrees with params.name: -32020, HTTP 400, the request's id.
     let r = await raw(hg.mcp, 'tools/call', { name: 'list_jobs', arguments: {} }, { headers: { 'Mcp-Name': 'cancel_job' }, id: 'n1' });
