@@ -71,6 +71,9 @@ class StreamReply final : public HeldCallReply {
   std::shared_ptr<ClientStream> stream_;
 };
 
+// The session_id of a 2026 task's approval starts with this (see Gateway::Impl::ResumeTasks).
+constexpr char kTaskSessionPrefix[] = "mcp-task:";
+
 // A 2026-07-28 request (its session is the request's own, see transport/session.h).
 bool IsModern(const Session& session) { return mcp::IsModernProtocolVersion(session.protocol_version()); }
 
@@ -316,6 +319,7 @@ class Gateway::Impl {
 
   void Start() {
     upstream_.SetUnsolicitedHandler([this](const Json& m) { OnUpstreamUnsolicited(m); });
+    ResumeTasks();
   }
 
   void Shutdown() {
@@ -1030,7 +1034,7 @@ class Gateway::Impl {
     const std::string method = request.method();
     if (method == "tasks/get") {
       if (approval.state == store::State::kPending || approval.state == store::State::kApproved) {
-        EnsureTaskCall(session, approval);
+        EnsureTaskCall(session->principal(), session->grant(), approval);
         if (auto again = store_->Get(task_id); again.ok()) approval = std::move(again).value();
       }
       return stream->Finish(mcp::MakeResult(request.id(), DetailedTaskOf(approval, options_.review_url)));
@@ -1056,7 +1060,7 @@ class Gateway::Impl {
 
   // Makes sure a pending or approved task has a held call waiting on its approval, which releases
   // the call when it is approved: after a restart nothing in memory waits on it any more.
-  void EnsureTaskCall(const std::shared_ptr<Session>& session, const store::Approval& approval) {
+  void EnsureTaskCall(const std::string& principal, const std::string& grant, const store::Approval& approval) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shut_down_) return;
@@ -1076,8 +1080,34 @@ class Gateway::Impl {
     auto reply = std::make_shared<TaskReply>(std::move(attach));
     const std::string key = "task\x1f" + approval.id;
     HeldCall::Started started = HeldCall::Start(std::move(deps), std::move(held), ignored, reply,
-                                                TaskRelease(*session), [this, key] { ForgetHeld(key); });
+                                                TaskRelease(principal, grant), [this, key] { ForgetHeld(key); });
     RegisterTaskCall(key, approval.id, started.call);
+  }
+
+  // At start: every pending or approved approval of a 2026 task (approval.session_id starts with
+  // kTaskSessionPrefix) gets a held call again, so an approval decided later, or while holdgate was
+  // down, is released without waiting for the agent's next tasks/get.
+  void ResumeTasks() {
+    if (!store_ || !hold_store_ || !holds_) return;
+    store::ApprovalFilter filter;
+    filter.states = {store::State::kPending, store::State::kApproved};
+    filter.limit = 500;
+    size_t resumed = 0;
+    for (;;) {
+      auto page = store_->List(filter);
+      if (!page.ok()) {
+        log::Error("could not resume the tasks of 2026 agents", {{"error", page.status().ToString()}});
+        return;
+      }
+      for (const auto& a : page->approvals) {
+        if (a.session_id.rfind(kTaskSessionPrefix, 0) != 0) continue;
+        EnsureTaskCall(a.principal, "task", a);
+        ++resumed;
+      }
+      if (page->next_cursor.empty()) break;
+      filter.cursor = page->next_cursor;
+    }
+    if (resumed > 0) log::Info("resumed the held calls of 2026 tasks", {{"count", resumed}});
   }
 
   HeldCallDeps TaskDeps(HoldStore* store) {
@@ -1093,8 +1123,7 @@ class Gateway::Impl {
   }
 
   // Runs a task's approved call upstream under a session of its own (see TaskSession).
-  ReleaseFn TaskRelease(const Session& agent) {
-    const std::string principal = agent.principal(), grant = agent.grant();
+  ReleaseFn TaskRelease(const std::string& principal, const std::string& grant) {
     return [this, principal, grant](Json upstream_request, std::function<void(Json)> done) {
       auto session = std::make_shared<TaskSession>("task-" + RandomHex(12), principal, grant);
       Forward(session, upstream_request, std::make_shared<DiscardStream>(), nullptr, /*from_request_thread=*/false,
@@ -1430,8 +1459,11 @@ class Gateway::Impl {
     held.progress_token = nullptr;
     auto reply = std::make_shared<TaskReply>();
     const std::string key = RequestKey(*session, request.id());
-    HeldCall::Started started = HeldCall::Start(TaskDeps(hold_store_.get()), std::move(held), input, reply,
-                                                TaskRelease(*session), [this, key] { ForgetHeld(key); });
+    store::NewApproval task_input = input;
+    task_input.session_id = kTaskSessionPrefix + session->id();  // marks the approval as a task's (ResumeTasks)
+    HeldCall::Started started = HeldCall::Start(TaskDeps(hold_store_.get()), std::move(held), task_input, reply,
+                                                TaskRelease(session->principal(), session->grant()),
+                                                [this, key] { ForgetHeld(key); });
     if (!started.call) {  // the store failed: the agent is told nothing ran
       if (limiter_ && !reservation.empty()) limiter_->Rollback(reservation);
       Json answer = reply->answer();

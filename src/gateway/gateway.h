@@ -81,7 +81,9 @@ class Gateway final : public transport::Dispatcher {
   // Gives agents sessions of their own from `pool` (which must outlive the Gateway and be stopped
   // after the transports). Call before Start; without it every agent shares the upstream.
   void UsePerAgentSessions(upstream::SessionPool* pool);
-  // Wires upstream notifications. Call once, before transports.
+  // Wires upstream notifications and gives every pending or approved approval of a 2026 task a
+  // held call again (so it is released when approved, polled or not). Call once, before transports;
+  // blocks on the store reads.
   void Start();
   // Answers every open held call with a deferral (the approvals stay pending) and stops the work
   // pool (releases already started finish first). Blocks until done.

@@ -349,10 +349,12 @@ describe('MCP 2026-07-28 agents through holdgate (demo upstream, a 2025 server)'
     // What must survive is the task: same id, approved after the restart, run once, completed.
     await hg.stop();
     hg = await startGateway('mcp2026-serve-2', path.join(dir, 'holdgate.db'));
-    // Approved while nothing in the new process waits on it: the next tasks/get releases it.
+    // The new process resumed the task's held call at start: approved now, it runs without any poll.
     assert.equal((await decide(task.taskId, 'approve', 'after restart')).status, 200);
-    const row0 = await reviewApi(hg.review, token, 'GET', `/api/approvals/${task.taskId}`);
-    assert.equal(row0.body.state, 'approved', 'not run before the agent polls');
+    await waitFor(async () => {
+      const row = await reviewApi(hg.review, token, 'GET', `/api/approvals/${task.taskId}`);
+      return row.body.state === 'completed' ? row.body : undefined;
+    }, { timeoutMs: 15000, what: 'the resumed task to run before any tasks/get' });
     const done = await waitFor(async () => {
       const g = await raw(hg.mcp, 'tasks/get', { taskId: task.taskId }, { capabilities: caps });
       return g.json.result?.status === 'completed' ? g.json.result : undefined;
