@@ -766,6 +766,16 @@ class HttpUpstream final : public Upstream {
       else if (handle) correlator_.Fail(handle, mcp::kInternalError, "upstream sent malformed JSON");
       return;
     }
+    if (handle && !version.empty() && status >= 400 && status < 500) {
+      // A 2026 server answers protocol errors (HeaderMismatch, MissingRequiredClientCapability,
+      // invalid params, …) with HTTP 400 and the JSON-RPC error as the body: hand that on as is.
+      Result<Json> parsed = ParseJson(body);
+      if (parsed.ok() && parsed.value().is_object() && parsed.value().value("error", Json()).is_object() &&
+          parsed.value().value("id", Json()) == message.value("id", Json())) {
+        correlator_.Route(parsed.value(), handle);
+        return;
+      }
+    }
     if (handle && (status < 200 || status >= 300)) {
       std::string detail = body.substr(0, 500);
       correlator_.Fail(handle, mcp::kInternalError,
