@@ -131,12 +131,14 @@ for (const mode of ['reject', 'stateless']) {
       assert.equal(after.bad_request_state, before.bad_request_state, 'every requestState came back exactly');
     });
 
-    it('an agent without elicitation gets a clear error from a multi round-trip tool', async (t) => {
+    it('an agent without elicitation gets the upstream\'s own -32021 error from a multi round-trip tool', async (t) => {
       const conn = await connectHttp(hg.mcp, { name: 'agent-plain', capabilities: {} });
       t.after(() => conn.close().catch(() => {}));
       const r = await conn.client.callTool({ name: 'ask_twice', arguments: { topic: 'x' } }).catch((e) => e);
-      const text = r instanceof Error ? r.message : JSON.stringify(r);
-      assert.match(text, /elicitation|sampling|capabilit/i, text);
+      // The upstream's own MissingRequiredClientCapability error, handed on as it is.
+      assert.ok(r instanceof Error, JSON.stringify(r));
+      assert.equal(r.code, -32021, r.message);
+      assert.match(r.message, /do not declare the required capability/);
     });
 
     it('a held call (require_approval) is approved through the review API and returns the upstream result once', async (t) => {
