@@ -22,7 +22,7 @@ import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
 const SERVER_JS = new URL('./lib/server-2026.mjs', import.meta.url).pathname;
-const TOOLS = ['ask_twice', 'cancel_job', 'echo', 'stats', 'whoami'];
+const TOOLS = ['ask_twice', 'cancel_job', 'deploy', 'echo', 'stats', 'whoami'];
 
 async function startServer2026(mode, name) {
   const port = await freePort();
@@ -66,7 +66,10 @@ for (const mode of ['reject', 'stateless']) {
       const policy = path.join(outDir, 'policy.json');
       fs.writeFileSync(policy, JSON.stringify({
         version: '1', default: 'allow',
-        tools: { cancel_job: { action: 'require_approval', approval: { approvers: 1, hold: '60s' } } },
+        tools: {
+          cancel_job: { action: 'require_approval', approval: { approvers: 1, hold: '60s' } },
+          deploy: { action: 'require_approval', approval: { approvers: 1, hold: '60s' } },
+        },
       }));
       secret = newJwtSecret();
       hg = await startHoldgateServe({
@@ -165,6 +168,34 @@ for (const mode of ['reject', 'stateless']) {
       assert.equal(textOf(result), `cancelled job-${mode}`, JSON.stringify(result));
       const after = json(await a.client.callTool({ name: 'stats', arguments: {} }));
       assert.equal(after.cancel_job_calls, before.cancel_job_calls + 1, 'the approved call ran exactly once');
+    });
+
+    it('a held multi round-trip call: after approval its input requests reach the agent and the final result returns', async (t) => {
+      const a = await agentV1(hg.mcp, 'agent-held-mrtr', t);
+      const token = await mintToken(secret, { sub: 'alice' });
+      const api = async (method, p, body) => {
+        const res = await fetch(new URL(p, hg.review), {
+          method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json().catch(() => null) };
+      };
+      const before = json(await a.client.callTool({ name: 'stats', arguments: {} }));
+      const call = a.client.callTool({ name: 'deploy', arguments: { topic: `prod-${mode}` } }, undefined,
+        { onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 60000 });
+      const approval = await waitFor(async () => {
+        const r = await api('GET', '/api/approvals?state=pending&tool=deploy');
+        return r.body?.approvals?.[0];
+      }, { timeoutMs: 10000, what: 'a pending deploy approval' });
+      assert.deepEqual(a.asked, { elicit: [], sample: [] }, 'nothing asked before the decision');
+      assert.equal((await api('POST', `/api/approvals/${approval.id}/approve`, { reason: 'e2e' })).status, 200);
+      const result = await call;
+      assert.equal(result.isError, undefined, JSON.stringify(result));
+      assert.deepEqual(json(result), { confirmed: true, sample: 'sampled by agent-held-mrtr', name: 'agent-held-mrtr-name', rounds: 3 });
+      assert.deepEqual(a.asked, { elicit: [`Go ahead with prod-${mode}?`, 'Your name?'], sample: [`say something about prod-${mode}`] });
+      const after = json(await a.client.callTool({ name: 'stats', arguments: {} }));
+      assert.equal(after.asked_completed, before.asked_completed + 1, 'the released call completed once');
+      assert.equal(after.bad_request_state, before.bad_request_state);
     });
   });
 }

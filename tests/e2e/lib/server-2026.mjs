@@ -11,8 +11,9 @@
 //                                sampling ("sample"), round 2 an elicitation ("name"); every retry must
 //                                echo the requestState minted for the previous round exactly (single
 //                                use); the result is JSON {confirmed, sample, name, rounds}
+//   deploy {topic}            -> ask_twice under another name (for a policy to hold)
 //   cancel_job {job_id}       -> "cancelled <job_id>" (the critical tool held by policy)
-//   stats {}                  -> JSON {cancel_job_calls, tools_call_total, bad_request_state}
+//   stats {}                  -> JSON {cancel_job_calls, tools_call_total, bad_request_state, asked_completed}
 //
 // Run: `node server-2026.mjs reject|stateless PORT` (http://127.0.0.1:PORT/mcp).
 import http from 'node:http';
@@ -27,7 +28,7 @@ if (mode !== 'reject' && mode !== 'stateless') {
   process.exit(2);
 }
 
-const stats = { cancel_job_calls: 0, tools_call_total: 0, bad_request_state: 0 };
+const stats = { cancel_job_calls: 0, tools_call_total: 0, bad_request_state: 0, asked_completed: 0 };
 // requestState minted and not yet used: value -> the round it leads to. A value with characters a
 // re-encoding could change (unicode, '/', '+', '=', quotes) shows whether the client echoes exactly.
 const minted = new Map();
@@ -67,8 +68,7 @@ function buildServer(ctx) {
       });
     });
 
-  server.registerTool('ask_twice', { description: 'Asks the client twice (multi round-trip)', inputSchema: z.object({ topic: z.string() }) },
-    async ({ topic }, c) => {
+  const askTwice = async ({ topic }, c) => {
       const state = c.mcpReq.requestState();
       const responses = c.mcpReq.inputResponses;
       if (state === undefined) {
@@ -106,8 +106,13 @@ function buildServer(ctx) {
       const earlier = JSON.parse(carriedByState.get(state) ?? '{}');
       carriedByState.delete(state);
       stats.tools_call_total++;
+      stats.asked_completed++;
       return text({ confirmed: earlier.ok, sample: earlier.sample, name: name.name, rounds: 3 });
-    });
+  };
+  server.registerTool('ask_twice', { description: 'Asks the client twice (multi round-trip)', inputSchema: z.object({ topic: z.string() }) },
+    askTwice);
+  server.registerTool('deploy', { description: 'Asks the client twice, then deploys (critical: held by policy)',
+    inputSchema: z.object({ topic: z.string() }) }, askTwice);
 
   server.registerTool('cancel_job', { description: 'Cancels a job (critical: no undo)', inputSchema: z.object({ job_id: z.string() }) },
     async ({ job_id }) => { stats.tools_call_total++; stats.cancel_job_calls++; return text(`cancelled ${job_id}`); });
