@@ -235,6 +235,7 @@ class HttpUpstream final : public Upstream {
  private:
   // One request forwarded to a modern upstream, through all its input_required rounds: it stands
   // between the correlator and the caller's handler. Thread-safe; never calls out with mu_ held.
+  // Lock order: the upstream's mu_ before a call's own mu_ (TrackFlow); never the reverse.
   class ModernCall final : public ReplyHandler, public std::enable_shared_from_this<ModernCall> {
    public:
     ModernCall(HttpUpstream* up, Json request, std::shared_ptr<ReplyHandler> inner)
@@ -299,6 +300,10 @@ class HttpUpstream final : public Upstream {
     RequestHandle leg() const {
       std::lock_guard<std::mutex> lock(mu_);
       return leg_;
+    }
+    bool finished() const {
+      std::lock_guard<std::mutex> lock(mu_);
+      return done_;
     }
 
    private:
@@ -468,6 +473,7 @@ class HttpUpstream final : public Upstream {
   void TrackFlow(RequestHandle first, const std::shared_ptr<ModernCall>& call, const std::vector<Json>& requests,
                  const std::vector<std::string>& keys) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (call->finished()) return;  // ended (cancel, stop) while its round was being set up
     flows_[first] = call;
     for (size_t i = 0; i < requests.size(); ++i) inputs_[DumpJson(requests[i]["id"])] = PendingInput{call, keys[i]};
   }
