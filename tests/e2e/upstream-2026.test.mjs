@@ -200,6 +200,24 @@ for (const mode of ['reject', 'stateless']) {
   });
 }
 
+describe('a 2026-07-28 upstream on the shared session', { timeout: 60000 }, () => {
+  it('carries holdgate\'s own identity; input requests still go to the agent whose call it is', async (t) => {
+    const server = await startServer2026('reject', 'up2026-shared-server');
+    t.after(() => server.stop());
+    const hg = await startHoldgateServe({ name: 'up2026-shared-hg', upstreamUrl: server.url, extraArgs: ['--upstream-sessions', 'shared'] });
+    t.after(() => hg.stop());
+    const a = await agentV1(hg.mcp, 'agent-shared', t);
+    const bystander = await agentV1(hg.mcp, 'bystander-shared', t);
+    const seen = json(await a.client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(seen.clientInfo?.name, 'holdgate', JSON.stringify(seen));
+    assert.equal(seen.protocolVersion, '2026-07-28');
+    const result = await a.client.callTool({ name: 'ask_twice', arguments: { topic: 'shared' } });
+    assert.deepEqual(json(result), { confirmed: true, sample: 'sampled by agent-shared', name: 'agent-shared-name', rounds: 3 });
+    assert.equal(a.asked.elicit.length, 2);
+    assert.deepEqual(bystander.asked, { elicit: [], sample: [] });
+  });
+});
+
 describe('a 2026-07-28 upstream that goes away', { timeout: 60000 }, () => {
   it('gives the agent a clear error', async (t) => {
     const server = await startServer2026('reject', 'up2026-gone-server');
