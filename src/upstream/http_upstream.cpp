@@ -68,8 +68,10 @@ class HttpUpstream final : public Upstream {
     if (options_.request_timeout_ms > 0) watchdog_.Start();
     Status s = Handshake();
     if (!s.ok()) return s;
-    // A modern upstream has no GET stream: it speaks only within a request's own response.
-    if (!IsModern()) get_stream_ = std::thread([this] { RunGetStream(); });
+    // A modern upstream has no GET stream: it speaks only within a request's own response, and
+    // list changes and resource updates come on a subscriptions/listen request held open.
+    if (IsModern()) get_stream_ = std::thread([this] { RunListen(); });
+    else get_stream_ = std::thread([this] { RunGetStream(); });
     return Status::Ok();
   }
 
@@ -437,11 +439,20 @@ class HttpUpstream final : public Upstream {
       log_level_ = request.value("params", Json::object()).value("level", "");
       answer = Json::object();
     } else if (method == "resources/subscribe" || method == "resources/unsubscribe") {
-      Correlator::Registered reg = correlator_.Register(request, handler);
-      correlator_.Fail(reg.handle, mcp::kMethodNotFound,
-                       "the upstream speaks MCP " + modern_version() + ", which has no " + method +
-                           " (its subscriptions/listen is not bridged by holdgate)");
-      return reg.handle;
+      // The revision subscribes on the subscriptions/listen stream: change its filter.
+      const Json uri = request.value("params", Json::object()).value("uri", Json());
+      if (!uri.is_string()) {
+        Correlator::Registered reg = correlator_.Register(request, handler);
+        correlator_.Fail(reg.handle, mcp::kInvalidParams, method + " needs params.uri");
+        return reg.handle;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (method == "resources/subscribe") resource_subscriptions_.insert(uri.get<std::string>());
+        else resource_subscriptions_.erase(uri.get<std::string>());
+      }
+      RestartListen();
+      answer = Json::object();
     } else {
       return std::nullopt;
     }
@@ -800,6 +811,130 @@ class HttpUpstream final : public Upstream {
     return s;
   }
 
+  // REQUIRES: mu_ held. What the subscriptions/listen stream asks for: the list changes the
+  // upstream announces it can report, and the resources subscribed to. Empty: nothing to listen to.
+  Json ListenFilterLocked() const {
+    Json filter = Json::object();
+    const Json caps = initialize_result_.value("capabilities", Json::object());
+    auto announces = [&](const char* kind) {
+      return caps.contains(kind) && caps[kind].is_object() && caps[kind].value("listChanged", false) == true;
+    };
+    if (announces("tools")) filter["toolsListChanged"] = true;
+    if (announces("prompts")) filter["promptsListChanged"] = true;
+    if (announces("resources")) filter["resourcesListChanged"] = true;
+    if (!resource_subscriptions_.empty()) filter["resourceSubscriptions"] = resource_subscriptions_;
+    return filter;
+  }
+
+  // Ends the current subscriptions/listen exchange so the next one carries the new filter.
+  void RestartListen() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      listen_restart_ = true;
+    }
+    cv_.notify_all();
+    std::lock_guard<std::mutex> lock(get_mu_);
+    if (get_client_) get_client_->stop();
+  }
+
+  // Modern era: holds a subscriptions/listen request open and hands what arrives on it (list
+  // changes, resource updates) to the unsolicited handler, without the listen's own bookkeeping
+  // (the acknowledgement, the subscription id in _meta). Reconnects with backoff when the stream
+  // ends; restarts at once when the filter changes.
+  void RunListen() {
+    int64_t backoff_ms = 500;
+    uint64_t listens = 0;
+    while (true) {
+      Json filter;
+      std::string version, log_level;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !ListenFilterLocked().empty(); });
+        if (stopping_) return;
+        filter = ListenFilterLocked();
+        version = modern_version_;
+        log_level = log_level_;
+        listen_restart_ = false;
+      }
+      httplib::Client cli(endpoint_.origin);
+      cli.set_connection_timeout(10, 0);
+      cli.set_read_timeout(kStreamReadTimeoutSec, 0);
+      {
+        std::lock_guard<std::mutex> lock(get_mu_);
+        get_client_ = &cli;
+      }
+      bool skip;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        skip = stopping_ || listen_restart_;  // a restart or stop that came before get_client_ was set
+      }
+      int status = 0;
+      bool acknowledged = false;
+      if (!skip) {
+        Json wire = WithEnvelope(mcp::MakeRequest("hg-listen-" + std::to_string(++listens), "subscriptions/listen",
+                                                  {{"notifications", filter}}),
+                                 version, EnvelopeClientInfo(), UpstreamClientCapabilities(options_.client_capabilities),
+                                 log_level);
+        httplib::Request req;
+        req.method = "POST";
+        req.path = endpoint_.path;
+        req.headers = {{"Accept", "text/event-stream, application/json"}};
+        for (auto& [name, value] : ModernHeaders(wire, version)) req.set_header(name, value);
+        req.set_header("Content-Type", "application/json");
+        req.body = DumpJson(wire);
+        transport::SseParser parser([&](const transport::SseEvent& ev) {
+          Result<Json> msg = ParseJson(ev.data);
+          if (!msg.ok() || !msg.value().is_object() || !msg.value().contains("method")) return;
+          Json message = msg.value();
+          if (message["method"] == "notifications/subscriptions/acknowledged") {
+            acknowledged = true;
+            return;
+          }
+          if (message.contains("params") && message["params"].is_object() && message["params"].contains("_meta") &&
+              message["params"]["_meta"].is_object()) {
+            message["params"]["_meta"].erase("io.modelcontextprotocol/subscriptionId");
+            if (message["params"]["_meta"].empty()) message["params"].erase("_meta");
+            if (message["params"].empty()) message.erase("params");
+          }
+          correlator_.Route(message, 0);
+        });
+        std::string content_type;
+        req.response_handler = [&](const httplib::Response& r) {
+          status = r.status;
+          content_type = r.get_header_value("Content-Type");
+          return true;
+        };
+        req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+          if (status == 200 && content_type.rfind("text/event-stream", 0) == 0) parser.Feed(std::string_view(data, n));
+          return true;
+        };
+        cli.send(req);
+      }
+      {
+        std::lock_guard<std::mutex> lock(get_mu_);
+        get_client_ = nullptr;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) return;
+      if (listen_restart_) {
+        backoff_ms = 500;
+        continue;
+      }
+      if (status >= 400 && status < 500) {
+        // Refused (no subscriptions/listen, a filter it does not accept): not again until the
+        // filter changes.
+        log::Warn("upstream refused subscriptions/listen", {{"status", status}, {"filter", filter}});
+        cv_.wait(lock, [&] { return stopping_ || listen_restart_; });
+        continue;
+      }
+      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_ || listen_restart_; })) {
+        if (stopping_) return;
+        continue;
+      }
+      backoff_ms = acknowledged ? 500 : std::min<int64_t>(backoff_ms * 2, 30000);
+    }
+  }
+
   void RunGetStream() {
     int64_t backoff_ms = 500;
     while (true) {
@@ -860,6 +995,8 @@ class HttpUpstream final : public Upstream {
   bool modern_ = false;                                    // guarded by mu_; set by the handshake
   std::string modern_version_;                             // guarded by mu_
   std::string log_level_;                                  // guarded by mu_; from logging/setLevel
+  std::set<std::string> resource_subscriptions_;           // guarded by mu_; modern: on the listen stream
+  bool listen_restart_ = false;                            // guarded by mu_; the listen filter changed
   std::map<RequestHandle, std::shared_ptr<ModernCall>> flows_;  // guarded by mu_; calls in input rounds
   std::map<std::string, PendingInput> inputs_;             // guarded by mu_; DumpJson(input id) -> call
   std::atomic<uint64_t> next_input_id_{0};

@@ -109,7 +109,8 @@ std::unique_ptr<Upstream> MakeStdioUpstream(const Options& options);
 //   client_capabilities, minus the tasks extension) and the MCP-Protocol-Version, Mcp-Method and
 //   Mcp-Name headers; there is no session id and no GET stream;
 // - methods the revision removed are answered here: ping ({}), logging/setLevel ({}, the level then
-//   travels in the envelope); resources/subscribe and unsubscribe get -32601;
+//   travels in the envelope); resources/subscribe and unsubscribe ({}) change the filter of a
+//   subscriptions/listen request held open, whose notifications reach the unsolicited handler;
 // - a result's resultType "complete" (and the ttlMs/cacheScope cache hints) are stripped; any other
 //   resultType but input_required reaches the handler as a JSON-RPC error;
 // - input_required: each input request becomes a server->client request (elicitation/create,

@@ -4,6 +4,7 @@
 // - 2025 agents (the v1 SDK client, and the v2 client in its default legacy mode) list and call tools;
 // - the upstream sees each agent's own clientInfo and capabilities in the per-request envelope, the
 //   MCP-Protocol-Version / Mcp-Method / Mcp-Name headers, no session id, no credentials and no tasks;
+// - a tools/list_changed announced on the upstream's subscriptions/listen stream reaches the agent;
 // - multi round-trip input requests reach the agent's own elicitation and sampling handlers, two
 //   rounds, with the requestState echoed exactly;
 // - a held call, approved through the review API, runs once and returns the upstream's result;
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { BIND_LOCALHOST_CJS } from './lib/paths.mjs';
 import { freePort, waitForPort } from './lib/ports.mjs';
 import { makeOutputDir, startProcess, waitFor } from './lib/process.mjs';
@@ -22,7 +23,7 @@ import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
 const SERVER_JS = new URL('./lib/server-2026.mjs', import.meta.url).pathname;
-const TOOLS = ['ask_twice', 'cancel_job', 'deploy', 'echo', 'stats', 'whoami'];
+const TOOLS = ['ask_twice', 'cancel_job', 'change_tools', 'deploy', 'echo', 'stats', 'whoami'];
 
 async function startServer2026(mode, name) {
   const port = await freePort();
@@ -107,6 +108,18 @@ for (const mode of ['reject', 'stateless']) {
       assert.deepEqual(seen.headers, {
         protocolVersion: '2026-07-28', method: 'tools/call', name: 'whoami', authorization: false, sessionId: null,
       });
+    });
+
+    it('a tools/list_changed the upstream announces on subscriptions/listen reaches the agent', async (t) => {
+      const a = await agentV1(hg.mcp, 'agent-listen', t);
+      let changed = 0;
+      a.client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed += 1; });
+      // The agent's upstream session opens its listen stream in the background: announce until one
+      // announcement made after it was open arrives.
+      await waitFor(async () => {
+        await a.client.callTool({ name: 'change_tools', arguments: {} });
+        return changed > 0;
+      }, { timeoutMs: 10000, intervalMs: 200, what: 'notifications/tools/list_changed at the agent' });
     });
 
     it('the v2 client in its default (legacy) mode lists and calls tools through holdgate', async (t) => {

@@ -13,6 +13,7 @@
 //                                use); the result is JSON {confirmed, sample, name, rounds}
 //   deploy {topic}            -> ask_twice under another name (for a policy to hold)
 //   cancel_job {job_id}       -> "cancelled <job_id>" (the critical tool held by policy)
+//   change_tools {}           -> announces notifications/tools/list_changed on every subscriptions/listen stream
 //   stats {}                  -> JSON {cancel_job_calls, tools_call_total, bad_request_state, asked_completed}
 //
 // Run: `node server-2026.mjs reject|stateless PORT` (http://127.0.0.1:PORT/mcp).
@@ -119,6 +120,9 @@ function buildServer(ctx) {
 
   server.registerTool('stats', { description: 'Call counters', inputSchema: z.object({}) },
     async () => text(stats));
+
+  server.registerTool('change_tools', { description: 'Announces tools/list_changed to every subscription', inputSchema: z.object({}) },
+    async () => { handler.notify.toolsChanged(); return text('announced'); });
   return server;
 }
 const carriedByState = new Map();

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -24,7 +25,7 @@
 namespace holdgate::upstream {
 namespace {
 
-// One POST as the fake saw it.
+// One POST as the fake saw it (bodies starting "data:" are sent as an SSE stream).
 struct Seen {
   std::string body;
   Json json;
@@ -52,7 +53,9 @@ class FakeServer {
       }
       auto [status, body] = answer_(message, index);
       res.status = status;
-      if (!body.empty()) res.set_content(body, "application/json");
+      if (!body.empty()) {
+        res.set_content(body, body.rfind("data:", 0) == 0 ? "text/event-stream" : "application/json");
+      }
     });
     server_.Get("/mcp", [](const httplib::Request&, httplib::Response& res) { res.status = 405; });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -374,7 +377,7 @@ TEST_CASE("http era: an agent that refuses an input request ends the call with a
   CHECK(fake.seen().size() == 2);
 }
 
-TEST_CASE("http era: removed methods are answered here - a task result is a clear error", "[upstream][era]") {
+TEST_CASE("http era: ping and logging/setLevel are answered here - a task result is a clear error", "[upstream][era]") {
   FakeServer fake([](const Json& m, size_t) -> std::pair<int, std::string> {
     if (m["method"] == "server/discover") return {200, Reply(m["id"], kDiscover)};
     return {200, Reply(m["id"], {{"resultType", "task"}, {"taskId", "t1"}, {"status", "working"}})};
@@ -387,9 +390,6 @@ TEST_CASE("http era: removed methods are answered here - a task result is a clea
   auto level = std::make_shared<WaitingReply>();
   up->Send({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "logging/setLevel"}, {"params", {{"level", "debug"}}}}, level);
   CHECK(level->Wait(5000)["result"] == Json::object());
-  auto sub = std::make_shared<WaitingReply>();
-  up->Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "resources/subscribe"}, {"params", {{"uri", "x"}}}}, sub);
-  CHECK(sub->Wait(5000)["error"]["code"] == -32601);
   auto task = std::make_shared<WaitingReply>();
   up->Send(ToolCall(4), task);
   Json r = task->Wait(5000);
@@ -399,6 +399,62 @@ TEST_CASE("http era: removed methods are answered here - a task result is a clea
   std::vector<Seen> seen = fake.seen();
   REQUIRE(seen.size() == 2);  // discover and the tools/call only
   CHECK(seen[1].json["params"]["_meta"]["io.modelcontextprotocol/logLevel"] == "debug");
+}
+
+TEST_CASE("http era: list changes and resources/subscribe ride a subscriptions/listen stream", "[upstream][era]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Json> unsolicited;
+  FakeServer fake([](const Json& m, size_t) -> std::pair<int, std::string> {
+    if (m["method"] == "server/discover") {
+      Json discover = kDiscover;
+      discover["capabilities"]["tools"]["listChanged"] = true;
+      return {200, Reply(m["id"], discover)};
+    }
+    if (m["method"] == "subscriptions/listen") {
+      const Json meta = {{"io.modelcontextprotocol/subscriptionId", m["id"]}};
+      std::string sse = "data: " + DumpJson({{"jsonrpc", "2.0"}, {"method", "notifications/subscriptions/acknowledged"},
+                                             {"params", {{"notifications", m["params"]["notifications"]}, {"_meta", meta}}}}) + "\n\n";
+      sse += "data: " + DumpJson({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}, {"params", {{"_meta", meta}}}}) + "\n\n";
+      for (const Json& uri : m["params"]["notifications"].value("resourceSubscriptions", Json::array())) {
+        sse += "data: " + DumpJson({{"jsonrpc", "2.0"}, {"method", "notifications/resources/updated"},
+                                    {"params", {{"uri", uri}, {"_meta", meta}}}}) + "\n\n";
+      }
+      return {200, sse};
+    }
+    return {200, Reply(m["id"], Json::object())};
+  });
+  auto up = Make(fake);
+  up->SetUnsolicitedHandler([&](const Json& message) {
+    std::lock_guard<std::mutex> lock(mu);
+    unsolicited.push_back(message);
+    cv.notify_all();
+  });
+  REQUIRE(up->Start().ok());
+  auto saw = [&](const Json& wanted) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] {
+      return std::find(unsolicited.begin(), unsolicited.end(), wanted) != unsolicited.end();
+    });
+  };
+  CHECK(saw({{"jsonrpc", "2.0"}, {"method", "notifications/tools/list_changed"}}));  // no _meta left: it held only the id
+
+  auto sub = std::make_shared<WaitingReply>();
+  up->Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "resources/subscribe"}, {"params", {{"uri", "file:///x"}}}}, sub);
+  CHECK(sub->Wait(5000) == Json{{"jsonrpc", "2.0"}, {"id", 3}, {"result", Json::object()}});
+  CHECK(saw({{"jsonrpc", "2.0"}, {"method", "notifications/resources/updated"}, {"params", {{"uri", "file:///x"}}}}));
+  up->Stop();
+
+  bool listened_for_x = false;
+  for (const Seen& s : fake.seen()) {
+    if (s.json.value("method", "") != "subscriptions/listen") continue;
+    CHECK(s.json["params"]["notifications"]["toolsListChanged"] == true);
+    CHECK(s.headers.find("Mcp-Method")->second == "subscriptions/listen");
+    if (s.json["params"]["notifications"].value("resourceSubscriptions", Json()) == Json{"file:///x"}) listened_for_x = true;
+  }
+  CHECK(listened_for_x);
+  std::lock_guard<std::mutex> lock(mu);
+  for (const Json& m : unsolicited) CHECK(m["method"] != "notifications/subscriptions/acknowledged");
 }
 
 }  // namespace
