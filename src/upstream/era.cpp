@@ -138,9 +138,11 @@ Json WithEnvelope(const Json& message, const std::string& version, const Json& c
   if (!out.contains("params") || !out["params"].is_object()) out["params"] = Json::object();
   Json& meta = out["params"]["_meta"];
   if (!meta.is_object()) meta = Json::object();
-  if (!meta.contains(kMetaProtocolVersion)) meta[kMetaProtocolVersion] = version;
+  meta[kMetaProtocolVersion] = version;  // the negotiated one, whatever the message said
   if (!meta.contains(kMetaClientInfo)) meta[kMetaClientInfo] = client_info;
-  if (!meta.contains(kMetaClientCapabilities)) meta[kMetaClientCapabilities] = client_capabilities;
+  meta[kMetaClientCapabilities] = meta.contains(kMetaClientCapabilities)
+                                      ? UpstreamClientCapabilities(meta[kMetaClientCapabilities])
+                                      : client_capabilities;
   if (!log_level.empty() && !meta.contains(kMetaLogLevel)) meta[kMetaLogLevel] = log_level;
   return out;
 }

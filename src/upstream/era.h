@@ -73,8 +73,10 @@ ProbeVerdict ClassifyProbe(const ProbeOutcome& outcome, const std::string& reque
 // not poll upstream tasks yet, so the upstream must not answer with one).
 Json UpstreamClientCapabilities(const Json& capabilities);
 
-// `message` (a request or notification) with the envelope added to params._meta (keys the message
-// already carries are kept). `log_level` empty: none.
+// `message` (a request or notification) with the envelope added to params._meta. The protocol
+// version is always `version`; a clientInfo or logLevel the message already carries (a 2026 agent's
+// own envelope) is kept, and so are its clientCapabilities, minus what UpstreamClientCapabilities
+// removes. `log_level` empty: none.
 Json WithEnvelope(const Json& message, const std::string& version, const Json& client_info,
                   const Json& client_capabilities, const std::string& log_level);
 

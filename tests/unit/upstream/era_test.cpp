@@ -123,7 +123,7 @@ TEST_CASE("era: the capabilities sent upstream lose the tasks extension and 2025
   CHECK(UpstreamClientCapabilities(nullptr) == Json::object());
 }
 
-TEST_CASE("era: the envelope joins params._meta and keeps what the message carries", "[upstream][era]") {
+TEST_CASE("era: the envelope joins params._meta, keeps an agent's own identity, never tasks", "[upstream][era]") {
   Json request = {{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/call"},
                   {"params", {{"name", "t"}, {"_meta", {{"progressToken", "p"}}}}}};
   Json out = WithEnvelope(request, "2026-07-28", {{"name", "agent"}}, {{"sampling", Json::object()}}, "");
@@ -136,6 +136,16 @@ TEST_CASE("era: the envelope joins params._meta and keeps what the message carri
   Json list = WithEnvelope({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/list"}}, "2026-07-28", Json::object(),
                            Json::object(), "debug");
   CHECK(list["params"]["_meta"][kMetaLogLevel] == "debug");
+  // A 2026 agent's own envelope: its identity stays, the version is the negotiated one, no tasks.
+  Json own = {{"method", "tools/list"},
+              {"params", {{"_meta", {{kMetaProtocolVersion, "2099-01-01"},
+                                     {kMetaClientInfo, {{"name", "modern-agent"}}},
+                                     {kMetaClientCapabilities, {{"extensions", {{kTasksExtension, Json::object()}}},
+                                                                {"sampling", Json::object()}}}}}}}};
+  Json kept = WithEnvelope(own, "2026-07-28", {{"name", "holdgate"}}, Json::object(), "")["params"]["_meta"];
+  CHECK(kept[kMetaProtocolVersion] == "2026-07-28");
+  CHECK(kept[kMetaClientInfo] == Json{{"name", "modern-agent"}});
+  CHECK(kept[kMetaClientCapabilities] == Json{{"sampling", Json::object()}});
 }
 
 TEST_CASE("era: headers name the method and the tool, resource, prompt or task", "[upstream][era]") {
