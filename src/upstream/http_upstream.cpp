@@ -198,6 +198,20 @@ class HttpUpstream final : public Upstream {
   // client's socket shut down, so the thread in it returns), the server is told to stop, and a
   // late answer, if any, is dropped by the correlator.
   void CancelOverdue() {
+    // Calls waiting for their agent's input longer than the request timeout end the same way (an
+    // agent that went away without cancelling must not leave its call here for good).
+    std::vector<std::shared_ptr<ModernCall>> waiting;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [handle, call] : flows_) waiting.push_back(call);
+    }
+    const auto started_before = std::chrono::steady_clock::now() - std::chrono::milliseconds(options_.request_timeout_ms);
+    for (auto& call : waiting) {
+      if (call->WaitingSince(started_before)) {
+        call->Abandon(mcp::kRequestTimeout, "the agent did not answer the upstream's input requests within the "
+                                            "upstream request timeout; the call did not complete");
+      }
+    }
     for (const Correlator::Overdue& overdue : correlator_.FailOverdue(std::chrono::steady_clock::now())) {
       log::Warn("upstream request timed out; cancelled",
                 {{"transport", "http"}, {"request_id", overdue.wire_id}, {"timeout_ms", options_.request_timeout_ms}});
@@ -307,6 +321,11 @@ class HttpUpstream final : public Upstream {
       std::lock_guard<std::mutex> lock(mu_);
       return done_;
     }
+    // True while the call waits for the agent's answers and has since before `deadline_start`.
+    bool WaitingSince(std::chrono::steady_clock::time_point deadline_start) const {
+      std::lock_guard<std::mutex> lock(mu_);
+      return !done_ && leg_ == 0 && waiting_since_ <= deadline_start;
+    }
 
    private:
     // REQUIRES: mu_ held. The request as the caller sent it, plus this round's answers and the
@@ -354,6 +373,7 @@ class HttpUpstream final : public Upstream {
         std::lock_guard<std::mutex> lock(mu_);
         if (done_) return;
         request_state_ = has_state ? result["requestState"] : Json();
+        waiting_since_ = std::chrono::steady_clock::now();
         answers_ = Json::object();
         pending_.clear();
         pending_ids_.clear();
@@ -410,6 +430,7 @@ class HttpUpstream final : public Upstream {
     RequestHandle first_ = 0;                    // guarded by mu_: the handle Send returned
     RequestHandle leg_ = 0;                      // guarded by mu_: the leg in flight, 0 while waiting
     int rounds_ = 0;                             // guarded by mu_
+    std::chrono::steady_clock::time_point waiting_since_;  // guarded by mu_: the current round began
     Json request_state_;                         // guarded by mu_: as received; null when none
     Json answers_ = Json::object();              // guarded by mu_: key -> the agent's result
     std::set<std::string> pending_;              // guarded by mu_: keys not answered yet

@@ -360,6 +360,25 @@ TEST_CASE("http era: cancel while the agent is asked ends the call - its late an
   CHECK(fake.seen().size() == 2);  // discover + the first leg; no retry
 }
 
+TEST_CASE("http era: an agent that never answers its input request runs into the request timeout", "[upstream][era]") {
+  FakeServer fake(TwoRounds());
+  Options o;
+  o.url = fake.url();
+  o.request_timeout_ms = 300;
+  auto up = MakeHttpUpstream(o);
+  REQUIRE(up->Start().ok());
+  auto rec = std::make_shared<Recorder>();
+  up->Send(ToolCall(9), rec);
+  REQUIRE(rec->WaitRelated(1).is_object());
+  Json response = rec->WaitResponse();
+  REQUIRE(response.is_object());
+  CHECK(response["id"] == 9);
+  CHECK(response["error"]["code"] == -32001);
+  CHECK_THAT(response["error"]["message"].get<std::string>(), Catch::Contains("did not answer the upstream's input"));
+  up->Stop();
+  CHECK(fake.seen().size() == 2);
+}
+
 TEST_CASE("http era: an agent that refuses an input request ends the call with a clear error", "[upstream][era]") {
   FakeServer fake(TwoRounds());
   auto up = Make(fake);
