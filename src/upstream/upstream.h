@@ -5,7 +5,9 @@
 // ids and get replies back with those ids restored.
 // Thread-safe: Send/Notify/Respond may be called from any thread and never block on the network;
 // handlers are invoked on the upstream's own reader threads (and, for a request past
-// Options::request_timeout_ms, on its timeout thread) and must not block.
+// Options::request_timeout_ms, on its timeout thread; for Cancel, and for Respond to a modern
+// upstream's input request that ends its call, on the calling thread) and must not block. Call
+// Send/Cancel/Respond without holding a lock a handler takes.
 #include <functional>
 #include <memory>
 #include <string>
