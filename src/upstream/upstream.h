@@ -5,7 +5,9 @@
 // ids and get replies back with those ids restored.
 // Thread-safe: Send/Notify/Respond may be called from any thread and never block on the network;
 // handlers are invoked on the upstream's own reader threads (and, for a request past
-// Options::request_timeout_ms, on its timeout thread) and must not block.
+// Options::request_timeout_ms, on its timeout thread; for Cancel, and for Respond to a modern
+// upstream's input request that ends its call, on the calling thread) and must not block. Call
+// Send/Cancel/Respond without holding a lock a handler takes.
 #include <functional>
 #include <memory>
 #include <string>
@@ -65,8 +67,14 @@ class Upstream {
   // Stops the reader threads; in-flight requests get an error response. Blocks until done.
   virtual void Stop() = 0;
 
-  // The upstream's InitializeResult (protocolVersion, capabilities, serverInfo, instructions).
+  // The upstream's InitializeResult (protocolVersion, capabilities, serverInfo, instructions). For
+  // an upstream that speaks 2026-07-28 (ProtocolEra() "modern") it is synthesized from its
+  // server/discover answer: protocolVersion is the negotiated modern version.
   virtual Json InitializeResult() const = 0;
+  // "legacy": the upstream was initialized (2025 revisions, a session of its own). "modern": it
+  // answered server/discover; every request carries the `_meta` envelope, results reach handlers
+  // 2025-shaped (see MakeHttpUpstream). Valid after Start() succeeded.
+  virtual std::string ProtocolEra() const { return "legacy"; }
 
   // Forwards a request. Its "id" is replaced on the wire and restored in replies; a
   // params._meta.progressToken is likewise rewritten and restored.
@@ -94,7 +102,24 @@ class Upstream {
 };
 
 // Factories. Options.command selects stdio, Options.url selects Streamable HTTP.
+// stdio upstreams speak the 2025 revisions only (initialize handshake).
 std::unique_ptr<Upstream> MakeStdioUpstream(const Options& options);
+// Streamable HTTP, both eras. Start() probes with server/discover first (mirroring the reference
+// client's `auto` negotiation, see upstream/era.h) and falls back to initialize on a legacy
+// verdict. With a modern upstream:
+// - every request and notification carries the `_meta` envelope (Options.client_info and
+//   client_capabilities, minus the tasks extension) and the MCP-Protocol-Version, Mcp-Method and
+//   Mcp-Name headers; there is no session id and no GET stream;
+// - methods the revision removed are answered here: ping ({}), logging/setLevel ({}, the level then
+//   travels in the envelope); resources/subscribe and unsubscribe ({}) change the filter of a
+//   subscriptions/listen request held open, whose notifications reach the unsolicited handler;
+// - a result's resultType "complete" (and the ttlMs/cacheScope cache hints) are stripped; any other
+//   resultType but input_required reaches the handler as a JSON-RPC error;
+// - input_required: each input request becomes a server->client request (elicitation/create,
+//   sampling/createMessage, roots/list) delivered through the handler's OnRelated; when every
+//   answer came back through Respond the same request is sent again with `inputResponses` and the
+//   `requestState` echoed unchanged, up to 10 rounds; the handler gets only the final response.
+//   Cancel with the handle Send returned works in every round.
 std::unique_ptr<Upstream> MakeHttpUpstream(const Options& options);
 
 }  // namespace holdgate::upstream
