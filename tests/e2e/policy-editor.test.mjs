@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -40,16 +41,44 @@ async function api(base, token, method, p, body) {
   return { status: res.status, body: json, text };
 }
 
+// One request on a connection of its own. A request the review listener refuses before routing
+// (403) leaves its body unread, so the next request on a kept-alive connection can be misread.
+function apiOwnConnection(base, token, method, p, body) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(new URL(p, base), {
+      method, agent: false,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 async function pendingApprovals(base, token) {
   const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
   assert.equal(r.status, 200, r.text);
   return r.body.approvals;
 }
 
-async function screenshot(page, name, docs = false) {
+// docs: a tall viewport scrolled to the top of the view, so the README shows the whole view.
+async function screenshot(page, name, docs = false, scrollTo = null) {
   fs.mkdirSync(SCREEN_DIR, { recursive: true });
   const file = path.join(SCREEN_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: docs });
+  const size = page.viewportSize();
+  if (docs) {
+    await page.setViewportSize({ width: size.width, height: 1500 });
+    await page.evaluate((sel) => {
+      for (const v of document.querySelectorAll('main.view')) v.scrollTop = 0;
+      if (sel) document.querySelector(sel)?.scrollIntoView({ block: 'start' });
+    }, scrollTo);
+  }
+  await page.screenshot({ path: file });
+  if (docs) await page.setViewportSize(size);
   if (docs && process.env.HOLDGATE_UPDATE_DOC_SCREENSHOTS === '1') {
     fs.mkdirSync(DOCS_SCREEN_DIR, { recursive: true });
     fs.copyFileSync(file, path.join(DOCS_SCREEN_DIR, `${name}.png`));
@@ -194,7 +223,7 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     assert.equal(await change.getAttribute('data-draft'), 'hold');
     assert.match(await change.innerText(), new RegExp(jobA));
     assert.match(await change.innerText(), /tools\.cancel_job\.cases\[0\]/);
-    await screenshot(page, 'policy-editor', true);
+    await screenshot(page, 'policy-editor', true, '.pe-card[data-tool="cancel_job"]');
 
     // ---- save with a reason ----------------------------------------------------------------
     await page.locator('#pe-save').click();
@@ -237,14 +266,16 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     assert.equal(await reviewerPage.locator('#pe-json').getAttribute('readonly'), '');
     assert.ok(await reviewerPage.locator('#pe-save').isHidden());
     assert.ok(await reviewerPage.locator('#whatif-form').isHidden());
-    assert.equal(await reviewerPage.locator('.pe-rollback').count(), 0);
+    await reviewerPage.locator('.pe-versions-table tbody tr').first().waitFor();
+    assert.equal(await reviewerPage.locator('.pe-versions-table .pe-rollback').count(), 0, 'no rollback buttons for reviewers');
     for (const [method, p, body] of [
       ['POST', '/api/policy', { text: originalText, why: 'x' }],
       ['POST', '/api/policy/dry-run', { text: originalText }],
       ['POST', '/api/policy/validate', { text: originalText }],
       ['POST', `/api/policy/versions/${versions[1].id}/rollback`, { why: 'x' }],
     ]) {
-      assert.equal((await api(hg.review, alice, method, p, body)).status, 403, p);
+      const refused = await apiOwnConnection(hg.review, alice, method, p, body);
+      assert.equal(refused.status, 403, `${p}: ${refused.text}`);
     }
 
     // ---- a broken draft is refused with the parser's message; the file is untouched --------
