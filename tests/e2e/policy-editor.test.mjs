@@ -308,8 +308,9 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     assert.deepEqual(seriousProblems(reviewerPage), [], 'no CSP violations or script errors (reviewer page)');
   });
 
-  it('`holdgate tools` prints the catalogue', async () => {
+  it('`holdgate tools` prints the catalogue', async (t) => {
     const { stdout } = await run(HOLDGATE_BIN, ['tools', '--url', hg.review, '--token', admin]);
+    for (const line of stdout.split('\n')) t.diagnostic(line);
     assert.match(stdout, /upstream default: 7 tools/);
     assert.match(stdout, /cancel_job\s+allow \(depends on arguments\)|cancel_job\s+allow/);
     assert.match(stdout, /whoami\s+deny\s+default\s+low \(from annotations\)/);
