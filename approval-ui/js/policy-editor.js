@@ -56,7 +56,7 @@ export class PolicyEditor {
     this.validateTimer = null;
     this.jsonTimer = null;
     this.validateSeq = 0;
-    this.toolNames = [];
+    this.tools = [];
     this.json.addEventListener('input', () => {
       clearTimeout(this.jsonTimer);
       this.jsonTimer = setTimeout(() => this.fromJson(), 250);
@@ -79,11 +79,13 @@ export class PolicyEditor {
     this.json.value = '';
   }
 
-  async load(toolNames = []) {
+  // `tools`: the upstream's tools ({name, annotations}) from the catalogue, for the tool-name
+  // suggestions and for the check (a rule naming no listed tool is a warning).
+  async load(tools = []) {
     this.readOnly = this.ctx.me?.role !== 'admin';
     this.root.dataset.readonly = this.readOnly ? 'true' : 'false';
-    this.toolNames = toolNames;
-    replace($('#pe-tool-names'), toolNames.map((n) => h('option', { value: n })));
+    this.tools = tools;
+    replace($('#pe-tool-names'), tools.map((t) => h('option', { value: t.name })));
     for (const el of this.root.querySelectorAll('[data-admin]')) el.hidden = this.readOnly;
     $('#pe-readonly').hidden = !this.readOnly;
     this.json.readOnly = this.readOnly;
@@ -143,7 +145,9 @@ export class PolicyEditor {
     const seq = ++this.validateSeq;
     const text = this.json.value;
     try {
-      const r = await this.ctx.api.post('/api/policy/validate', { text });
+      const body = { text };
+      if (this.tools.length) body.tools = { tools: this.tools };
+      const r = await this.ctx.api.post('/api/policy/validate', body);
       if (seq !== this.validateSeq) return;
       this.showValid(r);
     } catch (e) {
@@ -408,7 +412,7 @@ export class PolicyEditor {
       $('#pe-why').value = '';
       this.ctx.toast(`Policy saved as version ${r.version?.number ?? '?'} and loaded (${String(r.hash).slice(0, 12)}).`, 'ok');
       replace(this.dryResult);
-      await this.load(this.toolNames);
+      await this.load(this.tools);
       this.ctx.policy?.load();
     } catch (e) {
       if (e.status !== 401) { err.textContent = e.message; err.hidden = false; }
@@ -484,7 +488,7 @@ export class PolicyEditor {
       form.hidden = true;
       replace(this.diffEl);
       this.ctx.toast(`Rolled back: version ${r.version?.number ?? '?'} is the policy now.`, 'ok');
-      await this.load(this.toolNames);
+      await this.load(this.tools);
       this.ctx.policy?.load();
     } catch (e) {
       if (e.status !== 401) { err.textContent = e.message; err.hidden = false; }

@@ -33,8 +33,8 @@ export class PolicyView {
     if (!admin) this.result.hidden = true;
     this.load();
     const catalogue = await this.ctx.tools?.fetchCatalogue();
-    const names = (catalogue?.upstreams ?? []).flatMap((u) => (u.tools ?? []).map((t) => t.name));
-    this.editor.load(names);
+    const tools = (catalogue?.upstreams ?? []).flatMap((u) => (u.tools ?? []).map((t) => ({ name: t.name, annotations: t.annotations })));
+    this.editor.load(tools);
   }
 
   reset() {
