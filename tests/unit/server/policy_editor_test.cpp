@@ -1,8 +1,6 @@
 // PolicyAdmin's editor operations: validate, dry run against audited calls, save (atomic,
-// versioned, audited, refused when invalid or without a reason), rollback; and the file helper.
+// versioned, audited, refused when invalid or without a reason), rollback.
 #include <catch2/catch.hpp>
-
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -107,21 +105,6 @@ struct Fixture {
   }
 };
 
-TEST_CASE("WriteFileAtomically replaces the file and keeps its mode", "[server][policy_editor]") {
-  Fixture f;
-  ::chmod(f.policy_path.c_str(), 0600);
-  REQUIRE(WriteFileAtomically(f.policy_path, "new text").ok());
-  CHECK(f.Read() == "new text");
-  struct stat st;
-  REQUIRE(::stat(f.policy_path.c_str(), &st) == 0);
-  CHECK((st.st_mode & 0777) == 0600);
-  for (const auto& e : std::filesystem::directory_iterator(f.dir)) {
-    CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);  // no temp file left
-  }
-  Status s = WriteFileAtomically((f.dir / "missing" / "x.json").string(), "x");
-  CHECK(s.code() == Code::kIo);
-}
-
 TEST_CASE("validate reports the parser's errors and warnings", "[server][policy_editor]") {
   Fixture f;
   Json ok = f.admin->Validate(kHoldDelete, nullptr);
@@ -220,7 +203,7 @@ TEST_CASE("save writes the file, keeps versions, reloads and audits who and why"
   }
 }
 
-TEST_CASE("save refuses a broken draft, a missing reason and a stale base; the file is untouched",
+TEST_CASE("save refuses a broken draft, a missing reason and a stale base, and leaves the file untouched",
           "[server][policy_editor]") {
   Fixture f;
   auto bad = f.admin->Save(f.Save(R"({"version": "1", "default": "deny", "tools": {"cancel_job": {"acton": "deny"}}})"),
