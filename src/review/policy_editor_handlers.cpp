@@ -32,6 +32,14 @@ Result<std::string> OptionalString(const Json& body, const char* key) {
   return body[key].get<std::string>();
 }
 
+// A failed save or rollback: the parser's problems are 422; a file that cannot be written is a
+// 500 that says why (admins only see it); the rest as usual.
+void SendChangeFailure(httplib::Response& res, const Status& s) {
+  if (s.code() == Code::kInvalidArgument) return ReviewServer::Impl::SendError(res, 422, "invalid_policy", s.message());
+  if (s.code() == Code::kIo) return ReviewServer::Impl::SendError(res, 500, "io_error", s.message());
+  ReviewServer::Impl::SendStatus(res, s);
+}
+
 }  // namespace
 
 // GET /api/tools[?refresh=1]: every tool of the upstream with its decision, risk and 24 h counts.
@@ -101,12 +109,7 @@ void ReviewServer::Impl::SavePolicy(const httplib::Request& req, httplib::Respon
   const Caller caller = CallerOf(req);
   PolicySave save{*text, *why, *base, caller.name, caller.via};
   auto saved = policy_control_.save(save);
-  if (!saved.ok()) {
-    if (saved.status().code() == Code::kInvalidArgument) {
-      return SendError(res, 422, "invalid_policy", saved.status().message());
-    }
-    return SendStatus(res, saved.status());
-  }
+  if (!saved.ok()) return SendChangeFailure(res, saved.status());
   SendJson(res, 200, *saved);
 }
 
@@ -139,12 +142,7 @@ void ReviewServer::Impl::RollbackPolicy(const httplib::Request& req, httplib::Re
   const Caller caller = CallerOf(req);
   PolicySave save{"", *why, "", caller.name, caller.via};
   auto rolled = policy_control_.rollback(req.matches[1], save);
-  if (!rolled.ok()) {
-    if (rolled.status().code() == Code::kInvalidArgument) {
-      return SendError(res, 422, "invalid_policy", rolled.status().message());
-    }
-    return SendStatus(res, rolled.status());
-  }
+  if (!rolled.ok()) return SendChangeFailure(res, rolled.status());
   SendJson(res, 200, *rolled);
 }
 
