@@ -271,7 +271,7 @@ export class PolicyEditor {
     });
     return h('div', { class: 'pe-conds', dataset: { key } },
       h('span', { class: 'pe-label' }, label),
-      rows,
+      rows.length ? rows : h('span', { class: 'muted' }, 'none'),
       ro ? null : h('button', {
         type: 'button', class: 'btn btn-small pe-add-cond',
         onclick: () => {

@@ -368,6 +368,7 @@ review::PolicyControl PolicyAdmin::Control(Apply apply, Annotations annotations)
     if (!s.ok()) return s;
     Json now = Get();
     now.erase("policy");
+    now.erase("text");
     return now;
   };
   c.validate = [this](const std::string& text, const Json* tools) { return Validate(text, tools); };

@@ -266,6 +266,7 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     assert.equal(await reviewerPage.locator('#pe-json').getAttribute('readonly'), '');
     assert.ok(await reviewerPage.locator('#pe-save').isHidden());
     assert.ok(await reviewerPage.locator('#whatif-form').isHidden());
+    await screenshot(reviewerPage, 'policy-editor-readonly');
     await reviewerPage.locator('.pe-versions-table tbody tr').first().waitFor();
     assert.equal(await reviewerPage.locator('.pe-versions-table .pe-rollback').count(), 0, 'no rollback buttons for reviewers');
     for (const [method, p, body] of [
