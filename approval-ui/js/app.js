@@ -2,7 +2,8 @@
 // queue.js, detail.js, history.js and audit.js; this module wires them to the API and the
 // event stream.
 //
-// Routes: #/queue, #/approvals/<id> (deep link; agents are told such links), #/history, #/audit.
+// Routes: #/queue, #/approvals/<id> (deep link; agents are told such links), #/history, #/audit,
+// #/grants, #/tools, #/policy.
 import { Api, ApiError } from './api.js';
 import { clearToken, decodeClaims, expiresAtMs, loadToken, normalizeToken, saveToken } from './auth.js';
 import { AuditView } from './audit.js';
@@ -15,6 +16,7 @@ import { parseExact } from './json-exact.js';
 import { PolicyView } from './policy.js';
 import { QueueView } from './queue.js';
 import { EventStream } from './sse.js';
+import { ToolsView } from './tools.js';
 
 const ctx = {
   token: '',
@@ -48,6 +50,7 @@ function boot() {
   ctx.history = new HistoryView(ctx);
   ctx.audit = new AuditView(ctx);
   ctx.grants = new GrantsView(ctx);
+  ctx.tools = new ToolsView(ctx);
   ctx.policy = new PolicyView(ctx);
   installKeyboard(ctx);
   $('#signin-form').addEventListener('submit', (e) => {
@@ -125,7 +128,7 @@ function startSession(token, me) {
   $('#shell').hidden = false;
   document.body.dataset.page = 'app';
   document.body.dataset.role = me.role;
-  $('#tab-policy').hidden = me.role !== 'admin';
+  $('#tab-policy').hidden = false;  // admins edit; other roles read (the server refuses their writes)
   const claims = decodeClaims(token) ?? {};
   replace($('#whoami'),
     h('span', { class: 'whoami-name' }, me.sub),
@@ -168,6 +171,7 @@ function endSession(reason, detail) {
   ctx.history.reset();
   ctx.audit.reset();
   ctx.grants.reset();
+  ctx.tools.reset();
   ctx.policy.reset();
   $('#tab-policy').hidden = true;
   delete document.body.dataset.role;
@@ -323,7 +327,7 @@ function navigate(hash, { replace: replaceEntry = false } = {}) {
 
 function showView(name) {
   ctx.view = name;
-  for (const v of ['queue', 'history', 'audit', 'grants', 'policy']) {
+  for (const v of ['queue', 'history', 'audit', 'grants', 'tools', 'policy']) {
     $(`#view-${v}`).hidden = v !== name;
     const tab = $(`#tab-${v}`);
     if (v === name) tab.setAttribute('aria-current', 'page');
@@ -354,7 +358,10 @@ function route() {
   } else if (hash.startsWith('#/grants')) {
     showView('grants');
     ctx.grants.activate();
-  } else if (hash.startsWith('#/policy') && ctx.me.role === 'admin') {
+  } else if (hash.startsWith('#/tools')) {
+    showView('tools');
+    ctx.tools.activate();
+  } else if (hash.startsWith('#/policy')) {
     showView('policy');
     ctx.policy.activate();
   } else {

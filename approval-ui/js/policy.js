@@ -1,7 +1,9 @@
-// Policy (admins): the active policy's hash and when it was loaded (GET /api/policy), a "what if"
-// box that asks what the policy would do with a call (POST /api/policy/check: nothing is held,
-// counted or run; the check is audited), and a reload (POST /api/policy/reload).
+// Policy: the active policy's hash and when it was loaded (GET /api/policy, every role), the
+// editor (policy-editor.js: admins change, other roles read), and for admins a "what if" box that
+// asks what the policy would do with a call (POST /api/policy/check: nothing is held, counted or
+// run; the check is audited) and a reload (POST /api/policy/reload).
 import { $, h, replace } from './dom.js';
+import { PolicyEditor } from './policy-editor.js';
 import { when } from './format.js';
 import { parseExact } from './json-exact.js';
 import { jsonBlock } from './json-view.js';
@@ -21,15 +23,24 @@ export class PolicyView {
     this.result = $('#whatif-result');
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.check(); });
     $('#policy-reload').addEventListener('click', () => this.reload());
+    this.editor = new PolicyEditor(ctx);
   }
 
-  activate() {
+  async activate() {
+    const admin = this.ctx.me?.role === 'admin';
+    $('#policy-reload').hidden = !admin;
+    this.form.hidden = !admin;
+    if (!admin) this.result.hidden = true;
     this.load();
+    const catalogue = await this.ctx.tools?.fetchCatalogue();
+    const tools = (catalogue?.upstreams ?? []).flatMap((u) => (u.tools ?? []).map((t) => ({ name: t.name, annotations: t.annotations })));
+    this.editor.load(tools);
   }
 
   reset() {
     replace(this.info);
     replace(this.result);
+    this.editor.reset();
   }
 
   async load() {

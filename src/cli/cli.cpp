@@ -26,6 +26,7 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
   approve ID     approve a held call        reject ID --reason R   reject it
                  (approve ID --remember 30m: also let identical calls run for 30 minutes)
   grants         remembered approvals that are live; revoke GRANT_ID ends one
+  tools          the upstream's tools: decision, risk, calls/denials/holds in the last 24 h
   watch          follow approval events
   token          mint a reviewer token (HS256)
   audit          audit events; `audit verify` checks the hash chain; `audit archive` prunes

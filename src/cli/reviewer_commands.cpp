@@ -85,6 +85,14 @@ const std::map<std::string, CommandHelp>& Helps() {
         "Lists live grants (remembered approvals), newest first: what each covers, who made it, when it\n"
         "expires, how often it was used. --all also lists revoked and expired ones. --json prints the\n"
         "API's grants array.\n"}},
+      {"tools",
+       {"holdgate tools [--refresh] [--json]",
+        "Lists every tool of the upstream as holdgate treats it: the decision for a typical call\n"
+        "(allow, deny, hide or hold, with the rule that decides; \"depends on arguments\" when a rule\n"
+        "looks at them), the risk level and whether it comes from the policy or from the tool's MCP\n"
+        "annotations, and how often it was called, denied and held in the last 24 hours (audited\n"
+        "calls: allowed ones count only with audit_all_calls). --refresh asks the upstream for\n"
+        "tools/list again instead of the answer cached for 30 s. --json prints the API's answer.\n"}},
       {"revoke",
        {"holdgate revoke GRANT_ID [--reason R] [--json]",
         "Revokes a grant: the next call it covered is held for approval again. Admins may revoke any\n"
@@ -666,6 +674,45 @@ int RunGrants(const std::vector<std::string>& args) {
                     Printable(Str(g, "created_by"), 24), Relative(g["expires_at"]), std::to_string(g.value("uses", 0))});
   }
   PrintTable(rows);
+  return kExitOk;
+}
+
+// ---- tools ---------------------------------------------------------------------------------
+
+int RunTools(const std::vector<std::string>& args) {
+  Args a = ParseArgs(args, 1, {}, {"--json", "--refresh"});
+  if (a.help) return PrintHelp("tools", std::cout), kExitOk;
+  if (!a.error.empty()) return Usage("tools", a.error);
+  if (!a.positional.empty()) return Usage("tools", "unexpected argument " + a.positional[0]);
+  int code = kExitOk;
+  auto client = Connect(a, &code);
+  if (!client) return code;
+  std::multimap<std::string, std::string> params;
+  if (a.flags.count("--refresh")) params.emplace("refresh", "1");
+  ApiReply r = client->Get("/api/tools", params);
+  if (!r.ok()) return Fail(r);
+  if (a.flags.count("--json")) {
+    std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  for (const auto& up : r.body.value("upstreams", Json::array())) {
+    const Json tools = up.value("tools", Json::array());
+    std::cout << "upstream " << Printable(Str(up, "name")) << ": " << tools.size() << " tools\n";
+    std::vector<std::vector<std::string>> rows = {{"TOOL", "DECISION", "RULE", "RISK", "CALLS/24H", "DENIED", "HELD"}};
+    for (const auto& t : tools) {
+      const Json d = t.value("decision", Json::object());
+      const Json risk = t.value("risk", Json::object());
+      const Json n = t.value("last_24h", Json::object());
+      std::string decision = Str(d, "action");
+      if (d.value("depends_on_arguments", false)) decision += " (depends on arguments)";
+      if (d.value("shadow", false)) decision += " [shadow]";
+      rows.push_back({Printable(Str(t, "name"), 40), decision, Printable(Str(d, "rule"), 40),
+                      Str(risk, "level") + " (from " + Str(risk, "source") + ")",
+                      std::to_string(n.value("calls", 0)), std::to_string(n.value("denied", 0)),
+                      std::to_string(n.value("held", 0))});
+    }
+    PrintTable(rows);
+  }
   return kExitOk;
 }
 
@@ -1451,6 +1498,7 @@ int RunReviewerCommand(const std::vector<std::string>& args) {
   if (cmd == "redeliver") return RunRedeliver(args);
   if (cmd == "grants") return RunGrants(args);
   if (cmd == "revoke") return RunRevoke(args);
+  if (cmd == "tools") return RunTools(args);
   return -1;
 }
 

@@ -1206,7 +1206,7 @@ class Gateway::Impl {
     switch (decision.action) {
       case policy::Action::kAllow:
         // A call run under a grant is audited by the grant's use ("grant.used", decision allow).
-        if (options_.audit_all_calls && !grant) Audit("call.allowed", *session, tool, decision, "allow", nullptr);
+        if (options_.audit_all_calls && !grant) Audit("call.allowed", *session, tool, decision, "allow", {{"arguments", arguments}});
         return Forward(session, request.json, stream, nullptr, /*from_request_thread=*/true);
       case policy::Action::kHide:
         Audit("call.hidden", *session, tool, decision, "hide", nullptr);

@@ -123,6 +123,7 @@ void ReviewServer::AddPlainRoute(const std::string& method, const std::string& p
 }
 void ReviewServer::SetEndpointControl(EndpointControl control) { impl_->SetEndpointControl(std::move(control)); }
 void ReviewServer::SetPolicyControl(PolicyControl control) { impl_->SetPolicyControl(std::move(control)); }
+void ReviewServer::SetToolCatalogue(ToolCatalogueSource source) { impl_->SetToolCatalogue(std::move(source)); }
 void ReviewServer::SetReadinessCheck(ReadinessCheck check) { impl_->SetReadinessCheck(std::move(check)); }
 Status ReviewServer::Start() { return impl_->Start(); }
 void ReviewServer::Stop() { impl_->Stop(); }
@@ -488,6 +489,13 @@ void ReviewServer::Impl::RegisterRoutes() {
       case RouteId::kGetPolicy: h = [this](const auto& q, auto& s) { GetPolicy(q, s); }; break;
       case RouteId::kCheckPolicy: h = [this](const auto& q, auto& s) { CheckPolicy(q, s); }; break;
       case RouteId::kReloadPolicy: h = [this](const auto& q, auto& s) { ReloadPolicy(q, s); }; break;
+      case RouteId::kListTools: h = [this](const auto& q, auto& s) { ListTools(q, s); }; break;
+      case RouteId::kValidatePolicy: h = [this](const auto& q, auto& s) { ValidatePolicy(q, s); }; break;
+      case RouteId::kDryRunPolicy: h = [this](const auto& q, auto& s) { DryRunPolicy(q, s); }; break;
+      case RouteId::kSavePolicy: h = [this](const auto& q, auto& s) { SavePolicy(q, s); }; break;
+      case RouteId::kListPolicyVersions: h = [this](const auto& q, auto& s) { ListPolicyVersions(q, s); }; break;
+      case RouteId::kGetPolicyVersion: h = [this](const auto& q, auto& s) { GetPolicyVersion(q, s); }; break;
+      case RouteId::kRollbackPolicy: h = [this](const auto& q, auto& s) { RollbackPolicy(q, s); }; break;
       case RouteId::kUiIndex:
       case RouteId::kUiFile: h = [this](const auto& q, auto& s) { UiFile(q, s); }; break;
     }

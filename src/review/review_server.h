@@ -99,6 +99,14 @@ struct EndpointControl {
   std::function<Result<int>(const std::string& target)> enable;
 };
 
+// A policy change asked for through the admin API (save or rollback).
+struct PolicySave {
+  std::string text;       // the new policy file (save only)
+  std::string why;        // required
+  std::string base_hash;  // optional: the hash the draft started from (stale -> kConflict)
+  std::string actor, via;
+};
+
 // The active policy as the admin API sees it (GET /api/policy, POST /api/policy/check,
 // POST /api/policy/reload). Callbacks run on listener threads, concurrently; `reload` blocks on
 // reading the policy file. The review module never sees a policy object, only JSON.
@@ -112,7 +120,23 @@ struct PolicyControl {
   // Reloads the policy file as `actor` (audited by the caller); the new get() on success.
   // kInvalidArgument (the file's problems, the old policy stays), kNotFound (no policy file).
   std::function<Result<Json>(const std::string& actor)> reload;
+  // The policy editor. validate: `policy check` of a draft text (never fails; "ok" false lists
+  // the errors); `tools` is a tools/list result or null. dry_run: the last `limit` audited calls
+  // re-decided under the draft ({"changes": [...], ...}); kInvalidArgument for a bad draft.
+  // save / rollback: write the file atomically, keep a version, reload, audit;
+  // kInvalidArgument (bad draft, no why), kConflict (stale base_hash, no change), kNotFound.
+  std::function<Json(const std::string& text, const Json* tools)> validate;
+  std::function<Result<Json>(const std::string& text, int limit)> dry_run;
+  std::function<Result<Json>(const PolicySave& save)> save;
+  std::function<Result<Json>()> versions;
+  std::function<Result<Json>(const std::string& id)> version;
+  std::function<Result<Json>(const std::string& id, const PolicySave& save)> rollback;
 };
+
+// GET /api/tools: the upstream's tools as the policy treats them (see the server's catalogue):
+// {"upstreams": [{"name", "tools": [...]}], ...}. `refresh` asks for a fresh tools/list. Runs on
+// listener threads, concurrently; blocks on the upstream (bounded) and the store.
+using ToolCatalogueSource = std::function<Result<Json>(bool refresh)>;
 
 // GET /readyz: {"ready": bool, "checks": {...}}; answered 200 when ready, else 503. Runs on
 // listener threads, concurrently; may block briefly (it may ping the upstream).
@@ -135,6 +159,8 @@ class ReviewServer {
   void SetEndpointControl(EndpointControl control);
   // REQUIRES: called before Start(). Without it the /api/policy routes answer 404.
   void SetPolicyControl(PolicyControl control);
+  // REQUIRES: called before Start(). Without it GET /api/tools answers 404.
+  void SetToolCatalogue(ToolCatalogueSource source);
   // REQUIRES: called before Start(). Without it /readyz answers like /healthz.
   void SetReadinessCheck(ReadinessCheck check);
 

@@ -33,7 +33,17 @@ const std::vector<RouteSpec> kRoutes = {
     {RouteId::kListGrants, "GET", "/api/grants", "/api/grants", Access::kRead},
     // Decide-level here; the handler lets only admins and the grant's maker revoke.
     {RouteId::kRevokeGrant, "POST", "/api/grants/" HG_ID "/revoke", "/api/grants/{id}/revoke", Access::kDecide},
-    {RouteId::kGetPolicy, "GET", "/api/policy", "/api/policy", Access::kAdmin},
+    // Readable by every role (the editor is shown read-only); every change is admin-only.
+    {RouteId::kGetPolicy, "GET", "/api/policy", "/api/policy", Access::kRead},
+    {RouteId::kSavePolicy, "POST", "/api/policy", "/api/policy", Access::kAdmin},
+    {RouteId::kValidatePolicy, "POST", "/api/policy/validate", "/api/policy/validate", Access::kAdmin},
+    {RouteId::kDryRunPolicy, "POST", "/api/policy/dry-run", "/api/policy/dry-run", Access::kAdmin},
+    {RouteId::kListPolicyVersions, "GET", "/api/policy/versions", "/api/policy/versions", Access::kRead},
+    {RouteId::kGetPolicyVersion, "GET", "/api/policy/versions/([0-9]{4,9}-[0-9]{8}T[0-9]{6}Z)",
+     "/api/policy/versions/{id}", Access::kRead},
+    {RouteId::kRollbackPolicy, "POST", "/api/policy/versions/([0-9]{4,9}-[0-9]{8}T[0-9]{6}Z)/rollback",
+     "/api/policy/versions/{id}/rollback", Access::kAdmin},
+    {RouteId::kListTools, "GET", "/api/tools", "/api/tools", Access::kRead},
     {RouteId::kCheckPolicy, "POST", "/api/policy/check", "/api/policy/check", Access::kAdmin},
     {RouteId::kReloadPolicy, "POST", "/api/policy/reload", "/api/policy/reload", Access::kAdmin},
     {RouteId::kUiIndex, "GET", "/", "/", Access::kPublic},

@@ -39,6 +39,13 @@ enum class RouteId {
   kGetPolicy,
   kCheckPolicy,
   kReloadPolicy,
+  kListTools,
+  kValidatePolicy,
+  kDryRunPolicy,
+  kSavePolicy,
+  kListPolicyVersions,
+  kGetPolicyVersion,
+  kRollbackPolicy,
   kUiIndex,
   kUiFile,
 };

@@ -79,6 +79,13 @@ class ReviewServer::Impl {
   void GetPolicy(const httplib::Request& req, httplib::Response& res);
   void CheckPolicy(const httplib::Request& req, httplib::Response& res);
   void ReloadPolicy(const httplib::Request& req, httplib::Response& res);
+  void ListTools(const httplib::Request& req, httplib::Response& res);
+  void ValidatePolicy(const httplib::Request& req, httplib::Response& res);
+  void DryRunPolicy(const httplib::Request& req, httplib::Response& res);
+  void SavePolicy(const httplib::Request& req, httplib::Response& res);
+  void ListPolicyVersions(const httplib::Request& req, httplib::Response& res);
+  void GetPolicyVersion(const httplib::Request& req, httplib::Response& res);
+  void RollbackPolicy(const httplib::Request& req, httplib::Response& res);
 
  private:
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
@@ -118,11 +125,13 @@ class ReviewServer::Impl {
   EndpointControl endpoint_control_;      // fixed before Start()
   ReadinessCheck readiness_;              // fixed before Start()
   PolicyControl policy_control_;          // fixed before Start()
+  ToolCatalogueSource tool_catalogue_;     // fixed before Start()
 
  public:
   void SetEndpointControl(EndpointControl control) { endpoint_control_ = std::move(control); }
   void SetReadinessCheck(ReadinessCheck check) { readiness_ = std::move(check); }
   void SetPolicyControl(PolicyControl control) { policy_control_ = std::move(control); }
+  void SetToolCatalogue(ToolCatalogueSource source) { tool_catalogue_ = std::move(source); }
 
  private:
 

@@ -4,8 +4,14 @@
 // a what-if check of one call, and a reload. Every load and reload is audited ("policy.loaded",
 // "policy.reload_failed"); a failed reload keeps the previous policy.
 //
-// Thread-safe: Load/Reload serialise on one mutex (they read the file and swap the gateway's
-// policy through `apply`); Get and Check read a snapshot and never block on a load.
+// The policy editor (admin API) goes through here too: Validate and DryRun judge a draft with the
+// same parser as `holdgate policy check` (nothing is written); Save writes a draft to the policy
+// file atomically, records it as a version (server/policy_versions.h), reloads and audits
+// "policy.saved" with who and why; Rollback saves an earlier version the same way.
+//
+// Thread-safe: Load/Reload/Save/Rollback serialise on one mutex (they read or write the file and
+// swap the gateway's policy through `apply`); Get, Check, Validate and DryRun read a snapshot and
+// never block on a load (DryRun blocks on the store).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,23 +45,66 @@ class PolicyAdmin {
 
   // The policy loaded last (by LoadInitial or Reload); null without a policy.
   std::shared_ptr<const policy::Policy> Current() const;
-  // {"hash", "loaded_at", "loaded_by", "trigger", "path", "shadow", "policy"}; null without a policy.
+  // {"hash", "loaded_at", "loaded_by", "trigger", "path", "shadow", "policy", "text"}; null
+  // without a policy.
   Json Get() const;
   // What the active policy decides for {"tool", "arguments", "principal", "session_id"} (pure;
   // rate limits are listed, not counted), and whether a live grant would cover a held call.
   Result<Json> Check(const Json& call) const;
 
+  // The MCP annotations of a tool from the upstream's tools/list (null when unknown).
+  using Annotations = std::function<Json(const std::string& tool)>;
+
+  // `policy check` of a draft text: {"ok", "errors": [...], "warnings": [...], "hash"?,
+  // "effective": [{"tool", "decision"}]} (effective only when `tools_list` is given). Pure.
+  Json Validate(const std::string& text, const Json* tools_list) const;
+
+  // Re-decides the last `limit` audited tool calls (call.allowed/denied/hidden/rate_limited,
+  // approval.created, grant.used: tool, recorded arguments, principal) under the draft and
+  // compares with what happened. kInvalidArgument with the parser's message for a bad draft.
+  // {"hash", "compared", "changed": n, "changes": [{"seq", "at", "tool", "principal",
+  //  "arguments", "arguments_recorded", "was", "was_rule", "draft", "draft_rule", "reason"}],
+  //  "by_transition": {"allow → hold": n, ...}}. Reads the store; writes nothing.
+  Result<Json> DryRun(const std::string& text, int limit, const Annotations& annotations) const;
+
+  struct SaveRequest {
+    std::string text;       // the new policy file, exactly as it is to be written
+    std::string why;        // required: recorded in the version and the audit event
+    std::string actor, via;
+    std::string base_hash;  // when set: refuse (kConflict) if the file's hash is no longer this
+    std::string rollback_of;  // set by Rollback
+  };
+  // Validates (kInvalidArgument with the parser's message; the file is untouched), refuses an
+  // empty `why` (kInvalidArgument), a stale base_hash or a draft identical to the file
+  // (kConflict); else keeps the current file as version 1 if there is no history yet, writes the
+  // text atomically (temp + fsync + rename), records it as the next version, reloads (applying
+  // through `apply`) and audits "policy.saved" {file, hash, previous_hash, version, why,
+  // rollback_of?}. Returns {"version": {...}, "hash", "previous_hash", "loaded_at"}.
+  // kNotFound without a policy file.
+  Result<Json> Save(const SaveRequest& request, const Apply& apply);
+  // {"versions": [newest first], "current_hash"} (the file's hash on disk).
+  Result<Json> Versions() const;
+  // {"version": {...}, "text"}. kNotFound for an unknown id.
+  Result<Json> Version(const std::string& id) const;
+  // Saves version `id`'s text as a new version (rollback_of = id), as Save does.
+  Result<Json> Rollback(const std::string& id, const std::string& actor, const std::string& via,
+                        const std::string& why, const Apply& apply);
+
   // The admin API's callbacks over this object (which must outlive the review server).
-  review::PolicyControl Control(Apply apply);
+  // `annotations` may be empty (annotation-driven rules are then judged as for a tool without any).
+  review::PolicyControl Control(Apply apply, Annotations annotations = nullptr);
 
  private:
   struct Snapshot {
     std::shared_ptr<const policy::Policy> policy;
     Json document;
+    std::string text;  // the file as read (key order and layout kept, for the editor)
     int64_t loaded_at_ms = 0;
     std::string loaded_by, trigger;
   };
   Result<Snapshot> Read(const std::string& by, const std::string& trigger) const;
+  // Reload's body. REQUIRES: load_mu_ held.
+  Status ReloadLocked(const std::string& actor, const std::string& trigger, const Apply& apply);
 
   const std::string path_;
   store::Store* const store_;

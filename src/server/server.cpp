@@ -32,6 +32,7 @@
 #include "server/front_dispatcher.h"
 #include "server/policy_admin.h"
 #include "server/readiness.h"
+#include "server/tool_catalogue.h"
 #include "store/audit_checkpoint.h"
 #include "store/store.h"
 #include "transport/http_server.h"
@@ -220,9 +221,14 @@ class Runner {
     control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
     review_->SetEndpointControl(std::move(control));
     review_->SetReadinessCheck([this] { return Readiness(); });
-    review_->SetPolicyControl(policy_admin_->Control([this](std::shared_ptr<const policy::Policy> p) {
-      ApplyPolicy(std::move(p));
-    }));
+    PolicyAdmin* admin = policy_admin_.get();
+    catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [admin] { return admin->Current(); },
+                                                 store_.get(), clock_);
+    ToolCatalogue* catalogue = catalogue_.get();
+    review_->SetToolCatalogue([catalogue](bool refresh) { return catalogue->Tools(refresh); });
+    review_->SetPolicyControl(policy_admin_->Control(
+        [this](std::shared_ptr<const policy::Policy> p) { ApplyPolicy(std::move(p)); },
+        [catalogue](const std::string& tool) { return catalogue->Annotations(tool); }));
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());
@@ -237,6 +243,7 @@ class Runner {
     upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
     s = upstream_->Start();
     if (!s.ok()) return Status(s.code(), "upstream: " + s.message());
+    catalogue_->SetUpstream(upstream_.get());
     // The session above is the shared one (older agents, the readiness probe, and everyone in
     // "shared" mode); per_agent sessions come from the pool.
     if (config_.UpstreamPerAgent()) {
@@ -387,6 +394,7 @@ class Runner {
       store_->SetOutboxFactory(nullptr);
     }
     if (sessions_) sessions_->Stop();  // after the transports: no agent session opens one any more
+    if (catalogue_) catalogue_->SetUpstream(nullptr);
     if (upstream_) upstream_->Stop();
     if (checkpointer_) checkpointer_->Stop();  // a last checkpoint over the final head
   }
@@ -402,6 +410,7 @@ class Runner {
   std::unique_ptr<hold::Sweeper> sweeper_;
   std::unique_ptr<review::DecisionService> decisions_;
   std::unique_ptr<PolicyAdmin> policy_admin_;  // after store_: destroyed before it
+  std::unique_ptr<ToolCatalogue> catalogue_;   // after policy_admin_ and store_: destroyed before them
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;

@@ -72,6 +72,27 @@ struct AuditFilter {
   std::string cursor;  // next_cursor of the previous page
 };
 
+// Per-tool counts over the audit log since a time (the reviewer page's Tools tab).
+//   calls:  tool calls audited (call.allowed — only written with audit_all_calls —, call.denied,
+//           call.hidden, call.rate_limited, approval.created, grant.used)
+//   denied: call.denied (by the policy) plus approval.rejected (by a reviewer)
+//   held:   approval.created
+struct ToolActivity {
+  std::string tool;
+  int64_t calls = 0;
+  int64_t denied = 0;
+  int64_t held = 0;
+};
+
+// The SQL both stores run: one aggregate over audit_events (indexed by ts), grouped by tool.
+inline constexpr char kToolActivitySql[] =
+    "SELECT tool,"
+    " SUM(CASE WHEN type IN ('call.allowed','call.denied','call.hidden','call.rate_limited',"
+    "'approval.created','grant.used') THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN type IN ('call.denied','approval.rejected') THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN type = 'approval.created' THEN 1 ELSE 0 END)"
+    " FROM audit_events WHERE ts >= ";  // + since + " AND tool <> '' GROUP BY tool ORDER BY tool"
+
 struct AuditPage {
   std::vector<AuditEvent> events;
   std::string next_cursor;  // empty on the last page

@@ -184,6 +184,24 @@ Result<AuditPage> PgStore::ListAudit(const AuditFilter& f) {
   });
 }
 
+Result<std::vector<ToolActivity>> PgStore::ToolActivitySince(int64_t since_ms) {
+  using Rows = std::vector<ToolActivity>;
+  return impl_->Read<Rows>("tool activity", [&](pqxx::transaction_base& t) -> Result<Rows> {
+    const std::string sql = std::string(kToolActivitySql) + std::to_string(since_ms) +
+                            " AND tool <> '' GROUP BY tool ORDER BY tool";
+    Rows rows;
+    for (const pqxx::row& r : t.exec(sql)) {
+      ToolActivity a;
+      a.tool = r[0].as<std::string>();
+      a.calls = r[1].as<int64_t>();
+      a.denied = r[2].as<int64_t>();
+      a.held = r[3].as<int64_t>();
+      rows.push_back(std::move(a));
+    }
+    return rows;
+  });
+}
+
 Result<std::vector<AuditAnchor>> PgStore::ListAuditAnchors() {
   using Anchors = std::vector<AuditAnchor>;
   return impl_->Read<Anchors>("list audit anchors", [&](pqxx::transaction_base& t) -> Result<Anchors> {

@@ -45,6 +45,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Grant>> ExpireDueGrants(int64_t now_ms, int limit) override;
   Result<AuditEvent> AppendAudit(const AuditEvent& event) override;
   Result<AuditPage> ListAudit(const AuditFilter& filter) override;
+  Result<std::vector<ToolActivity>> ToolActivitySince(int64_t since_ms) override;
   Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options) override;
   Result<std::vector<AuditAnchor>> ListAuditAnchors() override;
   Result<AuditArchiveResult> ArchiveAudit(const AuditArchiveOptions& options) override;

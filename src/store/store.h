@@ -190,6 +190,9 @@ class Store {
   // policy loaded, …). Returns it with seq, ts, prev_hash and hash filled in.
   virtual Result<AuditEvent> AppendAudit(const AuditEvent& event) = 0;
   virtual Result<AuditPage> ListAudit(const AuditFilter& filter) = 0;
+  // Counts per tool of the events with ts >= since_ms (see ToolActivity), in ONE query; tools
+  // without events are absent. Sorted by tool.
+  virtual Result<std::vector<ToolActivity>> ToolActivitySince(int64_t since_ms) = 0;
   // Walks the whole chain on this database (from its newest archive anchor, if any).
   virtual Result<AuditVerdict> VerifyAuditChain(const AuditVerifyOptions& options = {}) = 0;
   virtual Result<std::vector<AuditAnchor>> ListAuditAnchors() = 0;

@@ -266,6 +266,26 @@ Result<AuditPage> SqliteStore::ListAudit(const AuditFilter& f) {
   });
 }
 
+Result<std::vector<ToolActivity>> SqliteStore::ToolActivitySince(int64_t since_ms) {
+  using Rows = std::vector<ToolActivity>;
+  static const std::string sql = std::string(kToolActivitySql) + ":since AND tool <> '' GROUP BY tool ORDER BY tool";
+  return impl_->Read<Rows>("tool activity", [&](StatementCache& stmts) -> Result<Rows> {
+    SQLite::Statement& q = stmts.Get(sql);
+    ScopedReset reset(q);
+    q.bind(":since", static_cast<int64_t>(since_ms));
+    Rows rows;
+    while (q.executeStep()) {
+      ToolActivity a;
+      a.tool = q.getColumn(0).getString();
+      a.calls = q.getColumn(1).getInt64();
+      a.denied = q.getColumn(2).getInt64();
+      a.held = q.getColumn(3).getInt64();
+      rows.push_back(std::move(a));
+    }
+    return rows;
+  });
+}
+
 Result<AuditVerdict> SqliteStore::VerifyAuditChain(const AuditVerifyOptions& options) {
   return impl_->Read<AuditVerdict>("verify audit chain", [&](StatementCache&) -> Result<AuditVerdict> {
     return internal::WalkAuditChain(*impl_->rdb_, options);

@@ -914,9 +914,12 @@ describe('remembered approvals, the policy what-if box and exact big integers', 
     assertClean(page);
   });
 
-  uiTest('the admin’s what-if box says what the policy would do; reviewers have no Policy tab', async (t) => {
+  uiTest('the admin’s what-if box says what the policy would do; reviewers read the policy without it', async (t) => {
     const reviewerPage = await openSignedIn(browser.context, hg.review, alice);
-    assert.ok(await reviewerPage.locator('#tab-policy').isHidden());
+    await reviewerPage.locator('#tab-policy').click();
+    await reviewerPage.locator('#pe-readonly').waitFor({ state: 'visible' });
+    assert.ok(await reviewerPage.locator('#whatif-form').isHidden());
+    assert.ok(await reviewerPage.locator('#policy-reload').isHidden());
     await reviewerPage.close();
 
     const page = await openSignedIn(browser.context, hg.review, root, '#/policy');

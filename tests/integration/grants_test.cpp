@@ -20,6 +20,7 @@
 #include "review/jwt_auth.h"
 #include "review/review_server.h"
 #include "server/policy_admin.h"
+#include "server/tool_catalogue.h"
 #include "store/store.h"
 #include "support/fake_clock.h"
 #include "support/mcp_http_client.h"
@@ -323,7 +324,7 @@ TEST_CASE("admin policy API: the active policy, a what-if check, a reload; admin
   const std::string admin = stack.Token("root", review::Role::kAdmin);
   const std::string reviewer = stack.Token("alice");
 
-  CHECK(stack.Api("GET", "/api/policy", reviewer).first == 403);
+  CHECK(stack.Api("GET", "/api/policy", reviewer).first == 200);  // read-only for every role
   CHECK(stack.Api("POST", "/api/policy/check", reviewer, Json{{"tool", "cancel_job"}}).first == 403);
   CHECK(stack.Api("POST", "/api/policy/reload", reviewer).first == 403);
 
@@ -369,6 +370,97 @@ TEST_CASE("admin policy API: the active policy, a what-if check, a reload; admin
   CHECK(reloaded["hash"] != got["hash"]);
   CHECK(stack.Api("POST", "/api/policy/check", admin, Json{{"tool", "cancel_job"}}).second["action"] == "deny");
   CHECK(stack.AuditCount("policy.loaded") == 1);
+}
+
+TEST_CASE("policy editor API: admins validate, dry-run, save and roll back; reviewers are refused",
+          "[integration][policy]") {
+  TempDir dir;
+  const std::string policy_path = dir.File("policy.json");
+  WriteFile(policy_path, kPolicy);
+  FakeClock clock(1'800'000'000'000);
+  Stack stack(clock, dir.File("h.db"), policy_path);
+  const std::string admin = stack.Token("root", review::Role::kAdmin);
+  const std::string reviewer = stack.Token("alice");
+  const std::string allow_cancel = R"({"version":"1","default":"allow","tools":{"cancel_job":{}}})";
+
+  for (const char* path : {"/api/policy", "/api/policy/validate", "/api/policy/dry-run"}) {
+    CHECK(stack.Api("POST", path, reviewer, Json{{"text", allow_cancel}, {"why", "x"}}).first == 403);
+  }
+  CHECK(stack.Api("GET", "/api/policy/versions", reviewer).first == 200);
+
+  auto [vs, valid] = stack.Api("POST", "/api/policy/validate", admin, Json{{"text", R"({"version":"1"})"}});
+  REQUIRE(vs == 200);
+  CHECK(valid["ok"] == false);
+  CHECK(valid["errors"][0].get<std::string>().find("default") != std::string::npos);
+
+  auto [ds, dry] = stack.Api("POST", "/api/policy/dry-run", admin, Json{{"text", allow_cancel}, {"limit", 50}});
+  REQUIRE(ds == 200);
+  CHECK(dry["compared"] == 0);
+  CHECK(stack.Api("POST", "/api/policy/dry-run", admin, Json{{"text", "{"}}).first == 422);
+
+  // Refused saves leave the file as it was.
+  CHECK(stack.Api("POST", "/api/policy", admin, Json{{"text", allow_cancel}}).first == 400);  // no why
+  auto [bs, bad] = stack.Api("POST", "/api/policy", admin, Json{{"text", R"({"version":"1","default":"maybe"})"}, {"why", "x"}});
+  CHECK(bs == 422);
+  CHECK(bad["message"].get<std::string>().find("default") != std::string::npos);
+  CHECK(stack.Api("POST", "/api/policy", admin, Json{{"text", allow_cancel}, {"why", "x"}, {"base_hash", std::string(64, '0')}}).first == 409);
+  CHECK(ReadFile(policy_path) == kPolicy);
+
+  auto [ss, saved] = stack.Api("POST", "/api/policy", admin, Json{{"text", allow_cancel}, {"why", "let agents cancel"}});
+  REQUIRE(ss == 200);
+  CHECK(ReadFile(policy_path) == allow_cancel);
+  CHECK(stack.Api("POST", "/api/policy/check", admin, Json{{"tool", "cancel_job"}}).second["action"] == "allow");
+  CHECK(stack.AuditCount("policy.saved") == 1);
+
+  auto [ls, list] = stack.Api("GET", "/api/policy/versions", admin);
+  REQUIRE(ls == 200);
+  REQUIRE(list["versions"].size() == 2);
+  const std::string first = list["versions"][1]["id"];
+  CHECK(stack.Api("GET", "/api/policy/versions/" + first, reviewer).second["text"] == kPolicy);
+  CHECK(stack.Api("POST", "/api/policy/versions/" + first + "/rollback", reviewer, Json{{"why", "x"}}).first == 403);
+  CHECK(stack.Api("POST", "/api/policy/versions/" + first + "/rollback", admin).first == 400);  // no why
+  CHECK(stack.Api("GET", "/api/policy/versions/0099-20260101T000000Z", admin).first == 404);
+  auto [rs, rolled] = stack.Api("POST", "/api/policy/versions/" + first + "/rollback", admin, Json{{"why", "undo"}});
+  REQUIRE(rs == 200);
+  CHECK(rolled["version"]["rollback_of"] == first);
+  CHECK(ReadFile(policy_path) == kPolicy);
+  CHECK(stack.Api("POST", "/api/policy/check", admin, Json{{"tool", "cancel_job"}}).second["action"] == "hold");
+}
+
+TEST_CASE("tool catalogue: the demo upstream's tools under the policy, counted from the audit log",
+          "[integration][policy]") {
+  TempDir dir;
+  const std::string policy_path = dir.File("policy.json");
+  WriteFile(policy_path, kPolicy);
+  FakeClock clock(1'800'000'000'000);
+  Stack stack(clock, dir.File("h.db"), policy_path);
+  server::PolicyAdmin* admin = stack.admin.get();
+  server::ToolCatalogue catalogue(server::ToolCatalogueOptions{}, [admin] { return admin->Current(); },
+                                  stack.store.get(), clock);
+  CHECK(catalogue.Tools(false).status().code() == Code::kUnavailable);
+  catalogue.SetUpstream(stack.up.get());
+  store::AuditEvent denied;
+  denied.type = "call.denied";
+  denied.tool = "cancel_job";
+  REQUIRE(stack.store->AppendAudit(denied).ok());
+
+  auto r = catalogue.Tools(false);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  const Json& tools = (*r)["upstreams"][0]["tools"];
+  CHECK((*r)["upstreams"][0]["name"] == "default");
+  CHECK(tools.size() == 7);
+  Json cancel;
+  for (const Json& t : tools) {
+    if (t["name"] == "cancel_job") cancel = t;
+  }
+  REQUIRE(cancel.is_object());
+  CHECK(cancel["decision"]["action"] == "hold");
+  CHECK(cancel["risk"]["level"] == "high");
+  CHECK(cancel["risk"]["source"] == "policy");
+  CHECK(cancel["annotations"]["destructiveHint"] == true);
+  CHECK(cancel["last_24h"]["denied"] == 1);
+  CHECK(catalogue.Annotations("cancel_job")["destructiveHint"] == true);
 }
 
 }  // namespace holdgate::testing
