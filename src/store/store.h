@@ -117,6 +117,12 @@ class Store {
   virtual Result<std::optional<Approval>> FindReusable(const std::string& principal,
                                                const std::string& fingerprint) = 0;
 
+  // FindReusable and CreatePending as one write transaction: the approval an identical call (same
+  // principal, same tool and canonical arguments) can attach to by FindReusable's rule, else a new
+  // pending one (created = true). Identical calls arriving at once share one approval, also when
+  // they arrive on different replicas of one PostgreSQL database. CreatePending's errors.
+  virtual Result<PendingFor> FindOrCreatePending(const NewApproval& input) = 0;
+
   // Records one reviewer's vote; see DecisionOutcome for the rules and the error codes. Quorum:
   // approvers_needed distinct approvers -> approved; any reject -> rejected. A reviewer votes
   // once: a repeated vote (either way, in any state) is an outcome with changed=false.

@@ -352,4 +352,34 @@ TEST_CASE("db copy: an SQLite database moves to PostgreSQL with its audit chain 
   CHECK(extended->head_seq > before->head_seq);
 }
 
+TEST_CASE("replicas: identical calls arriving at once on three replicas share one approval",
+          "[store][.][pg][replicas]") {
+  Replicas r(3);
+  constexpr int kCalls = 24;
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> created{0}, failed{0};
+  RunTogether(kCalls, [&](int i) {
+    auto out = r[i % 3].FindOrCreatePending(Request(42));
+    if (!out.ok()) {
+      failed.fetch_add(1);
+      return;
+    }
+    if (out->created) created.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu);
+    ids.insert(out->approval.id);
+  });
+  CHECK(failed.load() == 0);
+  CHECK(created.load() == 1);
+  CHECK(ids.size() == 1);
+  auto page = r[1].List(ApprovalFilter{});
+  REQUIRE(page.ok());
+  CHECK(page->approvals.size() == 1);
+  AuditFilter created_events;
+  created_events.type = "approval.created";
+  auto audit = r[2].ListAudit(created_events);
+  REQUIRE(audit.ok());
+  CHECK(audit->events.size() == 1);
+}
+
 }  // namespace holdgate::store::testing
