@@ -502,7 +502,8 @@ void PgStore::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& appr
 
 // ---- PgStore: lifecycle -------------------------------------------------------------------------
 
-PgStore::PgStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgStore::PgStore(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), rate_counters_(MakePgRateCounters(*impl_)) {}
 PgStore::~PgStore() = default;
 
 Result<std::unique_ptr<Store>> PgStore::Open(const std::string& url, const Clock& clock, const StoreOptions& options) {

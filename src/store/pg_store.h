@@ -82,11 +82,14 @@ class PgStore final : public Store {
 
   class Impl;
 
+  SharedCounters* RateCounters() override { return rate_counters_.get(); }
+
  private:
   explicit PgStore(std::unique_ptr<Impl> impl);
   // CreatePending, or with reuse_identical FindOrCreatePending, in one write transaction.
   Result<PendingFor> CreateOrReuse(const NewApproval& input, bool reuse_identical);
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<SharedCounters> rate_counters_;  // over impl_; declared after it, destroyed first
 };
 
 // VerifyAuditChainFile for a PostgreSQL URL: connects (no migrations, no replica registration)

@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/json_util.h"
+#include "common/shared_counters.h"
 #include "common/status.h"
 #include "store/approval.h"
 #include "store/audit.h"
@@ -257,6 +258,12 @@ class Store {
   // Readiness probe: takes the write lock (BEGIN IMMEDIATE) and checks the connection may write
   // (not opened read-only); commits an empty transaction. Blocks up to the busy timeout.
   virtual Status CheckWritable() = 0;
+
+  // ---- shared rate-limit counters ---------------------------------------------------------------
+  // The policy's rate-limit counters, shared by every replica of this database, or null when this
+  // process is the store's only user (SQLite: the rate limiter counts in memory). Owned by the
+  // store; valid while it lives.
+  virtual SharedCounters* RateCounters() { return nullptr; }
 };
 
 // True for "postgresql://…" and "postgres://…" (a libpq URI; PG* environment variables fill in

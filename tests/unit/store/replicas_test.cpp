@@ -382,4 +382,43 @@ TEST_CASE("replicas: identical calls arriving at once on three replicas share on
   CHECK(audit->events.size() == 1);
 }
 
+TEST_CASE("replicas: rate-limit counters are one quota for every replica", "[store][.][pg][replicas]") {
+  Replicas r(2);
+  REQUIRE(r[0].RateCounters() != nullptr);
+  const std::vector<CounterSlot> call = {{"fit|minute|principal|alice", 60'000, 60'000, 5},
+                                         {"all|hour|global|", 0, 3'600'000, 100}};
+  std::atomic<int> allowed{0}, refused{0}, failed{0};
+  RunTogether(12, [&](int i) {
+    auto out = r[i % 2].RateCounters()->Count(call, /*force=*/false);
+    if (!out.ok()) failed.fetch_add(1);
+    else if (out->has_value()) refused.fetch_add(1);
+    else allowed.fetch_add(1);
+  });
+  CHECK(failed.load() == 0);
+  CHECK(allowed.load() == 5);
+  CHECK(refused.load() == 7);
+
+  // All or nothing: the refused calls left the hourly counter alone. 95 more fit in it, then the
+  // per-minute slot of another window is not what stops the next one.
+  const std::vector<CounterSlot> hourly_only = {call[1]};
+  for (int i = 0; i < 95; ++i) REQUIRE_FALSE(r[i % 2].RateCounters()->Count(hourly_only, false)->has_value());
+  auto over = r[1].RateCounters()->Count(hourly_only, false);
+  REQUIRE(over.ok());
+  REQUIRE(over->has_value());
+  CHECK(**over == 0);
+
+  // Given back on one replica, usable on the other; shadow counts past the max and still reports.
+  REQUIRE(r[0].RateCounters()->Uncount({call[0]}).ok());
+  auto again = r[1].RateCounters()->Count({call[0]}, false);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->has_value());
+  auto shadow = r[0].RateCounters()->Count({call[0]}, /*force=*/true);
+  REQUIRE(shadow.ok());
+  CHECK(shadow->has_value());
+  auto still_full = r[1].RateCounters()->Count({call[0]}, false);
+  REQUIRE(still_full.ok());
+  CHECK(still_full->has_value());
+}
+
+
 }  // namespace holdgate::store::testing
