@@ -93,7 +93,8 @@ class PgStore final : public Store {
 };
 
 // VerifyAuditChainFile for a PostgreSQL URL: connects (no migrations, no replica registration)
-// and walks the chain in one read-only snapshot. The checkpoint file is not supported yet.
+// and walks the chain in one read-only snapshot; with a checkpoint file, checks its signed heads
+// are still on the chain, as for SQLite.
 Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerifyOptions& options);
 
 }  // namespace holdgate::store

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "store/audit_checkpoint.h"
 #include "store/db_copy.h"
 #include "store/store.h"
 #include "support/fake_clock.h"
@@ -418,6 +419,67 @@ TEST_CASE("replicas: rate-limit counters are one quota for every replica", "[sto
   auto still_full = r[1].RateCounters()->Count({call[0]}, false);
   REQUIRE(still_full.ok());
   CHECK(still_full->has_value());
+}
+
+
+TEST_CASE("replicas: each replica's checkpoint file verifies the shared chain, and finds a cut end",
+          "[store][.][pg][replicas][audit]") {
+  Replicas r(2);
+  TempDir dir;
+  const std::string key = "replica-checkpoint-key-0123456789abcdef";
+  std::vector<std::string> files = {dir.File("r0.jsonl"), dir.File("r1.jsonl")};
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < 2; ++i) {
+      AuditEvent e;
+      e.type = "call.allowed";
+      e.principal = "agent";
+      e.tool = "list_jobs";
+      e.decision = "allow";
+      REQUIRE(r[i].AppendAudit(e).ok());
+      AuditCheckpointConfig cfg;
+      cfg.enabled = true;
+      cfg.key = key;
+      cfg.every_ms = 60 * 60 * 1000;
+      cfg.file = files[i];
+      AuditCheckpointer cp(r[i], r.clock, cfg);
+      auto written = cp.CheckpointNow();
+      INFO(written.status().ToString());
+      REQUIRE(written.ok());
+      REQUIRE(written->has_value());
+      r.clock.Advance(1000);
+    }
+  }
+  AuditVerifyOptions with_file;
+  with_file.checkpoint_key = key;
+  for (const std::string& file : files) {
+    with_file.checkpoint_file = file;
+    auto offline = VerifyAuditChainFile(r.db.url(), with_file);
+    REQUIRE(offline.ok());
+    INFO(offline->why);
+    CHECK(offline->ok);
+    CHECK(offline->file_checkpoints == 2);
+    auto live = r[1].VerifyAuditChain(with_file);
+    REQUIRE(live.ok());
+    CHECK(live->ok);
+  }
+
+  // Cut the end of the chain (as a superuser could): the chain left is sound on its own, but the
+  // last replica's file holds a signed head past its end.
+  r.db.Exec("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_delete");
+  r.db.Exec("DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 2 FROM audit_events)");
+  AuditVerifyOptions key_only;
+  key_only.checkpoint_key = key;
+  auto without_file = VerifyAuditChainFile(r.db.url(), key_only);
+  REQUIRE(without_file.ok());
+  CHECK(without_file->ok);
+  with_file.checkpoint_file = files[1];
+  auto cut = VerifyAuditChainFile(r.db.url(), with_file);
+  REQUIRE(cut.ok());
+  CHECK_FALSE(cut->ok);
+  CHECK_THAT(cut->why, Catch::Contains("rows were cut off the end"));
+
+  with_file.checkpoint_file = dir.File("missing.jsonl");
+  CHECK(VerifyAuditChainFile(r.db.url(), with_file).status().code() == Code::kNotFound);
 }
 
 
