@@ -141,7 +141,7 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
   }
   Config c;
   c.raw = doc;
-  CheckKeys(doc, "", {"$schema", "$comment", "mcp", "review", "upstream", "policy", "db", "log_level", "hold",
+  CheckKeys(doc, "", {"$schema", "$comment", "mcp", "review", "upstream", "policy", "db", "database", "log_level", "hold",
                       "approval", "audit", "notify", "ready_file"}, p);
   if (auto m = doc.find("mcp"); m != doc.end()) {
     if (!m->is_object()) {
@@ -233,6 +233,23 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
   ReadString(doc, "policy", "", &c.policy_path, p);
   ReadString(doc, "db", "", &c.db_path, p);
   if (doc.contains("db") && c.db_path.empty()) p.Add("db", "must not be empty");
+  if (auto d = doc.find("database"); d != doc.end()) {
+    if (!d->is_object()) {
+      p.Type("database", "an object");
+    } else {
+      CheckKeys(*d, "database", {"pool_size", "executing_lease", "change_poll"}, p);
+      size_t pool = static_cast<size_t>(c.db_pool_size);
+      ReadCount(*d, "pool_size", "database", 2, &pool, p);
+      if (pool > 1000) p.Add("database.pool_size", "must be at most 1000");
+      c.db_pool_size = static_cast<int>(std::min<size_t>(pool, 1000));
+      ReadDuration(*d, "executing_lease", "database", &c.db_executing_lease_ms, p);
+      // The heartbeat runs at a quarter of the lease (at most every 5 s); below 2 s a busy database
+      // would fail live replicas' calls.
+      if (c.db_executing_lease_ms < 2'000) p.Add("database.executing_lease", "must be at least 2s");
+      ReadDuration(*d, "change_poll", "database", &c.db_change_poll_ms, p);
+      if (c.db_change_poll_ms < 10) p.Add("database.change_poll", "must be at least 10ms");
+    }
+  }
   ReadString(doc, "log_level", "", &c.log_level, p);
   static const std::vector<std::string> kLevels = {"debug", "info", "warn", "error"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {

@@ -78,6 +78,11 @@ struct Config {
 
   std::string policy_path;  // empty: the embedded demo policy is not assumed; everything allowed
   std::string db_path = "data/holdgate.db";
+  // "database" section, PostgreSQL only (store::StoreOptions): connections per replica, how long a
+  // silent replica's executing calls are kept before survivors fail them, and the change-feed poll.
+  int db_pool_size = 8;
+  int64_t db_executing_lease_ms = 30'000;
+  int64_t db_change_poll_ms = 1'000;
   std::string ready_file;
   std::string log_level = "info";
 

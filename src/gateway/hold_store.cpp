@@ -1,30 +1,19 @@
 #include "gateway/hold_store.h"
 
-#include <array>
-#include <functional>
-#include <mutex>
-
 #include "common/log.h"
 #include "store/store.h"
 
 namespace holdgate::gateway {
 namespace {
 
-class SqliteHoldStore final : public HoldStore {
+class StoreHoldStore final : public HoldStore {
  public:
-  explicit SqliteHoldStore(store::Store& store) : store_(store) {}
+  explicit StoreHoldStore(store::Store& store) : store_(store) {}
 
   Result<FoundOrCreated> FindOrCreate(const store::NewApproval& input) override {
-    const std::string fingerprint = store::Fingerprint(input.tool, input.arguments);
-    // Find and create are two transactions; the stripe makes the pair atomic in this process.
-    std::lock_guard<std::mutex> lock(
-        stripes_[std::hash<std::string>{}(input.principal + '\x1f' + fingerprint) % stripes_.size()]);
-    auto reusable = store_.FindReusable(input.principal, fingerprint);
-    if (!reusable.ok()) return reusable.status();
-    if (reusable->has_value()) return FoundOrCreated{std::move(**reusable), false};
-    auto created = store_.CreatePending(input);
-    if (!created.ok()) return created.status();
-    return FoundOrCreated{std::move(*created), true};
+    auto r = store_.FindOrCreatePending(input);
+    if (!r.ok()) return r.status();
+    return FoundOrCreated{std::move(r->approval), r->created};
   }
   Result<store::Approval> Get(const std::string& id) override { return store_.Get(id); }
   Result<store::Approval> MarkExecuting(const std::string& id) override { return store_.MarkExecuting(id); }
@@ -54,11 +43,10 @@ class SqliteHoldStore final : public HoldStore {
 
  private:
   store::Store& store_;
-  std::array<std::mutex, 64> stripes_;
 };
 
 }  // namespace
 
-std::unique_ptr<HoldStore> MakeHoldStore(store::Store& store) { return std::make_unique<SqliteHoldStore>(store); }
+std::unique_ptr<HoldStore> MakeHoldStore(store::Store& store) { return std::make_unique<StoreHoldStore>(store); }
 
 }  // namespace holdgate::gateway

@@ -25,7 +25,7 @@ class HoldStore {
   virtual ~HoldStore() = default;
   // The approval an identical call (same principal, same tool + canonical arguments) waits on, or
   // a new pending one built from `input`. Atomic per (principal, fingerprint): identical calls
-  // arriving at once share one approval.
+  // arriving at once share one approval, on every replica of one database.
   virtual Result<FoundOrCreated> FindOrCreate(const store::NewApproval& input) = 0;
   virtual Result<store::Approval> Get(const std::string& id) = 0;
   // The exactly-once gate (store::Store::MarkExecuting).

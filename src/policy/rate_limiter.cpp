@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/log.h"
 #include "policy/compiled.h"
 
 namespace holdgate::policy {
@@ -43,6 +44,25 @@ void BucketKey(const Limit& l, const CallContext& ctx, std::string* key) {
   key->append(value);
 }
 
+// Turns `decision` into what an exceeded `limit` answers (or, in shadow mode, notes it).
+void ApplyExceeded(const Limit& limit, int64_t retry_after, int64_t now, Decision* decision) {
+  if (decision->shadow) {
+    decision->shadow_action = Action::kRateLimited;
+    decision->retry_after_ms = retry_after;
+    decision->rule = limit.path;
+    return;
+  }
+  const int64_t secs = (retry_after + 999) / 1000;
+  decision->action = Action::kRateLimited;
+  decision->approval = nullptr;
+  decision->retry_after_ms = retry_after;
+  decision->rule = limit.path;
+  decision->reason = "Rate limit exceeded: at most " + std::to_string(limit.max) + " call" +
+                     (limit.max == 1 ? "" : "s") + " per " + FormatWindow(limit.window_ms) + " (counter \"" +
+                     limit.counter + "\", per " + ScopeName(limit.scope) + "). Retry in " + std::to_string(secs) +
+                     " s, after " + FormatTimeMs(now + retry_after) + ".";
+}
+
 }  // namespace
 
 RateLimiter::RateLimiter(const Clock& clock) : clock_(clock) {}
@@ -53,6 +73,7 @@ RateLimiter::Reservation RateLimiter::Reserve(const CallContext& ctx, Decision* 
   if (effective != Action::kAllow && effective != Action::kHold) return res;
   if (decision->limits == nullptr || decision->limits->empty()) return res;
   const std::vector<Limit>& limits = *decision->limits;
+  if (shared_ != nullptr && ReserveShared(limits, ctx, clock_.NowMs(), decision, &res)) return res;
 
   // Keys are built into the reservation itself; it is cleared if nothing gets counted.
   res.entries.resize(limits.size());
@@ -99,28 +120,42 @@ RateLimiter::Reservation RateLimiter::Reserve(const CallContext& ctx, Decision* 
       res.entries.clear();
     }
   }
-  if (exceeded == nullptr) return res;
-
-  if (decision->shadow) {
-    decision->shadow_action = Action::kRateLimited;
-    decision->retry_after_ms = retry_after;
-    decision->rule = exceeded->path;
-    return res;
-  }
-  const int64_t secs = (retry_after + 999) / 1000;
-  decision->action = Action::kRateLimited;
-  decision->approval = nullptr;
-  decision->retry_after_ms = retry_after;
-  decision->rule = exceeded->path;
-  decision->reason = "Rate limit exceeded: at most " + std::to_string(exceeded->max) + " call" +
-                     (exceeded->max == 1 ? "" : "s") + " per " + FormatWindow(exceeded->window_ms) +
-                     " (counter \"" + exceeded->counter + "\", per " + ScopeName(exceeded->scope) +
-                     "). Retry in " + std::to_string(secs) + " s, after " +
-                     FormatTimeMs(now + retry_after) + ".";
+  if (exceeded != nullptr) ApplyExceeded(*exceeded, retry_after, now, decision);
   return res;
 }
 
+bool RateLimiter::ReserveShared(const std::vector<Limit>& limits, const CallContext& ctx, int64_t now,
+                                Decision* decision, Reservation* res) {
+  std::vector<CounterSlot> slots(limits.size());
+  for (size_t i = 0; i < limits.size(); ++i) {
+    BucketKey(limits[i], ctx, &slots[i].key);
+    slots[i].window_ms = limits[i].window_ms;
+    slots[i].window_start_ms = FloorTo(now, limits[i].window_ms);
+    slots[i].max = limits[i].max;
+  }
+  Result<std::optional<size_t>> counted = shared_->Count(slots, decision->shadow);
+  if (!counted.ok()) {
+    // Warned at most every 10 s: every limited call fails the same way while the database is away.
+    int64_t last = shared_warned_ms_.load(std::memory_order_relaxed);
+    if (now - last >= 10'000 && shared_warned_ms_.compare_exchange_strong(last, now)) {
+      log::Warn("shared rate-limit counters unavailable; this replica counts on its own",
+                {{"error", counted.status().ToString()}});
+    }
+    return false;
+  }
+  if (counted->has_value()) {
+    const Limit& l = limits.at(**counted);
+    ApplyExceeded(l, slots[**counted].window_start_ms + l.window_ms - now, now, decision);
+  }
+  if (!counted->has_value() || decision->shadow) res->shared = std::move(slots);
+  return true;
+}
+
 void RateLimiter::Rollback(const Reservation& reservation) {
+  if (!reservation.shared.empty() && shared_ != nullptr) {
+    Status s = shared_->Uncount(reservation.shared);
+    if (!s.ok()) log::Warn("cannot give back a shared rate-limit count", {{"error", s.ToString()}});
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (const Reservation::Entry& e : reservation.entries) {
     auto it = buckets_.find(e.key);

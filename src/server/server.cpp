@@ -140,7 +140,11 @@ class Runner {
       std::filesystem::path db_dir = std::filesystem::path(config_.db_path).parent_path();
       if (!db_dir.empty()) std::filesystem::create_directories(db_dir);
     }
-    auto opened = store::Store::Open(config_.db_path, clock_);
+    store::StoreOptions store_options;
+    store_options.pg_pool_size = config_.db_pool_size;
+    store_options.executing_lease_ms = config_.db_executing_lease_ms;
+    store_options.feed_poll_ms = config_.db_change_poll_ms;
+    auto opened = store::Store::Open(config_.db_path, clock_, store_options);
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened.value());
 
@@ -165,6 +169,8 @@ class Runner {
     sweeper_->Start();
     decisions_ = std::make_unique<review::DecisionService>(*store_);
     limiter_ = std::make_unique<policy::RateLimiter>(clock_);
+    // On PostgreSQL every replica counts against the same limits.
+    limiter_->SetShared(store_->RateCounters());
     AuditStartup(pol);
     // audit.checkpoint: periodic HMAC-signed heads, in the chain, the checkpoint file and stderr.
     auto checkpoint = store::ParseAuditCheckpointConfig(

@@ -164,6 +164,12 @@ struct DecisionInput {
   std::vector<NewOutboxRow> outbox;  // written in the same transaction if the vote is recorded
 };
 
+// What Store::FindOrCreatePending did: reused an identical call's approval, or created one.
+struct PendingFor {
+  Approval approval;
+  bool created = false;
+};
+
 // What Decide really did. Errors are returned as a Status instead:
 //   kNotFound          no such approval
 //   kPermissionDenied  the reviewer is the approval's principal (approve), or not allowed by

@@ -293,64 +293,11 @@ bool IsAnchorOrGenesis(const std::vector<AuditAnchor>& anchors, const AuditChain
          });
 }
 
-// Every signed head of the checkpoint file must still be on the chain the walk found (`v`):
-// past its last row means rows were cut off the end. Runs in the walk's snapshot.
-void CheckFileHeads(SQLite::Database& db, const std::vector<FileHead>& heads, const std::vector<AuditAnchor>& anchors,
-                    AuditChainChecker& checker) {
-  AuditVerdict& v = checker.mutable_verdict();
-  SQLite::Statement row(db, "SELECT hash FROM audit_events WHERE seq = ?");
-  auto hash_at = [&](int64_t seq) -> std::optional<std::string> {
-    row.reset();
-    row.bind(1, static_cast<int64_t>(seq));
-    if (!row.executeStep()) return std::nullopt;
-    return row.getColumn(0).getString();
-  };
-  for (const FileHead& f : heads) {
-    const std::string where = "checkpoint file line " + std::to_string(f.line);
-    const AuditChainPoint& h = f.signed_head.head;
-    ++v.file_checkpoints;
-    v.file_head_seq = std::max(v.file_head_seq, h.seq);
-    const int64_t last = std::max(h.seq, f.checkpoint.seq);
-    if (last > v.head_seq) {
-      checker.Fail(v.head_seq + 1, "rows were cut off the end: " + where + " holds a signed head at seq " +
-                                       std::to_string(h.seq) + " (checkpoint event seq " +
-                                       std::to_string(f.checkpoint.seq) + "), but the database's chain ends at seq " +
-                                       std::to_string(v.head_seq));
-      return;
-    }
-    if (!IsAnchorOrGenesis(anchors, f.signed_head.anchor)) {
-      checker.Fail(f.signed_head.anchor.seq, where + " vouches for archive anchor seq " +
-                                                 std::to_string(f.signed_head.anchor.seq) +
-                                                 ", which audit_anchors does not hold: anchors were removed or edited");
-      return;
-    }
-    for (const AuditChainPoint& p : {h, f.checkpoint}) {
-      if (p.seq <= v.start_seq) continue;  // archived: the archives' own check covers it
-      std::optional<std::string> hash = hash_at(p.seq);
-      if (!hash || *hash != p.hash) {
-        checker.Fail(p.seq, "the row at seq " + std::to_string(p.seq) + " is not the one " + where +
-                                " recorded: the chain was rewritten");
-        return;
-      }
-    }
-    if (h.seq == v.start_seq && h.seq > 0 && h.hash != v.start_hash) {
-      checker.Fail(h.seq, where + " signs seq " + std::to_string(h.seq) + " with a hash that is not the anchor's");
-      return;
-    }
-  }
-}
-
 }  // namespace
 
 AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& options) {
   // The checkpoint file first: every line in it names rows committed before the snapshot below.
-  std::vector<FileHead> file_heads;
-  std::string file_problem;
-  if (!options.checkpoint_file.empty()) {
-    file_problem = options.checkpoint_key.empty()
-                       ? "a checkpoint file is checked only with the checkpoint key"
-                       : ReadCheckpointFile(options.checkpoint_file, options.checkpoint_key, &file_heads);
-  }
+  const CheckpointFileCheck file_check(options);
   // One read transaction: anchors and rows from the same snapshot, even beside a pruning writer.
   SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
   std::vector<AuditAnchor> anchors = ReadAuditAnchors(db);
@@ -403,8 +350,13 @@ AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& opti
                               ", which audit_anchors does not hold: anchors were removed or edited");
     }
   }
-  if (checker.verdict().ok && !file_problem.empty()) checker.Fail(0, file_problem);
-  if (checker.verdict().ok && !file_heads.empty()) CheckFileHeads(db, file_heads, anchors, checker);
+  SQLite::Statement row(db, "SELECT hash FROM audit_events WHERE seq = ?");
+  file_check.Apply(anchors, [&](int64_t seq) -> std::optional<std::string> {
+    row.reset();
+    row.bind(1, static_cast<int64_t>(seq));
+    if (!row.executeStep()) return std::nullopt;
+    return row.getColumn(0).getString();
+  }, checker);
   snapshot.commit();
   AuditVerdict v = checker.verdict();
   v.anchors = std::move(anchors);
@@ -413,14 +365,71 @@ AuditVerdict WalkAuditChain(SQLite::Database& db, const AuditVerifyOptions& opti
 
 }  // namespace internal
 
+struct CheckpointFileCheck::Head : FileHead {};
+
+CheckpointFileCheck::CheckpointFileCheck(const AuditVerifyOptions& options) {
+  if (options.checkpoint_file.empty()) return;
+  enabled_ = true;
+  if (options.checkpoint_key.empty()) {
+    problem_ = "a checkpoint file is checked only with the checkpoint key";
+    return;
+  }
+  std::vector<FileHead> read;
+  problem_ = ReadCheckpointFile(options.checkpoint_file, options.checkpoint_key, &read);
+  for (FileHead& h : read) heads_.push_back(Head{std::move(h)});
+}
+
+CheckpointFileCheck::~CheckpointFileCheck() = default;
+
+void CheckpointFileCheck::Apply(const std::vector<AuditAnchor>& anchors,
+                                const std::function<std::optional<std::string>(int64_t)>& hash_at,
+                                AuditChainChecker& checker) const {
+  if (!enabled_ || !checker.verdict().ok) return;
+  if (!problem_.empty()) return checker.Fail(0, problem_);
+  AuditVerdict& v = checker.mutable_verdict();
+  for (const FileHead& f : heads_) {
+    const std::string where = "checkpoint file line " + std::to_string(f.line);
+    const AuditChainPoint& h = f.signed_head.head;
+    ++v.file_checkpoints;
+    v.file_head_seq = std::max(v.file_head_seq, h.seq);
+    const int64_t last = std::max(h.seq, f.checkpoint.seq);
+    if (last > v.head_seq) {
+      checker.Fail(v.head_seq + 1, "rows were cut off the end: " + where + " holds a signed head at seq " +
+                                       std::to_string(h.seq) + " (checkpoint event seq " +
+                                       std::to_string(f.checkpoint.seq) + "), but the database's chain ends at seq " +
+                                       std::to_string(v.head_seq));
+      return;
+    }
+    if (!internal::IsAnchorOrGenesis(anchors, f.signed_head.anchor)) {
+      checker.Fail(f.signed_head.anchor.seq, where + " vouches for archive anchor seq " +
+                                                 std::to_string(f.signed_head.anchor.seq) +
+                                                 ", which audit_anchors does not hold: anchors were removed or edited");
+      return;
+    }
+    for (const AuditChainPoint& p : {h, f.checkpoint}) {
+      if (p.seq <= v.start_seq) continue;  // archived: the archives' own check covers it
+      std::optional<std::string> hash = hash_at(p.seq);
+      if (!hash || *hash != p.hash) {
+        checker.Fail(p.seq, "the row at seq " + std::to_string(p.seq) + " is not the one " + where +
+                                " recorded: the chain was rewritten");
+        return;
+      }
+    }
+    if (h.seq == v.start_seq && h.seq > 0 && h.hash != v.start_hash) {
+      checker.Fail(h.seq, where + " signs seq " + std::to_string(h.seq) + " with a hash that is not the anchor's");
+      return;
+    }
+  }
+}
+
 Result<AuditVerdict> VerifyAuditChainFile(const std::string& path, const AuditVerifyOptions& options) {
-  if (IsPostgresUrl(path)) return VerifyPgAuditChain(path, options);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return NotFound("no such database file: " + path);
   if (!options.checkpoint_file.empty() && ::stat(options.checkpoint_file.c_str(), &st) != 0) {
     return NotFound("no such checkpoint file: " + options.checkpoint_file +
                     " (holdgate creates it with the first checkpoint)");
   }
+  if (IsPostgresUrl(path)) return VerifyPgAuditChain(path, options);
+  if (::stat(path.c_str(), &st) != 0) return NotFound("no such database file: " + path);
   try {
     SQLite::Database db(path, SQLite::OPEN_READONLY, /*busyTimeoutMs=*/5000);
     if (!db.tableExists("audit_events")) {

@@ -28,6 +28,7 @@
 // The same checkpoints go as JSON lines to the checkpoint file (AppendAuditCheckpointFile), which
 // `audit verify` compares with the database to find rows cut off the end.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -199,6 +200,26 @@ class AuditChainChecker {
  private:
   AuditVerifyOptions options_;
   AuditVerdict verdict_;
+};
+
+// The checkpoint file's part of a chain verify, the same for every store. Construct it before
+// the walk's snapshot (every line of the file then names rows committed before the snapshot);
+// Apply after the walk. Reads the file; thread-compatible.
+class CheckpointFileCheck {
+ public:
+  explicit CheckpointFileCheck(const AuditVerifyOptions& options);
+  ~CheckpointFileCheck();
+  // Every signed head of the file must still be on the chain the walk found: `hash_at(seq)` is
+  // the hash of row `seq` in the walk's snapshot (nullopt: no such row). Past the chain's last
+  // row means rows were cut off the end. No-op without a checkpoint file.
+  void Apply(const std::vector<AuditAnchor>& anchors, const std::function<std::optional<std::string>(int64_t)>& hash_at,
+             AuditChainChecker& checker) const;
+
+ private:
+  struct Head;
+  bool enabled_ = false;
+  std::string problem_;  // reading the file failed: the verdict fails with this
+  std::vector<Head> heads_;
 };
 
 }  // namespace holdgate::store

@@ -129,6 +129,9 @@ class PgStore::Impl {
   std::thread feed_thread_;
 };
 
+// The rate_counters table (schema/postgres/003) as SharedCounters. REQUIRES: `impl` outlives it.
+std::unique_ptr<SharedCounters> MakePgRateCounters(PgStore::Impl& impl);
+
 // Columns read by PgReadApproval / PgReadOutbox, in order (the SQLite store's lists).
 Approval PgReadApproval(const pqxx::row& r);
 OutboxRow PgReadOutbox(const pqxx::row& r);

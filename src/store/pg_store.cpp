@@ -205,6 +205,20 @@ std::vector<Approval> TransitionDueTx(PgStore::Impl::Tx& tx, const char* due_sql
   return out;
 }
 
+// The id FindReusable answers with (see Store::FindReusable for the rule), read in `t`.
+std::optional<std::string> ReusableApprovalId(pqxx::transaction_base& t, const std::string& principal,
+                                              const std::string& fingerprint, int64_t now, int64_t remember_since) {
+  pqxx::result r = t.exec_params(
+      "SELECT id FROM approvals WHERE principal = $1 AND fingerprint = $2 AND ("
+      " state IN ('pending', 'executing') OR"
+      " (state = 'approved' AND (use_within IS NULL OR decided_at + use_within > $3::bigint)) OR"
+      " (state IN ('rejected', 'expired') AND decided_at >= $4::bigint))"
+      " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END, id DESC LIMIT 1",
+      principal, fingerprint, now, remember_since);
+  if (r.empty()) return std::nullopt;
+  return PgStr(r[0][0]);
+}
+
 }  // namespace
 
 Approval PgReadApproval(const pqxx::row& r) {
@@ -488,7 +502,8 @@ void PgStore::Impl::EmitTx(Tx& tx, const std::string& type, const Approval& appr
 
 // ---- PgStore: lifecycle -------------------------------------------------------------------------
 
-PgStore::PgStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgStore::PgStore(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), rate_counters_(MakePgRateCounters(*impl_)) {}
 PgStore::~PgStore() = default;
 
 Result<std::unique_ptr<Store>> PgStore::Open(const std::string& url, const Clock& clock, const StoreOptions& options) {
@@ -503,12 +518,32 @@ const Clock& PgStore::clock() const { return impl_->clock_; }
 // ---- PgStore: approvals -------------------------------------------------------------------------
 
 Result<Approval> PgStore::CreatePending(const NewApproval& in) {
+  Result<PendingFor> r = CreateOrReuse(in, /*reuse_identical=*/false);
+  if (!r.ok()) return r.status();
+  return std::move(r->approval);
+}
+
+Result<PendingFor> PgStore::FindOrCreatePending(const NewApproval& in) {
+  return CreateOrReuse(in, /*reuse_identical=*/true);
+}
+
+Result<PendingFor> PgStore::CreateOrReuse(const NewApproval& in, bool reuse_identical) {
   Result<Approval> built = NewPendingApproval(in);
   if (!built.ok()) return built.status();
   Approval a = std::move(built).value();
 
   const std::string random_part = RandomHex(10);
-  return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
+  return impl_->Write<PendingFor>("create approval", [&](Impl::Tx& tx) -> Result<PendingFor> {
+    // Under the chain lock, which every replica's create takes: identical calls arriving at once
+    // on different replicas find each other here and share one approval.
+    if (reuse_identical) {
+      std::optional<std::string> id = ReusableApprovalId(tx.w, a.principal, a.fingerprint, tx.now,
+                                                         tx.now - impl_->options_.rejection_memory_ms);
+      if (id) {
+        std::optional<Approval> found = Impl::LoadApproval(tx.w, *id);
+        if (found) return PendingFor{std::move(*found), false};
+      }
+    }
     // Under the chain lock: the cap counts every replica's pending approvals at once.
     if (in.max_pending_for_principal > 0) {
       pqxx::result q = tx.w.exec_params(
@@ -544,7 +579,7 @@ Result<Approval> PgStore::CreatePending(const NewApproval& in) {
                        {"use_within_ms", a.use_within_ms},
                        {"rule_reason", a.rule_reason}},
                   &in.outbox);
-    return a;
+    return PendingFor{std::move(a), true};
   });
 }
 
@@ -607,15 +642,9 @@ Result<std::optional<Approval>> PgStore::FindReusable(const std::string& princip
   const int64_t now = impl_->clock_.NowMs();
   const int64_t remember_since = now - impl_->options_.rejection_memory_ms;
   return impl_->Read<Found>("find reusable approval", [&](pqxx::transaction_base& t) -> Result<Found> {
-    pqxx::result r = t.exec_params(
-        "SELECT id FROM approvals WHERE principal = $1 AND fingerprint = $2 AND ("
-        " state IN ('pending', 'executing') OR"
-        " (state = 'approved' AND (use_within IS NULL OR decided_at + use_within > $3::bigint)) OR"
-        " (state IN ('rejected', 'expired') AND decided_at >= $4::bigint))"
-        " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END, id DESC LIMIT 1",
-        principal, fingerprint, now, remember_since);
-    if (r.empty()) return Found();
-    return Impl::LoadApproval(t, PgStr(r[0][0]));
+    std::optional<std::string> id = ReusableApprovalId(t, principal, fingerprint, now, remember_since);
+    if (!id) return Found();
+    return Impl::LoadApproval(t, *id);
   });
 }
 

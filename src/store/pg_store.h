@@ -32,6 +32,7 @@ class PgStore final : public Store {
   ~PgStore() override;
 
   Result<Approval> CreatePending(const NewApproval& input) override;
+  Result<PendingFor> FindOrCreatePending(const NewApproval& input) override;
   Result<Approval> Get(const std::string& id) override;
   Result<ApprovalPage> List(const ApprovalFilter& filter) override;
   Result<std::vector<Comment>> ListComments(const std::string& approval_id) override;
@@ -82,13 +83,19 @@ class PgStore final : public Store {
 
   class Impl;
 
+  SharedCounters* RateCounters() override { return rate_counters_.get(); }
+
  private:
   explicit PgStore(std::unique_ptr<Impl> impl);
+  // CreatePending, or with reuse_identical FindOrCreatePending, in one write transaction.
+  Result<PendingFor> CreateOrReuse(const NewApproval& input, bool reuse_identical);
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<SharedCounters> rate_counters_;  // over impl_; declared after it, destroyed first
 };
 
 // VerifyAuditChainFile for a PostgreSQL URL: connects (no migrations, no replica registration)
-// and walks the chain in one read-only snapshot. The checkpoint file is not supported yet.
+// and walks the chain in one read-only snapshot; with a checkpoint file, checks its signed heads
+// are still on the chain, as for SQLite.
 Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerifyOptions& options);
 
 }  // namespace holdgate::store

@@ -218,7 +218,9 @@ Result<std::vector<AuditAnchor>> PgStore::ListAuditAnchors() {
 namespace {
 
 // Walks the chain from the newest anchor (or genesis) inside `t` (a snapshot).
-AuditVerdict WalkPgAuditChain(pqxx::transaction_base& t, const AuditVerifyOptions& options) {
+// Walks the chain in `t`'s snapshot; `file_check` was read before the snapshot began.
+AuditVerdict WalkPgAuditChain(pqxx::transaction_base& t, const AuditVerifyOptions& options,
+                              const CheckpointFileCheck& file_check) {
   std::vector<AuditAnchor> anchors;
   for (const pqxx::row& r : t.exec("SELECT seq, hash, first_seq, start_hash, count, archived_at, archive "
                                    "FROM audit_anchors ORDER BY seq")) {
@@ -251,6 +253,11 @@ AuditVerdict WalkPgAuditChain(pqxx::transaction_base& t, const AuditVerifyOption
       if (!checker.Feed(e)) break;
     }
   }
+  file_check.Apply(anchors, [&](int64_t seq) -> std::optional<std::string> {
+    pqxx::result r = t.exec_params("SELECT hash FROM audit_events WHERE seq = $1::bigint", seq);
+    if (r.empty()) return std::nullopt;
+    return PgStr(r[0][0]);
+  }, checker);
   AuditVerdict v = checker.verdict();
   v.anchors = std::move(anchors);
   return v;
@@ -259,25 +266,21 @@ AuditVerdict WalkPgAuditChain(pqxx::transaction_base& t, const AuditVerifyOption
 }  // namespace
 
 Result<AuditVerdict> PgStore::VerifyAuditChain(const AuditVerifyOptions& options) {
-  if (!options.checkpoint_file.empty()) {
-    return InvalidArgument("checking a checkpoint file is not supported on PostgreSQL yet; verify without it");
-  }
+  const CheckpointFileCheck file_check(options);
   // One snapshot (REPEATABLE READ): anchors and rows as of one moment, beside live writers.
   return impl_->Read<AuditVerdict>("verify audit chain", [&](pqxx::transaction_base& t) -> Result<AuditVerdict> {
-    return WalkPgAuditChain(t, options);
+    return WalkPgAuditChain(t, options, file_check);
   });
 }
 
 Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerifyOptions& options) {
-  if (!options.checkpoint_file.empty()) {
-    return InvalidArgument("checking a checkpoint file is not supported on PostgreSQL yet; verify without it");
-  }
+  const CheckpointFileCheck file_check(options);
   try {
     pqxx::connection c(url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5");
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(c);
     pqxx::result has = t.exec("SELECT to_regclass('audit_events') IS NOT NULL");
     if (PgStr(has[0][0]) != "t") return IoError("the database is not a holdgate database (no audit_events table)");
-    AuditVerdict v = WalkPgAuditChain(t, options);
+    AuditVerdict v = WalkPgAuditChain(t, options, file_check);
     t.commit();
     return v;
   } catch (const pqxx::broken_connection& e) {

@@ -17,6 +17,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   Result<Approval> CreatePending(const NewApproval& input) override;
+  Result<PendingFor> FindOrCreatePending(const NewApproval& input) override;
   Result<Approval> Get(const std::string& id) override;
   Result<ApprovalPage> List(const ApprovalFilter& filter) override;
   Result<std::vector<Comment>> ListComments(const std::string& approval_id) override;
@@ -69,6 +70,8 @@ class SqliteStore final : public Store {
 
  private:
   explicit SqliteStore(std::unique_ptr<Impl> impl);
+  // CreatePending, or with reuse_identical FindOrCreatePending, in one write transaction.
+  Result<PendingFor> CreateOrReuse(const NewApproval& input, bool reuse_identical);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -201,6 +201,26 @@ Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx&
   return out;
 }
 
+// The id FindReusable answers with (see Store::FindReusable for the rule), read in `stmts`'s
+// transaction.
+std::optional<std::string> ReusableApprovalId(StatementCache& stmts, const std::string& principal,
+                                              const std::string& fingerprint, int64_t now, int64_t remember_since) {
+  SQLite::Statement& q = stmts.Get(
+      "SELECT id FROM approvals WHERE principal = :p AND fingerprint = :f AND ("
+      " state IN ('pending', 'executing') OR"
+      " (state = 'approved' AND (use_within IS NULL OR decided_at + use_within > :now)) OR"
+      " (state IN ('rejected', 'expired') AND decided_at >= :since))"
+      " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END,"
+      " id DESC LIMIT 1");
+  ScopedReset reset(q);
+  q.bind(":p", principal);
+  q.bind(":f", fingerprint);
+  q.bind(":since", remember_since);
+  q.bind(":now", now);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
 }  // namespace
 
 Approval ReadApprovalRow(SQLite::Statement& s) {
@@ -440,12 +460,30 @@ const Clock& SqliteStore::clock() const { return impl_->clock_; }
 // ---- Store: approvals -------------------------------------------------------------------------
 
 Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
+  Result<PendingFor> r = CreateOrReuse(in, /*reuse_identical=*/false);
+  if (!r.ok()) return r.status();
+  return std::move(r->approval);
+}
+
+Result<PendingFor> SqliteStore::FindOrCreatePending(const NewApproval& in) {
+  return CreateOrReuse(in, /*reuse_identical=*/true);
+}
+
+Result<PendingFor> SqliteStore::CreateOrReuse(const NewApproval& in, bool reuse_identical) {
   Result<Approval> built = NewPendingApproval(in);
   if (!built.ok()) return built.status();
   Approval a = std::move(built).value();
 
   const std::string random_part = RandomHex(10);
-  return impl_->Write<Approval>("create approval", [&](Impl::Tx& tx) -> Result<Approval> {
+  return impl_->Write<PendingFor>("create approval", [&](Impl::Tx& tx) -> Result<PendingFor> {
+    if (reuse_identical) {
+      std::optional<std::string> id = ReusableApprovalId(tx.stmts, a.principal, a.fingerprint, tx.now,
+                                                         tx.now - impl_->options_.rejection_memory_ms);
+      if (id) {
+        std::optional<Approval> found = Impl::LoadApproval(tx.stmts, *id);
+        if (found) return PendingFor{std::move(*found), false};
+      }
+    }
     if (in.max_pending_for_principal > 0) {
       SQLite::Statement& q = tx.stmts.Get(
           "SELECT count(*) FROM (SELECT 1 FROM approvals WHERE principal = ? AND state = 'pending' LIMIT ?)");
@@ -502,7 +540,7 @@ Result<Approval> SqliteStore::CreatePending(const NewApproval& in) {
                        {"use_within_ms", a.use_within_ms},
                        {"rule_reason", a.rule_reason}},
                   &in.outbox);
-    return a;
+    return PendingFor{std::move(a), true};
   });
 }
 
@@ -583,26 +621,12 @@ Result<std::vector<Comment>> SqliteStore::ListComments(const std::string& approv
 Result<std::optional<Approval>> SqliteStore::FindReusable(const std::string& principal,
                                                     const std::string& fingerprint) {
   using Found = std::optional<Approval>;
-  const int64_t remember_since = impl_->clock_.NowMs() - impl_->options_.rejection_memory_ms;
+  const int64_t now = impl_->clock_.NowMs();
+  const int64_t remember_since = now - impl_->options_.rejection_memory_ms;
   return impl_->Read<Found>("find reusable approval", [&](StatementCache& stmts) -> Result<Found> {
-    std::string id;
-    {
-      SQLite::Statement& q = stmts.Get(
-          "SELECT id FROM approvals WHERE principal = :p AND fingerprint = :f AND ("
-          " state IN ('pending', 'executing') OR"
-          " (state = 'approved' AND (use_within IS NULL OR decided_at + use_within > :now)) OR"
-          " (state IN ('rejected', 'expired') AND decided_at >= :since))"
-          " ORDER BY CASE WHEN state IN ('pending', 'approved', 'executing') THEN 0 ELSE 1 END,"
-          " id DESC LIMIT 1");
-      ScopedReset reset(q);
-      q.bind(":p", principal);
-      q.bind(":f", fingerprint);
-      q.bind(":since", static_cast<int64_t>(remember_since));
-      q.bind(":now", static_cast<int64_t>(impl_->clock_.NowMs()));
-      if (!q.executeStep()) return Found();
-      id = q.getColumn(0).getString();
-    }
-    return Impl::LoadApproval(stmts, id);
+    std::optional<std::string> id = ReusableApprovalId(stmts, principal, fingerprint, now, remember_since);
+    if (!id) return Found();
+    return Impl::LoadApproval(stmts, *id);
   });
 }
 

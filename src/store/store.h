@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/json_util.h"
+#include "common/shared_counters.h"
 #include "common/status.h"
 #include "store/approval.h"
 #include "store/audit.h"
@@ -116,6 +117,12 @@ class Store {
   // their use-by time, nor older rejections/expiries.
   virtual Result<std::optional<Approval>> FindReusable(const std::string& principal,
                                                const std::string& fingerprint) = 0;
+
+  // FindReusable and CreatePending as one write transaction: the approval an identical call (same
+  // principal, same tool and canonical arguments) can attach to by FindReusable's rule, else a new
+  // pending one (created = true). Identical calls arriving at once share one approval, also when
+  // they arrive on different replicas of one PostgreSQL database. CreatePending's errors.
+  virtual Result<PendingFor> FindOrCreatePending(const NewApproval& input) = 0;
 
   // Records one reviewer's vote; see DecisionOutcome for the rules and the error codes. Quorum:
   // approvers_needed distinct approvers -> approved; any reject -> rejected. A reviewer votes
@@ -254,6 +261,12 @@ class Store {
   // Readiness probe: takes the write lock (BEGIN IMMEDIATE) and checks the connection may write
   // (not opened read-only); commits an empty transaction. Blocks up to the busy timeout.
   virtual Status CheckWritable() = 0;
+
+  // ---- shared rate-limit counters ---------------------------------------------------------------
+  // The policy's rate-limit counters, shared by every replica of this database, or null when this
+  // process is the store's only user (SQLite: the rate limiter counts in memory). Owned by the
+  // store; valid while it lives.
+  virtual SharedCounters* RateCounters() { return nullptr; }
 };
 
 // True for "postgresql://…" and "postgres://…" (a libpq URI; PG* environment variables fill in

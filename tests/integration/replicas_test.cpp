@@ -121,6 +121,51 @@ TEST_CASE("replicas: an approval granted on B and retried on B runs once", "[int
   CHECK(v.code == 0);
 }
 
+TEST_CASE("replicas: a rate limit is one quota across replicas", "[integration][replicas][rate]") {
+  Cluster c(2, HoldPolicy("10m", "60s", 1,
+                          R"("stats":{"limits":[{"counter":"stats","window":"hour","max":4,"scope":"global"}]})"));
+  McpHttpClient a = c[0].Agent(), b = c[1].Agent();
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    Json reply = (i % 2 == 0 ? a : b).CallTool("stats", Json::object());
+    INFO(DumpJson(reply));
+    if (!IsError(reply)) ++ok;
+    else if (DumpJson(reply).find("Rate limit exceeded: at most 4 calls per hour") != std::string::npos) ++limited;
+  }
+  CHECK(ok == 4);
+  CHECK(limited == 4);
+}
+
+TEST_CASE("replicas: identical calls held on two replicas at once share one approval", "[integration][replicas]") {
+  Cluster c(2);
+  McpHttpClient on_a = c[0].Agent(), on_b = c[1].Agent();
+  std::vector<Json> replies(2);
+  StartLine start(2);
+  std::vector<std::thread> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.emplace_back([&, i] {
+      start.ArriveAndWait();
+      replies[i] = (i == 0 ? on_a : on_b).CallTool("cancel_job", {{"job_id", "job-twin"}}, {{"progressToken", "p"}});
+    });
+  }
+  Json pending = c[1].Reviewer().WaitForPending();
+  REQUIRE(pending.is_object());
+  // Approve once both calls wait on it: each replica logs the approval its call is held on.
+  const std::string id = pending["id"];
+  CHECK(WaitUntil([&] {
+    return ReadFile(c[0].File("holdgate.log")).find(id) != std::string::npos &&
+           ReadFile(c[1].File("holdgate.log")).find(id) != std::string::npos;
+  }, 30000));
+  CHECK(c[0].Reviewer("bob").Approve(id, "once").status == 200);
+  for (auto& t : calls) t.join();
+  for (const Json& r : replies) {
+    INFO(DumpJson(r));
+    CHECK_FALSE(IsError(r));
+  }
+  CHECK(c[0].Audit("approval.created").size() == 1);
+  CHECK(c.UpstreamCalls("job-twin") == 1);
+}
+
 TEST_CASE("replicas: a replica killed with -9 while its call is pending loses nothing", "[integration][replicas][kill]") {
   Cluster c(2);
   std::thread doomed([&] {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 namespace holdgate {
 namespace {
 
@@ -54,6 +56,30 @@ TEST_CASE("config: command and url together are refused", "[config]") {
   CHECK_FALSE(ConfigFromJson(Json{{"upstream", {{"command", "a"}, {"url", "http://b/mcp"}}}}, &errors).ok());
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].path == "upstream");
+}
+
+TEST_CASE("config: the database section sets the PostgreSQL pool, lease and poll", "[config]") {
+  std::vector<ConfigError> errors;
+  Result<Config> defaults = ConfigFromJson(Json::object(), &errors);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->db_pool_size == 8);
+  CHECK(defaults->db_executing_lease_ms == 30'000);
+  CHECK(defaults->db_change_poll_ms == 1'000);
+  Result<Config> set = ConfigFromJson(
+      Json{{"database", {{"pool_size", 16u}, {"executing_lease", "2m"}, {"change_poll", "250ms"}}}}, &errors);
+  REQUIRE(set.ok());
+  CHECK(set->db_pool_size == 16);
+  CHECK(set->db_executing_lease_ms == 120'000);
+  CHECK(set->db_change_poll_ms == 250);
+
+  errors.clear();
+  CHECK_FALSE(ConfigFromJson(Json{{"database", {{"pool_size", 1u}, {"executing_lease", "1s"}, {"poll", "1s"}}}},
+                             &errors)
+                  .ok());
+  REQUIRE(errors.size() == 3);
+  std::set<std::string> paths;
+  for (const ConfigError& e : errors) paths.insert(e.path);
+  CHECK(paths == std::set<std::string>{"database.pool_size", "database.executing_lease", "database.poll"});
 }
 
 TEST_CASE("config: upstream.sessions and max_sessions default by transport", "[config]") {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "policy/rate_limiter.h"
 #include "support/fake_clock.h"
 #include "test_util.h"
@@ -225,6 +227,90 @@ TEST_CASE("rate limit: expired buckets are swept", "[policy][rate]") {
   CHECK(rl.BucketCount() == 100);
   clock.Advance(2000);
   for (int i = 0; i < 4096; ++i) Call(*p, rl, "fit");
+  CHECK(rl.BucketCount() == 1);
+}
+
+// SharedCounters in memory, as the PostgreSQL table behaves (tests/unit/store covers the table).
+class MemoryCounters final : public SharedCounters {
+ public:
+  Result<std::optional<size_t>> Count(const std::vector<CounterSlot>& slots, bool force) override {
+    ++calls;
+    if (down) return Status(Code::kUnavailable, "database away");
+    std::optional<size_t> full;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (counts[Key(slots[i])] >= slots[i].max && !full) full = i;
+    }
+    if (!full || force) {
+      for (const CounterSlot& s : slots) ++counts[Key(s)];
+    }
+    return full;
+  }
+  Status Uncount(const std::vector<CounterSlot>& slots) override {
+    for (const CounterSlot& s : slots) {
+      if (counts[Key(s)] > 0) --counts[Key(s)];
+    }
+    return Status();
+  }
+  static std::string Key(const CounterSlot& s) { return s.key + '@' + std::to_string(s.window_start_ms); }
+  std::map<std::string, int64_t> counts;
+  int calls = 0;
+  bool down = false;
+};
+
+TEST_CASE("rate limit: replicas sharing counters count against one quota", "[policy][rate][shared]") {
+  testing::FakeClock clock(kT0 + 15'000);
+  MemoryCounters shared;
+  RateLimiter replica_a(clock), replica_b(clock);
+  replica_a.SetShared(&shared);
+  replica_b.SetShared(&shared);
+  auto p = MustParse(Policy1(R"({"counter": "fit_rate", "window": "minute", "max": 3, "scope": "principal"})"));
+  CHECK(Call(*p, replica_a, "fit").decision.action == Action::kAllow);
+  Outcome second = Call(*p, replica_b, "fit");
+  CHECK(second.decision.action == Action::kAllow);
+  CHECK(Call(*p, replica_a, "fit").decision.action == Action::kAllow);
+  Outcome over = Call(*p, replica_b, "fit");
+  CHECK(over.decision.action == Action::kRateLimited);
+  CHECK(over.decision.retry_after_ms == 45'000);
+  CHECK(over.decision.rule == "tools.fit.limits[0]");
+  CHECK(over.reservation.empty());
+  CHECK(replica_a.BucketCount() == 0);  // nothing counted in memory
+
+  // A call that never ran is given back, on whichever replica it was counted.
+  replica_b.Rollback(second.reservation);
+  CHECK(Call(*p, replica_a, "fit").decision.action == Action::kAllow);
+  CHECK(Call(*p, replica_a, "fit").decision.action == Action::kRateLimited);
+
+  clock.Advance(45'000);  // the next window
+  CHECK(Call(*p, replica_b, "fit").decision.action == Action::kAllow);
+}
+
+TEST_CASE("rate limit: shared counters in shadow mode count past the max and report", "[policy][rate][shared]") {
+  testing::FakeClock clock(kT0);
+  MemoryCounters shared;
+  RateLimiter rl(clock);
+  rl.SetShared(&shared);
+  auto p = MustParse(R"({"version": "1", "default": "deny", "tools": {
+    "fit": {"shadow": true, "limits": [{"window": "minute", "max": 1}]}}})");
+  CHECK(Call(*p, rl, "fit").decision.shadow_action == Action::kAllow);
+  Outcome over = Call(*p, rl, "fit");
+  CHECK(over.decision.action == Action::kAllow);
+  CHECK(over.decision.shadow_action == Action::kRateLimited);
+  CHECK_FALSE(over.reservation.empty());
+  CHECK(shared.counts.begin()->second == 2);
+}
+
+TEST_CASE("rate limit: shared counters that cannot be reached leave each replica counting alone",
+          "[policy][rate][shared]") {
+  testing::FakeClock clock(kT0);
+  MemoryCounters shared;
+  shared.down = true;
+  RateLimiter rl(clock);
+  rl.SetShared(&shared);
+  auto p = MustParse(Policy1(R"({"window": "minute", "max": 2})"));
+  CHECK(Call(*p, rl, "fit").decision.action == Action::kAllow);
+  CHECK(Call(*p, rl, "fit").decision.action == Action::kAllow);
+  CHECK(Call(*p, rl, "fit").decision.action == Action::kRateLimited);
+  CHECK(shared.calls == 3);
   CHECK(rl.BucketCount() == 1);
 }
 

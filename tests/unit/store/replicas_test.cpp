@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "store/audit_checkpoint.h"
 #include "store/db_copy.h"
 #include "store/store.h"
 #include "support/fake_clock.h"
@@ -351,5 +352,135 @@ TEST_CASE("db copy: an SQLite database moves to PostgreSQL with its audit chain 
   CHECK(extended->ok);
   CHECK(extended->head_seq > before->head_seq);
 }
+
+TEST_CASE("replicas: identical calls arriving at once on three replicas share one approval",
+          "[store][.][pg][replicas]") {
+  Replicas r(3);
+  constexpr int kCalls = 24;
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> created{0}, failed{0};
+  RunTogether(kCalls, [&](int i) {
+    auto out = r[i % 3].FindOrCreatePending(Request(42));
+    if (!out.ok()) {
+      failed.fetch_add(1);
+      return;
+    }
+    if (out->created) created.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu);
+    ids.insert(out->approval.id);
+  });
+  CHECK(failed.load() == 0);
+  CHECK(created.load() == 1);
+  CHECK(ids.size() == 1);
+  auto page = r[1].List(ApprovalFilter{});
+  REQUIRE(page.ok());
+  CHECK(page->approvals.size() == 1);
+  AuditFilter created_events;
+  created_events.type = "approval.created";
+  auto audit = r[2].ListAudit(created_events);
+  REQUIRE(audit.ok());
+  CHECK(audit->events.size() == 1);
+}
+
+TEST_CASE("replicas: rate-limit counters are one quota for every replica", "[store][.][pg][replicas]") {
+  Replicas r(2);
+  REQUIRE(r[0].RateCounters() != nullptr);
+  const std::vector<CounterSlot> call = {{"fit|minute|principal|alice", 60'000, 60'000, 5},
+                                         {"all|hour|global|", 0, 3'600'000, 100}};
+  std::atomic<int> allowed{0}, refused{0}, failed{0};
+  RunTogether(12, [&](int i) {
+    auto out = r[i % 2].RateCounters()->Count(call, /*force=*/false);
+    if (!out.ok()) failed.fetch_add(1);
+    else if (out->has_value()) refused.fetch_add(1);
+    else allowed.fetch_add(1);
+  });
+  CHECK(failed.load() == 0);
+  CHECK(allowed.load() == 5);
+  CHECK(refused.load() == 7);
+
+  // All or nothing: the refused calls left the hourly counter alone. 95 more fit in it, then the
+  // per-minute slot of another window is not what stops the next one.
+  const std::vector<CounterSlot> hourly_only = {call[1]};
+  for (int i = 0; i < 95; ++i) REQUIRE_FALSE(r[i % 2].RateCounters()->Count(hourly_only, false)->has_value());
+  auto over = r[1].RateCounters()->Count(hourly_only, false);
+  REQUIRE(over.ok());
+  REQUIRE(over->has_value());
+  CHECK(**over == 0);
+
+  // Given back on one replica, usable on the other; shadow counts past the max and still reports.
+  REQUIRE(r[0].RateCounters()->Uncount({call[0]}).ok());
+  auto again = r[1].RateCounters()->Count({call[0]}, false);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->has_value());
+  auto shadow = r[0].RateCounters()->Count({call[0]}, /*force=*/true);
+  REQUIRE(shadow.ok());
+  CHECK(shadow->has_value());
+  auto still_full = r[1].RateCounters()->Count({call[0]}, false);
+  REQUIRE(still_full.ok());
+  CHECK(still_full->has_value());
+}
+
+
+TEST_CASE("replicas: each replica's checkpoint file verifies the shared chain, and finds a cut end",
+          "[store][.][pg][replicas][audit]") {
+  Replicas r(2);
+  TempDir dir;
+  const std::string key = "replica-checkpoint-key-0123456789abcdef";
+  std::vector<std::string> files = {dir.File("r0.jsonl"), dir.File("r1.jsonl")};
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < 2; ++i) {
+      AuditEvent e;
+      e.type = "call.allowed";
+      e.principal = "agent";
+      e.tool = "list_jobs";
+      e.decision = "allow";
+      REQUIRE(r[i].AppendAudit(e).ok());
+      AuditCheckpointConfig cfg;
+      cfg.enabled = true;
+      cfg.key = key;
+      cfg.every_ms = 60 * 60 * 1000;
+      cfg.file = files[i];
+      AuditCheckpointer cp(r[i], r.clock, cfg);
+      auto written = cp.CheckpointNow();
+      INFO(written.status().ToString());
+      REQUIRE(written.ok());
+      REQUIRE(written->has_value());
+      r.clock.Advance(1000);
+    }
+  }
+  AuditVerifyOptions with_file;
+  with_file.checkpoint_key = key;
+  for (const std::string& file : files) {
+    with_file.checkpoint_file = file;
+    auto offline = VerifyAuditChainFile(r.db.url(), with_file);
+    REQUIRE(offline.ok());
+    INFO(offline->why);
+    CHECK(offline->ok);
+    CHECK(offline->file_checkpoints == 2);
+    auto live = r[1].VerifyAuditChain(with_file);
+    REQUIRE(live.ok());
+    CHECK(live->ok);
+  }
+
+  // Cut the end of the chain (as a superuser could): the chain left is sound on its own, but the
+  // last replica's file holds a signed head past its end.
+  r.db.Exec("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_delete");
+  r.db.Exec("DELETE FROM audit_events WHERE seq >= (SELECT max(seq) - 2 FROM audit_events)");
+  AuditVerifyOptions key_only;
+  key_only.checkpoint_key = key;
+  auto without_file = VerifyAuditChainFile(r.db.url(), key_only);
+  REQUIRE(without_file.ok());
+  CHECK(without_file->ok);
+  with_file.checkpoint_file = files[1];
+  auto cut = VerifyAuditChainFile(r.db.url(), with_file);
+  REQUIRE(cut.ok());
+  CHECK_FALSE(cut->ok);
+  CHECK_THAT(cut->why, Catch::Contains("rows were cut off the end"));
+
+  with_file.checkpoint_file = dir.File("missing.jsonl");
+  CHECK(VerifyAuditChainFile(r.db.url(), with_file).status().code() == Code::kNotFound);
+}
+
 
 }  // namespace holdgate::store::testing

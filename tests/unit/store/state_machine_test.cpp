@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -508,6 +510,61 @@ TEST_CASE("FindReusable: live approvals first, recent rejections, never consumed
   found = fx.store->FindReusable("agent-1", fp);
   REQUIRE(found.ok());
   CHECK_FALSE(found->has_value());  // consumed: the same call again is a new request
+}
+
+TEST_CASE("FindOrCreatePending: FindReusable's rule and a create in one transaction", "[store][reuse][pg]") {
+  StoreFixture fx;
+  const NewApproval call = StoreFixture::Request("cancel_job", Json{{"job_id", 9}});
+  auto first = fx.store->FindOrCreatePending(call);
+  REQUIRE(first.ok());
+  CHECK(first->created);
+  auto again = fx.store->FindOrCreatePending(call);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->created);
+  CHECK(again->approval.id == first->approval.id);
+
+  NewApproval other_agent = call;
+  other_agent.principal = "agent-2";
+  auto theirs = fx.store->FindOrCreatePending(other_agent);
+  REQUIRE(theirs.ok());
+  CHECK(theirs->created);  // bound to the principal
+
+  REQUIRE(fx.store->Decide(StoreFixture::Vote(first->approval.id, "alice", false, "no")).ok());
+  auto retried = fx.store->FindOrCreatePending(call);
+  REQUIRE(retried.ok());
+  CHECK_FALSE(retried->created);  // a recent rejection answers the retry
+  CHECK(retried->approval.state == State::kRejected);
+
+  NewApproval bad = call;
+  bad.tool = "";
+  CHECK(fx.store->FindOrCreatePending(bad).status().code() == Code::kInvalidArgument);
+  CHECK(fx.Audit("approval.created", "").size() == 2);
+}
+
+TEST_CASE("FindOrCreatePending: identical calls at once get one approval", "[store][reuse][pg]") {
+  StoreFixture fx;
+  const NewApproval call = StoreFixture::Request("cancel_job", Json{{"job_id", 10}});
+  constexpr int kThreads = 16;
+  std::atomic<int> created{0}, failed{0};
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto out = fx.store->FindOrCreatePending(call);
+      if (!out.ok()) {
+        failed.fetch_add(1);
+        return;
+      }
+      if (out->created) created.fetch_add(1);
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(out->approval.id);
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failed.load() == 0);
+  CHECK(created.load() == 1);
+  CHECK(ids.size() == 1);
 }
 
 TEST_CASE("agent left is flagged once; comments are stored and audited", "[store][pg]") {
