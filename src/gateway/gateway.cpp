@@ -1076,7 +1076,7 @@ class Gateway::Impl {
     held.task = true;
     store::NewApproval ignored;  // AttachHoldStore finds the approval itself
     auto attach = std::make_unique<AttachHoldStore>(*hold_store_, approval.id);
-    HeldCallDeps deps = TaskDeps(attach.get());
+    HeldCallDeps deps = HeldDeps(attach.get());
     auto reply = std::make_shared<TaskReply>(std::move(attach));
     const std::string key = "task\x1f" + approval.id;
     HeldCall::Started started = HeldCall::Start(std::move(deps), std::move(held), ignored, reply,
@@ -1110,7 +1110,8 @@ class Gateway::Impl {
     if (resumed > 0) log::Info("resumed the held calls of 2026 tasks", {{"count", resumed}});
   }
 
-  HeldCallDeps TaskDeps(HoldStore* store) {
+  // What a held call needs from the gateway (a hold-open call's and a 2026 task's alike).
+  HeldCallDeps HeldDeps(HoldStore* store) {
     HeldCallDeps deps;
     deps.store = store;
     deps.coordinator = holds_;
@@ -1407,14 +1408,7 @@ class Gateway::Impl {
       return HoldAsTask(session, request, stream, std::move(held), input, std::move(reservation));
     }
 
-    HeldCallDeps deps;
-    deps.store = hold_store_.get();
-    deps.coordinator = holds_;
-    deps.clock = &clock_;
-    deps.post = [this](std::function<void()> work) { work_.Post(std::move(work)); };
-    deps.options.review_url = options_.review_url;
-    deps.options.default_hold_ms = options_.default_hold_ms;
-    deps.options.progress_interval_ms = options_.progress_interval_ms;
+    HeldCallDeps deps = HeldDeps(hold_store_.get());
     ReleaseFn release = [this, session, stream](Json upstream_request, std::function<void(Json)> done) {
       Forward(session, upstream_request, stream, nullptr, /*from_request_thread=*/false, std::move(done));
     };
@@ -1461,7 +1455,7 @@ class Gateway::Impl {
     const std::string key = RequestKey(*session, request.id());
     store::NewApproval task_input = input;
     task_input.session_id = kTaskSessionPrefix + session->id();  // marks the approval as a task's (ResumeTasks)
-    HeldCall::Started started = HeldCall::Start(TaskDeps(hold_store_.get()), std::move(held), task_input, reply,
+    HeldCall::Started started = HeldCall::Start(HeldDeps(hold_store_.get()), std::move(held), task_input, reply,
                                                 TaskRelease(session->principal(), session->grant()),
                                                 [this, key] { ForgetHeld(key); });
     if (!started.call) {  // the store failed: the agent is told nothing ran

@@ -22,6 +22,7 @@ inline constexpr char kMetaProtocolVersion[] = "io.modelcontextprotocol/protocol
 inline constexpr char kMetaClientInfo[] = "io.modelcontextprotocol/clientInfo";
 inline constexpr char kMetaClientCapabilities[] = "io.modelcontextprotocol/clientCapabilities";
 inline constexpr char kMetaServerInfo[] = "io.modelcontextprotocol/serverInfo";
+inline constexpr char kMetaLogLevel[] = "io.modelcontextprotocol/logLevel";
 inline constexpr char kTasksExtension[] = "io.modelcontextprotocol/tasks";
 
 inline constexpr int kHeaderMismatch = -32020;

@@ -22,7 +22,7 @@ std::vector<std::string> Strings(const Json& array) {
 
 // The first of our modern versions that `supported` lists, or "".
 std::string Mutual(const std::vector<std::string>& supported) {
-  for (const std::string& ours : ModernProtocolVersions()) {
+  for (const std::string& ours : mcp::SupportedModernVersions()) {
     if (std::find(supported.begin(), supported.end(), ours) != supported.end()) return ours;
   }
   return "";
@@ -40,7 +40,7 @@ ProbeVerdict ClassifyRpcError(int code, const std::string& message, const Json& 
   std::string mutual = Mutual(supported);
   if (!mutual.empty()) return ProbeVerdict{ProbeVerdict::Kind::kCorrective, mutual, nullptr, ""};
   bool offers_modern = std::any_of(supported.begin(), supported.end(), [](const std::string& v) {
-    return v.size() == 10 && v >= std::string(kModernProtocolVersion);
+    return v.size() == 10 && mcp::IsModernProtocolVersion(v);
   });
   if (offers_modern) {
     return Error("upstream supports only protocol versions " + DumpJson(data["supported"]) +
@@ -71,16 +71,6 @@ const char* NameField(const std::string& method) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& ModernProtocolVersions() {
-  static const std::vector<std::string> versions = {kModernProtocolVersion};
-  return versions;
-}
-
-bool IsModernProtocolVersion(const std::string& version) {
-  const auto& v = ModernProtocolVersions();
-  return std::find(v.begin(), v.end(), version) != v.end();
-}
 
 ProbeVerdict ClassifyProbe(const ProbeOutcome& outcome, const std::string& requested) {
   switch (outcome.kind) {

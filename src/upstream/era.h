@@ -15,22 +15,19 @@
 #include <vector>
 
 #include "common/json_util.h"
+#include "mcp/era.h"
 
 namespace holdgate::upstream {
 
-// The modern (stateless) revisions holdgate speaks to an upstream, newest first.
-inline constexpr const char* kModernProtocolVersion = "2026-07-28";
-const std::vector<std::string>& ModernProtocolVersions();
-bool IsModernProtocolVersion(const std::string& version);
-
-// The reserved `_meta` keys of the per-request envelope.
-inline constexpr const char* kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
-inline constexpr const char* kMetaClientInfo = "io.modelcontextprotocol/clientInfo";
-inline constexpr const char* kMetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
-inline constexpr const char* kMetaLogLevel = "io.modelcontextprotocol/logLevel";
-inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
-inline constexpr const char* kTasksExtension = "io.modelcontextprotocol/tasks";
-inline constexpr int kUnsupportedProtocolVersion = -32022;
+// The revisions, envelope keys, extension name and error codes are the protocol's (mcp/era.h);
+// the modern revisions holdgate speaks upstream are mcp::SupportedModernVersions().
+using mcp::kMetaClientCapabilities;
+using mcp::kMetaClientInfo;
+using mcp::kMetaLogLevel;
+using mcp::kMetaProtocolVersion;
+using mcp::kMetaServerInfo;
+using mcp::kTasksExtension;
+using mcp::kUnsupportedProtocolVersion;
 
 // What one `server/discover` probe got back.
 struct ProbeOutcome {

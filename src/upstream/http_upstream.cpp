@@ -584,7 +584,7 @@ class HttpUpstream final : public Upstream {
 
   // Decides the era: true = modern (state set), false = fall back to initialize.
   Result<bool> NegotiateEra() {
-    std::string requested = ModernProtocolVersions().front();
+    std::string requested = mcp::SupportedModernVersions().front();
     bool corrective_used = false;
     while (true) {
       ProbeVerdict verdict = ClassifyProbe(ProbeOnce(requested), requested);

@@ -14,12 +14,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { BIND_LOCALHOST_CJS } from './lib/paths.mjs';
 import { freePort, waitForPort } from './lib/ports.mjs';
 import { makeOutputDir, startProcess, waitFor } from './lib/process.mjs';
 import { startHoldgateServe } from './lib/holdgate.mjs';
-import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
+import { connectAnsweringAgent, connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
 const SERVER_JS = new URL('./lib/server-2026.mjs', import.meta.url).pathname;
@@ -36,22 +36,9 @@ async function startServer2026(mode, name) {
 
 // A 2025 agent: the v1 SDK client with elicitation and sampling handlers that record what they saw.
 async function agentV1(url, name, t) {
-  const conn = await connectHttp(url, {
-    name,
-    capabilities: { sampling: {}, elicitation: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } },
-  });
-  t.after(() => conn.close().catch(() => {}));
-  const asked = { elicit: [], sample: [] };
-  conn.client.setRequestHandler(ElicitRequestSchema, async (request) => {
-    asked.elicit.push(request.params.message);
-    if (/name/i.test(request.params.message)) return { action: 'accept', content: { name: `${name}-name` } };
-    return { action: 'accept', content: { ok: true } };
-  });
-  conn.client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-    asked.sample.push(request.params.messages[0].content.text);
-    return { model: 'e2e', role: 'assistant', content: { type: 'text', text: `sampled by ${name}` } };
-  });
-  return { ...conn, asked };
+  const agent = await connectAnsweringAgent(url, name, { extensions: { 'io.modelcontextprotocol/tasks': {} } });
+  t.after(() => agent.close().catch(() => {}));
+  return agent;
 }
 
 const json = (result) => JSON.parse(textOf(result));

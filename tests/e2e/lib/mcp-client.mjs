@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { trackPid, untrackPid } from './process.mjs';
 
 function newClient(name, capabilities) {
@@ -60,6 +61,25 @@ export async function connectStdio(command, args = [], { env = {}, capabilities 
 }
 
 // Every tool of the server, following nextCursor; also returns how many pages it took.
+// A 2025 agent (v1 SDK over HTTP) declaring elicitation and sampling (plus `extraCapabilities`)
+// whose handlers record what it was asked: elicitations whose message mentions a name are answered
+// {name: `${name}-name`}, others {ok: true}; samplings `sampled by ${name}`. Returns connectHttp's
+// {client, transport, close()} and `asked: {elicit: [messages], sample: [first message texts]}`.
+export async function connectAnsweringAgent(url, name, extraCapabilities = {}) {
+  const conn = await connectHttp(url, { name, capabilities: { sampling: {}, elicitation: {}, ...extraCapabilities } });
+  const asked = { elicit: [], sample: [] };
+  conn.client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    asked.elicit.push(request.params.message);
+    if (/name/i.test(request.params.message)) return { action: 'accept', content: { name: `${name}-name` } };
+    return { action: 'accept', content: { ok: true } };
+  });
+  conn.client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+    asked.sample.push(request.params.messages[0].content.text);
+    return { model: 'e2e', role: 'assistant', content: { type: 'text', text: `sampled by ${name}` } };
+  });
+  return { ...conn, asked };
+}
+
 export async function listAllTools(client, { maxPages = 100 } = {}) {
   const tools = [];
   let cursor;
