@@ -434,7 +434,8 @@ Result<Json> VerifyJwsSignature(std::string_view token, const std::vector<JwtKey
       const jwt::string_view tv(token.data(), token.size());
       jwt::jwt_object obj = jwt::decode(tv, algorithms({key.alg}), ec, secret(key.material),
                                         leeway(1'000'000'000u));
-      if (ec == jwt::VerificationErrc::InvalidSignature) continue;
+      // A wrong RSA/EC key reports VerificationErr, a wrong HMAC InvalidSignature: try the next key.
+      if (ec == jwt::VerificationErrc::InvalidSignature || ec == jwt::AlgorithmErrc::VerificationErr) continue;
       if (ec) return Unauthenticated("token rejected: " + ec.message());
       Json claims = obj.payload().create_json_obj();
       if (!claims.is_object()) return Unauthenticated("claims are not an object");

@@ -411,6 +411,9 @@ httplib::Server::HandlerResponse ReviewServer::Impl::Refuse(const httplib::Reque
   } else {
     SendError(res, 403, reason == "origin" ? "forbidden_origin" : reason == "csrf" ? "csrf" : "forbidden", why);
   }
+  // Refused before its body was read: the unread body would be parsed as the next request on a
+  // keep-alive connection (an unrelated 400), so such a connection is closed after this answer.
+  if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) res.set_header("Connection", "close");
   RecordAuthFailure(req, status, reason, why, subject);
   return httplib::Server::HandlerResponse::Handled;
 }
