@@ -130,6 +130,7 @@ function showSignIn(reason, detail) {
   $('#signin-button').disabled = false;
   const sso = Boolean(ctx.sso?.sso);
   $('#sso-box').hidden = !sso;
+  $('#signin-button').classList.toggle('btn-primary', !sso);  // one primary action: SSO when offered
   $('#signin-form').hidden = sso && ctx.sso?.bearer === false;
   $('#sso-or').hidden = $('#signin-form').hidden;
   $('#token-input').value = '';
