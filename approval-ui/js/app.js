@@ -113,6 +113,7 @@ const NOTICES = {
   sso_token: ['error', 'Single sign-on failed: the identity provider\'s answer was not accepted.'],
   sso_idp: ['error', 'The identity provider refused the sign-in.'],
   sso_busy: ['error', 'Too many sign-ins are in progress. Try again in a moment.'],
+  sso_store: ['error', 'Signed in at the identity provider, but holdgate could not save the session (its database is unavailable). Try again.'],
 };
 
 function showSignIn(reason, detail) {

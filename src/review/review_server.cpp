@@ -156,7 +156,7 @@ ReviewServer::Impl::Impl(ReviewServerConfig config, store::Store& store, Decisio
       clock_(clock),
       verifier_(std::move(verifier)),
       oidc_(std::move(oidc)),
-      sessions_(clock, config_.oidc.session_idle_ms, config_.oidc.session_absolute_ms),
+      sessions_(clock, store, config_.oidc.session_idle_ms, config_.oidc.session_absolute_ms),
       ui_(config_.serve_ui ? EmbeddedApprovalUi() : std::vector<EmbeddedFile>{}),
       hub_(store),
       auth_audit_(store, clock, config_.auth_audit_per_minute) {}

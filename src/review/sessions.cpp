@@ -1,66 +1,86 @@
 #include "review/sessions.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
+#include "common/log.h"
 
 namespace holdgate::review {
 
-SessionStore::SessionStore(const Clock& clock, int64_t idle_ms, int64_t absolute_ms, size_t max_sessions)
-    : clock_(clock), idle_ms_(idle_ms), absolute_ms_(absolute_ms), max_sessions_(max_sessions) {}
+SessionStore::SessionStore(const Clock& clock, store::Store& store, int64_t idle_ms, int64_t absolute_ms)
+    : clock_(clock), store_(store), idle_ms_(idle_ms), absolute_ms_(absolute_ms) {}
 
-bool SessionStore::Expired(const ReviewerSession& s, int64_t now) const {
-  return now - s.last_seen_ms >= idle_ms_ || now - s.created_ms >= absolute_ms_;
-}
-
-SessionStore::Created SessionStore::Create(const std::string& subject, Role role, const std::string& display_name) {
+Result<SessionStore::Created> SessionStore::Create(const std::string& subject, Role role,
+                                                   const std::string& display_name) {
+  const int64_t now = clock_.NowMs();
+  auto pruned = store_.PruneReviewerSessions(now - idle_ms_, now);
+  if (!pruned.ok()) log::Warn("review: expired sessions not pruned", {{"error", pruned.status().ToString()}});
   Created out;
   out.id = RandomHex(32);
-  const int64_t now = clock_.NowMs();
   out.session = ReviewerSession{subject, role, display_name, RandomHex(32), now, now};
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = by_hash_.begin(); it != by_hash_.end();) {
-    it = Expired(it->second, now) ? by_hash_.erase(it) : std::next(it);
-  }
-  if (by_hash_.size() >= max_sessions_) {
-    auto oldest = by_hash_.begin();
-    for (auto it = by_hash_.begin(); it != by_hash_.end(); ++it) {
-      if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
-    }
-    by_hash_.erase(oldest);
-  }
-  by_hash_[Sha256Hex(out.id)] = out.session;
+  store::ReviewerSessionRow row;
+  row.id_hash = Sha256Hex(out.id);
+  row.subject = subject;
+  row.role = RoleName(role);
+  row.display_name = display_name;
+  row.csrf_token = out.session.csrf_token;
+  row.created_at_ms = now;
+  row.last_seen_at_ms = now;
+  row.expires_at_ms = now + absolute_ms_;
+  Status s = store_.PutReviewerSession(row);
+  if (!s.ok()) return s;
   return out;
 }
 
-std::optional<ReviewerSession> SessionStore::Touch(std::string_view id) {
+std::optional<ReviewerSession> SessionStore::Load(std::string_view id, std::string* hash, bool* expired) {
+  *expired = false;
   if (id.size() != 64) return std::nullopt;
-  const std::string key = Sha256Hex(id);
-  const int64_t now = clock_.NowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_hash_.find(key);
-  if (it == by_hash_.end()) return std::nullopt;
-  if (Expired(it->second, now)) {
-    by_hash_.erase(it);
+  *hash = Sha256Hex(id);
+  auto row = store_.GetReviewerSession(*hash);
+  if (!row.ok()) {
+    log::Warn("review: session lookup failed; treated as signed out", {{"error", row.status().ToString()}});
     return std::nullopt;
   }
-  it->second.last_seen_ms = now;
-  return it->second;
-}
-
-std::optional<ReviewerSession> SessionStore::Remove(std::string_view id) {
-  if (id.size() != 64) return std::nullopt;
-  const std::string key = Sha256Hex(id);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_hash_.find(key);
-  if (it == by_hash_.end()) return std::nullopt;
-  ReviewerSession s = it->second;
-  by_hash_.erase(it);
-  if (Expired(s, clock_.NowMs())) return std::nullopt;
+  if (!row->has_value()) return std::nullopt;
+  const store::ReviewerSessionRow& r = **row;
+  ReviewerSession s;
+  s.subject = r.subject;
+  if (!ParseRole(r.role, &s.role)) return std::nullopt;
+  s.display_name = r.display_name;
+  s.csrf_token = r.csrf_token;
+  s.created_ms = r.created_at_ms;
+  s.last_seen_ms = r.last_seen_at_ms;
+  const int64_t now = clock_.NowMs();
+  *expired = now - r.last_seen_at_ms >= idle_ms_ || now >= r.expires_at_ms || now - r.created_at_ms >= absolute_ms_;
   return s;
 }
 
-size_t SessionStore::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return by_hash_.size();
+std::optional<ReviewerSession> SessionStore::Touch(std::string_view id) {
+  std::string hash;
+  bool expired = false;
+  std::optional<ReviewerSession> s = Load(id, &hash, &expired);
+  if (!s) return std::nullopt;
+  if (expired) {
+    (void)store_.DeleteReviewerSession(hash);
+    return std::nullopt;
+  }
+  const int64_t now = clock_.NowMs();
+  if (now - s->last_seen_ms >= std::min<int64_t>(60'000, idle_ms_ / 10)) {
+    Status t = store_.TouchReviewerSession(hash, now);
+    if (!t.ok()) log::Warn("review: session last-seen not updated", {{"error", t.ToString()}});
+    s->last_seen_ms = now;
+  }
+  return s;
+}
+
+std::optional<ReviewerSession> SessionStore::Remove(std::string_view id) {
+  std::string hash;
+  bool expired = false;
+  std::optional<ReviewerSession> s = Load(id, &hash, &expired);
+  if (!s) return std::nullopt;
+  auto deleted = store_.DeleteReviewerSession(hash);
+  if (!deleted.ok() || !*deleted || expired) return std::nullopt;
+  return s;
 }
 
 bool SessionStore::CsrfMatches(const ReviewerSession& session, std::string_view presented) {

@@ -153,8 +153,12 @@ void ReviewServer::Impl::AuthCallback(const httplib::Request& req, httplib::Resp
     log::Warn("review: single sign-on refused", {{"error", identity.status().ToString()}});
     return fail(SsoErrorCode(identity.status()), identity.status().message(), "");
   }
-  SessionStore::Created created = sessions_.Create(identity->subject, identity->role, identity->display_name);
-  res.set_header("Set-Cookie", SessionCookieName() + "=" + created.id + CookieAttributes() +
+  auto created = sessions_.Create(identity->subject, identity->role, identity->display_name);
+  if (!created.ok()) {
+    log::Error("review: sign-in session not saved", {{"error", created.status().ToString()}});
+    return fail("store", "the sign-in session could not be saved: " + created.status().message(), identity->subject);
+  }
+  res.set_header("Set-Cookie", SessionCookieName() + "=" + created->id + CookieAttributes() +
                                    "; Max-Age=" + std::to_string(config_.oidc.session_absolute_ms / 1000));
   AuditSso("auth.login", identity->subject, "allow",
            Json{{"method", "oidc"}, {"issuer", config_.oidc.issuer}, {"role", RoleName(identity->role)},
@@ -177,7 +181,7 @@ void ReviewServer::Impl::AuthLogout(const httplib::Request& req, httplib::Respon
   }
   res.set_header("Set-Cookie", SessionCookieName() + "=" + CookieAttributes() + "; Max-Age=0");
   if (!session) return SendJson(res, 200, Json{{"signed_out", false}});
-  sessions_.Remove(id);
+  if (!sessions_.Remove(id)) return SendError(res, 503, "unavailable", "the session could not be ended; try again");
   AuditSso("auth.logout", session->subject, "allow",
            Json{{"method", "oidc"}, {"name", session->display_name}, {"remote", req.remote_addr}});
   SendJson(res, 200, Json{{"signed_out", true}});

@@ -9,6 +9,7 @@
 //   - a user whose groups map to no role is refused with a clear notice, and no session is made;
 //   - against a fake issuer: a forged (other key), expired, wrong-audience, wrong-issuer or
 //     wrong-nonce ID token, and a callback whose state is not bound to the browser, are refused;
+//   - a session survives a restart of holdgate (sessions are in the store);
 //   - a config with an http:// issuer and no allow_insecure_issuer is refused at start.
 // Waiting is on conditions, never fixed sleeps.
 import { after, before, describe, it } from 'node:test';
@@ -297,6 +298,7 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
   let fake;
   let hg;
   let admin;
+  let start;
 
   before(async () => {
     const outDir = makeOutputDir('sso-fake');
@@ -314,10 +316,11 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
       },
     }));
     const demo = demoStdioCommand({ name: 'sso-fake-upstream', outDir });
-    hg = await startHoldgateServe({
-      name: 'sso-fake-holdgate', outDir, upstreamCmd: demo.commandLine, policy: DEMO_POLICY, config,
-      env: { HOLDGATE_JWT_SECRET: secret },
+    start = (name = 'sso-fake-holdgate') => startHoldgateServe({
+      name, outDir, upstreamCmd: demo.commandLine, policy: DEMO_POLICY, config,
+      db: path.join(outDir, 'holdgate.db'), env: { HOLDGATE_JWT_SECRET: secret },
     });
+    hg = await start();
     admin = await mintToken(secret, { sub: 'root-token', role: 'admin' });
   });
 
@@ -355,6 +358,13 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
     const me = await api(hg.review, { cookie: r.session }, 'GET', '/api/me');
     assert.equal(me.status, 200, me.text);
     assert.equal(me.body.sub, 'alice');
+    // Sessions are in the store: the cookie still works after holdgate restarts.
+    await hg.stop();
+    hg = await start('sso-fake-holdgate-restarted');
+    const again = await api(hg.review, { cookie: r.session }, 'GET', '/auth/session');
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.signed_in, true);
+    assert.equal(again.body.sub, 'alice');
   });
 
   for (const mode of ['forged', 'expired', 'wrong_aud', 'wrong_iss', 'wrong_nonce']) {

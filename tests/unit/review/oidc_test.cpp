@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
 #include "common/crypto.h"
 #include "review/jwk.h"
 #include "review/sessions.h"
+#include "store/store.h"
 #include "support/fake_clock.h"
 #include "unit/review/test_keys.h"
 
@@ -413,59 +415,102 @@ TEST_CASE("roles from the claim: role_map, highest wins, none refused, allowed d
   CHECK(client2->VerifyIdToken(Sign(d), "n").status().code() == Code::kPermissionDenied);
 }
 
-TEST_CASE("sessions: hashed ids, idle and absolute expiry, removal, CSRF comparison", "[review][sessions]") {
+namespace {
+
+// A real SQLite store in a fresh temporary directory.
+struct TempStore {
+  std::string dir;
   testing::FakeClock clock;
-  SessionStore store(clock, /*idle_ms=*/30 * 60'000, /*absolute_ms=*/2 * 3600'000);
+  std::unique_ptr<store::Store> store;
+  TempStore() {
+    char pattern[] = "/tmp/hg_sessions_XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    dir = pattern;
+    Open();
+  }
+  void Open() {
+    store.reset();
+    auto opened = store::Store::Open(dir + "/holdgate.db", clock);
+    REQUIRE(opened.ok());
+    store = std::move(opened).value();
+  }
+  ~TempStore() {
+    store.reset();
+    std::string cmd = "rm -rf '" + dir + "'";
+    (void)!std::system(cmd.c_str());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sessions: hashed ids, idle and absolute expiry, removal, CSRF comparison", "[review][sessions]") {
+  TempStore ts;
+  testing::FakeClock& clock = ts.clock;
+  SessionStore store(clock, *ts.store, /*idle_ms=*/30 * 60'000, /*absolute_ms=*/2 * 3600'000);
   auto a = store.Create("alice", Role::kReviewer, "Alice");
-  CHECK(a.id.size() == 64);
-  CHECK(a.session.csrf_token.size() == 64);
-  CHECK(a.id != a.session.csrf_token);
-  CHECK(store.Create("bob", Role::kAdmin, "Bob").id != a.id);
-  auto s = store.Touch(a.id);
+  REQUIRE(a.ok());
+  CHECK(a->id.size() == 64);
+  CHECK(a->session.csrf_token.size() == 64);
+  CHECK(a->id != a->session.csrf_token);
+  CHECK(store.Create("bob", Role::kAdmin, "Bob")->id != a->id);
+  // Only the hash is stored.
+  auto row = ts.store->GetReviewerSession(Sha256Hex(a->id));
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  CHECK((*row)->subject == "alice");
+  CHECK_FALSE(ts.store->GetReviewerSession(a->id)->has_value());
+  auto s = store.Touch(a->id);
   REQUIRE(s);
   CHECK(s->subject == "alice");
-  CHECK_FALSE(store.Touch(Sha256Hex(a.id)));  // the stored key is not a usable cookie
+  CHECK(s->role == Role::kReviewer);
+  CHECK_FALSE(store.Touch(Sha256Hex(a->id)));  // the stored key is not a usable cookie
   CHECK_FALSE(store.Touch("short"));
 
   // Idle: used every 20 minutes it lives on, until the absolute limit.
   for (int i = 0; i < 5; ++i) {
     clock.Advance(20 * 60'000);
-    REQUIRE(store.Touch(a.id));
+    REQUIRE(store.Touch(a->id));
   }
   clock.Advance(20 * 60'000);  // 2 h since sign-in
-  CHECK_FALSE(store.Touch(a.id));
+  CHECK_FALSE(store.Touch(a->id));
+  CHECK_FALSE(ts.store->GetReviewerSession(Sha256Hex(a->id))->has_value());  // deleted when found expired
 
   auto b = store.Create("carol", Role::kReviewer, "Carol");
+  REQUIRE(b.ok());
   clock.Advance(30 * 60'000);  // idle too long
-  CHECK_FALSE(store.Touch(b.id));
+  CHECK_FALSE(store.Touch(b->id));
 
   auto c = store.Create("dave", Role::kAuditor, "Dave");
-  CHECK(store.Remove(c.id));
-  CHECK_FALSE(store.Touch(c.id));
-  CHECK_FALSE(store.Remove(c.id));
+  REQUIRE(c.ok());
+  CHECK(store.Remove(c->id));
+  CHECK_FALSE(store.Touch(c->id));
+  CHECK_FALSE(store.Remove(c->id));
 
-  CHECK(SessionStore::CsrfMatches(c.session, c.session.csrf_token));
-  CHECK_FALSE(SessionStore::CsrfMatches(c.session, ""));
-  CHECK_FALSE(SessionStore::CsrfMatches(c.session, c.session.csrf_token.substr(1)));
-  std::string flipped = c.session.csrf_token;
+  CHECK(SessionStore::CsrfMatches(c->session, c->session.csrf_token));
+  CHECK_FALSE(SessionStore::CsrfMatches(c->session, ""));
+  CHECK_FALSE(SessionStore::CsrfMatches(c->session, c->session.csrf_token.substr(1)));
+  std::string flipped = c->session.csrf_token;
   flipped[10] = flipped[10] == 'a' ? 'b' : 'a';
-  CHECK_FALSE(SessionStore::CsrfMatches(c.session, flipped));
+  CHECK_FALSE(SessionStore::CsrfMatches(c->session, flipped));
 }
 
-TEST_CASE("sessions: a full store drops the least recently used", "[review][sessions]") {
-  testing::FakeClock clock;
-  SessionStore store(clock, 30 * 60'000, 3600'000, /*max_sessions=*/2);
-  auto a = store.Create("a", Role::kReviewer, "a");
-  clock.Advance(1000);
-  auto b = store.Create("b", Role::kReviewer, "b");
-  clock.Advance(1000);
-  REQUIRE(store.Touch(a.id));
-  clock.Advance(1000);
-  auto c = store.Create("c", Role::kReviewer, "c");
-  CHECK(store.size() == 2);
-  CHECK(store.Touch(a.id));
-  CHECK_FALSE(store.Touch(b.id));
-  CHECK(store.Touch(c.id));
+TEST_CASE("sessions: survive a restart (reopened store); expired ones are pruned at the next sign-in", "[review][sessions]") {
+  TempStore ts;
+  std::string id, old_id;
+  {
+    SessionStore store(ts.clock, *ts.store, 30 * 60'000, 12 * 3600'000);
+    old_id = store.Create("old", Role::kReviewer, "Old")->id;
+    ts.clock.Advance(31 * 60'000);
+    id = store.Create("alice", Role::kAdmin, "Alice")->id;  // prunes "old"
+  }
+  CHECK_FALSE(ts.store->GetReviewerSession(Sha256Hex(old_id))->has_value());
+  ts.Open();
+  SessionStore again(ts.clock, *ts.store, 30 * 60'000, 12 * 3600'000);
+  auto s = again.Touch(id);
+  REQUIRE(s);
+  CHECK(s->subject == "alice");
+  CHECK(s->role == Role::kAdmin);
+  CHECK(s->display_name == "Alice");
 }
 
 }  // namespace holdgate::review
