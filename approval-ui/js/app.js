@@ -83,6 +83,8 @@ async function boot() {
   $('#banner-retry').addEventListener('click', () => ctx.stream?.reconnectNow());
   for (const b of $('#help-dialog').querySelectorAll('[data-close]')) b.addEventListener('click', () => $('#help-dialog').close());
   window.addEventListener('hashchange', route);
+  // Read before the first await, as the page always has: what this tab held when it loaded.
+  const stored = loadToken();
   // A failed single sign-on comes back as ?sso_error=<code>; shown once, then removed from the URL.
   const ssoError = new URLSearchParams(location.search).get('sso_error');
   if (ssoError !== null) history.replaceState(null, '', location.pathname + location.hash);
@@ -91,7 +93,6 @@ async function boot() {
     startSsoSession(ctx.sso);
     return;
   }
-  const stored = loadToken();
   if (stored && ctx.sso?.bearer !== false) signIn(stored);
   else showSignIn(ssoError !== null ? (NOTICES[`sso_${ssoError}`] ? `sso_${ssoError}` : 'sso_token') : undefined);
 }
