@@ -298,35 +298,46 @@ size_t OidcClient::pending_logins() const {
 Result<OidcClient::Discovery> OidcClient::GetDiscovery() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (have_discovery_) return discovery_;
+    if (have_discovery_ && clock_.NowMs() - discovery_ms_ < kDiscoveryTtlMs) return discovery_;
   }
+  // Read again after kDiscoveryTtlMs; while the issuer cannot be read, the copy held is used.
+  auto keep_old = [this](Status s) -> Result<Discovery> {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (have_discovery_) {
+      log::Warn("review: the identity provider's discovery document could not be refreshed; using the one read before",
+                {{"error", s.message()}});
+      return discovery_;
+    }
+    return s;
+  };
   std::string url = config_.issuer;
   while (!url.empty() && url.back() == '/') url.pop_back();
   url += "/.well-known/openid-configuration";
   OidcHttpReply reply = fetcher_({"GET", url, {{"Accept", "application/json"}}, ""});
   if (reply.status != 200) {
-    return Unavailable("the identity provider's discovery document could not be read (" +
-                       (reply.status == 0 ? reply.error : "HTTP " + std::to_string(reply.status)) + ")");
+    return keep_old(Unavailable("the identity provider's discovery document could not be read (" +
+                                (reply.status == 0 ? reply.error : "HTTP " + std::to_string(reply.status)) + ")"));
   }
   auto doc = ParseJson(reply.body, 16);
-  if (!doc.ok() || !doc->is_object()) return Unavailable("the discovery document is not a JSON object");
+  if (!doc.ok() || !doc->is_object()) return keep_old(Unavailable("the discovery document is not a JSON object"));
   if (StringClaim(*doc, "issuer") != config_.issuer) {
-    return Unavailable("the discovery document names issuer \"" + StringClaim(*doc, "issuer").substr(0, 200) +
-                       "\", not the configured \"" + config_.issuer + "\"");
+    return keep_old(Unavailable("the discovery document names issuer \"" + StringClaim(*doc, "issuer").substr(0, 200) +
+                                "\", not the configured \"" + config_.issuer + "\""));
   }
   Discovery d{StringClaim(*doc, "authorization_endpoint"), StringClaim(*doc, "token_endpoint"),
               StringClaim(*doc, "jwks_uri")};
   for (const auto* ep : {&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri}) {
     Status s = CheckIssuerUrl(*ep, config_.allow_insecure_issuer, "an endpoint in the discovery document");
-    if (!s.ok()) return Unavailable(s.message());
+    if (!s.ok()) return keep_old(Unavailable(s.message()));
   }
   if (auto it = doc->find("code_challenge_methods_supported"); it != doc->end() && it->is_array()) {
     if (std::find(it->begin(), it->end(), Json("S256")) == it->end()) {
-      return Unavailable("the identity provider does not support PKCE with S256");
+      return keep_old(Unavailable("the identity provider does not support PKCE with S256"));
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
   discovery_ = d;
+  discovery_ms_ = clock_.NowMs();
   have_discovery_ = true;
   return d;
 }
@@ -412,11 +423,9 @@ Result<OidcIdentity> OidcClient::FinishLogin(std::string_view state, std::string
 
 Result<OidcIdentity> OidcClient::VerifyIdToken(std::string_view id_token, std::string_view expected_nonce) {
   std::vector<JwtKey> keys;
-  int64_t fetched = -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     keys = jwks_;
-    fetched = jwks_fetched_ms_;
   }
   auto claims = VerifyJwsSignature(id_token, keys);
   if (!claims.ok() && claims.status().message() == "unknown kid") {
@@ -430,7 +439,6 @@ Result<OidcIdentity> OidcClient::VerifyIdToken(std::string_view id_token, std::s
         fetch = true;
       }
     }
-    (void)fetched;
     if (fetch) {
       auto disc = GetDiscovery();
       if (!disc.ok()) return disc.status();

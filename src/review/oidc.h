@@ -7,8 +7,8 @@
 // aud (and azp), exp/iat against the injected clock with a small leeway, nonce, then the reviewer's
 // name and role from the claims (role_claim, role_map, allowed_domains).
 //
-// Thread-safe. BeginLogin never blocks on the network once discovery has succeeded; the first call
-// fetches the discovery document. FinishLogin blocks on the issuer's token endpoint (and, on a new
+// Thread-safe. BeginLogin blocks on the network only to read the discovery document (the first
+// call, then hourly; a failed refresh keeps the copy held). FinishLogin blocks on the issuer's token endpoint (and, on a new
 // kid, its JWKS), each request bounded by `timeout_ms`. Nothing here touches the store.
 #include <cstdint>
 #include <functional>
@@ -135,6 +135,7 @@ class OidcClient {
   std::map<std::string, Pending> pending_;  // guarded by mu_; by state
   bool have_discovery_ = false;             // guarded by mu_
   Discovery discovery_;                     // guarded by mu_
+  int64_t discovery_ms_ = 0;                // guarded by mu_; when discovery_ was read
   std::vector<JwtKey> jwks_;                // guarded by mu_
   int64_t jwks_fetched_ms_ = -1;            // guarded by mu_; -1: never
 };

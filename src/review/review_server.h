@@ -1,7 +1,8 @@
 #pragma once
 // ReviewServer: the reviewer listener (default 127.0.0.1:8081). Serves the review REST API under
-// /api/ (JWT bearer auth, roles), the SSE stream /api/events, /healthz, /metrics and the embedded
-// approval UI. It has its own listener (a thread per connection, connection caps per address,
+// /api/ (JWT bearer auth, or the single sign-on session cookie with a CSRF token; roles), the
+// single sign-on routes under /auth/ (review.oidc), the SSE stream /api/events, /healthz, /metrics
+// and the embedded approval UI. It has its own listener (a thread per connection, connection caps per address,
 // request deadlines: httpd::GuardedServer), never shared with the agents' /mcp listener, so
 // neither held calls nor slow clients can starve reviewers.
 //

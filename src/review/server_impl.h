@@ -1,6 +1,7 @@
 #pragma once
 // Internal to review/: ReviewServer::Impl, shared by the handler files (review_server.cpp,
-// approval_handlers.cpp, audit_handlers.cpp, event_stream.cpp). Not for other modules.
+// approval_handlers.cpp, audit_handlers.cpp, event_stream.cpp, sso_handlers.cpp). Not for other
+// modules.
 // Thread-safety: see review_server.h. Members after Start() are read-only except where marked.
 #include <httplib.h>
 

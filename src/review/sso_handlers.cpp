@@ -122,7 +122,7 @@ void ReviewServer::Impl::AuthLogin(const httplib::Request&, httplib::Response& r
   auto begun = oidc_->BeginLogin(redirect_uri);
   if (!begun.ok()) {
     log::Warn("review: single sign-on could not start", {{"error", begun.status().ToString()}});
-    return Redirect(res, "/?sso_error=" + std::string(SsoErrorCode(begun.status())));
+    return Redirect(res, base_url_ + "/?sso_error=" + std::string(SsoErrorCode(begun.status())));
   }
   res.set_header("Set-Cookie", LoginCookieName() + "=" + begun->state + CookieAttributes() + "; Max-Age=600");
   Redirect(res, begun->authorization_url);
@@ -133,7 +133,7 @@ void ReviewServer::Impl::AuthCallback(const httplib::Request& req, httplib::Resp
   res.set_header("Set-Cookie", LoginCookieName() + "=" + CookieAttributes() + "; Max-Age=0");
   auto fail = [&](const std::string& code, const std::string& why, const std::string& subject) {
     RecordAuthFailure(req, 401, "sso", why, subject);
-    Redirect(res, "/?sso_error=" + code);
+    Redirect(res, base_url_ + "/?sso_error=" + code);
   };
   if (req.has_param("error")) {
     std::string err = req.get_param_value("error").substr(0, 60);
@@ -163,7 +163,7 @@ void ReviewServer::Impl::AuthCallback(const httplib::Request& req, httplib::Resp
   AuditSso("auth.login", identity->subject, "allow",
            Json{{"method", "oidc"}, {"issuer", config_.oidc.issuer}, {"role", RoleName(identity->role)},
                 {"name", identity->display_name}, {"remote", req.remote_addr}});
-  Redirect(res, "/");
+  Redirect(res, base_url_ + "/");
 }
 
 void ReviewServer::Impl::AuthLogout(const httplib::Request& req, httplib::Response& res) {

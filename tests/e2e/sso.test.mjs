@@ -329,6 +329,8 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
     await fake?.stop();
   });
 
+  const base = () => hg.review.replace(/\/$/, '');
+
   // Runs the redirect dance with fetch: login → issuer → callback. Returns the callback's answer.
   async function login({ bindState = true } = {}) {
     const start = await fetch(new URL('/auth/login', hg.review), { redirect: 'manual' });
@@ -353,7 +355,7 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
     fake.setMode('ok');
     const r = await login();
     assert.equal(r.status, 302);
-    assert.equal(r.location, '/');
+    assert.equal(r.location, `${base()}/`);
     assert.ok(r.session, 'a session cookie');
     const me = await api(hg.review, { cookie: r.session }, 'GET', '/api/me');
     assert.equal(me.status, 200, me.text);
@@ -373,7 +375,7 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
       const before = (await auditEvents(hg.review, admin, { type: 'auth.failed' })).length;
       const r = await login();
       assert.equal(r.status, 302);
-      assert.equal(r.location, '/?sso_error=token');
+      assert.equal(r.location, `${base()}/?sso_error=token`);
       assert.equal(r.session, undefined);
       const failed = await auditEvents(hg.review, admin, { type: 'auth.failed' });
       assert.equal(failed.length, before + 1);
@@ -386,7 +388,7 @@ describe('single sign-on refusals (fake issuer)', { timeout: 120000 }, () => {
   it('refuses a callback whose state is not bound to this browser', async () => {
     fake.setMode('ok');
     const r = await login({ bindState: false });
-    assert.equal(r.location, '/?sso_error=state');
+    assert.equal(r.location, `${base()}/?sso_error=state`);
     assert.equal(r.session, undefined);
   });
 

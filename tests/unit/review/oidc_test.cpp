@@ -267,8 +267,18 @@ TEST_CASE("login: issuer down or refusing the code gives a clear error", "[revie
   idp.down = false;
   auto begun = client->BeginLogin("https://hg/cb");
   REQUIRE(begun.ok());
+  // The discovery document is read again after an hour; while the issuer is down the copy held is used.
+  CHECK(idp.discovery_fetches == 1);
+  clock.Advance(2 * 3600'000);
+  idp.down = true;
+  REQUIRE(client->BeginLogin("https://hg/cb").ok());
+  idp.down = false;
+  REQUIRE(client->BeginLogin("https://hg/cb").ok());
+  CHECK(idp.discovery_fetches == 2);
   idp.token_status = 400;
-  auto f = client->FinishLogin(begun->state, "code");
+  auto fresh = client->BeginLogin("https://hg/cb");
+  REQUIRE(fresh.ok());
+  auto f = client->FinishLogin(fresh->state, "code");
   CHECK(f.status().code() == Code::kUnauthenticated);
   CHECK_THAT(f.status().message(), Catch::Contains("invalid_grant"));
 }
