@@ -1,4 +1,6 @@
-// The review API client: every call carries the bearer token; 401 ends the session (the caller's
+// The review API client: every call carries the bearer token, or, after single sign-on, the
+// session cookie (same origin only) plus the session's CSRF token in X-CSRF-Token on every
+// state-changing call; 401 ends the session (the caller's
 // onUnauthorized decides what to show). Errors are ApiError with the HTTP status and the server's
 // {"error", "message"} body. Bodies are read and written with json-exact.js, so integers beyond
 // 2^53 in an approval's arguments survive the round trip digit for digit.
@@ -15,9 +17,11 @@ export class ApiError extends Error {
 }
 
 export class Api {
-  // getToken(): string; onUnauthorized(ApiError): called on any 401 answer.
-  constructor({ getToken, onUnauthorized }) {
+  // getToken(): string; getCsrf(): string (the SSO session's CSRF token, '' without one);
+  // onUnauthorized(ApiError): called on any 401 answer.
+  constructor({ getToken, getCsrf = () => '', onUnauthorized }) {
     this.getToken = getToken;
+    this.getCsrf = getCsrf;
     this.onUnauthorized = onUnauthorized;
   }
 
@@ -37,6 +41,7 @@ export class Api {
     const headers = this.headers(body !== undefined ? { 'Content-Type': 'application/json' } : {});
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     if (method !== 'GET') headers['X-Holdgate-Client'] = 'ui';  // decisions are recorded as via "ui"
+    if (method !== 'GET' && !headers.Authorization && this.getCsrf()) headers['X-CSRF-Token'] = this.getCsrf();
     let res;
     try {
       res = await fetch(url, {
@@ -44,7 +49,7 @@ export class Api {
         headers,
         body: body !== undefined ? stringifyExact(body) : undefined,
         cache: 'no-store',
-        credentials: 'omit',
+        credentials: 'same-origin',  // the SSO session cookie; a bearer token takes precedence
         signal,
       });
     } catch (e) {

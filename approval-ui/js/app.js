@@ -20,6 +20,8 @@ import { ToolsView } from './tools.js';
 
 const ctx = {
   token: '',
+  sso: null,    // {sso, bearer, signed_in, sub, name, role, csrf_token} from GET /auth/session
+  ssoSession: false,  // signed in by single sign-on (cookie + CSRF token), not a token
   live: false,  // the event stream is connected: an empty queue is known to be empty
   me: null,
   pending: new Map(),  // id → approval (state pending)
@@ -42,9 +44,27 @@ let connState = 'connecting';
 let retryAt = 0;
 let pendingSignInToken = '';
 
-ctx.api = new Api({ getToken: () => ctx.token, onUnauthorized });
+ctx.api = new Api({
+  getToken: () => ctx.token,
+  getCsrf: () => (ctx.ssoSession ? ctx.sso?.csrf_token ?? '' : ''),
+  onUnauthorized,
+});
 
-function boot() {
+// GET /auth/session: whether single sign-on is configured and this browser has a session.
+async function fetchSsoState() {
+  try {
+    const res = await fetch(new URL('auth/session', document.baseURI), {
+      headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin',
+    });
+    if (!res.ok) return null;
+    const data = await res.json();
+    return data && typeof data === 'object' ? data : null;
+  } catch {
+    return null;
+  }
+}
+
+async function boot() {
   ctx.queue = new QueueView(ctx);
   ctx.detail = new DetailView(ctx);
   ctx.history = new HistoryView(ctx);
@@ -61,14 +81,23 @@ function boot() {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('#signin-form').requestSubmit(); }
   });
   $('#signin-retry').addEventListener('click', () => signIn(pendingSignInToken));
-  $('#signout-button').addEventListener('click', () => endSession('signedout'));
+  $('#signout-button').addEventListener('click', signOut);
   $('#help-button').addEventListener('click', showHelp);
   $('#banner-retry').addEventListener('click', () => ctx.stream?.reconnectNow());
   for (const b of $('#help-dialog').querySelectorAll('[data-close]')) b.addEventListener('click', () => $('#help-dialog').close());
   window.addEventListener('hashchange', route);
+  // Read before the first await, as the page always has: what this tab held when it loaded.
   const stored = loadToken();
-  if (stored) signIn(stored);
-  else showSignIn();
+  // A failed single sign-on comes back as ?sso_error=<code>; shown once, then removed from the URL.
+  const ssoError = new URLSearchParams(location.search).get('sso_error');
+  if (ssoError !== null) history.replaceState(null, '', location.pathname + location.hash);
+  ctx.sso = await fetchSsoState();
+  if (ctx.sso?.signed_in) {
+    startSsoSession(ctx.sso);
+    return;
+  }
+  if (stored && ctx.sso?.bearer !== false) signIn(stored);
+  else showSignIn(ssoError !== null ? (NOTICES[`sso_${ssoError}`] ? `sso_${ssoError}` : 'sso_token') : undefined);
 }
 
 // ---- sign-in and session ------------------------------------------------------------------------
@@ -80,6 +109,15 @@ const NOTICES = {
   signedout: ['info', 'You signed out. The token was removed from this tab.'],
   network: ['error', 'holdgate did not answer. Check that it is running, then try again.'],
   empty: ['error', 'Paste a token first.'],
+  session_ended: ['warn', 'Your sign-in session ended. Sign in again to keep reviewing.'],
+  sso_signedout: ['info', 'You signed out. The sign-in session was ended on the server.'],
+  sso_state: ['error', 'Single sign-on did not complete: the sign-in expired or was started in another browser. Try again.'],
+  sso_unavailable: ['error', 'The identity provider could not be reached. Try again, or ask an admin to check the single sign-on settings.'],
+  sso_no_role: ['error', 'You signed in, but your account carries no holdgate role (reviewer, admin or auditor). Ask an admin for access.'],
+  sso_token: ['error', 'Single sign-on failed: the identity provider\'s answer was not accepted.'],
+  sso_idp: ['error', 'The identity provider refused the sign-in.'],
+  sso_busy: ['error', 'Too many sign-ins are in progress. Try again in a moment.'],
+  sso_store: ['error', 'Signed in at the identity provider, but holdgate could not save the session (its database is unavailable). Try again.'],
 };
 
 function showSignIn(reason, detail) {
@@ -95,8 +133,13 @@ function showSignIn(reason, detail) {
   replace(notice, text ?? '', detail && reason !== 'expired' && reason !== 'signedout' ? h('span', { class: 'notice-detail' }, ` (${detail})`) : null);
   $('#signin-retry').hidden = reason !== 'network';
   $('#signin-button').disabled = false;
+  const sso = Boolean(ctx.sso?.sso);
+  $('#sso-box').hidden = !sso;
+  $('#signin-button').classList.toggle('btn-primary', !sso);  // one primary action: SSO when offered
+  $('#signin-form').hidden = sso && ctx.sso?.bearer === false;
+  $('#sso-or').hidden = $('#signin-form').hidden;
   $('#token-input').value = '';
-  $('#token-input').focus();
+  if (!$('#signin-form').hidden) $('#token-input').focus();
 }
 
 async function signIn(token) {
@@ -120,24 +163,41 @@ async function signIn(token) {
   }
 }
 
-function startSession(token, me) {
+// Signed in by single sign-on: the cookie authenticates, the CSRF token goes with every change.
+function startSsoSession(info) {
+  ctx.ssoSession = true;
+  startSession('', { sub: info.sub, role: info.role, can_decide: info.can_decide, is_admin: info.is_admin }, info);
+}
+
+async function signOut() {
+  if (ctx.ssoSession) {
+    // Ends the session on the server (audited); the page signs out even when that fails.
+    await ctx.api.post('/auth/logout', {}).catch(() => {});
+    endSession('sso_signedout');
+    return;
+  }
+  endSession('signedout');
+}
+
+function startSession(token, me, sso = null) {
   ctx.token = token;
   ctx.me = me;
-  saveToken(token);
+  if (token) saveToken(token);
   $('#signin').hidden = true;
   $('#shell').hidden = false;
   document.body.dataset.page = 'app';
   document.body.dataset.role = me.role;
   $('#tab-policy').hidden = false;  // admins edit; other roles read (the server refuses their writes)
-  const claims = decodeClaims(token) ?? {};
+  const claims = token ? decodeClaims(token) ?? {} : {};
   replace($('#whoami'),
-    h('span', { class: 'whoami-name' }, me.sub),
+    h('span', { class: 'whoami-name' }, sso?.name || me.sub),
     h('span', { class: `role-chip role-${me.role}` }, me.can_decide ? me.role : `${me.role} · read-only`));
-  $('#whoami').title = Number.isFinite(claims.exp) ? `Token expires ${new Date(claims.exp * 1000).toLocaleString()}` : '';
-  scheduleExpiry(token);
+  $('#whoami').title = sso ? `Signed in with SSO as ${me.sub}`
+    : Number.isFinite(claims.exp) ? `Token expires ${new Date(claims.exp * 1000).toLocaleString()}` : '';
+  if (token) scheduleExpiry(token);
   ctx.stream = new EventStream({
     url: new URL('api/events', document.baseURI).href,
-    headers: () => ({ Authorization: `Bearer ${ctx.token}` }),
+    headers: () => (ctx.token ? { Authorization: `Bearer ${ctx.token}` } : {}),
     onOpen: loadPending,
     onEvent: onStreamEvent,
     onStatus: setConnection,
@@ -159,6 +219,8 @@ function endSession(reason, detail) {
   clearInterval(timers.tick);
   clearToken();
   ctx.token = '';
+  if (ctx.ssoSession) ctx.sso = { ...ctx.sso, signed_in: false, csrf_token: '' };
+  ctx.ssoSession = false;
   ctx.me = null;
   ctx.selectedId = null;
   ctx.view = null;
@@ -182,6 +244,7 @@ function endSession(reason, detail) {
 // Any API call answered 401: the token expired or was revoked.
 function onUnauthorized(err) {
   if (!ctx.me) return;
+  if (ctx.ssoSession) { endSession('session_ended'); return; }
   endSession(err.code === 'token_expired' ? 'expired' : 'invalid', err.message);
 }
 

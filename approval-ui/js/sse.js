@@ -1,5 +1,6 @@
 // Server-Sent Events over fetch(): EventSource cannot send an Authorization header, so the stream
-// is read with a ReadableStream reader and parsed here (WHATWG "event stream interpretation").
+// (which also carries the same-origin SSO session cookie) is read with a ReadableStream reader
+// and parsed here (WHATWG "event stream interpretation").
 // EventStream reconnects on drop with Last-Event-ID, backing off 1 s → 10 s, and treats a stream
 // that is silent for longer than `staleMs` (the server pings every 15 s) as dropped.
 
@@ -98,7 +99,7 @@ export class EventStream {
     if (this.lastEventId !== null) headers['Last-Event-ID'] = this.lastEventId;
     let res;
     try {
-      res = await fetch(this.url, { headers, signal: controller.signal, cache: 'no-store', credentials: 'omit' });
+      res = await fetch(this.url, { headers, signal: controller.signal, cache: 'no-store', credentials: 'same-origin' });
     } catch (e) {
       if (controller !== this.controller || this.stopped) return;
       return this.scheduleRetry('holdgate did not answer');

@@ -194,7 +194,13 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
     } else {
       CheckKeys(*r, "review", {"listen", "public_url", "allowed_origins", "max_body_bytes", "threads", "max_sse_clients",
                                "auth_audit_per_minute", "auth", "header_timeout", "body_timeout", "idle_timeout",
-                               "max_connections", "max_connections_per_ip"}, p);
+                               "max_connections", "max_connections_per_ip", "oidc"}, p);
+      if (auto o = r->find("oidc"); o != r->end() && o->is_object()) {
+        CheckKeys(*o, "review.oidc", {"issuer", "client_id", "client_secret", "client_secret_file", "redirect_uri",
+                                      "scopes", "subject_claim", "role_claim", "role_map", "allowed_domains",
+                                      "allow_insecure_issuer", "ca_file", "leeway", "session_idle",
+                                      "session_absolute"}, p);
+      }
       if (auto a = r->find("auth"); a != r->end() && a->is_object()) {
         CheckKeys(*a, "review.auth", {"jwt_secret", "issuer", "audience", "leeway", "max_token_lifetime", "public_keys",
                                       "jwks_file", "jwks_refresh"}, p);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -20,6 +21,8 @@ namespace holdgate::review {
 namespace {
 
 constexpr size_t kMaxTokenBytes = 8192;
+
+Status Unauthenticated(std::string message) { return Status(Code::kUnauthenticated, std::move(message)); }
 
 bool IsSupportedAlg(std::string_view alg) {
   return alg == "HS256" || alg == "RS256" || alg == "ES256";
@@ -66,6 +69,74 @@ Result<int64_t> DurationSeconds(const Json& v, const char* name) {
     return ms / 1000;
   }
   return InvalidArgument(std::string("auth.") + name + " must be a duration string or seconds");
+}
+
+// The checks made before cpp-jwt sees a token (shape, header, claim types). On success fills
+// `header`, `alg` and `kid`; otherwise returns the rejection.
+std::optional<AuthResult> Precheck(std::string_view token, Json* header_out, std::string* alg_out,
+                                   std::string* kid_out) {
+  using S = AuthResult::Status;
+  if (token.size() > kMaxTokenBytes) return Fail(S::kInvalid, "token too long");
+  // A compact JWS is base64url segments and dots only. Anything else is refused before cpp-jwt
+  // sees it: its base64 decoder indexes a 256-entry table with a plain char, so a byte >= 0x80
+  // read before the table (out of bounds; found by tests/fuzz/jwt_fuzz.cpp).
+  for (char c : token) {
+    const bool b64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_' || c == '.';
+    if (!b64url) return Fail(S::kInvalid, "malformed token (not base64url)");
+  }
+  size_t d1 = token.find('.');
+  size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
+      token.find('.', d2 + 1) != std::string_view::npos || d1 == 0 || d2 == d1 + 1 ||
+      d2 + 1 == token.size()) {
+    return Fail(S::kInvalid, "malformed token (want header.payload.signature)");
+  }
+  std::string header_text;
+  if (!Base64UrlDecode(token.substr(0, d1), &header_text)) return Fail(S::kInvalid, "malformed token header");
+  auto header = ParseJson(header_text, 8);
+  if (!header.ok() || !header->is_object()) return Fail(S::kInvalid, "malformed token header");
+  auto alg_it = header->find("alg");
+  if (alg_it == header->end() || !alg_it->is_string()) return Fail(S::kInvalid, "token header has no alg");
+  const std::string alg = alg_it->get<std::string>();
+  // Exact match: "none", "NoNe", "HS512", … are never accepted.
+  if (!IsSupportedAlg(alg)) return Fail(S::kInvalid, "algorithm not accepted");
+  if (header->contains("crit")) return Fail(S::kInvalid, "unsupported critical header");
+  std::string kid;
+  if (auto it = header->find("kid"); it != header->end()) {
+    if (!it->is_string()) return Fail(S::kInvalid, "kid must be a string");
+    kid = it->get<std::string>();
+  }
+  // cpp-jwt checks the claims BEFORE the signature, so an unsigned token reaches this code. It
+  // reads exp and nbf as uint64 (a number such as 1e20 is undefined behaviour in the conversion),
+  // and it keeps claim and header names in a set compared with strcmp, so a name with a NUL byte
+  // ("exp\u0000") counts as "exp", which it then looks up in the JSON, finds missing, and reads
+  // past the map (an assertion in debug builds). Both found by tests/fuzz/jwt_fuzz.cpp. So:
+  for (auto it = header->begin(); it != header->end(); ++it) {
+    if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token header");
+  }
+  {
+    std::string payload_text;
+    if (!Base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), &payload_text)) {
+      return Fail(S::kInvalid, "malformed token payload");
+    }
+    auto payload = ParseJson(payload_text, 32);
+    if (!payload.ok() || !payload->is_object()) return Fail(S::kInvalid, "malformed token payload");
+    for (auto it = payload->begin(); it != payload->end(); ++it) {
+      if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token payload");
+    }
+    for (const char* name : {"exp", "nbf", "iat"}) {
+      int64_t unused = 0;
+      if (payload->contains(name) && !NumericClaim(*payload, name, &unused)) {
+        return Fail(S::kInvalid, std::string("bad ") + name + " claim");
+      }
+    }
+  }
+
+  *header_out = std::move(*header);
+  *alg_out = alg;
+  *kid_out = kid;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -235,62 +306,10 @@ JwtVerifier::KeySet JwtVerifier::MaybeReloadJwks(bool unknown_kid) const {
 AuthResult JwtVerifier::Verify(std::string_view token) const {
   using S = AuthResult::Status;
   if (token.empty()) return Fail(S::kMissing, "no bearer token");
-  if (token.size() > kMaxTokenBytes) return Fail(S::kInvalid, "token too long");
-  // A compact JWS is base64url segments and dots only. Anything else is refused before cpp-jwt
-  // sees it: its base64 decoder indexes a 256-entry table with a plain char, so a byte >= 0x80
-  // read before the table (out of bounds; found by tests/fuzz/jwt_fuzz.cpp).
-  for (char c : token) {
-    const bool b64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_' || c == '.';
-    if (!b64url) return Fail(S::kInvalid, "malformed token (not base64url)");
-  }
-  size_t d1 = token.find('.');
-  size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
-  if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
-      token.find('.', d2 + 1) != std::string_view::npos || d1 == 0 || d2 == d1 + 1 ||
-      d2 + 1 == token.size()) {
-    return Fail(S::kInvalid, "malformed token (want header.payload.signature)");
-  }
-  std::string header_text;
-  if (!Base64UrlDecode(token.substr(0, d1), &header_text)) return Fail(S::kInvalid, "malformed token header");
-  auto header = ParseJson(header_text, 8);
-  if (!header.ok() || !header->is_object()) return Fail(S::kInvalid, "malformed token header");
-  auto alg_it = header->find("alg");
-  if (alg_it == header->end() || !alg_it->is_string()) return Fail(S::kInvalid, "token header has no alg");
-  const std::string alg = alg_it->get<std::string>();
-  // Exact match: "none", "NoNe", "HS512", … are never accepted.
-  if (!IsSupportedAlg(alg)) return Fail(S::kInvalid, "algorithm not accepted");
-  if (header->contains("crit")) return Fail(S::kInvalid, "unsupported critical header");
-  std::string kid;
-  if (auto it = header->find("kid"); it != header->end()) {
-    if (!it->is_string()) return Fail(S::kInvalid, "kid must be a string");
-    kid = it->get<std::string>();
-  }
-  // cpp-jwt checks the claims BEFORE the signature, so an unsigned token reaches this code. It
-  // reads exp and nbf as uint64 (a number such as 1e20 is undefined behaviour in the conversion),
-  // and it keeps claim and header names in a set compared with strcmp, so a name with a NUL byte
-  // ("exp\u0000") counts as "exp", which it then looks up in the JSON, finds missing, and reads
-  // past the map (an assertion in debug builds). Both found by tests/fuzz/jwt_fuzz.cpp. So:
-  for (auto it = header->begin(); it != header->end(); ++it) {
-    if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token header");
-  }
-  {
-    std::string payload_text;
-    if (!Base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), &payload_text)) {
-      return Fail(S::kInvalid, "malformed token payload");
-    }
-    auto payload = ParseJson(payload_text, 32);
-    if (!payload.ok() || !payload->is_object()) return Fail(S::kInvalid, "malformed token payload");
-    for (auto it = payload->begin(); it != payload->end(); ++it) {
-      if (it.key().find('\0') != std::string::npos) return Fail(S::kInvalid, "malformed token payload");
-    }
-    for (const char* name : {"exp", "nbf", "iat"}) {
-      int64_t unused = 0;
-      if (payload->contains(name) && !NumericClaim(*payload, name, &unused)) {
-        return Fail(S::kInvalid, std::string("bad ") + name + " claim");
-      }
-    }
-  }
+  Json header_json;
+  std::string alg, kid;
+  if (auto refused = Precheck(token, &header_json, &alg, &kid)) return *refused;
+  const Json* header = &header_json;
 
   // Candidates: the keys of this algorithm (the key's pinned algorithm decides, never the token).
   // A token without a kid tries them all; one with a kid tries the keys with that kid or, when no
@@ -393,6 +412,41 @@ AuthResult JwtVerifier::VerifyWithKey(std::string_view token, const JwtKey& key,
   }
   r.status = S::kOk;
   return r;
+}
+
+Result<Json> VerifyJwsSignature(std::string_view token, const std::vector<JwtKey>& keys, std::string* kid_out) {
+  if (token.empty()) return Unauthenticated("no token");
+  Json header;
+  std::string alg, kid;
+  if (auto refused = Precheck(token, &header, &alg, &kid)) return Unauthenticated(refused->why);
+  if (alg == "HS256") return Unauthenticated("algorithm not accepted");
+  if (kid_out != nullptr) *kid_out = kid;
+  bool any = false;
+  for (const JwtKey& key : keys) {
+    if (key.alg != alg || (!kid.empty() && !key.kid.empty() && key.kid != kid)) continue;
+    any = true;
+    using namespace jwt::params;
+    std::error_code ec;
+    try {
+      // Exactly one algorithm, the key's. The library's own time checks use the system clock; a
+      // leeway of ~31 years switches them off (nbf minus leeway stays positive for any real date),
+      // because the caller checks exp, iat and nbf against its injected clock.
+      const jwt::string_view tv(token.data(), token.size());
+      jwt::jwt_object obj = jwt::decode(tv, algorithms({key.alg}), ec, secret(key.material),
+                                        leeway(1'000'000'000u));
+      // A wrong RSA/EC key reports VerificationErr, a wrong HMAC InvalidSignature: try the next key.
+      if (ec == jwt::VerificationErrc::InvalidSignature || ec == jwt::AlgorithmErrc::VerificationErr) continue;
+      if (ec) return Unauthenticated("token rejected: " + ec.message());
+      Json claims = obj.payload().create_json_obj();
+      if (!claims.is_object()) return Unauthenticated("claims are not an object");
+      return claims;
+    } catch (const std::exception&) {
+      return Unauthenticated("token rejected: malformed claims");
+    } catch (...) {
+      return Unauthenticated("token rejected");
+    }
+  }
+  return Unauthenticated(any ? "bad signature" : "unknown kid");
 }
 
 Result<std::string> SignJwt(std::string_view alg, std::string_view key, const Json& claims,

@@ -114,6 +114,15 @@ class JwtVerifier {
   mutable int64_t jwks_tried_ms_ = 0;    // guarded by keys_mu_: the last forced re-read
 };
 
+// Signature-only verification for callers that check the claims themselves (the OIDC ID token,
+// review/oidc.h). Runs the same shape checks as JwtVerifier::Verify, refuses HS256 and any
+// algorithm other than RS256/ES256, then tries the `keys` of the token's algorithm (those whose
+// kid matches when both have one). Returns the claims; no time, issuer or audience check is made
+// here. kUnauthenticated with "unknown kid" when no key fits, "bad signature" when none verifies.
+// `kid_out` (optional) receives the token's kid.
+Result<Json> VerifyJwsSignature(std::string_view token, const std::vector<JwtKey>& keys,
+                                std::string* kid_out = nullptr);
+
 // Signs an HS256 token {sub, role, iat, exp = now + ttl_s} (plus iss/aud when non-empty).
 // Refuses a secret shorter than 32 bytes, an empty sub, an unknown role or ttl_s <= 0.
 Result<std::string> MintHs256(std::string_view secret, std::string_view sub, Role role,

@@ -89,6 +89,9 @@ Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::stri
   auto auth = ParseJwtConfig(r.contains("auth") ? r["auth"] : Json(nullptr), base_dir);
   if (!auth.ok()) return auth.status();
   c.auth = std::move(*auth);
+  auto oidc = ParseOidcConfig(r.contains("oidc") ? r["oidc"] : Json(nullptr), base_dir);
+  if (!oidc.ok()) return oidc.status();
+  c.oidc = std::move(*oidc);
   return c;
 }
 
@@ -108,11 +111,24 @@ httpd::GuardOptions ReviewServer::Impl::ListenerOptions(const ReviewServerConfig
 Result<std::unique_ptr<ReviewServer>> ReviewServer::Create(ReviewServerConfig config, store::Store& store,
                                                            DecisionService& decisions,
                                                            const Clock& clock) {
-  auto verifier = JwtVerifier::Create(config.auth, &clock);
-  if (!verifier.ok()) return verifier.status();
+  // With single sign-on configured, bearer tokens are optional: no key means none is accepted.
+  const bool no_jwt_key = config.auth.hs256_secret.empty() && config.auth.public_keys.empty() &&
+                          config.auth.jwks_json.empty();
+  std::unique_ptr<JwtVerifier> jwt;
+  if (!(config.oidc.enabled && no_jwt_key)) {
+    auto verifier = JwtVerifier::Create(config.auth, &clock);
+    if (!verifier.ok()) return verifier.status();
+    jwt = std::move(*verifier);
+  }
+  std::unique_ptr<OidcClient> oidc;
+  if (config.oidc.enabled) {
+    auto client = OidcClient::Create(config.oidc, clock);
+    if (!client.ok()) return client.status();
+    oidc = std::move(*client);
+  }
   if (config.threads < 4) config.threads = 4;
   config.max_sse_clients = std::clamp(config.max_sse_clients, 1, config.threads - 2);
-  auto impl = std::make_unique<Impl>(std::move(config), store, decisions, clock, std::move(*verifier));
+  auto impl = std::make_unique<Impl>(std::move(config), store, decisions, clock, std::move(jwt), std::move(oidc));
   return std::unique_ptr<ReviewServer>(new ReviewServer(std::move(impl)));
 }
 
@@ -133,12 +149,15 @@ std::string ReviewServer::base_url() const { return impl_->base_url(); }
 // ---- Impl: lifecycle ------------------------------------------------------------------------
 
 ReviewServer::Impl::Impl(ReviewServerConfig config, store::Store& store, DecisionService& decisions,
-                         const Clock& clock, std::unique_ptr<JwtVerifier> verifier)
+                         const Clock& clock, std::unique_ptr<JwtVerifier> verifier,
+                         std::unique_ptr<OidcClient> oidc)
     : config_(std::move(config)),
       store_(store),
       decisions_(decisions),
       clock_(clock),
       verifier_(std::move(verifier)),
+      oidc_(std::move(oidc)),
+      sessions_(clock, store, config_.oidc.session_idle_ms, config_.oidc.session_absolute_ms),
       ui_(config_.serve_ui ? EmbeddedApprovalUi() : std::vector<EmbeddedFile>{}),
       hub_(store),
       auth_audit_(store, clock, config_.auth_audit_per_minute) {}
@@ -236,7 +255,8 @@ Status ReviewServer::Impl::Start() {
   for (int i = 0; i < 5000 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   started_ = true;
   log::Info("review: listening", {{"url", base_url_}, {"port", port}, {"ui_files", ui_.size()},
-                                  {"keys", verifier_->key_count()}});
+                                  {"keys", verifier_ ? verifier_->key_count() : 0},
+                                  {"sso", oidc_ != nullptr}});
   return Status::Ok();
 }
 
@@ -318,7 +338,34 @@ httplib::Server::HandlerResponse ReviewServer::Impl::PreRoute(const httplib::Req
                                                                                : authz.find_first_not_of(' ', sp));
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
   }
-  AuthResult auth = verifier_->Verify(token);
+  AuthResult auth;
+  bool by_session = false;
+  if (authz.empty() && oidc_ != nullptr) {
+    // The page after single sign-on: the session cookie, plus the CSRF token on every
+    // state-changing request (a cross-site form or fetch cannot read it). Bearer callers are
+    // unaffected: a request with an Authorization header never uses the cookie.
+    bool had_cookie = false;
+    std::optional<ReviewerSession> session = SessionOf(req, &had_cookie);
+    if (had_cookie) {
+      if (!session) return Refuse(req, res, 401, "session", "the sign-in session ended or expired; sign in again", "");
+      if (IsStateChanging(req.method) &&
+          (req.get_header_value_count("X-CSRF-Token") != 1 ||
+           !SessionStore::CsrfMatches(*session, req.get_header_value("X-CSRF-Token")))) {
+        return Refuse(req, res, 403, "csrf", "missing or wrong X-CSRF-Token header", session->subject);
+      }
+      auth.status = AuthResult::Status::kOk;
+      auth.subject = session->subject;
+      auth.role = session->role;
+      by_session = true;
+    }
+  }
+  if (!by_session) {
+    if (verifier_ == nullptr) {
+      if (token.empty()) return Refuse(req, res, 401, "missing", "no bearer token or sign-in session", "");
+      return Refuse(req, res, 401, "invalid", "bearer tokens are not accepted here (no key is configured); sign in with SSO", "");
+    }
+    auth = verifier_->Verify(token);
+  }
   switch (auth.status) {
     case AuthResult::Status::kOk: break;
     case AuthResult::Status::kMissing:
@@ -343,6 +390,7 @@ httplib::Server::HandlerResponse ReviewServer::Impl::PreRoute(const httplib::Req
   tl_caller.authenticated = true;
   tl_caller.name = auth.subject;
   tl_caller.role = auth.role;
+  tl_caller.by_session = by_session;
   const std::string client = Lower(req.get_header_value("X-Holdgate-Client"));
   tl_caller.via = client == "ui" ? "ui" : client == "cli" ? "cli" : "api";
   return HR::Unhandled;
@@ -355,11 +403,18 @@ httplib::Server::HandlerResponse ReviewServer::Impl::Refuse(const httplib::Reque
     std::string challenge = "Bearer realm=\"holdgate\"";
     if (reason != "missing") challenge += ", error=\"invalid_token\"";
     res.set_header("WWW-Authenticate", challenge);
-    SendError(res, 401, reason == "expired" ? "token_expired" : "unauthenticated",
-              reason == "missing" ? "a bearer token is required" : "invalid token: " + why);
+    if (reason == "session") {
+      SendError(res, 401, "session_ended", why);
+    } else {
+      SendError(res, 401, reason == "expired" ? "token_expired" : "unauthenticated",
+                reason == "missing" ? "a bearer token is required" : "invalid token: " + why);
+    }
   } else {
-    SendError(res, 403, reason == "origin" ? "forbidden_origin" : "forbidden", why);
+    SendError(res, 403, reason == "origin" ? "forbidden_origin" : reason == "csrf" ? "csrf" : "forbidden", why);
   }
+  // Refused before its body was read: the unread body would be parsed as the next request on a
+  // keep-alive connection (an unrelated 400), so such a connection is closed after this answer.
+  if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) res.set_header("Connection", "close");
   RecordAuthFailure(req, status, reason, why, subject);
   return httplib::Server::HandlerResponse::Handled;
 }
@@ -414,6 +469,7 @@ void ReviewServer::Impl::SendStatus(httplib::Response& res, const Status& status
 // ---- Impl: routes ---------------------------------------------------------------------------
 
 void ReviewServer::Impl::RegisterRoutes() {
+  RegisterSsoRoutes();  // before the table: its GET catch-all serves UI files
   for (const auto& p : plain_routes_) {
     PlainHandler handler = p.handler;
     auto wrap = [handler](const httplib::Request& req, httplib::Response& res, std::string body) {

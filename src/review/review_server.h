@@ -1,7 +1,8 @@
 #pragma once
 // ReviewServer: the reviewer listener (default 127.0.0.1:8081). Serves the review REST API under
-// /api/ (JWT bearer auth, roles), the SSE stream /api/events, /healthz, /metrics and the embedded
-// approval UI. It has its own listener (a thread per connection, connection caps per address,
+// /api/ (JWT bearer auth, or the single sign-on session cookie with a CSRF token; roles), the
+// single sign-on routes under /auth/ (review.oidc), the SSE stream /api/events, /healthz, /metrics
+// and the embedded approval UI. It has its own listener (a thread per connection, connection caps per address,
 // request deadlines: httpd::GuardedServer), never shared with the agents' /mcp listener, so
 // neither held calls nor slow clients can starve reviewers.
 //
@@ -29,6 +30,7 @@
 #include "common/status.h"
 #include "review/decision_service.h"
 #include "review/jwt_auth.h"
+#include "review/oidc.h"
 
 namespace holdgate::store {
 class Store;
@@ -44,6 +46,9 @@ struct ReviewServerConfig {
   // Further origins allowed to send state-changing requests (e.g. a reverse proxy's).
   std::vector<std::string> allowed_origins;
   JwtConfig auth;
+  // Single sign-on for the page (review/oidc.h); disabled unless the config has review.oidc.
+  // With it, bearer JWT keys become optional.
+  OidcConfig oidc;
   size_t max_body_bytes = 256 * 1024;
   // Each connection has its own thread; idle and trickling connections are bounded by these
   // (keys header_timeout, body_timeout, idle_timeout, max_connections, max_connections_per_ip).
@@ -59,7 +64,7 @@ struct ReviewServerConfig {
 //   {"listen": "127.0.0.1:8081", "public_url": "https://…", "allowed_origins": […],
 //    "max_body_bytes": N, "threads": N, "max_sse_clients": N, "auth": {…see ParseJwtConfig},
 //    "header_timeout": "10s", "body_timeout": "30s", "idle_timeout": "5s", "max_connections": N,
-//    "max_connections_per_ip": N}
+//    "max_connections_per_ip": N, "oidc": {…see ParseOidcConfig}}
 // Missing keys keep their defaults; `auth` missing still reads HOLDGATE_JWT_SECRET.
 Result<ReviewServerConfig> ParseReviewConfig(const Json& review, const std::string& base_dir = "");
 
@@ -144,7 +149,8 @@ using ReadinessCheck = std::function<Json()>;
 
 class ReviewServer {
  public:
-  // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key).
+  // Validates the auth configuration (refuses an empty or short HS256 secret, bad keys, no key
+  // unless single sign-on is configured).
   // REQUIRES: store, decisions and clock outlive the server.
   static Result<std::unique_ptr<ReviewServer>> Create(ReviewServerConfig config, store::Store& store,
                                                       DecisionService& decisions,

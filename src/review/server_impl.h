@@ -1,6 +1,7 @@
 #pragma once
 // Internal to review/: ReviewServer::Impl, shared by the handler files (review_server.cpp,
-// approval_handlers.cpp, audit_handlers.cpp, event_stream.cpp). Not for other modules.
+// approval_handlers.cpp, audit_handlers.cpp, event_stream.cpp, sso_handlers.cpp). Not for other
+// modules.
 // Thread-safety: see review_server.h. Members after Start() are read-only except where marked.
 #include <httplib.h>
 
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,7 +21,9 @@
 #include "review/event_hub.h"
 #include "review/jwt_auth.h"
 #include "review/review_server.h"
+#include "review/oidc.h"
 #include "review/routes.h"
+#include "review/sessions.h"
 #include "review/static_ui.h"
 #include "store/audit_throttle.h"
 #include "store/store.h"
@@ -32,12 +36,13 @@ struct Caller {
   std::string name;
   Role role = Role::kNone;
   std::string via;  // api | ui | cli (from X-Holdgate-Client)
+  bool by_session = false;  // authenticated by the SSO session cookie (not a bearer token)
 };
 
 class ReviewServer::Impl {
  public:
   Impl(ReviewServerConfig config, store::Store& store, DecisionService& decisions, const Clock& clock,
-       std::unique_ptr<JwtVerifier> verifier);
+       std::unique_ptr<JwtVerifier> verifier, std::unique_ptr<OidcClient> oidc);
   ~Impl();
 
   Status Start();
@@ -86,6 +91,12 @@ class ReviewServer::Impl {
   void ListPolicyVersions(const httplib::Request& req, httplib::Response& res);
   void GetPolicyVersion(const httplib::Request& req, httplib::Response& res);
   void RollbackPolicy(const httplib::Request& req, httplib::Response& res);
+  // Single sign-on (sso_handlers.cpp); registered only when review.oidc is configured, outside
+  // the route table (they are not bearer-token API routes).
+  void AuthSession(const httplib::Request& req, httplib::Response& res);
+  void AuthLogin(const httplib::Request& req, httplib::Response& res);
+  void AuthCallback(const httplib::Request& req, httplib::Response& res);
+  void AuthLogout(const httplib::Request& req, httplib::Response& res);
 
  private:
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
@@ -96,6 +107,15 @@ class ReviewServer::Impl {
   void RecordAuthFailure(const httplib::Request& req, int status, const std::string& reason,
                          const std::string& why, const std::string& subject);
   bool OriginAllowed(const httplib::Request& req) const;
+  // The session cookie's name: "__Host-holdgate_session" when the page is served over https.
+  std::string SessionCookieName() const;
+  std::string LoginCookieName() const;
+  // "; Secure" when served over https.
+  std::string CookieAttributes() const;
+  // The SSO session named by the request's cookie (idle time restarted), if any.
+  std::optional<ReviewerSession> SessionOf(const httplib::Request& req, bool* had_cookie = nullptr);
+  void AuditSso(const std::string& type, const std::string& actor, const std::string& decision, Json detail);
+  void RegisterSsoRoutes();
   void RegisterRoutes();
   void OnChangeForMetrics(const store::ChangeEvent& e);
 
@@ -103,7 +123,9 @@ class ReviewServer::Impl {
   store::Store& store_;
   DecisionService& decisions_;
   const Clock& clock_;
-  const std::unique_ptr<JwtVerifier> verifier_;
+  const std::unique_ptr<JwtVerifier> verifier_;  // null: no bearer key configured (SSO only)
+  const std::unique_ptr<OidcClient> oidc_;        // null: no single sign-on
+  SessionStore sessions_;
   const StaticUi ui_;
   EventHub hub_;
 

@@ -44,6 +44,11 @@ class SqliteStore final : public Store {
   Result<Grant> RevokeGrant(const std::string& id, const std::string& actor, const std::string& via,
                             const std::string& reason) override;
   Result<std::vector<Grant>> ExpireDueGrants(int64_t now_ms, int limit) override;
+  Status PutReviewerSession(const ReviewerSessionRow& row) override;
+  Result<std::optional<ReviewerSessionRow>> GetReviewerSession(const std::string& id_hash) override;
+  Status TouchReviewerSession(const std::string& id_hash, int64_t last_seen_ms) override;
+  Result<bool> DeleteReviewerSession(const std::string& id_hash) override;
+  Result<int> PruneReviewerSessions(int64_t idle_before_ms, int64_t now_ms) override;
   Result<AuditEvent> AppendAudit(const AuditEvent& event) override;
   Result<AuditPage> ListAudit(const AuditFilter& filter) override;
   Result<std::vector<ToolActivity>> ToolActivitySince(int64_t since_ms) override;

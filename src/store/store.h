@@ -66,6 +66,19 @@ struct AuditArchiveResult {
 };
 
 // Whether the store can take writes now, judged without writing (see Store::Health).
+// A reviewer's single sign-on session (review/sessions.h owns the rules), keyed by the SHA-256
+// (64 hex) of the session id; the id itself is never stored.
+struct ReviewerSessionRow {
+  std::string id_hash;
+  std::string subject;
+  std::string role;          // "auditor" | "reviewer" | "admin"
+  std::string display_name;
+  std::string csrf_token;    // 64 hex
+  int64_t created_at_ms = 0;
+  int64_t last_seen_at_ms = 0;
+  int64_t expires_at_ms = 0;  // the absolute end
+};
+
 struct StoreHealth {
   enum class State { kOk, kDiskFull, kWriteFailed, kReadFailed };
   State state = State::kOk;
@@ -191,6 +204,18 @@ class Store {
   // Marks grants whose expires_at <= now_ms as expired, one "grant.expired" event each (at most
   // `limit` per call); returns them. A grant past its time covers nothing even before this runs.
   virtual Result<std::vector<Grant>> ExpireDueGrants(int64_t now_ms, int limit = 1000) = 0;
+
+  // ---- reviewer sessions (single sign-on) -----------------------------------------------------
+  // Stores a new session; kAlreadyExists when the id_hash is taken, kInvalidArgument for a row the
+  // table's checks refuse.
+  virtual Status PutReviewerSession(const ReviewerSessionRow& row) = 0;
+  virtual Result<std::optional<ReviewerSessionRow>> GetReviewerSession(const std::string& id_hash) = 0;
+  // Sets last_seen_at (never backwards). OK when the session is gone.
+  virtual Status TouchReviewerSession(const std::string& id_hash, int64_t last_seen_ms) = 0;
+  // True when a session was deleted.
+  virtual Result<bool> DeleteReviewerSession(const std::string& id_hash) = 0;
+  // Deletes sessions last seen before `idle_before_ms` or whose expires_at <= `now_ms`; returns how many.
+  virtual Result<int> PruneReviewerSessions(int64_t idle_before_ms, int64_t now_ms) = 0;
 
   // ---- audit ----------------------------------------------------------------------------------
   // Appends an event not tied to a transition (call received/allowed/denied, auth failures,

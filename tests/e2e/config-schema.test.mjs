@@ -31,7 +31,11 @@ const full = {
   mcp: { listen: '127.0.0.1:0', path: '/mcp', allowed_origins: ['https://a.example'], allowed_hosts: ['gw.example'],
          max_body_bytes: 1048576, agent_keys: [{ name: 'ci', principal: 'ci-bot', sha256: 'ab'.repeat(32) }] },
   review: { listen: '[::1]:8081', public_url: 'https://holdgate.example.com', threads: 16, max_sse_clients: 8,
-            auth: { jwt_secret: 'x'.repeat(40), issuer: 'holdgate', max_token_lifetime: '8h' } },
+            auth: { jwt_secret: 'x'.repeat(40), issuer: 'holdgate', max_token_lifetime: '8h' },
+            oidc: { issuer: 'https://login.example.com', client_id: 'holdgate', client_secret: 'shh',
+                    scopes: ['openid', 'email', 'groups'], subject_claim: 'email', role_claim: 'groups',
+                    role_map: { 'hg-reviewers': 'reviewer', 'hg-admins': 'admin' }, allowed_domains: ['example.com'],
+                    leeway: '30s', session_idle: '20m', session_absolute: '8h' } },
   upstream: { url: 'http://127.0.0.1:3001/mcp', client_capabilities: { sampling: {} }, sessions: 'per_agent', max_sessions: 200 },
   policy: join(dir, 'policy.json'),
   db: '/var/lib/holdgate/holdgate.db',
@@ -52,6 +56,8 @@ const bad = [
   [{ upstream, audit: { all_calls: 'yes' }, review: { listen: 8081 } }, ['audit.all_calls', 'review.listen']],
   [{ upstream, notify: { webhooks: [{ name: 'ops' }] } }, ['notify.webhooks[0].url']],
   [{ upstream: { ...upstream, sessions: 'per-agent', max_sessions: 0 } }, ['upstream.sessions', 'upstream.max_sessions']],
+  [{ upstream, review: { oidc: { issuer: 'https://login.example.com', role_map: { g: 'root' } } } }, ['review']],
+  [{ upstream, review: { oidc: { issuer: 'https://login.example.com', client_id: 'hg', secret: 'x' } } }, ['review.oidc.secret']],
 ];
 
 test('the packaged default config and a full example validate, and holdgate accepts them', () => {
