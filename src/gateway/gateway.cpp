@@ -892,7 +892,11 @@ class Gateway::Impl {
     }
     Json inner = request.json;
     if (inner.contains("params")) {
-      inner["params"] = mcp::StripEnvelope(inner["params"]);
+      // A 2026 upstream is sent the agent's own envelope (its clientInfo and capabilities; the
+      // upstream connection sets the version and leaves the tasks extension out), so it sees the
+      // agent as it would without holdgate. A 2025 upstream gets none of it.
+      const UpstreamPtr up = UpstreamFor(*session);
+      if (up == nullptr || up->ProtocolEra() != "modern") inner["params"] = mcp::StripEnvelope(inner["params"]);
       if (inner["params"].is_object()) inner["params"].erase("task");  // 2025 task augmentation
     }
     mcp::Message stripped;

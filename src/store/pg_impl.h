@@ -129,7 +129,7 @@ class PgStore::Impl {
   std::thread feed_thread_;
 };
 
-// The rate_counters table (schema/postgres/003) as SharedCounters. REQUIRES: `impl` outlives it.
+// The rate_counters table (schema/postgres/004) as SharedCounters. REQUIRES: `impl` outlives it.
 std::unique_ptr<SharedCounters> MakePgRateCounters(PgStore::Impl& impl);
 
 // Columns read by PgReadApproval / PgReadOutbox, in order (the SQLite store's lists).
