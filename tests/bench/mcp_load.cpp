@@ -13,6 +13,8 @@
 //   holds        N held calls (RSS, threads, idle CPU, reviewer API latency meanwhile), one decision
 //                → agent answered, all decided at once, approval creations/s (gateway and store)
 //   growth       pass-through at 1..256 sessions and holds at 10..10,000; table + growth.svg
+//   tasks        MCP 2026-07-28 task holds at 1,000 / 10,000 / 100,000: RSS and database per hold,
+//                tasks/get latency (no connection is kept per hold)
 //   smoke        a few seconds of each; checks only that the numbers are sane (exit 1 if not)
 // Results also go to DIR/results-<scenario>.json. See --help for the flags.
 #include <httplib.h>
@@ -80,6 +82,9 @@ struct Options {
   size_t create_sessions = 1000;
   int64_t create_calls = 10000;
   int store_creations = 6000;
+  // tasks
+  std::vector<size_t> task_holds = {1000, 10000, 100000};
+  size_t task_gets = 2000;
   bool smoke = false;
   bool perf = false;  // record holdgate with perf (scenario profile)
   std::string perf_args = "record -e cpu-clock -F 1999";
@@ -1159,6 +1164,220 @@ void ScenarioHolds(const Options& o) {
   ReportError("approval creations in the store", g_results["create_store"]);
 }
 
+// ---- task holds (MCP 2026-07-28, tasks extension) -------------------------------------------------
+
+// One 2026-07-28 request over HTTP: the _meta envelope (protocol version, client info and
+// capabilities declaring io.modelcontextprotocol/tasks) and the standard headers. No session and no
+// initialize: every request stands alone.
+std::string Request2026(const std::string& id, const std::string& method, const Json& params) {
+  Json p = params;
+  p["_meta"] = Json{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                    {"io.modelcontextprotocol/clientInfo", Json{{"name", "holdgate-bench"}, {"version", "1"}}},
+                    {"io.modelcontextprotocol/clientCapabilities",
+                     Json{{"extensions", Json{{"io.modelcontextprotocol/tasks", Json::object()}}}}}};
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", p}}.dump();
+}
+
+httplib::Headers Headers2026(const std::string& method, const std::string& name) {
+  return {{"Accept", "application/json, text/event-stream"}, {"MCP-Protocol-Version", "2026-07-28"},
+          {"Mcp-Method", method}, {"Mcp-Name", name}};
+}
+
+// The JSON-RPC response in an HTTP body (plain JSON, or the one `data:` line of an SSE answer).
+Json Response2026(const std::string& body) {
+  std::string_view text = body;
+  if (size_t at = text.find("data: "); at != std::string_view::npos && text.find('{') > at) {
+    text.remove_prefix(at + 6);
+    text = text.substr(0, text.find('\n'));
+  }
+  auto parsed = ParseJson(std::string(text));
+  return parsed.ok() ? *parsed : Json();
+}
+
+struct TaskCheckpoint {
+  size_t holds = 0;
+  double create_s = 0;      // creating the holds since the previous checkpoint
+  size_t created = 0;       // since the previous checkpoint
+  ProcStatus status;
+  double db_mib = 0;        // the SQLite file and its WAL
+  Percentiles get;          // tasks/get on random task ids, keep-alive
+  Percentiles create;       // tools/call → task, keep-alive, `threads` in parallel
+  double get_cpu_us = 0;    // holdgate CPU per tasks/get
+};
+
+// Opens task holds up to each of `checkpoints` (cumulative, in one holdgate) and measures, at each:
+// holdgate's RSS and threads, the database's size on disk, and tasks/get latency. A task hold keeps
+// no connection and no thread: its state is the approval row.
+Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size_t gets, const std::string& tag) {
+  std::string dir = MakeRunDir(o, tag);
+  auto demo = StartDemoHttp(o.paths, dir, "demo-http");
+  if (!demo->ok()) return Json{{"error", demo->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env,
+                          SplitWords(o.holdgate_prefix));
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  const pid_t pid = gw->pid();
+  const int port = gw->mcp.port;
+  const std::string path = gw->mcp.path;
+  const std::string db = dir + "/holdgate.db";
+  auto db_mib = [&] {
+    double bytes = 0;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      auto n = std::filesystem::file_size(db + suffix, ec);
+      if (!ec) bytes += static_cast<double>(n);
+    }
+    return bytes / (1024.0 * 1024.0);
+  };
+  // One allowed 2026 call first, so the baseline includes the upstream connection and the code paths.
+  std::string first_error;
+  {
+    httplib::Client cli("127.0.0.1", port);
+    auto res = cli.Post(path.c_str(), Headers2026("tools/call", "list_jobs"),
+                        Request2026("warm", "tools/call", Json{{"name", "list_jobs"}, {"arguments", Json::object()}}),
+                        "application/json");
+    if (!res || res->status != 200) return Json{{"error", "a 2026-07-28 tools/call failed: " + (res ? res->body.substr(0, 200) : httplib::to_string(res.error()))}};
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const ProcStatus base = ReadProcStatus(pid);
+  const double base_db = db_mib();
+
+  constexpr int kThreads = 8;
+  std::vector<std::string> task_ids;
+  std::mutex mu;
+  std::atomic<size_t> failures{0};
+  Json out = Json{{"baseline_rss_mib", base.rss_mib}, {"baseline_threads", base.threads}, {"baseline_db_mib", base_db},
+                  {"checkpoints", Json::array()}};
+  size_t made = 0;
+  for (size_t target : checkpoints) {
+    if (target <= made) continue;
+    TaskCheckpoint c;
+    std::atomic<size_t> next{made};
+    std::vector<Samples> lat(kThreads);
+    const int64_t t0 = NowNs();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        httplib::Client cli("127.0.0.1", port);
+        cli.set_tcp_nodelay(true);
+        cli.set_keep_alive(true);
+        cli.set_read_timeout(60, 0);
+        std::vector<std::string> mine;
+        for (size_t k; (k = next.fetch_add(1)) < target;) {
+          const std::string id = "c" + std::to_string(k);
+          Json params{{"name", "cancel_job"}, {"arguments", Json{{"job_id", "task-" + std::to_string(k)}}}};
+          const int64_t s0 = NowNs();
+          auto res = cli.Post(path.c_str(), Headers2026("tools/call", "cancel_job"), Request2026(id, "tools/call", params),
+                              "application/json");
+          const int64_t s1 = NowNs();
+          Json r = res && res->status == 200 ? Response2026(res->body) : Json();
+          const Json* result = r.is_object() && r.contains("result") ? &r["result"] : nullptr;
+          if (!result || result->value("resultType", "") != "task" || !(*result)["taskId"].is_string()) {
+            if (failures.fetch_add(1) == 0) {
+              std::lock_guard<std::mutex> lock(mu);
+              first_error = res ? std::to_string(res->status) + " " + res->body.substr(0, 300) : httplib::to_string(res.error());
+            }
+            continue;
+          }
+          lat[static_cast<size_t>(t)].Add(s1 - s0);
+          mine.push_back((*result)["taskId"].get<std::string>());
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        task_ids.insert(task_ids.end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& th : threads) th.join();
+    c.create_s = static_cast<double>(NowNs() - t0) / 1e9;
+    c.created = target - made;
+    made = target;
+    c.holds = task_ids.size();
+    Samples create;
+    for (auto& l : lat) create.Append(l);
+    c.create = create.Summary();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    c.status = ReadProcStatus(pid);
+    c.db_mib = db_mib();
+    // tasks/get: one keep-alive agent polling random tasks.
+    Samples get;
+    if (!task_ids.empty()) {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_tcp_nodelay(true);
+      cli.set_keep_alive(true);
+      cli.set_read_timeout(30, 0);
+      uint64_t x = 88172645463325252ULL;
+      const double cpu0 = ProcessCpuSeconds(pid);
+      size_t bad = 0;
+      for (size_t i = 0; i < gets; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const std::string& task = task_ids[x % task_ids.size()];
+        const int64_t s0 = NowNs();
+        auto res = cli.Post(path.c_str(), Headers2026("tasks/get", task),
+                            Request2026("g" + std::to_string(i), "tasks/get", Json{{"taskId", task}}), "application/json");
+        const int64_t s1 = NowNs();
+        Json r = res && res->status == 200 ? Response2026(res->body) : Json();
+        if (r.is_object() && r.contains("result") && r["result"].value("status", "") == "working") get.Add(s1 - s0);
+        else if (bad++ == 0 && first_error.empty()) first_error = "tasks/get: " + (res ? res->body.substr(0, 300) : httplib::to_string(res.error()));
+      }
+      c.get_cpu_us = (ProcessCpuSeconds(pid) - cpu0) / static_cast<double>(std::max<size_t>(1, gets)) * 1e6;
+    }
+    c.get = get.Summary();
+    const double holds = static_cast<double>(std::max<size_t>(1, c.holds));
+    out["checkpoints"].push_back(Json{
+        {"holds", c.holds}, {"created", c.created}, {"create_s", c.create_s},
+        {"creates_per_s", static_cast<double>(c.created) / std::max(c.create_s, 1e-9)},
+        {"create_p50_ms", c.create.p50_ms}, {"create_p99_ms", c.create.p99_ms},
+        {"rss_mib", c.status.rss_mib}, {"threads", c.status.threads},
+        {"rss_kib_per_hold", (c.status.rss_mib - base.rss_mib) * 1024 / holds},
+        {"db_mib", c.db_mib}, {"db_kib_per_hold", (c.db_mib - base_db) * 1024 / holds},
+        {"get_count", c.get.count}, {"get_p50_ms", c.get.p50_ms}, {"get_p99_ms", c.get.p99_ms}, {"get_max_ms", c.get.max_ms},
+        {"get_cpu_us", c.get_cpu_us}});
+  }
+  out["failures"] = failures.load();
+  if (!first_error.empty()) out["first_error"] = first_error;
+  return out;
+}
+
+void PrintTaskHolds(const Json& j) {
+  if (j.contains("error")) {
+    Print("\ntask holds: not measured: " + j["error"].get<std::string>() + "\n");
+    return;
+  }
+  Table t({"open task holds", "holdgate RSS MiB (KiB per hold)", "threads", "database MiB (KiB per hold)",
+           "tools/call → task: per s, p50 / p99 ms", "tasks/get p50 / p99 / max ms", "CPU µs per tasks/get"});
+  for (const auto& c : j["checkpoints"]) {
+    t.Row({std::to_string(c["holds"].get<size_t>()),
+           Fmt(c["rss_mib"], 1) + " (" + Fmt(c["rss_kib_per_hold"], 2) + ")", std::to_string(c["threads"].get<long>()),
+           Fmt(c["db_mib"], 1) + " (" + Fmt(c["db_kib_per_hold"], 2) + ")",
+           Fmt(c["creates_per_s"], 0) + ", " + Sig(c["create_p50_ms"]) + " / " + Sig(c["create_p99_ms"]),
+           Sig(c["get_p50_ms"]) + " / " + Sig(c["get_p99_ms"]) + " / " + Sig(c["get_max_ms"]), Fmt(c["get_cpu_us"], 0)});
+  }
+  std::string out = "\n### task holds (MCP 2026-07-28 agents declaring io.modelcontextprotocol/tasks)\n\n" + t.Markdown() +
+                    "Each hold: a raw 2026-07-28 tools/call (the _meta envelope, no session) of a held tool, answered at "
+                    "once with a working task; 8 keep-alive connections create them. The agent keeps no connection open. "
+                    "Baseline before any hold: " + Fmt(j["baseline_rss_mib"], 1) + " MiB RSS, " +
+                    std::to_string(j["baseline_threads"].get<long>()) + " threads, database " + Fmt(j["baseline_db_mib"], 1) +
+                    " MiB. tasks/get: one keep-alive agent polling random open tasks (each answered from the approval row).\n";
+  if (j.value("failures", size_t{0}) > 0) out += "failures: " + std::to_string(j["failures"].get<size_t>()) + "\n";
+  if (j.contains("first_error")) out += "first error: " + j["first_error"].get<std::string>() + "\n";
+  Print(out);
+}
+
+void ScenarioTasks(const Options& o, bool smoke) {
+  Print("\n## tasks (" + MachineLine() + ")\n");
+  const std::vector<size_t> points = smoke ? std::vector<size_t>{20} : o.task_holds;
+  Json j = RunTaskHolds(o, points, smoke ? 20 : o.task_gets, smoke ? "smoke-tasks" : "tasks");
+  PrintTaskHolds(j);
+  if (j.contains("error")) {
+    Check(false, "tasks: " + j["error"].get<std::string>());
+  } else {
+    const Json& last = j["checkpoints"].back();
+    Check(j["failures"] == 0 && last["holds"].get<size_t>() == points.back(), "tasks: not every call became a task");
+    Check(last["get_count"].get<size_t>() > 0 && last["get_p50_ms"].get<double>() > 0, "tasks: no tasks/get samples");
+    Check(last["rss_mib"].get<double>() > 0, "tasks: no RSS from /proc");
+  }
+  g_results["tasks"] = j;
+}
+
 // ---- growth ---------------------------------------------------------------------------------------
 
 void ScenarioGrowth(const Options& o, const HoldRun* big) {
@@ -1268,7 +1487,7 @@ int ScenarioSmoke(Options o) {
 
 // ---- main -------------------------------------------------------------------------------------------
 
-constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|growth|replicas|all|smoke|profile [flags]
+constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|growth|tasks|replicas|all|smoke|profile [flags]
   --out DIR              results, charts and per-run logs (default /tmp/holdgate-bench)
   --holdgate PATH --demo PATH --node PATH --e2e-dir DIR   binaries (defaults: this build, PATH)
   --log-level LEVEL      holdgate's log level (default info)
@@ -1294,6 +1513,9 @@ holds:
   --store-creations N    in-process store creations per thread count (default 6000)
 sessions (upstream.sessions per_agent against shared; --sessions --calls --rounds --warmup as above):
   --memory-sessions N    agent sessions opened for the memory-per-session table (default 8)
+tasks (MCP 2026-07-28 task holds; no connection kept per hold):
+  --task-holds 1000,10000,100000   open task holds measured at each count (cumulative, one holdgate)
+  --task-gets N          tasks/get calls timed at each count (default 2000)
 growth:
   --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-rounds N (default 2)
   --growth-calls N       pass-through calls per session per round (default 500; 2,000..20,000 a round)
@@ -1357,6 +1579,8 @@ int Main(int argc, char** argv) {
     else if (f == "--growth-holds") o.growth_holds = ParseList(next());
     else if (f == "--growth-calls") o.growth_calls = std::stoll(next());
     else if (f == "--growth-rounds") o.growth_rounds = std::stoi(next());
+    else if (f == "--task-holds") o.task_holds = ParseList(next());
+    else if (f == "--task-gets") o.task_gets = std::stoul(next());
     else {
       std::fprintf(stderr, "unknown flag %s\n%s", f.c_str(), kUsage);
       return 2;
@@ -1382,6 +1606,8 @@ int Main(int argc, char** argv) {
     ScenarioHolds(o);
   } else if (scenario == "growth") {
     ScenarioGrowth(o, nullptr);
+  } else if (scenario == "tasks") {
+    ScenarioTasks(o, false);
   } else if (scenario == "all") {
     ScenarioPassthrough(o);
     ScenarioSessions(o, o.sessions, o.calls, o.rounds, o.warmup, o.memory_sessions);
@@ -1393,11 +1619,13 @@ int Main(int argc, char** argv) {
     ReportError("approval creations through the gateway", g_results["create_gateway"]);
     g_results["create_store"] = StoreCreations(o, o.store_creations);
     ScenarioGrowth(o, &r);
+    ScenarioTasks(o, false);
     ScenarioReplicas(o, false);
   } else if (scenario == "replicas") {
     ScenarioReplicas(o, false);
   } else if (scenario == "smoke") {
     ScenarioSmoke(o);
+    ScenarioTasks(o, true);
     ScenarioReplicas(o, true);
   } else if (scenario == "profile") {
     o.perf = true;
