@@ -6,6 +6,7 @@
 // Ticks follow approval ids, not rows: an approval that stops being pending (decided elsewhere,
 // expired) is dropped from the ticked set at the next render.
 import { $, h, replace } from './dom.js';
+import { preview } from './format.js';
 
 const MAX_BULK = 500;  // the endpoint's limit per request
 
@@ -79,7 +80,8 @@ export class BulkSelection {
       : 'None of these calls runs. Each agent is told your reason.';
     replace($('#bulk-list'), ids.map((id) => {
       const a = this.ctx.pending.get(id);
-      return h('li', null, h('code', null, a?.tool ?? '?'), ' from ', h('strong', null, a?.principal ?? '?'));
+      return h('li', null, h('code', null, a?.tool ?? '?'), ' from ', h('strong', null, a?.principal ?? '?'), ' ',
+        h('span', { class: 'bulk-args' }, preview(a?.arguments)));
     }));
     $('#bulk-reason-note').textContent = approve ? '(optional)' : '(required: the agents are told)';
     $('#bulk-reason-note').className = approve ? 'optional' : 'required';

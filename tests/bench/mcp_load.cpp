@@ -175,6 +175,16 @@ std::string WritePolicy(const std::string& dir, const std::string& hold) {
   return path;
 }
 
+// holdgate's environment for runs that keep many approvals pending at once: no pending cap (the
+// default, 100 per principal, would turn the run into a run of refusals: every bench agent is the
+// same loopback principal).
+std::vector<std::string> NoPendingCapEnv(const Options& o, const std::string& dir) {
+  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0}})");
+  std::vector<std::string> env = o.holdgate_env;
+  env.push_back("HOLDGATE_CONFIG=" + dir + "/config.json");
+  return env;
+}
+
 struct Target {
   Target(std::string l, Endpoint e, std::vector<const Service*> p, CallSpec s)
       : label(std::move(l)), ep(std::move(e)), processes(std::move(p)), spec(std::move(s)) {}
@@ -663,7 +673,8 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return r.error = demo->error, r;
   std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
-  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env, SplitWords(o.holdgate_prefix));
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, NoPendingCapEnv(o, dir),
+                          SplitWords(o.holdgate_prefix));
   if (!gw->ok()) return r.error = gw->error, r;
   PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
   const std::string token = testing::MintToken("bench-reviewer", "reviewer", 6 * 3600);
@@ -905,7 +916,8 @@ Json GatewayCreations(const Options& o, size_t sessions, int64_t calls) {
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return Json{{"error", demo->error}};
   std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
-  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "1ms"), o.log_level, o.holdgate_env, SplitWords(o.holdgate_prefix));
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "1ms"), o.log_level, NoPendingCapEnv(o, dir),
+                          SplitWords(o.holdgate_prefix));
   if (!gw->ok()) return Json{{"error", gw->error}};
   CallSpec spec{"cancel_job", [](uint64_t seq) { return R"({"job_id":"create-)" + std::to_string(seq) + "\"}"; },
                 Outcome::kNotExecuted};
@@ -1213,7 +1225,7 @@ Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return Json{{"error", demo->error}};
   std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
-  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env,
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, NoPendingCapEnv(o, dir),
                           SplitWords(o.holdgate_prefix));
   if (!gw->ok()) return Json{{"error", gw->error}};
   const pid_t pid = gw->pid();
