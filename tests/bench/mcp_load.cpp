@@ -1215,12 +1215,13 @@ struct TaskCheckpoint {
   Percentiles get;          // tasks/get on random task ids, keep-alive
   Percentiles create;       // tools/call → task, keep-alive, `threads` in parallel
   double get_cpu_us = 0;    // holdgate CPU per tasks/get
+  double idle_cpu_pct = 0;  // holdgate CPU while nothing happens, % of one core
 };
 
 // Opens task holds up to each of `checkpoints` (cumulative, in one holdgate) and measures, at each:
 // holdgate's RSS and threads, the database's size on disk, and tasks/get latency. A task hold keeps
 // no connection and no thread: its state is the approval row.
-Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size_t gets, const std::string& tag) {
+Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size_t gets, int idle_ms, const std::string& tag) {
   std::string dir = MakeRunDir(o, tag);
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return Json{{"error", demo->error}};
@@ -1309,6 +1310,10 @@ Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     c.status = ReadProcStatus(pid);
     c.db_mib = db_mib();
+    // Idle CPU while the holds are open (the hold sweep's passes; nobody polls).
+    const double idle0 = ProcessCpuSeconds(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
+    c.idle_cpu_pct = (ProcessCpuSeconds(pid) - idle0) / (static_cast<double>(idle_ms) / 1000) * 100;
     // tasks/get: one keep-alive agent polling random tasks.
     Samples get;
     if (!task_ids.empty()) {
@@ -1342,7 +1347,7 @@ Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size
         {"rss_kib_per_hold", (c.status.rss_mib - base.rss_mib) * 1024 / holds},
         {"db_mib", c.db_mib}, {"db_kib_per_hold", (c.db_mib - base_db) * 1024 / holds},
         {"get_count", c.get.count}, {"get_p50_ms", c.get.p50_ms}, {"get_p99_ms", c.get.p99_ms}, {"get_max_ms", c.get.max_ms},
-        {"get_cpu_us", c.get_cpu_us}});
+        {"get_cpu_us", c.get_cpu_us}, {"idle_cpu_pct_of_core", c.idle_cpu_pct}});
   }
   out["failures"] = failures.load();
   if (!first_error.empty()) out["first_error"] = first_error;
@@ -1354,11 +1359,12 @@ void PrintTaskHolds(const Json& j) {
     Print("\ntask holds: not measured: " + j["error"].get<std::string>() + "\n");
     return;
   }
-  Table t({"open task holds", "holdgate RSS MiB (KiB per hold)", "threads", "database MiB (KiB per hold)",
+  Table t({"open task holds", "holdgate RSS MiB (KiB per hold)", "threads", "idle CPU % core", "database MiB (KiB per hold)",
            "tools/call → task: per s, p50 / p99 ms", "tasks/get p50 / p99 / max ms", "CPU µs per tasks/get"});
   for (const auto& c : j["checkpoints"]) {
     t.Row({std::to_string(c["holds"].get<size_t>()),
            Fmt(c["rss_mib"], 1) + " (" + Fmt(c["rss_kib_per_hold"], 2) + ")", std::to_string(c["threads"].get<long>()),
+           Fmt(c["idle_cpu_pct_of_core"], 1),
            Fmt(c["db_mib"], 1) + " (" + Fmt(c["db_kib_per_hold"], 2) + ")",
            Fmt(c["creates_per_s"], 0) + ", " + Sig(c["create_p50_ms"]) + " / " + Sig(c["create_p99_ms"]),
            Sig(c["get_p50_ms"]) + " / " + Sig(c["get_p99_ms"]) + " / " + Sig(c["get_max_ms"]), Fmt(c["get_cpu_us"], 0)});
@@ -1377,7 +1383,7 @@ void PrintTaskHolds(const Json& j) {
 void ScenarioTasks(const Options& o, bool smoke) {
   Print("\n## tasks (" + MachineLine() + ")\n");
   const std::vector<size_t> points = smoke ? std::vector<size_t>{20} : o.task_holds;
-  Json j = RunTaskHolds(o, points, smoke ? 20 : o.task_gets, smoke ? "smoke-tasks" : "tasks");
+  Json j = RunTaskHolds(o, points, smoke ? 20 : o.task_gets, smoke ? 300 : 3000, smoke ? "smoke-tasks" : "tasks");
   PrintTaskHolds(j);
   if (j.contains("error")) {
     Check(false, "tasks: " + j["error"].get<std::string>());
