@@ -89,6 +89,7 @@ struct Options {
   bool perf = false;  // record holdgate with perf (scenario profile)
   std::string perf_args = "record -e cpu-clock -F 1999";
   std::string holdgate_prefix;  // e.g. "valgrind --tool=callgrind --callgrind-out-file=F"
+  std::string baseline_holdgate;  // another holdgate binary measured beside this one (pass-through over HTTP)
 };
 
 std::vector<std::string> SplitWords(const std::string& s) {
@@ -348,10 +349,32 @@ Json PassHttpDemo(const Options& o, size_t sessions, int64_t calls, int rounds, 
   PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
   Target a{"holdgate → demo (HTTP)", gw->mcp, {gw.get(), demo.get()}, ListJobs()};
   Target b{"demo direct (HTTP)", demo->mcp, {demo.get()}, ListJobs()};
-  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
-    return Json{{"error", a.first_error + " " + b.first_error}};
+  if (o.baseline_holdgate.empty()) {
+    if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+      return Json{{"error", a.first_error + " " + b.first_error}};
+    }
+    return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
   }
-  return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
+  // Before/after: another holdgate binary in front of the same demo, interleaved A C B A C B.
+  Paths before_paths = o.paths;
+  before_paths.holdgate = o.baseline_holdgate;
+  auto gw0 = StartHoldgate(before_paths, dir, "holdgate-baseline", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw0->ok()) return Json{{"error", gw0->error}};
+  Target c{"baseline binary → demo (HTTP)", gw0->mcp, {gw0.get(), demo.get()}, ListJobs()};
+  if (!RunInterleaved({&a, &c, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + c.first_error + " " + b.first_error}};
+  }
+  Json j = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (this build)", a, b, sessions, 0.9, true);
+  Json j0 = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (baseline binary " + o.baseline_holdgate + ")",
+                       c, b, sessions, 0.9, true);
+  const double n_a = std::max<double>(1, static_cast<double>(a.calls)), n_c = std::max<double>(1, static_cast<double>(c.calls));
+  const double front_a = a.front_cpu / n_a * 1e6, front_c = c.front_cpu / n_c * 1e6;
+  Print("\nthis build vs the baseline binary, same run: holdgate+demo CPU " + Fmt(a.cpu / n_a * 1e6, 0) + " vs " +
+        Fmt(c.cpu / n_c * 1e6, 0) + " µs/call; holdgate alone (front) " + Fmt(front_a, 0) + " vs " + Fmt(front_c, 0) +
+        " µs/call (" + Fmt(front_a / std::max(front_c, 1e-9), 2) + "×); calls/s " + Fmt(a.rate(), 0) + " vs " +
+        Fmt(c.rate(), 0) + " (" + Fmt(a.rate() / std::max(c.rate(), 1e-9), 2) + "×)\n");
+  j["baseline_binary"] = j0;
+  return j;
 }
 
 // holdgate with the demo over stdio vs npm mcp-proxy in front of the same stdio server.
@@ -1511,6 +1534,7 @@ constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|gr
   --log-level LEVEL      holdgate's log level (default info)
   --holdgate-env K=V     extra environment for holdgate (repeatable; for experiments)
   --holdgate-prefix CMD  run holdgate under CMD (e.g. "valgrind --tool=callgrind")
+  --baseline-holdgate PATH  pass-through over HTTP also through this holdgate binary, interleaved (before/after)
   --perf-args ARGS       perf subcommand and arguments for the profile scenario, run with -p PID -o FILE
                          (default "record -e cpu-clock -F 1999"; e.g. "stat -e raw_syscalls:sys_enter")
 pass-through:
@@ -1576,6 +1600,7 @@ int Main(int argc, char** argv) {
     else if (f == "--holdgate-env") o.holdgate_env.push_back(next());
     else if (f == "--holdgate-prefix") o.holdgate_prefix = next();
     else if (f == "--perf-args") o.perf_args = next();
+    else if (f == "--baseline-holdgate") o.baseline_holdgate = next();
     else if (f == "--sessions") o.sessions = std::stoul(next());
     else if (f == "--calls") o.calls = std::stoll(next());
     else if (f == "--rounds") o.rounds = std::stoi(next());
