@@ -90,6 +90,7 @@ struct Options {
   std::string perf_args = "record -e cpu-clock -F 1999";
   std::string holdgate_prefix;  // e.g. "valgrind --tool=callgrind --callgrind-out-file=F"
   std::string baseline_holdgate;  // another holdgate binary measured beside this one (pass-through over HTTP)
+  std::string hold_upstream_sessions = "shared";  // upstream.sessions for the holds, creations and tasks runs
 };
 
 std::vector<std::string> SplitWords(const std::string& s) {
@@ -176,11 +177,16 @@ std::string WritePolicy(const std::string& dir, const std::string& hold) {
   return path;
 }
 
-// holdgate's environment for runs that keep many approvals pending at once: no pending cap (the
-// default, 100 per principal, would turn the run into a run of refusals: every bench agent is the
-// same loopback principal).
+// holdgate's environment for runs that keep many calls held at once: every bench agent is the same
+// loopback principal from one address, so the defaults (100 pending approvals per principal, 1,000
+// sessions per principal, 1,024 open connections, 256 per address) would turn the run into a run
+// of refusals. Lifted to what the descriptor limit allows. The upstream sessions follow
+// --hold-upstream-sessions (shared by default: holdgate's own cost per held call; per_agent adds an
+// upstream session, with its threads, per agent session).
 std::vector<std::string> NoPendingCapEnv(const Options& o, const std::string& dir) {
-  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0}})");
+  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0},
+  "mcp": {"max_connections": 19500, "max_connections_per_ip": 0, "max_sessions_per_principal": 1000000},
+  "upstream": {"sessions": ")" + o.hold_upstream_sessions + R"(", "max_sessions": 19500}})");
   std::vector<std::string> env = o.holdgate_env;
   env.push_back("HOLDGATE_CONFIG=" + dir + "/config.json");
   return env;
@@ -1551,6 +1557,7 @@ holds:
   --singles N            one-at-a-time decisions (default 100)
   --approvers N          keep-alive connections firing approvals at once (default 8)
   --agent-close          agents close their connection once answered (default: keep-alive)
+  --hold-upstream-sessions shared|per_agent   upstream.sessions while holding (default shared)
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
   --store-creations N    in-process store creations per thread count (default 6000)
 sessions (upstream.sessions per_agent against shared; --sessions --calls --rounds --warmup as above):
@@ -1601,6 +1608,7 @@ int Main(int argc, char** argv) {
     else if (f == "--holdgate-prefix") o.holdgate_prefix = next();
     else if (f == "--perf-args") o.perf_args = next();
     else if (f == "--baseline-holdgate") o.baseline_holdgate = next();
+    else if (f == "--hold-upstream-sessions") o.hold_upstream_sessions = next();
     else if (f == "--sessions") o.sessions = std::stoul(next());
     else if (f == "--calls") o.calls = std::stoll(next());
     else if (f == "--rounds") o.rounds = std::stoi(next());
