@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -326,6 +328,27 @@ void AnswerAndClose(socket_t fd, const std::string& data) {
 }
 
 }  // namespace
+
+void ReleaseStackBelowCaller(size_t keep_bytes) {
+  // The stack's lowest address, found once per thread.
+  thread_local uintptr_t stack_low = [] {
+    pthread_attr_t attr;
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return uintptr_t{0};
+    const bool ok = pthread_attr_getstack(&attr, &base, &size) == 0;
+    pthread_attr_destroy(&attr);
+    return ok ? reinterpret_cast<uintptr_t>(base) : uintptr_t{0};
+  }();
+  if (stack_low == 0) return;
+  volatile char here = 0;  // an address in this frame, just below the caller's
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(&here);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  if (sp <= stack_low + keep_bytes + page) return;
+  const uintptr_t begin = (stack_low + page - 1) & ~(page - 1);
+  const uintptr_t end = (sp - keep_bytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
 
 GuardedServer::GuardedServer(GuardOptions options) : options_(std::move(options)) {
   const size_t stack = options_.thread_stack_bytes;

@@ -36,6 +36,13 @@ struct GuardOptions {
   std::string error_content_type = "application/json";
 };
 
+// For a handler about to park its connection's thread (a held call waiting for its decision):
+// returns to the kernel the pages of the calling thread's stack more than `keep_bytes` below the
+// caller's frame. They hold nothing live (the stack grows down); touched again, they come back
+// as zero pages. Deep work done earlier on the thread (parsing, the store) leaves them resident
+// otherwise, for as long as the call is parked. Safe on any thread; never blocks.
+void ReleaseStackBelowCaller(size_t keep_bytes = 8 * 1024);
+
 class GuardedServer final : public httplib::Server {
  public:
   explicit GuardedServer(GuardOptions options);
