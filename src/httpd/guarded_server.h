@@ -11,7 +11,9 @@
 //   - request framing: Content-Length together with Transfer-Encoding, several Content-Lengths,
 //     a Content-Length that is not a plain number, a Transfer-Encoding other than "chunked", or a
 //     header name with spaces gets 400 and the connection closed, before any body is read
-//     (request smuggling through a proxy that frames the request differently).
+//     (request smuggling through a proxy that frames the request differently);
+//   - writes: a response with a Content-Length leaves in one segment (its head is held back and
+//     sent with the body), and a write costs one peek for a closed peer, not a poll first.
 // Routes, handlers and the other settings are httplib's as usual. Configure before
 // listen_after_bind(); the counters are thread-safe. Blocking: a connection's thread runs its
 // requests' handlers.
