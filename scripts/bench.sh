@@ -2,7 +2,7 @@
 # Benchmarks holdgate (issue #9) with its own load generator (tests/bench/mcp_load.cpp) and prints
 # one Markdown table per scenario.
 #
-#   scripts/bench.sh [passthrough|sessions|policy|holds|growth|replicas|all|smoke|profile] [bench_mcp_load flags...]
+#   scripts/bench.sh [passthrough|sessions|policy|holds|growth|tasks|replicas|all|smoke|profile] [bench_mcp_load flags...]
 #
 #   passthrough  allowed tools/call: holdgate→demo vs demo direct (HTTP), holdgate vs npm mcp-proxy
 #                (stdio demo), holdgate→server-everything vs server-everything (echo); A B A B rounds
@@ -13,6 +13,9 @@
 #   holds        10,000 held calls: RSS, threads, reviewer API latency meanwhile; one decision → agent
 #                answered; all decided at once; approval creations/s (through the gateway and in-process)
 #   growth       the figures at 1..256 sessions and 10..10,000 held calls; table + growth.svg
+#   tasks        MCP 2026-07-28 task holds (raw tools/call with the tasks extension declared, answered
+#                with a task; no connection kept): RSS and database per hold and tasks/get latency at
+#                1,000 / 10,000 / 100,000 open holds (--task-holds, --task-gets)
 #   replicas     durable approvals/s, approvals through the gateway and pass-through on SQLite beside
 #                PostgreSQL, one replica and three behind HAProxy, in one run (a throwaway
 #                PostgreSQL 15 with fsync on is started unless HOLDGATE_BENCH_PG_URL names a server)
@@ -34,7 +37,7 @@ ROOT="$(pwd)"
 scenario="${1:-all}"
 case "$scenario" in
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
-  passthrough|sessions|policy|holds|growth|replicas|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
+  passthrough|sessions|policy|holds|growth|tasks|replicas|all|smoke|profile) shift $(( $# > 0 ? 1 : 0 )) ;;
   *) echo "bench.sh: unknown scenario '$scenario' (see --help)" >&2; exit 2 ;;
 esac
 

@@ -7,6 +7,7 @@
 import { Api, ApiError } from './api.js';
 import { clearToken, decodeClaims, expiresAtMs, loadToken, normalizeToken, saveToken } from './auth.js';
 import { AuditView } from './audit.js';
+import { BulkSelection } from './bulk.js';
 import { DetailView } from './detail.js';
 import { $, h, replace } from './dom.js';
 import { GrantsView } from './grants.js';
@@ -66,6 +67,7 @@ async function fetchSsoState() {
 
 async function boot() {
   ctx.queue = new QueueView(ctx);
+  ctx.bulk = new BulkSelection(ctx);
   ctx.detail = new DetailView(ctx);
   ctx.history = new HistoryView(ctx);
   ctx.audit = new AuditView(ctx);
@@ -228,6 +230,7 @@ function endSession(reason, detail) {
   listGeneration += 1;
   listBuffer = null;
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  ctx.bulk.reset();
   ctx.queue.reset();
   ctx.detail.clear();
   ctx.history.reset();

@@ -1,4 +1,5 @@
 // Page shortcuts: j/k (and ↓/↑ in lists) move, a approve, r reject, e edit arguments, c comment,
+// x (and Space on a queue row) ticks the row for a bulk decision,
 // 1/2/3 switch views, / filters, ? help, Esc leaves a field. Ignored while typing in a field or
 // while a dialog is open (dialogs take Enter and Esc themselves).
 import { $, isTypingTarget } from './dom.js';
@@ -27,6 +28,11 @@ function handle(ctx, e) {
     case 'r': return onQueue(ctx, () => ctx.detail.openReject());
     case 'e': return onQueue(ctx, () => ctx.detail.toggleEditor(true));
     case 'c': return onQueue(ctx, () => ctx.detail.focusComment());
+    case 'x': return onQueue(ctx, () => {
+      if (!ctx.me?.can_decide) ctx.toast(`Read-only: your role (${ctx.me?.role ?? 'none'}) cannot decide.`, 'warn');
+      else if (!ctx.queue.toggleTick()) ctx.toast('The queue is empty.', 'info');
+    });
+    case ' ': return inList && ctx.view === 'queue' && ctx.me?.can_decide ? ctx.queue.toggleTick() : false;
     case '1': ctx.navigate('#/queue'); return true;
     case '2': ctx.navigate('#/history'); return true;
     case '3': ctx.navigate('#/audit'); return true;

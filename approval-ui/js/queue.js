@@ -1,7 +1,8 @@
 // The queue: pending approvals, kept live from the event stream. Order: highest risk first
 // (critical, high, medium, low, unknown); within a risk level the newest first, so a burst of
 // new critical holds is on top. Selection follows the approval id, not the position, so new
-// arrivals never move the reviewer to a different call.
+// arrivals never move the reviewer to a different call. Each row also carries a tick for bulk
+// decisions (bulk.js); the option's aria-checked says whether it is ticked.
 import { $, h, icon, replace } from './dom.js';
 import { ago, countdown, preview, riskLevel, riskRank } from './format.js';
 
@@ -68,6 +69,7 @@ export class QueueView {
         : 'Live updates are paused, so calls held since then are not shown yet.';
     }
     this.list.hidden = n === 0;
+    this.ctx.bulk?.sync();
     if (focusedId) this.list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   }
 
@@ -76,16 +78,27 @@ export class QueueView {
     const cd = countdown(a.expires_at);
     const votes = a.approvals_needed > 1 ? h('span', { class: 'qitem-votes', title: 'approvals so far' },
       `${a.approvals_so_far ?? 0}/${a.approvals_needed}`) : null;
+    const ticked = Boolean(this.ctx.bulk?.has(a.id));
+    const canDecide = Boolean(this.ctx.me?.can_decide);
+    // The visible box is for the mouse; keyboard and screen readers use the option's
+    // aria-checked (x or Space toggles it), so no second focus stop sits inside the option.
+    const tick = canDecide ? h('input', {
+      type: 'checkbox', class: 'qitem-check', tabindex: '-1', 'aria-hidden': 'true', checked: ticked,
+      title: 'Tick for a bulk decision',
+      onclick: (e) => { e.stopPropagation(); this.ctx.bulk.toggle(a.id, e.target.checked); },
+    }) : null;
     const li = h('li', {
       class: `qitem risk-${level}`,
       role: 'option',
       id: `q-${a.id}`,
       'aria-selected': a.id === this.ctx.selectedId ? 'true' : 'false',
+      'aria-checked': canDecide ? (ticked ? 'true' : 'false') : null,
       tabindex: isCurrent ? '0' : '-1',
       dataset: { id: a.id },
       onclick: () => this.select(a.id, { focus: true }),
     },
     h('div', { class: 'qitem-top' },
+      tick,
       h('span', { class: `risk-badge risk-${level}` }, level === 'unknown' ? 'risk ?' : level),
       h('span', { class: 'qitem-tool' }, a.tool),
       h('span', { class: 'qitem-expiry', title: 'time left to decide' }, icon('clock', 13),
@@ -106,6 +119,14 @@ export class QueueView {
   select(id, { focus = false } = {}) {
     this.ctx.navigate(`#/approvals/${encodeURIComponent(id)}`, { replace: true });
     if (focus) this.list.querySelector(`[data-id="${CSS.escape(id)}"]`)?.focus();
+  }
+
+  // x / Space: ticks or unticks the focused row (else the selected approval) for a bulk decision.
+  toggleTick() {
+    const id = document.activeElement?.closest?.('.qitem')?.dataset.id ?? this.ctx.selectedId;
+    if (!id || !this.ctx.pending.has(id) || !this.ctx.bulk) return false;
+    this.ctx.bulk.toggle(id);
+    return true;
   }
 
   // j / k: the next or previous pending approval.

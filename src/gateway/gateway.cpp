@@ -1144,7 +1144,12 @@ class Gateway::Impl {
   void RegisterTaskCall(const std::string& key, const std::string& approval_id, const std::shared_ptr<HeldCall>& call) {
     if (!call) return;
     std::lock_guard<std::mutex> lock(mu_);
-    std::erase_if(task_calls_, [](const auto& kv) { return kv.second.expired(); });
+    // Finished calls are dropped when the map has doubled since the last sweep, not on every
+    // registration: a sweep per call made opening N task holds cost O(N²).
+    if (task_calls_.size() >= task_calls_sweep_at_) {
+      std::erase_if(task_calls_, [](const auto& kv) { return kv.second.expired(); });
+      task_calls_sweep_at_ = std::max<size_t>(kTaskCallsSweepMin, 2 * task_calls_.size());
+    }
     task_calls_[approval_id] = call;
     if (call->phase() != HeldCall::Phase::kDone) held_[key] = call;
   }
@@ -1527,6 +1532,8 @@ class Gateway::Impl {
   std::atomic<uint64_t> next_input_key_{0};
   const std::string input_state_key_ = RandomHex(32);  // HMAC key of requestState; per process
   std::unordered_map<std::string, std::weak_ptr<HeldCall>> task_calls_;  // guarded by mu_: approval id -> a 2026 task's call
+  static constexpr size_t kTaskCallsSweepMin = 1024;
+  size_t task_calls_sweep_at_ = kTaskCallsSweepMin;  // guarded by mu_: task_calls_'s size that triggers the next sweep
   std::unordered_map<std::string, std::set<std::string>> subscriptions_;  // guarded by mu_: uri -> session ids
   uint64_t next_server_request_ = 0;                                    // guarded by mu_
   bool shut_down_ = false;                                              // guarded by mu_

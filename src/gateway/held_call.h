@@ -107,6 +107,9 @@ class HeldCall final : public hold::Waiter, public std::enable_shared_from_this<
   const std::string& approval_id() const override { return approval_id_; }
   void OnDecision(const store::Approval& approval) override;
   void OnTick(int64_t now_ms) override;
+  // A polled task without a progress token has no heartbeat to send and no hold limit: it is
+  // never ticked.
+  bool WantsTicks() const override { return !request_.task || !request_.progress_token.is_null(); }
 
   // The agent went away or cancelled; `why` is recorded on a cancelled approval.
   void OnAgentGone(const std::string& why);

@@ -30,6 +30,7 @@ HoldCoordinator::~HoldCoordinator() = default;
 
 void HoldCoordinator::Add(std::shared_ptr<Waiter> waiter) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (waiter->WantsTicks()) ticking_.emplace(waiter.get(), waiter);
   by_approval_[waiter->approval_id()].push_back(std::move(waiter));
   ++counters_.waiters;
   PublishGaugeLocked();
@@ -45,6 +46,7 @@ bool HoldCoordinator::Remove(const Waiter& waiter) {
   if (w == list.end()) return false;
   dropped = std::move(*w);
   list.erase(w);
+  ticking_.erase(&waiter);
   if (list.empty()) by_approval_.erase(it);
   --counters_.waiters;
   PublishGaugeLocked();
@@ -61,6 +63,7 @@ void HoldCoordinator::OnApprovalChanged(const store::Approval& approval) {
     if (it == by_approval_.end()) return;
     firing = std::move(it->second);
     by_approval_.erase(it);
+    for (const auto& w : firing) ticking_.erase(w.get());
     counters_.waiters -= static_cast<int64_t>(firing.size());
     counters_.waiters_fired += static_cast<int64_t>(firing.size());
     PublishGaugeLocked();
@@ -74,8 +77,8 @@ void HoldCoordinator::Tick(int64_t now_ms) {
   std::vector<std::shared_ptr<Waiter>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    all.reserve(static_cast<size_t>(counters_.waiters));
-    for (auto& [id, list] : by_approval_) all.insert(all.end(), list.begin(), list.end());
+    all.reserve(ticking_.size());
+    for (auto& [raw, w] : ticking_) all.push_back(w);
   }
   for (auto& w : all) {
     CallSafely("hold waiter failed on a tick", w->approval_id(), [&] { w->OnTick(now_ms); });

@@ -33,6 +33,9 @@ class Waiter {
   virtual void OnDecision(const store::Approval& approval) = 0;
   // One sweep pass while registered (heartbeats, hold limits). Must not block. Default: nothing.
   virtual void OnTick(int64_t now_ms) {}
+  // False when OnTick has nothing to do for this registration (a polled task: no heartbeat, no
+  // hold limit); such a waiter is left out of the sweep. Read once, when the waiter is added.
+  virtual bool WantsTicks() const { return true; }
 };
 
 struct HoldCounters {
@@ -67,7 +70,8 @@ class HoldCoordinator {
   // The change feed's listener: fires (once each, then unregisters) every waiter of approval.id
   // when approval.state is decided; pending and executing are not decisions.
   void OnApprovalChanged(const store::Approval& approval);
-  // Calls OnTick(now_ms) on every registered waiter (the sweeper's pass).
+  // Calls OnTick(now_ms) on every registered waiter that wants ticks (the sweeper's pass); its
+  // cost follows those waiters only, not every open hold.
   void Tick(int64_t now_ms);
 
   int WaiterCount(const std::string& approval_id) const;
@@ -79,6 +83,7 @@ class HoldCoordinator {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_approval_;  // guarded by mu_
+  std::unordered_map<const Waiter*, std::shared_ptr<Waiter>> ticking_;  // guarded by mu_: the registered that want ticks
   HoldCounters counters_;                                                              // guarded by mu_
   std::deque<std::string> recent_order_;       // guarded by mu_: "(id)|(state)" counted lately
   std::unordered_set<std::string> recent_;     // guarded by mu_: the same, for lookup

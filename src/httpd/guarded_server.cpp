@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +14,9 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <string_view>
 
 #include "common/log.h"
 
@@ -150,13 +154,35 @@ class ConnStream final : public httplib::Stream {
     return TakeBuffered(ptr, size);
   }
 
+  // A peer that has closed is refused (-1), as is_writable() says. A fixed-length response's
+  // head is held back and sent with the first body bytes in one segment (Flush() sends a head
+  // without a body); any other write goes out at once, so a streamed (SSE) reply is never delayed.
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n;
-    do {
-      n = send(fd_, ptr, size, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n;
+    if (PeerClosed()) return -1;
+    if (head_.empty() && IsFixedLengthHead(ptr, size)) {
+      head_.assign(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    if (!head_.empty()) {
+      const size_t head = head_.size();
+      struct iovec iov[2] = {{head_.data(), head}, {const_cast<char*>(ptr), size}};
+      const ssize_t n = SendAll(iov, 2, head + size);
+      head_.clear();
+      if (n < 0 || static_cast<size_t>(n) < head) return -1;
+      return n - static_cast<ssize_t>(head);
+    }
+    struct iovec iov = {const_cast<char*>(ptr), size};
+    return SendAll(&iov, 1, size);
+  }
+
+  // Sends a held-back response head (a response without a body). False when it could not be sent.
+  bool Flush() {
+    if (head_.empty()) return true;
+    struct iovec iov = {head_.data(), head_.size()};
+    const ssize_t n = SendAll(&iov, 1, head_.size());
+    const bool ok = n == static_cast<ssize_t>(head_.size());
+    head_.clear();
+    return ok;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(getpeername, ip, port); }
@@ -188,6 +214,53 @@ class ConnStream final : public httplib::Stream {
     return false;
   }
 
+  // The peer sent FIN (or the socket failed): one non-blocking peek, no poll.
+  bool PeerClosed() const {
+    char c;
+    ssize_t n = recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return !(n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)));
+  }
+
+  // httplib writes a response's status line and headers in one write; a head that announces a
+  // Content-Length is followed by its body within the same request.
+  static bool IsFixedLengthHead(const char* ptr, size_t size) {
+    const std::string_view text(ptr, size);
+    return text.starts_with("HTTP/1.") && text.ends_with("\r\n\r\n") && text.find("\r\nContent-Length: ") != std::string_view::npos &&
+           text.find("\r\nTransfer-Encoding:") == std::string_view::npos;
+  }
+
+  // Writes all of `iov` (sendmsg without waiting; polls for room, within the write timeout, only
+  // when the socket buffer is full). Returns the bytes sent, or -1 when nothing could be sent.
+  ssize_t SendAll(struct iovec* iov, int count, size_t total) {
+    size_t sent = 0;
+    while (sent < total) {
+      struct msghdr msg = {};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(count);
+      const ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return sent > 0 ? static_cast<ssize_t>(sent) : -1;
+        struct pollfd p = {fd_, POLLOUT, 0};
+        int rc;
+        do {
+          rc = poll(&p, 1, static_cast<int>(write_timeout_ms_));
+        } while (rc < 0 && errno == EINTR);
+        if (rc <= 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL))) return sent > 0 ? static_cast<ssize_t>(sent) : -1;
+        continue;
+      }
+      sent += static_cast<size_t>(n);
+      for (size_t left = static_cast<size_t>(n); left > 0 && count > 0;) {  // skip what went out
+        const size_t take = std::min(left, iov->iov_len);
+        iov->iov_base = static_cast<char*>(iov->iov_base) + take;
+        iov->iov_len -= take;
+        left -= take;
+        if (iov->iov_len == 0) ++iov, --count;
+      }
+    }
+    return static_cast<ssize_t>(sent);
+  }
+
   template <typename Fn>
   void Address(Fn fn, std::string& ip, int& port) const {
     struct sockaddr_storage addr;
@@ -217,6 +290,7 @@ class ConnStream final : public httplib::Stream {
   char buf_[4096];
   size_t off_ = 0;
   size_t len_ = 0;
+  std::string head_;  // a fixed-length response's head, sent with its body
 };
 
 std::string Trim(const std::string& s) {
@@ -254,6 +328,27 @@ void AnswerAndClose(socket_t fd, const std::string& data) {
 }
 
 }  // namespace
+
+void ReleaseStackBelowCaller(size_t keep_bytes) {
+  // The stack's lowest address, found once per thread.
+  thread_local uintptr_t stack_low = [] {
+    pthread_attr_t attr;
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return uintptr_t{0};
+    const bool ok = pthread_attr_getstack(&attr, &base, &size) == 0;
+    pthread_attr_destroy(&attr);
+    return ok ? reinterpret_cast<uintptr_t>(base) : uintptr_t{0};
+  }();
+  if (stack_low == 0) return;
+  volatile char here = 0;  // an address in this frame, just below the caller's
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(&here);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  if (sp <= stack_low + keep_bytes + page) return;
+  const uintptr_t begin = (stack_low + page - 1) & ~(page - 1);
+  const uintptr_t end = (sp - keep_bytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
 
 GuardedServer::GuardedServer(GuardOptions options) : options_(std::move(options)) {
   const size_t stack = options_.thread_stack_bytes;
@@ -345,6 +440,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
         Refuse(sock, 400, "Bad Request: " + e.why);
         break;
       }
+      if (!strm.Flush()) break;  // a response without a body: its head goes now
       if (strm.timed_out()) {
         log::Debug("connection closed: request not received in time", {{"remote", ip}});
         break;

@@ -11,7 +11,9 @@
 //   - request framing: Content-Length together with Transfer-Encoding, several Content-Lengths,
 //     a Content-Length that is not a plain number, a Transfer-Encoding other than "chunked", or a
 //     header name with spaces gets 400 and the connection closed, before any body is read
-//     (request smuggling through a proxy that frames the request differently).
+//     (request smuggling through a proxy that frames the request differently);
+//   - writes: a response with a Content-Length leaves in one segment (its head is held back and
+//     sent with the body), and a write costs one peek for a closed peer, not a poll first.
 // Routes, handlers and the other settings are httplib's as usual. Configure before
 // listen_after_bind(); the counters are thread-safe. Blocking: a connection's thread runs its
 // requests' handlers.
@@ -35,6 +37,13 @@ struct GuardOptions {
   std::function<std::string(const std::string& message)> error_body;
   std::string error_content_type = "application/json";
 };
+
+// For a handler about to park its connection's thread (a held call waiting for its decision):
+// returns to the kernel the pages of the calling thread's stack more than `keep_bytes` below the
+// caller's frame. They hold nothing live (the stack grows down); touched again, they come back
+// as zero pages. Deep work done earlier on the thread (parsing, the store) leaves them resident
+// otherwise, for as long as the call is parked. Safe on any thread; never blocks.
+void ReleaseStackBelowCaller(size_t keep_bytes = 8 * 1024);
 
 class GuardedServer final : public httplib::Server {
  public:

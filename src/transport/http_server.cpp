@@ -586,9 +586,10 @@ class HttpServer::Impl {
     auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     const int64_t poll_ms = options_.stream_poll_ms;
     const int64_t heartbeat_ms = options_.heartbeat_ms;
+    auto parked = std::make_shared<bool>(false);
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream, last_write, poll_ms, heartbeat_ms, open](size_t, httplib::DataSink& sink) {
+        [stream, last_write, poll_ms, heartbeat_ms, open, parked](size_t, httplib::DataSink& sink) {
           std::string payload;
           switch (stream->WaitNext(poll_ms, &payload)) {
             case HttpClientStream::Next::kEvent: {
@@ -606,6 +607,12 @@ class HttpServer::Impl {
               return true;
             }
             case HttpClientStream::Next::kIdle:
+              if (!*parked) {
+                // Nothing came within a poll: the call is parked (held). What the thread's
+                // stack needed to get here (parsing, the store) is not needed while it waits.
+                *parked = true;
+                httpd::ReleaseStackBelowCaller();
+              }
               if (!sink.is_writable()) return false;
               if (std::chrono::steady_clock::now() - *last_write >= std::chrono::milliseconds(heartbeat_ms)) {
                 if (!sink.write(kSseHeartbeat.data(), kSseHeartbeat.size())) return false;

@@ -13,6 +13,8 @@
 //   holds        N held calls (RSS, threads, idle CPU, reviewer API latency meanwhile), one decision
 //                → agent answered, all decided at once, approval creations/s (gateway and store)
 //   growth       pass-through at 1..256 sessions and holds at 10..10,000; table + growth.svg
+//   tasks        MCP 2026-07-28 task holds at 1,000 / 10,000 / 100,000: RSS and database per hold,
+//                tasks/get latency (no connection is kept per hold)
 //   smoke        a few seconds of each; checks only that the numbers are sane (exit 1 if not)
 // Results also go to DIR/results-<scenario>.json. See --help for the flags.
 #include <httplib.h>
@@ -80,10 +82,15 @@ struct Options {
   size_t create_sessions = 1000;
   int64_t create_calls = 10000;
   int store_creations = 6000;
+  // tasks
+  std::vector<size_t> task_holds = {1000, 10000, 100000};
+  size_t task_gets = 2000;
   bool smoke = false;
   bool perf = false;  // record holdgate with perf (scenario profile)
   std::string perf_args = "record -e cpu-clock -F 1999";
   std::string holdgate_prefix;  // e.g. "valgrind --tool=callgrind --callgrind-out-file=F"
+  std::string baseline_holdgate;  // another holdgate binary measured beside this one (pass-through over HTTP)
+  std::string hold_upstream_sessions = "shared";  // upstream.sessions for the holds, creations and tasks runs
 };
 
 std::vector<std::string> SplitWords(const std::string& s) {
@@ -168,6 +175,21 @@ std::string WritePolicy(const std::string& dir, const std::string& hold) {
   }
 })");
   return path;
+}
+
+// holdgate's environment for runs that keep many calls held at once: every bench agent is the same
+// loopback principal from one address, so the defaults (100 pending approvals per principal, 1,000
+// sessions per principal, 1,024 open connections, 256 per address) would turn the run into a run
+// of refusals. Lifted to what the descriptor limit allows. The upstream sessions follow
+// --hold-upstream-sessions (shared by default: holdgate's own cost per held call; per_agent adds an
+// upstream session, with its threads, per agent session).
+std::vector<std::string> NoPendingCapEnv(const Options& o, const std::string& dir) {
+  WriteText(dir + "/config.json", R"({"approval": {"max_pending_per_principal": 0},
+  "mcp": {"max_connections": 19500, "max_connections_per_ip": 0, "max_sessions_per_principal": 1000000},
+  "upstream": {"sessions": ")" + o.hold_upstream_sessions + R"(", "max_sessions": 19500}})");
+  std::vector<std::string> env = o.holdgate_env;
+  env.push_back("HOLDGATE_CONFIG=" + dir + "/config.json");
+  return env;
 }
 
 struct Target {
@@ -333,10 +355,32 @@ Json PassHttpDemo(const Options& o, size_t sessions, int64_t calls, int rounds, 
   PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
   Target a{"holdgate → demo (HTTP)", gw->mcp, {gw.get(), demo.get()}, ListJobs()};
   Target b{"demo direct (HTTP)", demo->mcp, {demo.get()}, ListJobs()};
-  if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
-    return Json{{"error", a.first_error + " " + b.first_error}};
+  if (o.baseline_holdgate.empty()) {
+    if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
+      return Json{{"error", a.first_error + " " + b.first_error}};
+    }
+    return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
   }
-  return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
+  // Before/after: another holdgate binary in front of the same demo, interleaved A C B A C B.
+  Paths before_paths = o.paths;
+  before_paths.holdgate = o.baseline_holdgate;
+  auto gw0 = StartHoldgate(before_paths, dir, "holdgate-baseline", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env);
+  if (!gw0->ok()) return Json{{"error", gw0->error}};
+  Target c{"baseline binary → demo (HTTP)", gw0->mcp, {gw0.get(), demo.get()}, ListJobs()};
+  if (!RunInterleaved({&a, &c, &b}, sessions, calls, rounds, warmup)) {
+    return Json{{"error", a.first_error + " " + c.first_error + " " + b.first_error}};
+  }
+  Json j = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (this build)", a, b, sessions, 0.9, true);
+  Json j0 = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (baseline binary " + o.baseline_holdgate + ")",
+                       c, b, sessions, 0.9, true);
+  const double n_a = std::max<double>(1, static_cast<double>(a.calls)), n_c = std::max<double>(1, static_cast<double>(c.calls));
+  const double front_a = a.front_cpu / n_a * 1e6, front_c = c.front_cpu / n_c * 1e6;
+  Print("\nthis build vs the baseline binary, same run: holdgate+demo CPU " + Fmt(a.cpu / n_a * 1e6, 0) + " vs " +
+        Fmt(c.cpu / n_c * 1e6, 0) + " µs/call; holdgate alone (front) " + Fmt(front_a, 0) + " vs " + Fmt(front_c, 0) +
+        " µs/call (" + Fmt(front_a / std::max(front_c, 1e-9), 2) + "×); calls/s " + Fmt(a.rate(), 0) + " vs " +
+        Fmt(c.rate(), 0) + " (" + Fmt(a.rate() / std::max(c.rate(), 1e-9), 2) + "×)\n");
+  j["baseline_binary"] = j0;
+  return j;
 }
 
 // holdgate with the demo over stdio vs npm mcp-proxy in front of the same stdio server.
@@ -658,7 +702,8 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return r.error = demo->error, r;
   std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
-  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, o.holdgate_env, SplitWords(o.holdgate_prefix));
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, NoPendingCapEnv(o, dir),
+                          SplitWords(o.holdgate_prefix));
   if (!gw->ok()) return r.error = gw->error, r;
   PerfRecorder perf(o, gw->pid(), dir + "/holdgate.perf.data");
   const std::string token = testing::MintToken("bench-reviewer", "reviewer", 6 * 3600);
@@ -900,7 +945,8 @@ Json GatewayCreations(const Options& o, size_t sessions, int64_t calls) {
   auto demo = StartDemoHttp(o.paths, dir, "demo-http");
   if (!demo->ok()) return Json{{"error", demo->error}};
   std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
-  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "1ms"), o.log_level, o.holdgate_env, SplitWords(o.holdgate_prefix));
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "1ms"), o.log_level, NoPendingCapEnv(o, dir),
+                          SplitWords(o.holdgate_prefix));
   if (!gw->ok()) return Json{{"error", gw->error}};
   CallSpec spec{"cancel_job", [](uint64_t seq) { return R"({"job_id":"create-)" + std::to_string(seq) + "\"}"; },
                 Outcome::kNotExecuted};
@@ -1159,6 +1205,226 @@ void ScenarioHolds(const Options& o) {
   ReportError("approval creations in the store", g_results["create_store"]);
 }
 
+// ---- task holds (MCP 2026-07-28, tasks extension) -------------------------------------------------
+
+// One 2026-07-28 request over HTTP: the _meta envelope (protocol version, client info and
+// capabilities declaring io.modelcontextprotocol/tasks) and the standard headers. No session and no
+// initialize: every request stands alone.
+std::string Request2026(const std::string& id, const std::string& method, const Json& params) {
+  Json p = params;
+  p["_meta"] = Json{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                    {"io.modelcontextprotocol/clientInfo", Json{{"name", "holdgate-bench"}, {"version", "1"}}},
+                    {"io.modelcontextprotocol/clientCapabilities",
+                     Json{{"extensions", Json{{"io.modelcontextprotocol/tasks", Json::object()}}}}}};
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", p}}.dump();
+}
+
+httplib::Headers Headers2026(const std::string& method, const std::string& name) {
+  return {{"Accept", "application/json, text/event-stream"}, {"MCP-Protocol-Version", "2026-07-28"},
+          {"Mcp-Method", method}, {"Mcp-Name", name}};
+}
+
+// The JSON-RPC response in an HTTP body (plain JSON, or the one `data:` line of an SSE answer).
+Json Response2026(const std::string& body) {
+  std::string_view text = body;
+  if (size_t at = text.find("data: "); at != std::string_view::npos && text.find('{') > at) {
+    text.remove_prefix(at + 6);
+    text = text.substr(0, text.find('\n'));
+  }
+  auto parsed = ParseJson(std::string(text));
+  return parsed.ok() ? *parsed : Json();
+}
+
+struct TaskCheckpoint {
+  size_t holds = 0;
+  double create_s = 0;      // creating the holds since the previous checkpoint
+  size_t created = 0;       // since the previous checkpoint
+  ProcStatus status;
+  double db_mib = 0;        // the SQLite file and its WAL
+  Percentiles get;          // tasks/get on random task ids, keep-alive
+  Percentiles create;       // tools/call → task, keep-alive, `threads` in parallel
+  double get_cpu_us = 0;    // holdgate CPU per tasks/get
+  double idle_cpu_pct = 0;  // holdgate CPU while nothing happens, % of one core
+};
+
+// Opens task holds up to each of `checkpoints` (cumulative, in one holdgate) and measures, at each:
+// holdgate's RSS and threads, the database's size on disk, and tasks/get latency. A task hold keeps
+// no connection and no thread: its state is the approval row.
+Json RunTaskHolds(const Options& o, const std::vector<size_t>& checkpoints, size_t gets, int idle_ms, const std::string& tag) {
+  std::string dir = MakeRunDir(o, tag);
+  auto demo = StartDemoHttp(o.paths, dir, "demo-http");
+  if (!demo->ok()) return Json{{"error", demo->error}};
+  std::string url = "http://127.0.0.1:" + std::to_string(demo->mcp.port) + "/mcp";
+  auto gw = StartHoldgate(o.paths, dir, "holdgate", "", url, WritePolicy(dir, "10m"), o.log_level, NoPendingCapEnv(o, dir),
+                          SplitWords(o.holdgate_prefix));
+  if (!gw->ok()) return Json{{"error", gw->error}};
+  const pid_t pid = gw->pid();
+  const int port = gw->mcp.port;
+  const std::string path = gw->mcp.path;
+  const std::string db = dir + "/holdgate.db";
+  auto db_mib = [&] {
+    double bytes = 0;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      auto n = std::filesystem::file_size(db + suffix, ec);
+      if (!ec) bytes += static_cast<double>(n);
+    }
+    return bytes / (1024.0 * 1024.0);
+  };
+  // One allowed 2026 call first, so the baseline includes the upstream connection and the code paths.
+  std::string first_error;
+  {
+    httplib::Client cli("127.0.0.1", port);
+    auto res = cli.Post(path.c_str(), Headers2026("tools/call", "list_jobs"),
+                        Request2026("warm", "tools/call", Json{{"name", "list_jobs"}, {"arguments", Json::object()}}),
+                        "application/json");
+    if (!res || res->status != 200) return Json{{"error", "a 2026-07-28 tools/call failed: " + (res ? res->body.substr(0, 200) : httplib::to_string(res.error()))}};
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const ProcStatus base = ReadProcStatus(pid);
+  const double base_db = db_mib();
+
+  constexpr int kThreads = 8;
+  std::vector<std::string> task_ids;
+  std::mutex mu;
+  std::atomic<size_t> failures{0};
+  Json out = Json{{"baseline_rss_mib", base.rss_mib}, {"baseline_threads", base.threads}, {"baseline_db_mib", base_db},
+                  {"checkpoints", Json::array()}};
+  size_t made = 0;
+  for (size_t target : checkpoints) {
+    if (target <= made) continue;
+    TaskCheckpoint c;
+    std::atomic<size_t> next{made};
+    std::vector<Samples> lat(kThreads);
+    const int64_t t0 = NowNs();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        httplib::Client cli("127.0.0.1", port);
+        cli.set_tcp_nodelay(true);
+        cli.set_keep_alive(true);
+        cli.set_read_timeout(60, 0);
+        std::vector<std::string> mine;
+        for (size_t k; (k = next.fetch_add(1)) < target;) {
+          const std::string id = "c" + std::to_string(k);
+          Json params{{"name", "cancel_job"}, {"arguments", Json{{"job_id", "task-" + std::to_string(k)}}}};
+          const int64_t s0 = NowNs();
+          auto res = cli.Post(path.c_str(), Headers2026("tools/call", "cancel_job"), Request2026(id, "tools/call", params),
+                              "application/json");
+          const int64_t s1 = NowNs();
+          Json r = res && res->status == 200 ? Response2026(res->body) : Json();
+          const Json* result = r.is_object() && r.contains("result") ? &r["result"] : nullptr;
+          if (!result || result->value("resultType", "") != "task" || !(*result)["taskId"].is_string()) {
+            if (failures.fetch_add(1) == 0) {
+              std::lock_guard<std::mutex> lock(mu);
+              first_error = res ? std::to_string(res->status) + " " + res->body.substr(0, 300) : httplib::to_string(res.error());
+            }
+            continue;
+          }
+          lat[static_cast<size_t>(t)].Add(s1 - s0);
+          mine.push_back((*result)["taskId"].get<std::string>());
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        task_ids.insert(task_ids.end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& th : threads) th.join();
+    c.create_s = static_cast<double>(NowNs() - t0) / 1e9;
+    c.created = target - made;
+    made = target;
+    c.holds = task_ids.size();
+    Samples create;
+    for (auto& l : lat) create.Append(l);
+    c.create = create.Summary();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    c.status = ReadProcStatus(pid);
+    c.db_mib = db_mib();
+    // Idle CPU while the holds are open (the hold sweep's passes; nobody polls).
+    const double idle0 = ProcessCpuSeconds(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
+    c.idle_cpu_pct = (ProcessCpuSeconds(pid) - idle0) / (static_cast<double>(idle_ms) / 1000) * 100;
+    // tasks/get: one keep-alive agent polling random tasks.
+    Samples get;
+    if (!task_ids.empty()) {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_tcp_nodelay(true);
+      cli.set_keep_alive(true);
+      cli.set_read_timeout(30, 0);
+      uint64_t x = 88172645463325252ULL;
+      const double cpu0 = ProcessCpuSeconds(pid);
+      size_t bad = 0;
+      for (size_t i = 0; i < gets; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const std::string& task = task_ids[x % task_ids.size()];
+        const int64_t s0 = NowNs();
+        auto res = cli.Post(path.c_str(), Headers2026("tasks/get", task),
+                            Request2026("g" + std::to_string(i), "tasks/get", Json{{"taskId", task}}), "application/json");
+        const int64_t s1 = NowNs();
+        Json r = res && res->status == 200 ? Response2026(res->body) : Json();
+        if (r.is_object() && r.contains("result") && r["result"].value("status", "") == "working") get.Add(s1 - s0);
+        else if (bad++ == 0 && first_error.empty()) first_error = "tasks/get: " + (res ? res->body.substr(0, 300) : httplib::to_string(res.error()));
+      }
+      c.get_cpu_us = (ProcessCpuSeconds(pid) - cpu0) / static_cast<double>(std::max<size_t>(1, gets)) * 1e6;
+    }
+    c.get = get.Summary();
+    const double holds = static_cast<double>(std::max<size_t>(1, c.holds));
+    out["checkpoints"].push_back(Json{
+        {"holds", c.holds}, {"created", c.created}, {"create_s", c.create_s},
+        {"creates_per_s", static_cast<double>(c.created) / std::max(c.create_s, 1e-9)},
+        {"create_p50_ms", c.create.p50_ms}, {"create_p99_ms", c.create.p99_ms},
+        {"rss_mib", c.status.rss_mib}, {"threads", c.status.threads},
+        {"rss_kib_per_hold", (c.status.rss_mib - base.rss_mib) * 1024 / holds},
+        {"db_mib", c.db_mib}, {"db_kib_per_hold", (c.db_mib - base_db) * 1024 / holds},
+        {"get_count", c.get.count}, {"get_p50_ms", c.get.p50_ms}, {"get_p99_ms", c.get.p99_ms}, {"get_max_ms", c.get.max_ms},
+        {"get_cpu_us", c.get_cpu_us}, {"idle_cpu_pct_of_core", c.idle_cpu_pct}});
+  }
+  out["failures"] = failures.load();
+  if (!first_error.empty()) out["first_error"] = first_error;
+  return out;
+}
+
+void PrintTaskHolds(const Json& j) {
+  if (j.contains("error")) {
+    Print("\ntask holds: not measured: " + j["error"].get<std::string>() + "\n");
+    return;
+  }
+  Table t({"open task holds", "holdgate RSS MiB (KiB per hold)", "threads", "idle CPU % core", "database MiB (KiB per hold)",
+           "tools/call → task: per s, p50 / p99 ms", "tasks/get p50 / p99 / max ms", "CPU µs per tasks/get"});
+  for (const auto& c : j["checkpoints"]) {
+    t.Row({std::to_string(c["holds"].get<size_t>()),
+           Fmt(c["rss_mib"], 1) + " (" + Fmt(c["rss_kib_per_hold"], 2) + ")", std::to_string(c["threads"].get<long>()),
+           Fmt(c["idle_cpu_pct_of_core"], 1),
+           Fmt(c["db_mib"], 1) + " (" + Fmt(c["db_kib_per_hold"], 2) + ")",
+           Fmt(c["creates_per_s"], 0) + ", " + Sig(c["create_p50_ms"]) + " / " + Sig(c["create_p99_ms"]),
+           Sig(c["get_p50_ms"]) + " / " + Sig(c["get_p99_ms"]) + " / " + Sig(c["get_max_ms"]), Fmt(c["get_cpu_us"], 0)});
+  }
+  std::string out = "\n### task holds (MCP 2026-07-28 agents declaring io.modelcontextprotocol/tasks)\n\n" + t.Markdown() +
+                    "Each hold: a raw 2026-07-28 tools/call (the _meta envelope, no session) of a held tool, answered at "
+                    "once with a working task; 8 keep-alive connections create them. The agent keeps no connection open. "
+                    "Baseline before any hold: " + Fmt(j["baseline_rss_mib"], 1) + " MiB RSS, " +
+                    std::to_string(j["baseline_threads"].get<long>()) + " threads, database " + Fmt(j["baseline_db_mib"], 1) +
+                    " MiB. tasks/get: one keep-alive agent polling random open tasks (each answered from the approval row).\n";
+  if (j.value("failures", size_t{0}) > 0) out += "failures: " + std::to_string(j["failures"].get<size_t>()) + "\n";
+  if (j.contains("first_error")) out += "first error: " + j["first_error"].get<std::string>() + "\n";
+  Print(out);
+}
+
+void ScenarioTasks(const Options& o, bool smoke) {
+  Print("\n## tasks (" + MachineLine() + ")\n");
+  const std::vector<size_t> points = smoke ? std::vector<size_t>{20} : o.task_holds;
+  Json j = RunTaskHolds(o, points, smoke ? 20 : o.task_gets, smoke ? 300 : 3000, smoke ? "smoke-tasks" : "tasks");
+  PrintTaskHolds(j);
+  if (j.contains("error")) {
+    Check(false, "tasks: " + j["error"].get<std::string>());
+  } else {
+    const Json& last = j["checkpoints"].back();
+    Check(j["failures"] == 0 && last["holds"].get<size_t>() == points.back(), "tasks: not every call became a task");
+    Check(last["get_count"].get<size_t>() > 0 && last["get_p50_ms"].get<double>() > 0, "tasks: no tasks/get samples");
+    Check(last["rss_mib"].get<double>() > 0, "tasks: no RSS from /proc");
+  }
+  g_results["tasks"] = j;
+}
+
 // ---- growth ---------------------------------------------------------------------------------------
 
 void ScenarioGrowth(const Options& o, const HoldRun* big) {
@@ -1268,12 +1534,13 @@ int ScenarioSmoke(Options o) {
 
 // ---- main -------------------------------------------------------------------------------------------
 
-constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|growth|replicas|all|smoke|profile [flags]
+constexpr char kUsage[] = R"(usage: bench_mcp_load passthrough|sessions|holds|growth|tasks|replicas|all|smoke|profile [flags]
   --out DIR              results, charts and per-run logs (default /tmp/holdgate-bench)
   --holdgate PATH --demo PATH --node PATH --e2e-dir DIR   binaries (defaults: this build, PATH)
   --log-level LEVEL      holdgate's log level (default info)
   --holdgate-env K=V     extra environment for holdgate (repeatable; for experiments)
   --holdgate-prefix CMD  run holdgate under CMD (e.g. "valgrind --tool=callgrind")
+  --baseline-holdgate PATH  pass-through over HTTP also through this holdgate binary, interleaved (before/after)
   --perf-args ARGS       perf subcommand and arguments for the profile scenario, run with -p PID -o FILE
                          (default "record -e cpu-clock -F 1999"; e.g. "stat -e raw_syscalls:sys_enter")
 pass-through:
@@ -1290,10 +1557,14 @@ holds:
   --singles N            one-at-a-time decisions (default 100)
   --approvers N          keep-alive connections firing approvals at once (default 8)
   --agent-close          agents close their connection once answered (default: keep-alive)
+  --hold-upstream-sessions shared|per_agent   upstream.sessions while holding (default shared)
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
   --store-creations N    in-process store creations per thread count (default 6000)
 sessions (upstream.sessions per_agent against shared; --sessions --calls --rounds --warmup as above):
   --memory-sessions N    agent sessions opened for the memory-per-session table (default 8)
+tasks (MCP 2026-07-28 task holds; no connection kept per hold):
+  --task-holds 1000,10000,100000   open task holds measured at each count (cumulative, one holdgate)
+  --task-gets N          tasks/get calls timed at each count (default 2000)
 growth:
   --growth-sessions 1,8,64,256  --growth-holds 10,100,1000,10000  --growth-rounds N (default 2)
   --growth-calls N       pass-through calls per session per round (default 500; 2,000..20,000 a round)
@@ -1336,6 +1607,8 @@ int Main(int argc, char** argv) {
     else if (f == "--holdgate-env") o.holdgate_env.push_back(next());
     else if (f == "--holdgate-prefix") o.holdgate_prefix = next();
     else if (f == "--perf-args") o.perf_args = next();
+    else if (f == "--baseline-holdgate") o.baseline_holdgate = next();
+    else if (f == "--hold-upstream-sessions") o.hold_upstream_sessions = next();
     else if (f == "--sessions") o.sessions = std::stoul(next());
     else if (f == "--calls") o.calls = std::stoll(next());
     else if (f == "--rounds") o.rounds = std::stoi(next());
@@ -1357,6 +1630,8 @@ int Main(int argc, char** argv) {
     else if (f == "--growth-holds") o.growth_holds = ParseList(next());
     else if (f == "--growth-calls") o.growth_calls = std::stoll(next());
     else if (f == "--growth-rounds") o.growth_rounds = std::stoi(next());
+    else if (f == "--task-holds") o.task_holds = ParseList(next());
+    else if (f == "--task-gets") o.task_gets = std::stoul(next());
     else {
       std::fprintf(stderr, "unknown flag %s\n%s", f.c_str(), kUsage);
       return 2;
@@ -1382,6 +1657,8 @@ int Main(int argc, char** argv) {
     ScenarioHolds(o);
   } else if (scenario == "growth") {
     ScenarioGrowth(o, nullptr);
+  } else if (scenario == "tasks") {
+    ScenarioTasks(o, false);
   } else if (scenario == "all") {
     ScenarioPassthrough(o);
     ScenarioSessions(o, o.sessions, o.calls, o.rounds, o.warmup, o.memory_sessions);
@@ -1393,11 +1670,13 @@ int Main(int argc, char** argv) {
     ReportError("approval creations through the gateway", g_results["create_gateway"]);
     g_results["create_store"] = StoreCreations(o, o.store_creations);
     ScenarioGrowth(o, &r);
+    ScenarioTasks(o, false);
     ScenarioReplicas(o, false);
   } else if (scenario == "replicas") {
     ScenarioReplicas(o, false);
   } else if (scenario == "smoke") {
     ScenarioSmoke(o);
+    ScenarioTasks(o, true);
     ScenarioReplicas(o, true);
   } else if (scenario == "profile") {
     o.perf = true;

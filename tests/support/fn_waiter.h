@@ -12,13 +12,14 @@ namespace holdgate::testing {
 
 class FnWaiter final : public hold::Waiter {
  public:
-  FnWaiter(std::string approval_id, std::function<void(const store::Approval&)> on_decision)
-      : id_(std::move(approval_id)), on_decision_(std::move(on_decision)) {}
+  FnWaiter(std::string approval_id, std::function<void(const store::Approval&)> on_decision, bool wants_ticks = true)
+      : id_(std::move(approval_id)), on_decision_(std::move(on_decision)), wants_ticks_(wants_ticks) {}
   const std::string& approval_id() const override { return id_; }
   void OnDecision(const store::Approval& approval) override {
     if (on_decision_) on_decision_(approval);
   }
   void OnTick(int64_t now_ms) override { last_tick_ms.store(now_ms); ++ticks; }
+  bool WantsTicks() const override { return wants_ticks_; }
 
   std::atomic<int> ticks{0};
   std::atomic<int64_t> last_tick_ms{0};
@@ -26,6 +27,7 @@ class FnWaiter final : public hold::Waiter {
  private:
   const std::string id_;
   const std::function<void(const store::Approval&)> on_decision_;
+  const bool wants_ticks_;
 };
 
 // Registers a FnWaiter for `approval_id` with `coordinator` and returns it.

@@ -111,6 +111,25 @@ TEST_CASE("Tick reaches every registered waiter and none that fired or was remov
   CHECK(d->ticks == 1);
 }
 
+TEST_CASE("a waiter that wants no ticks is left out of the sweep but still gets its decision", "[hold]") {
+  HoldCoordinator c;
+  int decided = 0;
+  auto quiet = std::make_shared<testing::FnWaiter>("apr_q", [&](const store::Approval&) { ++decided; }, false);
+  c.Add(quiet);
+  auto ticked = Watch(c, "apr_t", nullptr);
+  c.Tick(1000);
+  CHECK(quiet->ticks == 0);
+  CHECK(ticked->ticks == 1);
+  CHECK(c.Counters().waiters == 2);
+  c.OnApprovalChanged(Make("apr_q", store::State::kApproved));
+  CHECK(decided == 1);
+  // A fired or removed ticking waiter is not ticked again (nor kept alive by the sweep's list).
+  REQUIRE(c.Remove(*ticked));
+  c.Tick(1250);
+  CHECK(ticked->ticks == 1);
+  CHECK(ticked.use_count() == 1);
+}
+
 TEST_CASE("a throwing waiter does not keep the others from their decision", "[hold]") {
   HoldCoordinator c;
   int fired = 0;

@@ -1,5 +1,9 @@
-// GuardedServer on loopback with raw sockets: framing, deadlines and connection caps.
+// GuardedServer on loopback with raw sockets: framing, deadlines and connection caps; and
+// ReleaseStackBelowCaller on a thread of its own.
 #include <catch2/catch.hpp>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -137,6 +141,54 @@ TEST_CASE("httpd: the per-IP cap refuses one address's extra connections, not ot
   idle.clear();
   for (int i = 0; i < 500 && f.server.open_connections() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   CHECK(f.server.open_connections() == 0);
+}
+
+namespace {
+
+// Touches `kib` KiB of stack below the caller, then returns.
+[[gnu::noinline]] int TouchStack(size_t kib) {
+  volatile char block[1024];
+  for (size_t i = 0; i < sizeof(block); i += 64) block[i] = static_cast<char>(i);
+  return kib > 1 ? TouchStack(kib - 1) + block[0] : block[0];
+}
+
+// Resident pages of [begin, end).
+size_t ResidentPages(uintptr_t begin, uintptr_t end) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((end - begin) / page);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, vec.data()) != 0) return SIZE_MAX;
+  size_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("ReleaseStackBelowCaller returns the dead part of a deep stack, and the thread goes on", "[httpd]") {
+  size_t before = 0, after = 0, again = 0;
+  std::thread t([&] {
+    pthread_attr_t attr;
+    void* base = nullptr;
+    size_t size = 0;
+    REQUIRE(pthread_getattr_np(pthread_self(), &attr) == 0);
+    REQUIRE(pthread_attr_getstack(&attr, &base, &size) == 0);
+    pthread_attr_destroy(&attr);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t low = (reinterpret_cast<uintptr_t>(base) + page - 1) & ~(page - 1);
+    volatile char here = 0;
+    const uintptr_t mid = (reinterpret_cast<uintptr_t>(&here) - 64 * 1024) & ~(page - 1);  // well below this frame
+    REQUIRE(mid > low);
+    TouchStack(200);  // ~200 KiB deep: pages down to below `mid` become resident
+    before = ResidentPages(mid - 32 * page, mid);
+    ReleaseStackBelowCaller();
+    after = ResidentPages(mid - 32 * page, mid);
+    TouchStack(200);  // the released part is usable again
+    again = ResidentPages(mid - 32 * page, mid);
+  });
+  t.join();
+  CHECK(before == 32);
+  CHECK(after == 0);
+  CHECK(again == 32);
 }
 
 }  // namespace holdgate::httpd
