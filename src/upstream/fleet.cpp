@@ -335,6 +335,21 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     return mapped;
   }
 
+  // notifications/cancelled for a server->client request names the member's id: give the fleet's.
+  Json MapCancelled(const std::shared_ptr<Upstream>& up, const Json& message) {
+    if (message.value("method", "") != "notifications/cancelled") return message;
+    const Json original = message.value("params", Json::object()).value("requestId", Json());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [fleet_id, entry] : server_requests_) {
+      if (entry.first.lock() == up && entry.second == original) {
+        Json mapped = message;
+        mapped["params"]["requestId"] = fleet_id;
+        return mapped;
+      }
+    }
+    return message;
+  }
+
   Json FinishForwarded(RequestHandle outer, size_t slot, const Json& response) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -362,7 +377,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
       if (impl && message.contains("method") && message.contains("id")) {
         handler_->OnRelated(impl->MapServerRequest(up_, message));
       } else {
-        handler_->OnRelated(message);
+        handler_->OnRelated(impl ? impl->MapCancelled(up_, message) : message);
       }
     }
     void OnResponse(const Json& response) override {
@@ -713,6 +728,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     if (!up) return;
     Json out = message;
     if (message.contains("method") && message.contains("id")) out = MapServerRequest(up, message);
+    else out = MapCancelled(up, message);
     std::function<void(const Json&)> h;
     {
       std::lock_guard<std::mutex> lock(mu_);
