@@ -52,6 +52,9 @@ std::string ErrorText(const Json& response) {
 // The literal start of a URI template ("file:///{path}" → "file:///").
 std::string TemplateStem(const std::string& uri_template) { return uri_template.substr(0, uri_template.find('{')); }
 
+struct Slot;
+const Json& Capabilities(const Slot& s);
+
 struct Slot {
   FleetMember cfg;
   // Guarded by Fleet::Impl::mu_:
@@ -64,6 +67,14 @@ struct Slot {
   std::unordered_set<std::string> uris;      // from its last resources/list
   std::vector<std::string> template_stems;   // from its last resources/templates/list
 };
+
+// The member's declared capabilities ({} before it started).
+const Json& Capabilities(const Slot& s) {
+  static const Json kNone = Json::object();
+  if (!s.init.is_object()) return kNone;
+  auto it = s.init.find("capabilities");
+  return it != s.init.end() && it->is_object() ? *it : kNone;
+}
 
 // A request forwarded to one member.
 struct Pending {
@@ -187,7 +198,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& s : slots_) {
       names += (names.empty() ? "" : ", ") + s->cfg.name;
       if (!s->init.is_object()) continue;
-      const Json c = s->init.value("capabilities", Json::object());
+      const Json c = Capabilities(*s);
       for (const char* key : {"prompts", "resources"}) {
         if (!c.contains(key)) continue;
         if (!caps.contains(key)) caps[key] = Json::object();
@@ -365,7 +376,6 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
-  friend class MemberReply;
 
   class MemberReply final : public ReplyHandler {
    public:
@@ -486,7 +496,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
         int with_resources = -1;
         size_t count = 0;
         for (size_t i = 0; i < slots_.size(); ++i) {
-          if (slots_[i]->init.is_object() && slots_[i]->init.value("capabilities", Json::object()).contains("resources")) {
+          if (slots_[i]->init.is_object() && Capabilities(*slots_[i]).contains("resources")) {
             with_resources = static_cast<int>(i);
             ++count;
           }
@@ -517,7 +527,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& s : slots_) {
-        if (s->up && s->healthy && s->init.value("capabilities", Json::object()).contains("logging")) {
+        if (s->up && s->healthy && Capabilities(*s).contains("logging")) {
           live.emplace_back(s->cfg.name, s->up);
         }
       }
@@ -550,7 +560,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
       for (size_t i = 0; i < slots_.size(); ++i) {
         const Slot& s = *slots_[i];
         if (!s.up || !s.healthy) continue;
-        if (!s.init.value("capabilities", Json::object()).contains(list->capability)) continue;
+        if (!Capabilities(s).contains(list->capability)) continue;
         targets.emplace_back(i, s.up);
       }
     }
@@ -562,10 +572,9 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
       Complete(agg);
       return;
     }
-    std::weak_ptr<Aggregation> weak = agg;
-    AddTimer(SteadyClock::now() + std::chrono::milliseconds(options_.list_timeout_ms), [this, weak] {
-      if (auto a = weak.lock()) Expire(a);
-    });
+    // The timer keeps the merge alive: a member that dropped our handler must not leave the agent
+    // without an answer.
+    AddTimer(SteadyClock::now() + std::chrono::milliseconds(options_.list_timeout_ms), [this, agg] { Expire(agg); });
     for (auto& [i, up] : targets) RequestPage(agg, i, up, Json::array(), 0, nullptr);
   }
 
@@ -802,7 +811,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
           std::lock_guard<std::mutex> lock(mu_);
           if (stopped_) return;
           up = slots_[i]->up;
-          has_tools = slots_[i]->init.value("capabilities", Json::object()).contains("tools");
+          has_tools = Capabilities(*slots_[i]).contains("tools");
         }
         if (!up) {
           if (StartMember(i).ok()) {

@@ -109,7 +109,6 @@ TEST_CASE("config: upstream.sessions and max_sessions default by transport", "[c
   CHECK(errors[1].path == "upstream.max_sessions");
 }
 
-}  // namespace holdgate
 
 TEST_CASE("config: an upstreams list is read with default prefixes, and bad entries name their path", "[config]") {
   Json doc = Json::parse(R"({
@@ -152,3 +151,5 @@ TEST_CASE("config: an upstreams list is read with default prefixes, and bad entr
     CHECK_THAT(paths, VectorContains(std::string(p)));
   }
 }
+
+}  // namespace holdgate

@@ -3,6 +3,7 @@
 // collisions refused, and a member that is down or silent failing only its own tools.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
