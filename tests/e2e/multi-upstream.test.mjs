@@ -211,3 +211,30 @@ describe('several upstreams: bad configs refuse to start', { timeout: 60000 }, (
     assert.match(r.stderr, /upstreams\[1\]\.name/);
   });
 });
+
+describe('several upstreams with per-agent upstream sessions', { timeout: 120000 }, () => {
+  it('each agent gets its own session on every upstream, initialized with its own clientInfo', async (t) => {
+    const everything = await startEverythingHttp({ name: 'mu-pa-everything' });
+    t.after(() => everything.stop());
+    const modern = await startServer2026('mu-pa-2026');
+    t.after(() => modern.stop());
+    const outDir = makeOutputDir('mu-pa-holdgate');
+    const config = writeConfig(outDir, {
+      upstream: { sessions: 'per_agent' },
+      upstreams: [{ name: 'everything', url: everything.url, prefix: 'ev_' }, { name: 'modern', url: modern.url }],
+    });
+    const serve = await startHoldgateServe({ name: 'mu-pa-holdgate', outDir, config,
+      env: { HOLDGATE_JWT_SECRET: newJwtSecret() } });
+    t.after(() => serve.stop());
+    for (const name of ['agent-one', 'agent-two']) {
+      const conn = await connectHttp(serve.mcp, { name });
+      t.after(() => conn.close().catch(() => {}));
+      const names = (await listAllTools(conn.client)).tools.map((tool) => tool.name);
+      assert.ok(names.includes('ev_echo') && names.includes('modern_whoami'), names.join(', '));
+      const who = JSON.parse(textOf(await conn.client.callTool({ name: 'modern_whoami', arguments: {} })));
+      assert.equal(who.clientInfo?.name, name, 'the 2026 upstream sees this agent\'s clientInfo');
+      assert.equal(who.headers.authorization, false, 'no token goes upstream');
+      assert.match(textOf(await conn.client.callTool({ name: 'ev_echo', arguments: { message: name } })), new RegExp(name));
+    }
+  });
+});
