@@ -377,22 +377,38 @@ class Runner {
   // Loads every upstream's own policy file (start-up and reload). An unreadable or invalid one
   // fails start-up; on reload it keeps the previous version of that file.
   Status LoadUpstreamPolicies(bool reload) {
+    std::vector<policy::PolicyRoute> previous;
+    {
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      previous = routes_;
+    }
     std::vector<policy::PolicyRoute> routes;
     for (size_t i = 0; i < config_.upstreams.size(); ++i) {
       const UpstreamConfig& u = config_.upstreams[i];
       policy::PolicyRoute route{u.name, u.prefix, nullptr};
       if (!u.policy_path.empty()) {
+        upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);  // a bad file is reported once per change
         auto loaded = policy::Policy::LoadFile(u.policy_path);
+        store::AuditEvent ev;
+        ev.actor = "holdgate";
+        ev.via = "system";
         if (!loaded.ok()) {
           const std::string where = "upstreams[" + std::to_string(i) + "].policy " + loaded.status().message();
           if (!reload) return InvalidArgument(where);
           log::Error("an upstream's policy file is not valid; its previous version stays", {{"error", where}});
-          std::lock_guard<std::mutex> lock(apply_mu_);
-          if (i < routes_.size()) route.policy = routes_[i].policy;
+          ev.type = "policy.reload_failed";
+          ev.decision = "refused";
+          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"error", loaded.status().message()}};
+          if (i < previous.size()) route.policy = previous[i].policy;
         } else {
           route.policy = loaded.value();
-          upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);
+          const bool changed = !reload || i >= previous.size() || !previous[i].policy ||
+                               previous[i].policy->hash() != route.policy->hash();
+          ev.type = changed ? "policy.loaded" : "";
+          ev.decision = reload ? "reload" : "start";
+          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"hash", route.policy->hash()}};
         }
+        if (!ev.type.empty()) (void)store_->AppendAudit(ev);
       }
       routes.push_back(std::move(route));
     }

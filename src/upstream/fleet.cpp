@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mcp/jsonrpc.h"
 
 namespace holdgate::upstream {
@@ -239,7 +240,14 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     const Json id = request.contains("id") ? request["id"] : Json(nullptr);
     const Json params = request.contains("params") && request["params"].is_object() ? request["params"] : Json::object();
     if (method == "ping") {
-      handler->OnResponse(mcp::MakeResult(id, Json::object()));
+      // Answered here: ready while at least one member is up (the readiness probe uses it).
+      bool any = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& s : slots_) any = any || (s->up && s->healthy);
+      }
+      handler->OnResponse(any ? mcp::MakeResult(id, Json::object())
+                              : mcp::MakeError(id, mcp::kConnectionClosed, "no upstream is available"));
       return 0;
     }
     if (FindList(method) != nullptr) {
@@ -463,6 +471,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
                                              (why.empty() ? "" : ": " + why) + "; other upstreams are unaffected"));
       return 0;
     }
+    metrics::GlobalMetrics().upstream_requests_total.Inc(slots_[i]->cfg.name);
     auto reply = std::make_shared<MemberReply>(weak_from_this(), i, outer, up, std::move(handler));
     const RequestHandle inner = up->Send(request, reply);
     std::lock_guard<std::mutex> lock(mu_);
@@ -716,6 +725,7 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     std::lock_guard<std::mutex> lock(mu_);
     if (!st.ok()) {
       s.last_error = st.message();
+      metrics::GlobalMetrics().upstream_down_total.Inc(s.cfg.name);
       return st;
     }
     if (stopped_) {
@@ -840,6 +850,8 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
           if (s.healthy) {
             s.healthy = false;
             changed = true;
+            metrics::GlobalMetrics().upstream_down_total.Inc(s.cfg.name);
+            metrics::GlobalMetrics().upstream_errors_total.Inc();
             log::Warn("upstream is down: its tools are left out until it answers again",
                       {{"upstream", s.cfg.name}, {"error", st.message()}});
           }

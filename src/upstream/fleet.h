@@ -9,7 +9,9 @@
 //   subscribe, unsubscribe and completion for a resource go to the member that listed the URI (or
 //   a template it starts like), else to the only member declaring resources;
 // - server->client requests get fleet-wide ids (Respond maps them back), notifications pass on;
-//   logging/setLevel and agent notifications go to every member; ping is answered here.
+//   logging/setLevel and agent notifications go to every member; ping is answered here (an error
+//   when no member is up).
+// Metrics: holdgate_upstream_requests_total and holdgate_upstream_down_total, by member name.
 // Isolation: a member that cannot be started, does not answer a list within list_timeout_ms or
 // fails its health probe drops out of the merged lists (agents are sent list_changed) and its
 // calls get an error naming it; the others keep serving. A member that failed to start, or
