@@ -235,8 +235,9 @@ class Runner {
     review_->SetReadinessCheck([this] { return Readiness(); });
     PolicyAdmin* admin = policy_admin_.get();
     catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [this, admin] {
+      std::shared_ptr<const policy::Policy> top = admin->Current();  // before apply_mu_: never both at once
       std::lock_guard<std::mutex> lock(apply_mu_);
-      return EffectiveLocked(admin->Current());
+      return EffectiveLocked(std::move(top));
     }, store_.get(), clock_);
     ToolCatalogue* catalogue = catalogue_.get();
     review_->SetToolCatalogue([catalogue](bool refresh) { return catalogue->Tools(refresh); });
