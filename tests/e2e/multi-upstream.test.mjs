@@ -1,4 +1,4 @@
-// Several MCP servers behind one holdgate ("upstreams" in the config): server-everything, the demo
+// Several MCP servers behind one holdgate ("upstreams" in the config): server-everything (over stdio), the demo
 // upstream (with its own policy: cancel_job is held) and a 2026-07-28-only server
 // (lib/server-2026.mjs reject). The v1 SDK client sees every tool with its upstream's prefix;
 // a held call on one upstream is approved while the others keep serving; killing one upstream
@@ -13,7 +13,7 @@ import { freePort, waitForPort } from './lib/ports.mjs';
 import { makeOutputDir, startProcess, waitFor } from './lib/process.mjs';
 import { startHoldgateServe } from './lib/holdgate.mjs';
 import { startDemoHttp, demoJson } from './lib/demo.mjs';
-import { startEverythingHttp } from './lib/everything.mjs';
+import { everythingStdioCommand, startEverythingHttp } from './lib/everything.mjs';
 import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
@@ -48,7 +48,6 @@ function writeConfig(dir, doc) {
 
 describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
   const cleanups = [];
-  let everything;
   let demo;
   let modern;
   let serve;
@@ -56,8 +55,6 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
   let reviewer;
 
   before(async () => {
-    everything = await startEverythingHttp({ name: 'mu-everything' });
-    cleanups.push(() => everything.stop());
     demo = await startDemoHttp({ name: 'mu-demo' });
     cleanups.push(() => demo.stop());
     modern = await startServer2026('mu-2026');
@@ -65,7 +62,7 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
     const outDir = makeOutputDir('mu-holdgate');
     const config = writeConfig(outDir, {
       upstreams: [
-        { name: 'everything', url: everything.url, prefix: 'ev_' },
+        { name: 'everything', command: everythingStdioCommand().commandLine, prefix: 'ev_' },
         { name: 'demo', url: demo.url, policy: DEMO_POLICY },
         { name: 'modern', url: modern.url },
       ],
