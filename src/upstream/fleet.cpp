@@ -362,7 +362,9 @@ class Fleet::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& [fleet_id, entry] : server_requests_) {
       if (entry.first.lock() == up && entry.second == original) {
         Json mapped = message;
-        mapped["params"]["requestId"] = fleet_id;
+        const std::string id = fleet_id;
+        mapped["params"]["requestId"] = id;
+        server_requests_.erase(id);  // withdrawn: a late answer is dropped
         return mapped;
       }
     }
