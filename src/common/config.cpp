@@ -209,8 +209,13 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
     if (!u->is_object()) {
       p.Type("upstream", "an object");
     } else {
-      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout", "sessions", "max_sessions"},
+      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout", "sessions", "max_sessions",
+                                 "list_timeout", "health_interval"},
                 p);
+      ReadDuration(*u, "list_timeout", "upstream", &c.upstream_list_timeout_ms, p);
+      if (c.upstream_list_timeout_ms < 100) p.Add("upstream.list_timeout", "must be a duration of at least 100ms");
+      ReadDuration(*u, "health_interval", "upstream", &c.upstream_health_interval_ms, p);
+      if (c.upstream_health_interval_ms < 100) p.Add("upstream.health_interval", "must be a duration of at least 100ms");
       ReadString(*u, "sessions", "upstream", &c.upstream_sessions, p);
       if (u->contains("sessions") && (*u)["sessions"].is_string() && c.upstream_sessions != "per_agent" && c.upstream_sessions != "shared") {
         p.Add("upstream.sessions", "must be \"per_agent\" or \"shared\"");

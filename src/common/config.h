@@ -72,6 +72,10 @@ struct Config {
   // "upstreams": several servers behind one gateway (empty: the single upstream above). When set,
   // upstream.command / url are refused; upstream's other settings are the defaults for every entry.
   std::vector<UpstreamConfig> upstreams;
+  // With several upstreams: upstream.list_timeout (one slower than this is left out of a merged
+  // list) and upstream.health_interval (how often each is probed).
+  int64_t upstream_list_timeout_ms = 10'000;
+  int64_t upstream_health_interval_ms = 5'000;
   // upstream.request_timeout: a request the upstream has not answered by then gets an error and
   // is cancelled upstream (a held call then ends failed, not re-run).
   int64_t upstream_request_timeout_ms = 5 * 60 * 1000;

@@ -258,7 +258,10 @@ class Runner {
     if (!config_.upstreams.empty()) {
       // Several servers: one Fleet stands for them all (upstream/fleet.h); the gateway sees one upstream.
       const std::vector<upstream::FleetMember> members = FleetMembers(up);
-      auto fleet = std::make_unique<upstream::Fleet>(members, upstream::FleetOptions{});
+      upstream::FleetOptions fleet_options;
+      fleet_options.list_timeout_ms = config_.upstream_list_timeout_ms;
+      fleet_options.health_interval_ms = config_.upstream_health_interval_ms;
+      auto fleet = std::make_unique<upstream::Fleet>(members, fleet_options);
       fleet_ = fleet.get();
       upstream_ = std::move(fleet);
     } else {
@@ -282,7 +285,9 @@ class Runner {
         // An agent's own sessions: a Fleet of its own, each member initialized with the agent's hello.
         const std::vector<upstream::FleetMember> members = FleetMembers(up);
         sessions_ = std::make_unique<upstream::SessionPool>(
-            up, config_.UpstreamMaxSessions(), [members](const upstream::Options& agent) -> std::unique_ptr<upstream::Upstream> {
+            up, config_.UpstreamMaxSessions(),
+            [members, list_timeout = config_.upstream_list_timeout_ms,
+             health = config_.upstream_health_interval_ms](const upstream::Options& agent) -> std::unique_ptr<upstream::Upstream> {
               std::vector<upstream::FleetMember> own = members;
               for (auto& m : own) {
                 m.options.client_info = agent.client_info;
@@ -291,7 +296,8 @@ class Runner {
                 m.options.keep_caller_ids = agent.keep_caller_ids;
               }
               upstream::FleetOptions fo;
-              fo.health_interval_ms = 15'000;
+              fo.list_timeout_ms = list_timeout;
+              fo.health_interval_ms = std::max<int64_t>(health, 15'000);  // many agents: probe less often
               return std::make_unique<upstream::Fleet>(std::move(own), fo);
             });
       } else {

@@ -59,7 +59,7 @@ const bad = [
 
 // Several upstreams: the schema and config check accept the list (each with its own policy file).
 const several = {
-  upstream: { request_timeout: '1m' },
+  upstream: { request_timeout: '1m', list_timeout: '5s', health_interval: '2s' },
   upstreams: [
     { name: 'sktime', command: 'sktime-mcp', policy: join(dir, 'policy.json') },
     { name: 'everything', url: 'http://127.0.0.1:3001/mcp', prefix: 'ev_', request_timeout: '30s', client_capabilities: {} },

@@ -130,9 +130,11 @@ TEST_CASE("config: an upstreams list is read with default prefixes, and bad entr
   CHECK(c->upstreams[1].client_capabilities.contains("roots"));
   CHECK(c->HasUpstream());
   CHECK_FALSE(c->UpstreamPerAgent());
+  CHECK(c->upstream_list_timeout_ms == 10'000);
+  CHECK(c->upstream_health_interval_ms == 5'000);
 
   Json bad = Json::parse(R"({
-    "upstream": {"command": "x"},
+    "upstream": {"command": "x", "list_timeout": "1ms"},
     "upstreams": [
       {"name": "a b", "command": "x", "url": "http://h/"},
       {"name": "two", "prefix": "t_"},
@@ -145,7 +147,7 @@ TEST_CASE("config: an upstreams list is read with default prefixes, and bad entr
   REQUIRE_FALSE(ConfigFromJson(bad, &errors).ok());
   using Catch::Matchers::VectorContains;
   auto paths = Paths(errors);
-  for (const char* p : {"upstream", "upstreams[0].name", "upstreams[0]", "upstreams[1]", "upstreams[2].url",
+  for (const char* p : {"upstream", "upstream.list_timeout", "upstreams[0].name", "upstreams[0]", "upstreams[1]", "upstreams[2].url",
                         "upstreams[2].prefix", "upstreams[2].colour", "upstreams[3].name", "upstreams[4]"}) {
     INFO(p);
     CHECK_THAT(paths, VectorContains(std::string(p)));
