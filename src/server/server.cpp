@@ -523,7 +523,14 @@ class Runner {
     sources.policy_configured = !config_.policy_path.empty();
     sources.policy_loaded = [this] { return gateway_->policy() != nullptr; };
     sources.draining = [this] { return front_->draining(); };
-    return CheckReadiness(sources);
+    Json out = CheckReadiness(sources);
+    if (fleet_ != nullptr) {
+      // Several upstreams: ready while one is up (the fleet answers the ping); each one's state beside it.
+      Json each = Json::object();
+      for (const auto& m : fleet_->Members()) each[m.name] = m.up ? "ok" : (m.last_error.empty() ? "down" : m.last_error);
+      out["checks"]["upstreams"] = each;
+    }
+    return out;
   }
 
   void StopAll() {

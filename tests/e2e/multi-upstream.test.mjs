@@ -169,6 +169,11 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
     assert.ok(!names.some((n) => n.startsWith('demo_')), names.join(', '));
     assert.ok(names.includes('ev_echo') && names.includes('modern_echo'));
 
+    const ready = await fetch(`${serve.review}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    assert.equal(ready.body.ready, true, 'still ready: the other upstreams are up');
+    assert.equal(ready.body.checks.upstreams.everything, 'ok');
+    assert.notEqual(ready.body.checks.upstreams.demo, 'ok');
+
     const cat = await api(serve.review, reviewer, 'GET', '/api/tools?refresh=1');
     assert.equal(cat.status, 200, cat.text);
     const d = cat.body.upstreams.find((u) => u.name === 'demo');
