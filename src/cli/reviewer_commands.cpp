@@ -697,7 +697,11 @@ int RunTools(const std::vector<std::string>& args) {
   }
   for (const auto& up : r.body.value("upstreams", Json::array())) {
     const Json tools = up.value("tools", Json::array());
-    std::cout << "upstream " << Printable(Str(up, "name")) << ": " << tools.size() << " tools\n";
+    std::cout << "upstream " << Printable(Str(up, "name"));
+    if (up.contains("prefix")) std::cout << " (prefix \"" << Printable(Str(up, "prefix")) << "\")";
+    std::cout << ": " << tools.size() << " tools";
+    if (!up.value("available", true)) std::cout << " (DOWN: " << Printable(Str(up, "error"), 120) << ")";
+    std::cout << "\n";
     std::vector<std::vector<std::string>> rows = {{"TOOL", "DECISION", "RULE", "RISK", "CALLS/24H", "DENIED", "HELD"}};
     for (const auto& t : tools) {
       const Json d = t.value("decision", Json::object());

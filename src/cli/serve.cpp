@@ -128,8 +128,13 @@ int RunServe(const std::vector<std::string>& args, bool stdio_mode) {
     config = std::move(check.config);
     setenv("HOLDGATE_CONFIG_DIR", std::filesystem::path(flags.config_path).parent_path().c_str(), 0);
   }
+  const bool had_list = !config.upstreams.empty();
   ApplyOverrides(flags, &config);
-  if (config.upstream_cmd.empty() == config.upstream_url.empty()) {
+  if (had_list && (!config.upstream_cmd.empty() || !config.upstream_url.empty())) {
+    std::cerr << "holdgate: the config lists upstreams; --upstream-cmd / --upstream-url cannot be combined with it\n";
+    return 2;
+  }
+  if (!had_list && config.upstream_cmd.empty() == config.upstream_url.empty()) {
     std::cerr << "holdgate: give exactly one of --upstream-cmd or --upstream-url\n" << kServeUsage;
     return 2;
   }

@@ -141,7 +141,7 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
   }
   Config c;
   c.raw = doc;
-  CheckKeys(doc, "", {"$schema", "$comment", "mcp", "review", "upstream", "policy", "db", "database", "log_level", "hold",
+  CheckKeys(doc, "", {"$schema", "$comment", "mcp", "review", "upstream", "upstreams", "policy", "db", "database", "log_level", "hold",
                       "approval", "audit", "notify", "ready_file"}, p);
   if (auto m = doc.find("mcp"); m != doc.end()) {
     if (!m->is_object()) {
@@ -215,8 +215,13 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
     if (!u->is_object()) {
       p.Type("upstream", "an object");
     } else {
-      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout", "sessions", "max_sessions"},
+      CheckKeys(*u, "upstream", {"command", "url", "client_capabilities", "request_timeout", "sessions", "max_sessions",
+                                 "list_timeout", "health_interval"},
                 p);
+      ReadDuration(*u, "list_timeout", "upstream", &c.upstream_list_timeout_ms, p);
+      if (c.upstream_list_timeout_ms < 100) p.Add("upstream.list_timeout", "must be a duration of at least 100ms");
+      ReadDuration(*u, "health_interval", "upstream", &c.upstream_health_interval_ms, p);
+      if (c.upstream_health_interval_ms < 100) p.Add("upstream.health_interval", "must be a duration of at least 100ms");
       ReadString(*u, "sessions", "upstream", &c.upstream_sessions, p);
       if (u->contains("sessions") && (*u)["sessions"].is_string() && c.upstream_sessions != "per_agent" && c.upstream_sessions != "shared") {
         p.Add("upstream.sessions", "must be \"per_agent\" or \"shared\"");
@@ -234,6 +239,60 @@ Result<Config> ConfigFromJson(const Json& doc, std::vector<ConfigError>* errors)
         if (!caps->is_object()) p.Type("upstream.client_capabilities", "an object");
         else c.upstream_client_capabilities = *caps;
       }
+    }
+  }
+  if (auto list = doc.find("upstreams"); list != doc.end()) {
+    if (!list->is_array() || list->empty()) p.Type("upstreams", "a non-empty array of {name, command | url, prefix, policy, …}");
+    if (!c.upstream_cmd.empty() || !c.upstream_url.empty()) {
+      p.Add("upstream", "with \"upstreams\", give each server's command or url in its upstreams entry, not here");
+    }
+    for (size_t i = 0; list->is_array() && i < list->size(); ++i) {
+      const Json& e = (*list)[i];
+      const std::string path = "upstreams[" + std::to_string(i) + "]";
+      if (!e.is_object()) {
+        p.Type(path, "an object {name, command | url, prefix, policy, client_capabilities, request_timeout}");
+        continue;
+      }
+      CheckKeys(e, path, {"name", "command", "url", "prefix", "policy", "client_capabilities", "request_timeout"}, p);
+      UpstreamConfig u;
+      ReadString(e, "name", path, &u.name, p);
+      ReadString(e, "command", path, &u.command, p);
+      ReadString(e, "url", path, &u.url, p);
+      ReadString(e, "policy", path, &u.policy_path, p);
+      if (u.name.empty() || u.name.size() > 64 ||
+          u.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+        p.Add(path + ".name", "must be 1-64 letters, digits, _ or -");
+      }
+      u.prefix = u.name + "_";
+      ReadString(e, "prefix", path, &u.prefix, p);
+      if (u.command.empty() == u.url.empty()) p.Add(path, "give exactly one of command or url");
+      if (!u.url.empty() && u.url.rfind("http://", 0) != 0 && u.url.rfind("https://", 0) != 0) {
+        p.Add(path + ".url", "must be an http:// or https:// URL");
+      }
+      if (auto caps = e.find("client_capabilities"); caps != e.end()) {
+        if (!caps->is_object()) p.Type(path + ".client_capabilities", "an object");
+        else u.client_capabilities = *caps;
+      }
+      if (e.contains("request_timeout")) {
+        ReadDuration(e, "request_timeout", path, &u.request_timeout_ms, p);
+        if (u.request_timeout_ms < 100) p.Add(path + ".request_timeout", "must be a duration of at least 100ms");
+      }
+      for (size_t j = 0; j < c.upstreams.size(); ++j) {
+        const UpstreamConfig& o = c.upstreams[j];
+        const std::string other = "upstreams[" + std::to_string(j) + "]";
+        if (!u.name.empty() && o.name == u.name) p.Add(path + ".name", "\"" + u.name + "\" is also the name of " + other);
+        // Calls and policies are routed by the longest prefix a name starts with, so a prefix
+        // must not begin another one ("" may stand beside non-empty ones: it takes the rest).
+        if (!u.prefix.empty() && !o.prefix.empty() &&
+            (u.prefix.rfind(o.prefix, 0) == 0 || o.prefix.rfind(u.prefix, 0) == 0)) {
+          p.Add(path + ".prefix", "\"" + u.prefix + "\" and the prefix \"" + o.prefix + "\" of " + other +
+                                      " would make names ambiguous: no prefix may begin another");
+        }
+        if (u.prefix.empty() && o.prefix.empty()) {
+          p.Add(path + ".prefix", "only one upstream may have the empty prefix (" + other + " has it too)");
+        }
+      }
+      c.upstreams.push_back(std::move(u));
     }
   }
   ReadString(doc, "policy", "", &c.policy_path, p);

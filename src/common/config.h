@@ -33,6 +33,20 @@ inline constexpr ListenerLimits kMcpListenerDefaults = {10'000, 30'000, 2'000, 1
 // Reads the limit keys present in `section` (a config object at `path`) over `limits`.
 Status ReadListenerLimits(const Json& section, const std::string& path, ListenerLimits* limits);
 
+// One entry of the "upstreams" array: an MCP server among several behind one gateway. Its tools,
+// prompts and resource templates reach agents with `prefix` in front of their names; its calls are
+// decided by `policy_path` (a policy file naming its own, unprefixed tool names), falling back to
+// the top-level policy when it has none.
+struct UpstreamConfig {
+  std::string name;     // [A-Za-z0-9_-]+, unique; names the upstream in logs, audit and the catalogue
+  std::string command;  // exactly one of command / url
+  std::string url;
+  std::string prefix;   // default name + "_"; "" allowed
+  std::string policy_path;
+  Json client_capabilities;      // null: the top-level upstream.client_capabilities
+  int64_t request_timeout_ms = 0;  // 0: the top-level upstream.request_timeout
+};
+
 struct Config {
   // Agents' MCP listener.
   std::string mcp_listen = "127.0.0.1:8080";
@@ -55,6 +69,13 @@ struct Config {
   Json upstream_client_capabilities = Json{{"sampling", Json::object()},
                                            {"elicitation", Json::object()},
                                            {"roots", Json{{"listChanged", true}}}};
+  // "upstreams": several servers behind one gateway (empty: the single upstream above). When set,
+  // upstream.command / url are refused; upstream's other settings are the defaults for every entry.
+  std::vector<UpstreamConfig> upstreams;
+  // With several upstreams: upstream.list_timeout (one slower than this is left out of a merged
+  // list) and upstream.health_interval (how often each is probed).
+  int64_t upstream_list_timeout_ms = 10'000;
+  int64_t upstream_health_interval_ms = 5'000;
   // upstream.request_timeout: a request the upstream has not answered by then gets an error and
   // is cancelled upstream (a held call then ends failed, not re-run).
   int64_t upstream_request_timeout_ms = 5 * 60 * 1000;
@@ -69,12 +90,19 @@ struct Config {
   static constexpr size_t kDefaultMaxHttpSessions = 1000;
   // The effective values of the two above.
   bool UpstreamPerAgent() const {
-    return upstream_sessions.empty() ? !upstream_url.empty() : upstream_sessions == "per_agent";
+    if (!upstream_sessions.empty()) return upstream_sessions == "per_agent";
+    if (!upstreams.empty()) return false;  // several upstreams: shared unless asked
+    return !upstream_url.empty();
   }
   size_t UpstreamMaxSessions() const {
     if (upstream_max_sessions > 0) return upstream_max_sessions;
-    return upstream_url.empty() ? kDefaultMaxStdioSessions : kDefaultMaxHttpSessions;
+    bool any_stdio = upstreams.empty() ? upstream_url.empty() : false;
+    for (const auto& u : upstreams) any_stdio = any_stdio || !u.command.empty();
+    return any_stdio ? kDefaultMaxStdioSessions : kDefaultMaxHttpSessions;
   }
+
+  // True when an upstream is configured (the single one or the "upstreams" list).
+  bool HasUpstream() const { return !upstream_cmd.empty() || !upstream_url.empty() || !upstreams.empty(); }
 
   std::string policy_path;  // empty: the embedded demo policy is not assumed; everything allowed
   std::string db_path = "data/holdgate.db";

@@ -149,6 +149,8 @@ class Histogram {
 //   decisions_total, decision_latency_seconds   review server (from the store's change feed)
 //   calls_total                 gateway, per policy decision (allow|deny|hide|hold)
 //   upstream_errors_total       gateway/upstream: transport errors and crashed children
+//   upstream_requests_total, upstream_down_total   upstream/fleet (several upstreams): requests
+//                               forwarded and times found down, by upstream name
 //   webhook_deliveries_total    notifier, per attempt result (delivered|failed|gave_up)
 //   auth_failures_total         review server, by reason (missing|invalid|expired|forbidden|origin)
 struct Metrics {
@@ -161,6 +163,11 @@ struct Metrics {
   LabeledCounter calls_total{"holdgate_calls_total", "Tool calls seen by the gateway, by policy decision.",
                              "decision", {"allow", "deny", "hide", "hold"}};
   Counter upstream_errors_total{"holdgate_upstream_errors_total", "Errors talking to the upstream MCP server."};
+  LabeledCounter upstream_requests_total{"holdgate_upstream_requests_total",
+                                         "Requests forwarded to one of several upstreams, by upstream.", "upstream"};
+  LabeledCounter upstream_down_total{"holdgate_upstream_down_total",
+                                     "Times one of several upstreams was found down (failed start or probe), by upstream.",
+                                     "upstream"};
   LabeledCounter webhook_deliveries_total{"holdgate_webhook_deliveries_total",
                                           "Notification delivery attempts, by result.", "result",
                                           {"delivered", "failed", "gave_up"}};
@@ -175,6 +182,8 @@ struct Metrics {
     decision_latency_seconds.Render(&out);
     calls_total.Render(&out);
     upstream_errors_total.Render(&out);
+    upstream_requests_total.Render(&out);
+    upstream_down_total.Render(&out);
     webhook_deliveries_total.Render(&out);
     auth_failures_total.Render(&out);
     return out;

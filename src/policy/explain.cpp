@@ -55,10 +55,11 @@ ToolExplanation ExplainTool(const Policy* policy, std::string_view tool, const J
       out.risk_source = "policy";
       out.risk_note = d.rule;
     }
-    if (d.action != Action::kHide) {
-      const Policy::Compiled& c = PolicyAccess::Get(*policy);
+    auto [decider, name] = policy->Resolve(tool);  // a composed policy: the upstream's own
+    if (d.action != Action::kHide && decider != nullptr) {
+      const Policy::Compiled& c = PolicyAccess::Get(*decider);
       std::vector<const ToolEntry*> candidates;
-      CandidateRules(c, tool, &candidates);
+      CandidateRules(c, name, &candidates);
       for (const ToolEntry* e : candidates) {
         if (RuleLooksAtArguments(e->rule)) out.depends_on_arguments = true;
         if (e->rule.when.empty()) break;  // later candidates are never reached

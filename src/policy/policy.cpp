@@ -172,13 +172,66 @@ Result<std::shared_ptr<const Policy>> Policy::LoadFile(const std::string& path) 
   return policy;
 }
 
+std::shared_ptr<const Policy> Policy::Compose(std::shared_ptr<const Policy> top, std::vector<PolicyRoute> routes) {
+  std::string hashes = top ? top->hash() : "";
+  for (const auto& r : routes) hashes += "\n" + r.upstream + "=" + r.prefix + ":" + (r.policy ? r.policy->hash() : "top");
+  auto compiled = std::make_unique<Compiled>();
+  compiled->default_allow = true;
+  compiled->shadow = top && top->shadow();
+  std::shared_ptr<Policy> p(new Policy(std::move(compiled), Sha256Hex(hashes)));
+  p->composed_ = true;
+  p->top_ = std::move(top);
+  p->routes_ = std::move(routes);
+  return p;
+}
+
+std::pair<const Policy*, std::string_view> Policy::Resolve(std::string_view tool) const {
+  if (!composed_) return {this, tool};
+  const PolicyRoute* best = nullptr;
+  for (const auto& r : routes_) {
+    if (tool.substr(0, r.prefix.size()) != r.prefix) continue;
+    if (best == nullptr || r.prefix.size() > best->prefix.size()) best = &r;
+  }
+  if (best != nullptr && best->policy != nullptr) return {best->policy.get(), tool.substr(best->prefix.size())};
+  return {top_.get(), tool};
+}
+
 bool Policy::shadow() const { return compiled_->shadow; }
 
 bool Policy::IsHidden(std::string_view tool) const {
+  if (composed_) {
+    if (compiled_->shadow) return false;
+    auto [p, name] = Resolve(tool);
+    return p != nullptr && p->IsHidden(name);
+  }
   return !compiled_->shadow && FindHide(*compiled_, tool) != nullptr;
 }
 
 Decision Policy::Evaluate(const CallContext& ctx) const {
+  if (composed_) {
+    auto [p, name] = Resolve(ctx.tool);
+    CallContext routed = ctx;
+    routed.tool = name;
+    Decision d;
+    if (p == nullptr) {
+      d.action = Action::kAllow;
+      d.rule = "default";
+      d.policy = shared_from_this();
+      return d;
+    }
+    d = p->Evaluate(routed);
+    if (p != top_.get()) {
+      for (const auto& r : routes_) {
+        if (r.policy.get() == p && p != nullptr) d.rule = "upstreams." + r.upstream + ": " + d.rule;
+      }
+      if (compiled_->shadow && !d.shadow) {
+        d.shadow = true;
+        d.shadow_action = d.action;
+        d.action = Action::kAllow;
+      }
+    }
+    return d;
+  }
   const Compiled& c = *compiled_;
   Decision d;
   d.policy = shared_from_this();

@@ -94,6 +94,13 @@ struct CallContext {
   const Json* annotations = nullptr;  // the tool's MCP annotations from upstream tools/list, or null
 };
 
+// One upstream's own policy among several upstreams (Policy::Compose).
+struct PolicyRoute {
+  std::string upstream;  // its name, put in front of the rule path of its decisions
+  std::string prefix;    // tool names of this upstream start with it ("" takes what no other prefix does)
+  std::shared_ptr<const Policy> policy;  // decides on the name without the prefix; null: `top` decides
+};
+
 class Policy : public std::enable_shared_from_this<Policy> {
  public:
   // Parses and validates a policy document. On failure the status message lists every problem,
@@ -101,6 +108,16 @@ class Policy : public std::enable_shared_from_this<Policy> {
   // line and column). Never throws.
   static Result<std::shared_ptr<const Policy>> Parse(std::string_view text);
   static Result<std::shared_ptr<const Policy>> LoadFile(const std::string& path);
+  // A policy for several upstreams: a tool whose name starts with a route's prefix (the longest
+  // matching one) is decided by that route's policy on the name without the prefix, its rule path
+  // reading "upstreams.NAME: <path>"; any other tool by `top` on the full name (null: allowed).
+  // `top`'s shadow mode applies to every route. Give every upstream a route (its policy may be
+  // null), so that the empty prefix only takes the names no other upstream owns.
+  static std::shared_ptr<const Policy> Compose(std::shared_ptr<const Policy> top, std::vector<PolicyRoute> routes);
+
+  // The policy that decides `tool` and the name it sees there (for a composed policy: the route's
+  // policy and the unprefixed name, or `top`; null when nothing decides: allowed). Else itself.
+  std::pair<const Policy*, std::string_view> Resolve(std::string_view tool) const;
 
   // True if `tool` must be left out of tools/list (and is answered kHide on call). Always false
   // under top-level shadow mode, which enforces nothing.
@@ -124,6 +141,10 @@ class Policy : public std::enable_shared_from_this<Policy> {
   explicit Policy(std::unique_ptr<Compiled> compiled, std::string hash);
   std::unique_ptr<Compiled> compiled_;
   std::string hash_;
+  // Composed policies only (compiled_ then allows everything and is not consulted).
+  bool composed_ = false;
+  std::shared_ptr<const Policy> top_;
+  std::vector<PolicyRoute> routes_;
 };
 
 // `holdgate policy check FILE [--tools TOOLS.json]`: validates the policy and, given a

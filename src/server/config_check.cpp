@@ -65,8 +65,8 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
       auto a = store::ParseAuditCheckpointConfig(raw["audit"], base);
       if (!a.ok()) AddModuleError("audit", a.status(), &errors);
     }
-    if (options.require_upstream && parsed.ok() && out.config.upstream_cmd.empty() && out.config.upstream_url.empty()) {
-      errors.push_back({"upstream", "give upstream.command or upstream.url (the MCP server to front)"});
+    if (options.require_upstream && parsed.ok() && !out.config.HasUpstream()) {
+      errors.push_back({"upstream", "give upstream.command or upstream.url, or an upstreams list (the MCP servers to front)"});
     }
     if (parsed.ok() && !out.config.policy_path.empty()) {
       std::string policy_text;
@@ -76,6 +76,18 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
         policy::CheckReport report = policy::Check(policy_text, nullptr);
         for (const auto& e : report.errors) errors.push_back({"policy", out.config.policy_path + ": " + e});
       }
+    }
+    for (size_t i = 0; parsed.ok() && i < out.config.upstreams.size(); ++i) {
+      const UpstreamConfig& u = out.config.upstreams[i];
+      if (u.policy_path.empty()) continue;
+      const std::string path = "upstreams[" + std::to_string(i) + "].policy";
+      std::string policy_text;
+      if (!ReadWholeFile(u.policy_path, &policy_text)) {
+        errors.push_back({path, "cannot read policy file " + u.policy_path});
+        continue;
+      }
+      policy::CheckReport report = policy::Check(policy_text, nullptr);
+      for (const auto& e : report.errors) errors.push_back({path, u.policy_path + ": " + e});
     }
   }
   out.errors = std::move(errors);

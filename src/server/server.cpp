@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -37,6 +38,7 @@
 #include "store/store.h"
 #include "transport/http_server.h"
 #include "transport/stdio_server.h"
+#include "upstream/fleet.h"
 #include "upstream/session_pool.h"
 #include "upstream/upstream.h"
 
@@ -100,7 +102,7 @@ class Runner {
       return 2;
     }
     log::SetLevel(level);
-    if (config_.upstream_cmd.empty() == config_.upstream_url.empty()) {
+    if (config_.upstreams.empty() && config_.upstream_cmd.empty() == config_.upstream_url.empty()) {
       std::cerr << "holdgate: give exactly one of --upstream-cmd or --upstream-url\n";
       return 2;
     }
@@ -157,6 +159,10 @@ class Runner {
       policy_mtime_ = FileMtime(config_.policy_path);
     } else {
       log::Warn("no policy given: every call is allowed", {});
+    }
+    if (!config_.upstreams.empty()) {
+      Status routes = LoadUpstreamPolicies(false);
+      if (!routes.ok()) return routes;
     }
     auto recovered = store_->RecoverAfterCrash();
     if (recovered.ok() && recovered.value() > 0) {
@@ -228,8 +234,11 @@ class Runner {
     review_->SetEndpointControl(std::move(control));
     review_->SetReadinessCheck([this] { return Readiness(); });
     PolicyAdmin* admin = policy_admin_.get();
-    catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [admin] { return admin->Current(); },
-                                                 store_.get(), clock_);
+    catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [this, admin] {
+      std::shared_ptr<const policy::Policy> top = admin->Current();  // before apply_mu_: never both at once
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      return EffectiveLocked(std::move(top));
+    }, store_.get(), clock_);
     ToolCatalogue* catalogue = catalogue_.get();
     review_->SetToolCatalogue([catalogue](bool refresh) { return catalogue->Tools(refresh); });
     review_->SetPolicyControl(policy_admin_->Control(
@@ -246,14 +255,54 @@ class Runner {
     up.url = config_.upstream_url;
     up.client_capabilities = config_.upstream_client_capabilities;
     up.request_timeout_ms = config_.upstream_request_timeout_ms;
-    upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
+    if (!config_.upstreams.empty()) {
+      // Several servers: one Fleet stands for them all (upstream/fleet.h); the gateway sees one upstream.
+      const std::vector<upstream::FleetMember> members = FleetMembers(up);
+      upstream::FleetOptions fleet_options;
+      fleet_options.list_timeout_ms = config_.upstream_list_timeout_ms;
+      fleet_options.health_interval_ms = config_.upstream_health_interval_ms;
+      auto fleet = std::make_unique<upstream::Fleet>(members, fleet_options);
+      fleet_ = fleet.get();
+      upstream_ = std::move(fleet);
+    } else {
+      upstream_ = up.command.empty() ? upstream::MakeHttpUpstream(up) : upstream::MakeStdioUpstream(up);
+    }
     s = upstream_->Start();
     if (!s.ok()) return Status(s.code(), "upstream: " + s.message());
     catalogue_->SetUpstream(upstream_.get());
+    if (fleet_ != nullptr) {
+      upstream::Fleet* fleet = fleet_;
+      catalogue_->SetGrouping([fleet] {
+        std::vector<CatalogueGroup> groups;
+        for (const auto& m : fleet->Members()) groups.push_back({m.name, m.prefix, m.up, m.last_error});
+        return groups;
+      }, [fleet](const std::string& tool) { return fleet->OwnerOf(tool); });
+    }
     // The session above is the shared one (older agents, the readiness probe, and everyone in
     // "shared" mode); per_agent sessions come from the pool.
     if (config_.UpstreamPerAgent()) {
-      sessions_ = std::make_unique<upstream::SessionPool>(up, config_.UpstreamMaxSessions());
+      if (fleet_ != nullptr) {
+        // An agent's own sessions: a Fleet of its own, each member initialized with the agent's hello.
+        const std::vector<upstream::FleetMember> members = FleetMembers(up);
+        sessions_ = std::make_unique<upstream::SessionPool>(
+            up, config_.UpstreamMaxSessions(),
+            [members, list_timeout = config_.upstream_list_timeout_ms,
+             health = config_.upstream_health_interval_ms](const upstream::Options& agent) -> std::unique_ptr<upstream::Upstream> {
+              std::vector<upstream::FleetMember> own = members;
+              for (auto& m : own) {
+                m.options.client_info = agent.client_info;
+                m.options.client_capabilities = agent.client_capabilities;
+                m.options.protocol_version = agent.protocol_version;
+                m.options.keep_caller_ids = agent.keep_caller_ids;
+              }
+              upstream::FleetOptions fo;
+              fo.list_timeout_ms = list_timeout;
+              fo.health_interval_ms = std::max<int64_t>(health, 15'000);  // many agents: probe less often
+              return std::make_unique<upstream::Fleet>(std::move(own), fo);
+            });
+      } else {
+        sessions_ = std::make_unique<upstream::SessionPool>(up, config_.UpstreamMaxSessions());
+      }
     }
     log::Info("upstream sessions", {{"mode", config_.UpstreamPerAgent() ? "per_agent" : "shared"},
                                     {"max_sessions", config_.UpstreamPerAgent() ? config_.UpstreamMaxSessions() : 1}});
@@ -271,7 +320,7 @@ class Runner {
       // The review listener already serves reloads: publish the gateway with the policy loaded
       // last, so a reload made before this point is not lost.
       std::lock_guard<std::mutex> lock(apply_mu_);
-      gateway_->SetPolicy(policy_admin_->Current());
+      gateway_->SetPolicy(EffectiveLocked(policy_admin_->Current()));
       live_gateway_ = gateway_.get();
     }
     front_ = std::make_unique<FrontDispatcher>(*gateway_);  // trace context and drain, before the gateway
@@ -318,6 +367,70 @@ class Runner {
     return Status::Ok();
   }
 
+  // The "upstreams" entries over the top-level upstream settings in `base`.
+  std::vector<upstream::FleetMember> FleetMembers(const upstream::Options& base) const {
+    std::vector<upstream::FleetMember> members;
+    for (const UpstreamConfig& u : config_.upstreams) {
+      upstream::Options o = base;
+      o.command = u.command;
+      o.url = u.url;
+      if (u.client_capabilities.is_object()) o.client_capabilities = u.client_capabilities;
+      if (u.request_timeout_ms > 0) o.request_timeout_ms = u.request_timeout_ms;
+      members.push_back({u.name, u.prefix, std::move(o)});
+    }
+    return members;
+  }
+
+  // Loads every upstream's own policy file (start-up and reload). An unreadable or invalid one
+  // fails start-up; on reload it keeps the previous version of that file.
+  Status LoadUpstreamPolicies(bool reload) {
+    std::vector<policy::PolicyRoute> previous;
+    {
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      previous = routes_;
+    }
+    std::vector<policy::PolicyRoute> routes;
+    for (size_t i = 0; i < config_.upstreams.size(); ++i) {
+      const UpstreamConfig& u = config_.upstreams[i];
+      policy::PolicyRoute route{u.name, u.prefix, nullptr};
+      if (!u.policy_path.empty()) {
+        upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);  // a bad file is reported once per change
+        auto loaded = policy::Policy::LoadFile(u.policy_path);
+        store::AuditEvent ev;
+        ev.actor = "holdgate";
+        ev.via = "system";
+        if (!loaded.ok()) {
+          const std::string where = "upstreams[" + std::to_string(i) + "].policy " + loaded.status().message();
+          if (!reload) return InvalidArgument(where);
+          log::Error("an upstream's policy file is not valid; its previous version stays", {{"error", where}});
+          ev.type = "policy.reload_failed";
+          ev.decision = "refused";
+          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"error", loaded.status().message()}};
+          if (i < previous.size()) route.policy = previous[i].policy;
+        } else {
+          route.policy = loaded.value();
+          const bool changed = !reload || i >= previous.size() || !previous[i].policy ||
+                               previous[i].policy->hash() != route.policy->hash();
+          ev.type = changed ? "policy.loaded" : "";
+          ev.decision = reload ? "reload" : "start";
+          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"hash", route.policy->hash()}};
+        }
+        if (!ev.type.empty()) (void)store_->AppendAudit(ev);
+      }
+      routes.push_back(std::move(route));
+    }
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    routes_ = std::move(routes);
+    return Status::Ok();
+  }
+
+  // The policy the gateway and the catalogue use: with several upstreams, the top-level one
+  // composed with each upstream's own. REQUIRES: apply_mu_ held.
+  std::shared_ptr<const policy::Policy> EffectiveLocked(std::shared_ptr<const policy::Policy> top) const {
+    if (config_.upstreams.empty()) return top;
+    return policy::Policy::Compose(std::move(top), routes_);
+  }
+
   void AuditStartup(const std::shared_ptr<const policy::Policy>& pol) {
     store::AuditEvent ev;
     ev.type = "config.started";
@@ -325,8 +438,18 @@ class Runner {
     ev.via = "system";
     ev.detail = {{"mcp_listen", config_.mcp_listen}, {"review_listen", config_.review_listen},
                  {"upstream", config_.upstream_cmd.empty() ? config_.upstream_url : config_.upstream_cmd},
+                 {"upstreams", UpstreamsForAudit()},
                  {"policy", config_.policy_path}, {"policy_hash", pol ? pol->hash() : ""}};
     store_->AppendAudit(ev);
+  }
+
+  Json UpstreamsForAudit() const {
+    Json out = Json::array();
+    for (const UpstreamConfig& u : config_.upstreams) {
+      out.push_back({{"name", u.name}, {"prefix", u.prefix}, {"target", u.command.empty() ? u.url : u.command},
+                     {"policy", u.policy_path}});
+    }
+    return out;
   }
 
   std::string ConfigDir() const {
@@ -334,6 +457,10 @@ class Runner {
   }
 
   void ReloadPolicy(const char* why) {
+    if (!config_.upstreams.empty()) {
+      (void)LoadUpstreamPolicies(true);
+      ApplyPolicy(policy_admin_->Current());
+    }
     if (config_.policy_path.empty()) return;
     (void)policy_admin_->Reload("holdgate", why, [this](std::shared_ptr<const policy::Policy> p) {
       ApplyPolicy(std::move(p));
@@ -344,7 +471,7 @@ class Runner {
   // policy_admin_->Current() when it is published). Any thread.
   void ApplyPolicy(std::shared_ptr<const policy::Policy> p) {
     std::lock_guard<std::mutex> lock(apply_mu_);
-    if (live_gateway_) live_gateway_->SetPolicy(std::move(p));
+    if (live_gateway_) live_gateway_->SetPolicy(EffectiveLocked(std::move(p)));
   }
 
   // Waits for signals; SIGHUP or a changed policy file reloads the policy.
@@ -371,6 +498,15 @@ class Runner {
         if (m != 0 && m != policy_mtime_) {
           policy_mtime_ = m;
           ReloadPolicy("file changed");
+          continue;
+        }
+      }
+      for (const UpstreamConfig& u : config_.upstreams) {
+        if (u.policy_path.empty()) continue;
+        const int64_t m = FileMtime(u.policy_path);
+        if (m != 0 && m != upstream_policy_mtimes_[u.policy_path]) {
+          ReloadPolicy("an upstream's policy file changed");
+          break;
         }
       }
     }
@@ -387,7 +523,14 @@ class Runner {
     sources.policy_configured = !config_.policy_path.empty();
     sources.policy_loaded = [this] { return gateway_->policy() != nullptr; };
     sources.draining = [this] { return front_->draining(); };
-    return CheckReadiness(sources);
+    Json out = CheckReadiness(sources);
+    if (fleet_ != nullptr) {
+      // Several upstreams: ready while one is up (the fleet answers the ping); each one's state beside it.
+      Json each = Json::object();
+      for (const auto& m : fleet_->Members()) each[m.name] = m.up ? "ok" : (m.last_error.empty() ? "down" : m.last_error);
+      out["checks"]["upstreams"] = each;
+    }
+    return out;
   }
 
   void StopAll() {
@@ -420,10 +563,13 @@ class Runner {
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;
   std::unique_ptr<upstream::Upstream> upstream_;
+  upstream::Fleet* fleet_ = nullptr;  // upstream_ when the config lists several upstreams
   std::unique_ptr<upstream::SessionPool> sessions_;  // per_agent mode; before gateway_: outlives it
   std::unique_ptr<gateway::Gateway> gateway_;
   std::mutex apply_mu_;
   gateway::Gateway* live_gateway_ = nullptr;  // guarded by apply_mu_; gateway_ once it has started
+  std::vector<policy::PolicyRoute> routes_;   // guarded by apply_mu_: each upstream's own policy
+  std::map<std::string, int64_t> upstream_policy_mtimes_;  // control loop (and start-up) only
   std::unique_ptr<transport::HttpServer> http_;
   std::unique_ptr<transport::StdioServer> stdio_;
   int64_t policy_mtime_ = 0;

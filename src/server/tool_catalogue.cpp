@@ -43,6 +43,13 @@ void ToolCatalogue::SetUpstream(upstream::Upstream* upstream) {
   upstream_ = upstream;
 }
 
+void ToolCatalogue::SetGrouping(std::function<std::vector<CatalogueGroup>()> groups,
+                                std::function<std::string(const std::string&)> owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  groups_ = std::move(groups);
+  owner_ = std::move(owner);
+}
+
 Json ToolCatalogue::Annotations(const std::string& tool) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!tools_.is_array()) return Json();
@@ -143,10 +150,36 @@ Result<Json> ToolCatalogue::Tools(bool refresh) {
     }
   }
   const std::shared_ptr<const policy::Policy> p = policy_ ? policy_() : nullptr;
-  Json upstream{{"name", options_.upstream_name},
-                {"tools", Describe(options_.upstream_name, tools, p.get(), activity)},
-                {"fetched_at", FormatTimeMs(fetched_at)}};
-  return Json{{"upstreams", Json::array({std::move(upstream)})},
+  Json upstreams = Json::array();
+  std::function<std::vector<CatalogueGroup>()> groups;
+  std::function<std::string(const std::string&)> owner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    groups = groups_;
+    owner = owner_;
+  }
+  if (!groups) {
+    upstreams.push_back({{"name", options_.upstream_name},
+                         {"tools", Describe(options_.upstream_name, tools, p.get(), activity)},
+                         {"fetched_at", FormatTimeMs(fetched_at)}});
+  } else {
+    for (const CatalogueGroup& g : groups()) {
+      Json own = Json::array();
+      for (const Json& t : tools) {
+        if (t.is_object() && t.contains("name") && t["name"].is_string() && owner(t["name"].get<std::string>()) == g.name) {
+          own.push_back(t);
+        }
+      }
+      Json entry{{"name", g.name},
+                 {"prefix", g.prefix},
+                 {"available", g.up},
+                 {"tools", Describe(g.name, own, p.get(), activity)},
+                 {"fetched_at", FormatTimeMs(fetched_at)}};
+      if (!g.up) entry["error"] = g.error;
+      upstreams.push_back(std::move(entry));
+    }
+  }
+  return Json{{"upstreams", std::move(upstreams)},
               {"policy_hash", p ? Json(p->hash()) : Json()},
               {"window", FormatDuration(options_.activity_window_ms)},
               {"counts_note", "calls counts audited tool calls: denied, hidden, rate-limited and held ones always, "

@@ -58,11 +58,24 @@ const bad = [
   [{ upstream: { ...upstream, sessions: 'per-agent', max_sessions: 0 } }, ['upstream.sessions', 'upstream.max_sessions']],
   [{ upstream, review: { oidc: { issuer: 'https://login.example.com', role_map: { g: 'root' } } } }, ['review']],
   [{ upstream, review: { oidc: { issuer: 'https://login.example.com', client_id: 'hg', secret: 'x' } } }, ['review.oidc.secret']],
+  [{ upstreams: [{ name: 'a b', url: 'ftp://x' }, { name: 'b', command: 'c', url: 'http://d/mcp' }] },
+    ['upstreams[0].name', 'upstreams[0].url', 'upstreams[1]']],
+  [{ upstreams: [{ name: 'a', command: 'x', colour: 1 }] }, ['upstreams[0].colour']],
 ];
+
+// Several upstreams: the schema and config check accept the list (each with its own policy file).
+const several = {
+  upstream: { request_timeout: '1m', list_timeout: '5s', health_interval: '2s' },
+  upstreams: [
+    { name: 'sktime', command: 'sktime-mcp', policy: join(dir, 'policy.json') },
+    { name: 'everything', url: 'http://127.0.0.1:3001/mcp', prefix: 'ev_', request_timeout: '30s', client_capabilities: {} },
+    { name: 'plain', url: 'http://127.0.0.1:3002/mcp', prefix: '' },
+  ],
+};
 
 test('the packaged default config and a full example validate, and holdgate accepts them', () => {
   const packaged = JSON.parse(readFileSync(join(REPO_ROOT, 'scripts/packaging/holdgate.json'), 'utf8'));
-  for (const doc of [packaged, full]) {
+  for (const doc of [packaged, full, several]) {
     assert.ok(validate(doc), ajv.errorsText(validate.errors));
   }
   // The packaged policy path exists only once installed; the rest is checked here.
@@ -70,6 +83,8 @@ test('the packaged default config and a full example validate, and holdgate acce
   assert.equal(r.status, 0, JSON.stringify(r.report));
   const f = configCheck(full);
   assert.equal(f.status, 0, JSON.stringify(f.report));
+  const m = configCheck(several);
+  assert.equal(m.status, 0, JSON.stringify(m.report));
 });
 
 test('malformed configs fail the schema and holdgate config check, which names every error path', () => {

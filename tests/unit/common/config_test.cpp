@@ -109,4 +109,49 @@ TEST_CASE("config: upstream.sessions and max_sessions default by transport", "[c
   CHECK(errors[1].path == "upstream.max_sessions");
 }
 
+
+TEST_CASE("config: an upstreams list is read with default prefixes, and bad entries name their path", "[config]") {
+  Json doc = Json::parse(R"({
+    "upstream": {"request_timeout": "30s"},
+    "upstreams": [
+      {"name": "sktime", "command": "sktime-mcp", "policy": "p/sktime.json"},
+      {"name": "gh", "url": "http://127.0.0.1:9/mcp", "prefix": "", "request_timeout": "5s",
+       "client_capabilities": {"roots": {}}}
+    ]
+  })");
+  Result<Config> c = ConfigFromJson(doc);
+  REQUIRE(c.ok());
+  REQUIRE(c->upstreams.size() == 2);
+  CHECK(c->upstreams[0].prefix == "sktime_");
+  CHECK(c->upstreams[0].policy_path == "p/sktime.json");
+  CHECK(c->upstreams[0].request_timeout_ms == 0);
+  CHECK(c->upstreams[1].prefix == "");
+  CHECK(c->upstreams[1].request_timeout_ms == 5000);
+  CHECK(c->upstreams[1].client_capabilities.contains("roots"));
+  CHECK(c->HasUpstream());
+  CHECK_FALSE(c->UpstreamPerAgent());
+  CHECK(c->upstream_list_timeout_ms == 10'000);
+  CHECK(c->upstream_health_interval_ms == 5'000);
+
+  Json bad = Json::parse(R"({
+    "upstream": {"command": "x", "list_timeout": "1ms"},
+    "upstreams": [
+      {"name": "a b", "command": "x", "url": "http://h/"},
+      {"name": "two", "prefix": "t_"},
+      {"name": "three", "url": "ftp://h", "prefix": "t_x", "colour": 1},
+      {"name": "two", "command": "y", "prefix": "z_"},
+      7
+    ]
+  })");
+  std::vector<ConfigError> errors;
+  REQUIRE_FALSE(ConfigFromJson(bad, &errors).ok());
+  using Catch::Matchers::VectorContains;
+  auto paths = Paths(errors);
+  for (const char* p : {"upstream", "upstream.list_timeout", "upstreams[0].name", "upstreams[0]", "upstreams[1]", "upstreams[2].url",
+                        "upstreams[2].prefix", "upstreams[2].colour", "upstreams[3].name", "upstreams[4]"}) {
+    INFO(p);
+    CHECK_THAT(paths, VectorContains(std::string(p)));
+  }
+}
+
 }  // namespace holdgate
