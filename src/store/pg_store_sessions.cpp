@@ -1,6 +1,7 @@
 // PgStore: reviewers' single sign-on sessions (the reviewer_sessions table), shared by every
 // replica. No audit event is written here, so no write takes the audit chain lock.
 #include "store/pg_impl.h"
+#include "store/rules.h"
 
 namespace holdgate::store {
 namespace {
@@ -8,19 +9,10 @@ namespace {
 constexpr char kColumns[] =
     "id_hash, subject, role, display_name, csrf_token, created_at, last_seen_at, expires_at";
 
-Status CheckRow(const ReviewerSessionRow& r) {
-  if (r.id_hash.size() != 64 || r.csrf_token.size() != 64 || r.subject.empty() ||
-      (r.role != "auditor" && r.role != "reviewer" && r.role != "admin") || r.last_seen_at_ms < r.created_at_ms ||
-      r.expires_at_ms <= r.created_at_ms) {
-    return InvalidArgument("malformed reviewer session");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status PgStore::PutReviewerSession(const ReviewerSessionRow& row) {
-  Status ok = CheckRow(row);
+  Status ok = internal::CheckReviewerSessionRow(row);
   if (!ok.ok()) return ok;
   auto r = impl_->Write<bool>(
       "put reviewer session",

@@ -293,4 +293,13 @@ Status CheckRememberable(const Approval& a, const NewGrant& in) {
   return Status::Ok();
 }
 
+Status internal::CheckReviewerSessionRow(const ReviewerSessionRow& r) {
+  if (r.id_hash.size() != 64 || r.csrf_token.size() != 64 || r.subject.empty() ||
+      (r.role != "auditor" && r.role != "reviewer" && r.role != "admin") || r.last_seen_at_ms < r.created_at_ms ||
+      r.expires_at_ms <= r.created_at_ms) {
+    return InvalidArgument("malformed reviewer session");
+  }
+  return Status::Ok();
+}
+
 }  // namespace holdgate::store

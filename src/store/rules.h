@@ -11,6 +11,10 @@
 #include "store/audit.h"
 #include "store/grant.h"
 
+namespace holdgate::store {
+struct ReviewerSessionRow;  // store.h
+}  // namespace holdgate::store
+
 namespace holdgate::store::internal {
 
 // The result and reason of an approval found executing when its holdgate went away.
@@ -58,5 +62,9 @@ Status CheckRevocable(const Grant& g, int64_t now_ms);
 // The audit event of a grant's creation, use, revocation or expiry (detail names the grant).
 AuditEvent GrantEvent(const Grant& g, const std::string& type, const std::string& actor, const std::string& via,
                       const std::string& decision);
+
+// A reviewer session row as both stores accept it (hashed id and CSRF token of 64 hex, a subject,
+// a known role, consistent times), or kInvalidArgument.
+Status CheckReviewerSessionRow(const ReviewerSessionRow& row);
 
 }  // namespace holdgate::store::internal

@@ -1,5 +1,6 @@
 // Store: reviewers' single sign-on sessions (the reviewer_sessions table). The session rules
 // (expiry, CSRF) live in review/sessions.h; this file only stores rows.
+#include "store/rules.h"
 #include "store/store_impl.h"
 
 namespace holdgate::store {
@@ -11,19 +12,10 @@ using internal::StatementCache;
 constexpr char kColumns[] =
     "id_hash, subject, role, display_name, csrf_token, created_at, last_seen_at, expires_at";
 
-Status CheckRow(const ReviewerSessionRow& r) {
-  if (r.id_hash.size() != 64 || r.csrf_token.size() != 64 || r.subject.empty() ||
-      (r.role != "auditor" && r.role != "reviewer" && r.role != "admin") || r.last_seen_at_ms < r.created_at_ms ||
-      r.expires_at_ms <= r.created_at_ms) {
-    return InvalidArgument("malformed reviewer session");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status SqliteStore::PutReviewerSession(const ReviewerSessionRow& row) {
-  Status ok = CheckRow(row);
+  Status ok = internal::CheckReviewerSessionRow(row);
   if (!ok.ok()) return ok;
   auto r = impl_->Write<bool>("put reviewer session", [&](Impl::Tx& tx) -> Result<bool> {
     SQLite::Statement& ins = tx.stmts.Get(std::string("INSERT INTO reviewer_sessions (") + kColumns +

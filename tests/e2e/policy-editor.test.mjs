@@ -24,22 +24,13 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+import { reviewApi } from './lib/review-api.mjs';
 
 const run = promisify(execFile);
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
 const DOCS_SCREEN_DIR = path.join(REPO_ROOT, 'docs', 'screenshots');
 
-async function api(base, token, method, p, body) {
-  const res = await fetch(new URL(p, base), {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
+const api = reviewApi;
 
 // One request on a connection of its own. A request the review listener refuses before routing
 // (403) leaves its body unread, so the next request on a kept-alive connection can be misread.

@@ -18,20 +18,11 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+import { reviewApi } from './lib/review-api.mjs';
 
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
 
-async function api(base, token, method, p, body) {
-  const res = await fetch(new URL(p, base), {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
+const api = reviewApi;
 
 async function pendingApprovals(base, token) {
   const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
