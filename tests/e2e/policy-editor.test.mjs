@@ -25,6 +25,8 @@ import {
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { reviewApi } from './lib/review-api.mjs';
+import { heldCall } from './lib/mcp-client.mjs';
+import { startJob } from './lib/demo.mjs';
 
 const run = promisify(execFile);
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
@@ -83,19 +85,6 @@ async function openSignedIn(context, base, token, hash = '') {
   await page.keyboard.press('Enter');
   await page.locator('#shell').waitFor({ state: 'visible' });
   return page;
-}
-
-// A tools/call held with a progress token stays open until the decision.
-function heldCall(client, name, args) {
-  return client.callTool({ name, arguments: args }, undefined, {
-    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
-  });
-}
-
-async function startJob(client, label) {
-  const r = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
-  assert.ok(!r.isError, textOf(r));
-  return demoJson(r).job_id;
 }
 
 describe('tool catalogue and policy editor', { timeout: 240000 }, () => {

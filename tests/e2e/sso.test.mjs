@@ -24,6 +24,8 @@ import {
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { SSO_ROLE_MAP, startFakeIssuer, startOidcIssuer } from './lib/oidc-issuer.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+import { heldCall } from './lib/mcp-client.mjs';
+import { startJob } from './lib/demo.mjs';
 
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'sso-screens');
 const DOCS_SCREEN_DIR = path.join(REPO_ROOT, 'docs', 'screenshots');
@@ -51,18 +53,6 @@ async function api(base, { token, cookie, csrf, origin }, method, p, body) {
   let json = null;
   try { json = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, body: json, text, headers: res.headers };
-}
-
-function heldCall(client, name, args) {
-  return client.callTool({ name, arguments: args }, undefined, {
-    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
-  });
-}
-
-async function startJob(client, label) {
-  const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
-  assert.ok(!result.isError, textOf(result));
-  return demoJson(result).job_id;
 }
 
 async function pendingWith(base, admin, jobId) {

@@ -19,6 +19,8 @@ import {
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { reviewApi } from './lib/review-api.mjs';
+import { heldCall } from './lib/mcp-client.mjs';
+import { startJob } from './lib/demo.mjs';
 
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
 
@@ -34,18 +36,6 @@ async function rejectAllPending(base, token) {
   for (const a of await pendingApprovals(base, token)) {
     await api(base, token, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
   }
-}
-
-function heldCall(client, name, args) {
-  return client.callTool({ name, arguments: args }, undefined, {
-    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
-  });
-}
-
-async function startJob(client, label) {
-  const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
-  assert.ok(!result.isError, textOf(result));
-  return demoJson(result).job_id;
 }
 
 async function openSignedIn(context, base, token) {

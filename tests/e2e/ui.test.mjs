@@ -30,6 +30,7 @@ import {
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { reviewApi } from './lib/review-api.mjs';
+import { heldCall } from './lib/mcp-client.mjs';
 
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
 const XSS_IMG = '<img src=x onerror=window.__xss=1>';
@@ -56,14 +57,6 @@ async function rejectAllPending(base, token) {
   for (const a of await pendingApprovals(base, token)) {
     await api(base, token, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
   }
-}
-
-// An agent's tools/call that the policy holds. With a progress token the gateway keeps the request
-// open (sending progress) until the decision, instead of deferring after the short hold.
-function heldCall(client, name, args) {
-  return client.callTool({ name, arguments: args }, undefined, {
-    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
-  });
 }
 
 async function startJob(client, label) {

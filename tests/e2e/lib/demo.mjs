@@ -82,3 +82,10 @@ export function demoJson(result) {
   if (!block) throw new Error(`no text content in ${JSON.stringify(result)}`);
   return JSON.parse(block.text);
 }
+
+// Starts a 10-minute demo job labelled `label` through `client`; returns its job_id.
+export async function startJob(client, label) {
+  const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
+  if (result.isError) throw new Error(`start_job failed: ${JSON.stringify(result)}`);
+  return demoJson(result).job_id;
+}

@@ -80,6 +80,14 @@ export async function connectAnsweringAgent(url, name, extraCapabilities = {}) {
   return { ...conn, asked };
 }
 
+// A tools/call sent with a progress token (so holdgate holds it open with progress heartbeats)
+// and a 5-minute timeout that progress resets: it stays open until the reviewer decides.
+export function heldCall(client, name, args) {
+  return client.callTool({ name, arguments: args }, undefined, {
+    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
+  });
+}
+
 export async function listAllTools(client, { maxPages = 100 } = {}) {
   const tools = [];
   let cursor;
