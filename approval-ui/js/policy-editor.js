@@ -39,6 +39,11 @@ function setOrDelete(obj, key, value) {
   else obj[key] = value;
 }
 
+// An /api/policy path for the policy file `target` names: an upstream's own, or ('') the top-level one.
+export function policyPath(path, target) {
+  return target ? `${path}?upstream=${encodeURIComponent(target)}` : path;
+}
+
 export class PolicyEditor {
   constructor(ctx) {
     this.ctx = ctx;
@@ -57,6 +62,7 @@ export class PolicyEditor {
     this.jsonTimer = null;
     this.validateSeq = 0;
     this.tools = [];
+    this.target = '';
     this.json.addEventListener('input', () => {
       clearTimeout(this.jsonTimer);
       this.jsonTimer = setTimeout(() => this.fromJson(), 250);
@@ -80,8 +86,10 @@ export class PolicyEditor {
   }
 
   // `tools`: the upstream's tools ({name, annotations}) from the catalogue, for the tool-name
-  // suggestions and for the check (a rule naming no listed tool is a warning).
-  async load(tools = []) {
+  // suggestions and for the check (a rule naming no listed tool is a warning). `target`: the
+  // upstream whose own policy file is edited ('' for the top-level policy).
+  async load(tools = [], target = this.target) {
+    this.target = target;
     this.readOnly = this.ctx.me?.role !== 'admin';
     this.root.dataset.readonly = this.readOnly ? 'true' : 'false';
     this.tools = tools;
@@ -90,7 +98,7 @@ export class PolicyEditor {
     $('#pe-readonly').hidden = !this.readOnly;
     this.json.readOnly = this.readOnly;
     try {
-      const p = await this.ctx.api.get('/api/policy');
+      const p = await this.ctx.api.get(policyPath('/api/policy', this.target));
       this.baseHash = p.hash;
       this.loadedText = typeof p.text === 'string' ? p.text : `${JSON.stringify(p.policy, null, 2)}\n`;
       this.setText(this.loadedText, false);
@@ -147,7 +155,7 @@ export class PolicyEditor {
     try {
       const body = { text };
       if (this.tools.length) body.tools = { tools: this.tools };
-      const r = await this.ctx.api.post('/api/policy/validate', body);
+      const r = await this.ctx.api.post(policyPath('/api/policy/validate', this.target), body);
       if (seq !== this.validateSeq) return;
       this.showValid(r);
     } catch (e) {
@@ -371,7 +379,7 @@ export class PolicyEditor {
     const limit = Number($('#pe-dryrun-limit').value) || 200;
     replace(this.dryResult, h('p', { class: 'muted' }, 'Re-deciding the last audited calls…'));
     try {
-      const r = await this.ctx.api.post('/api/policy/dry-run', { text: this.json.value, limit });
+      const r = await this.ctx.api.post(policyPath('/api/policy/dry-run', this.target), { text: this.json.value, limit });
       this.renderDryRun(r);
     } catch (e) {
       if (e.status === 401) return;
@@ -408,7 +416,7 @@ export class PolicyEditor {
     const button = $('#pe-save');
     button.disabled = true;
     try {
-      const r = await this.ctx.api.post('/api/policy', { text: this.json.value, why, base_hash: this.baseHash });
+      const r = await this.ctx.api.post(policyPath('/api/policy', this.target), { text: this.json.value, why, base_hash: this.baseHash });
       $('#pe-why').value = '';
       this.ctx.toast(`Policy saved as version ${r.version?.number ?? '?'} and loaded (${String(r.hash).slice(0, 12)}).`, 'ok');
       replace(this.dryResult);
@@ -423,7 +431,7 @@ export class PolicyEditor {
 
   async loadVersions() {
     try {
-      const r = await this.ctx.api.get('/api/policy/versions');
+      const r = await this.ctx.api.get(policyPath('/api/policy/versions', this.target));
       this.renderVersions(r);
     } catch (e) {
       if (e.status !== 401) replace(this.versionsEl, h('p', { class: 'muted' }, `Versions: ${e.message}`));
@@ -455,7 +463,7 @@ export class PolicyEditor {
 
   async showDiff(v) {
     try {
-      const r = await this.ctx.api.get(`/api/policy/versions/${encodeURIComponent(v.id)}`);
+      const r = await this.ctx.api.get(policyPath(`/api/policy/versions/${encodeURIComponent(v.id)}`, this.target));
       const rows = lineDiff(r.text, this.loadedText);
       replace(this.diffEl,
         h('p', { class: 'muted' }, `Version #${v.number} → the policy file now (`, h('span', { class: 'd-del' }, 'removed'), ', ', h('span', { class: 'd-add' }, 'added'), ')'),
@@ -484,7 +492,7 @@ export class PolicyEditor {
     const err = $('#pe-rollback-error');
     if (!why) { err.textContent = 'Say why you roll back.'; err.hidden = false; return; }
     try {
-      const r = await this.ctx.api.post(`/api/policy/versions/${encodeURIComponent(form.dataset.version)}/rollback`, { why });
+      const r = await this.ctx.api.post(policyPath(`/api/policy/versions/${encodeURIComponent(form.dataset.version)}/rollback`, this.target), { why });
       form.hidden = true;
       replace(this.diffEl);
       this.ctx.toast(`Rolled back: version ${r.version?.number ?? '?'} is the policy now.`, 'ok');

@@ -1,9 +1,11 @@
 // Policy: the active policy's hash and when it was loaded (GET /api/policy, every role), the
 // editor (policy-editor.js: admins change, other roles read), and for admins a "what if" box that
 // asks what the policy would do with a call (POST /api/policy/check: nothing is held, counted or
-// run; the check is audited) and a reload (POST /api/policy/reload).
+// run; the check is audited) and a reload (POST /api/policy/reload). With several upstreams the
+// "Policy file" picker (GET /api/policies) chooses which file all of these are about: the
+// top-level policy or an upstream's own (?upstream=NAME, its tools by their unprefixed names).
 import { $, h, replace } from './dom.js';
-import { PolicyEditor } from './policy-editor.js';
+import { PolicyEditor, policyPath } from './policy-editor.js';
 import { when } from './format.js';
 import { parseExact } from './json-exact.js';
 import { jsonBlock } from './json-view.js';
@@ -23,7 +25,11 @@ export class PolicyView {
     this.result = $('#whatif-result');
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.check(); });
     $('#policy-reload').addEventListener('click', () => this.reload());
+    this.picker = $('#policy-target');
+    this.picker.addEventListener('change', () => this.open(this.picker.value));
     this.editor = new PolicyEditor(ctx);
+    this.target = '';
+    this.catalogue = null;
   }
 
   async activate() {
@@ -31,10 +37,40 @@ export class PolicyView {
     $('#policy-reload').hidden = !admin;
     this.form.hidden = !admin;
     if (!admin) this.result.hidden = true;
+    const [files, catalogue] = await Promise.all([
+      this.ctx.api.get('/api/policies').then((r) => r.policies ?? [], () => []),
+      this.ctx.tools?.fetchCatalogue(),
+    ]);
+    this.catalogue = catalogue;
+    const targets = files.map((f) => f.upstream ?? '');
+    if (!targets.includes(this.target)) this.target = targets[0] ?? '';
+    replace(this.picker, files.map((f) => h('option', { value: f.upstream ?? '' },
+      f.upstream ? `upstream ${f.upstream} (its tools as ${f.prefix}…)` : 'top-level policy')));
+    this.picker.value = this.target;
+    $('#policy-target-wrap').hidden = files.length < 2 && !files.some((f) => f.upstream);
+    this.open(this.target);
+  }
+
+  // Shows the policy file of `target` (an upstream's name, or '' for the top-level policy).
+  open(target) {
+    this.target = target;
+    replace(this.result);
+    this.result.hidden = true;
     this.load();
-    const catalogue = await this.ctx.tools?.fetchCatalogue();
-    const tools = (catalogue?.upstreams ?? []).flatMap((u) => (u.tools ?? []).map((t) => ({ name: t.name, annotations: t.annotations })));
-    this.editor.load(tools);
+    this.editor.reset();
+    this.editor.load(this.toolsFor(target), target);
+  }
+
+  // The tools a policy file names: for an upstream's own file its tools without the prefix,
+  // else every tool by the name agents call it.
+  toolsFor(target) {
+    const upstreams = this.catalogue?.upstreams ?? [];
+    if (!target) return upstreams.flatMap((u) => (u.tools ?? []).map((t) => ({ name: t.name, annotations: t.annotations })));
+    const u = upstreams.find((x) => x.name === target);
+    const prefix = u?.prefix ?? '';
+    return (u?.tools ?? []).map((t) => ({
+      name: t.name.startsWith(prefix) ? t.name.slice(prefix.length) : t.name, annotations: t.annotations,
+    }));
   }
 
   reset() {
@@ -45,9 +81,10 @@ export class PolicyView {
 
   async load() {
     try {
-      const p = await this.ctx.api.get('/api/policy');
+      const p = await this.ctx.api.get(policyPath('/api/policy', this.target));
       replace(this.info,
-        h('span', null, 'Active policy ', h('code', { title: p.hash }, String(p.hash).slice(0, 12))),
+        h('span', null, p.upstream ? `Upstream ${p.upstream}'s policy ` : 'Active policy ',
+          h('code', { title: p.hash }, String(p.hash).slice(0, 12))),
         h('span', { class: 'muted' }, ` · loaded ${when(p.loaded_at)} by ${p.loaded_by} (${p.trigger}) from `),
         h('code', null, p.path));
     } catch (e) {
@@ -75,7 +112,7 @@ export class PolicyView {
     }
     if (principal) body.principal = principal;
     try {
-      const v = await this.ctx.api.post('/api/policy/check', body);
+      const v = await this.ctx.api.post(policyPath('/api/policy/check', this.target), body);
       const [tone, label] = ACTIONS[v.action] ?? ['info', v.action];
       this.show(
         h('div', { class: `status-banner tone-${tone}`, 'data-action': v.action },
@@ -99,7 +136,7 @@ export class PolicyView {
 
   async reload() {
     try {
-      const p = await this.ctx.api.post('/api/policy/reload', {});
+      const p = await this.ctx.api.post(policyPath('/api/policy/reload', this.target), {});
       this.ctx.toast(`Policy reloaded (${String(p.hash).slice(0, 12)}).`, 'ok');
     } catch (e) {
       if (e.status !== 401) this.ctx.toast(`Reload refused: ${e.message}`, 'error', 15000);

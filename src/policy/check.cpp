@@ -112,11 +112,12 @@ const Json* ToolsArray(const Json* result) {
 
 }  // namespace
 
-CheckReport Check(std::string_view policy_text, const Json* tools_list_result) {
+CheckReport Check(std::string_view policy_text, const Json* tools_list_result, const Policy* upstream_defaults) {
   CheckReport report;
   Policy::Compiled c;
+  const Json* inherited = upstream_defaults != nullptr ? &PolicyAccess::Get(*upstream_defaults).inheritable : nullptr;
   try {
-    if (!CompilePolicy(policy_text, &c, &report.errors)) {
+    if (!CompilePolicy(policy_text, &c, &report.errors, inherited)) {
       report.ok = false;
       return report;
     }

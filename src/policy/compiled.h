@@ -63,6 +63,9 @@ struct Policy::Compiled {
   std::vector<Limit> all_tools_limits;
   ApprovalSettings default_approval;  // for annotation-driven holds
   std::vector<std::string> warnings;  // non-fatal findings, surfaced by Check
+  // The document's "default", "all_tools" and "annotations" as written (what an upstream's own
+  // policy takes from this one when it is the top-level policy: Policy::ParseUpstream).
+  Json inheritable = Json::object();
 };
 
 class PolicyAccess {
@@ -71,7 +74,10 @@ class PolicyAccess {
 };
 
 // Parses and compiles `text`. On failure returns false and fills *errors (one message each).
-bool CompilePolicy(std::string_view text, Policy::Compiled* out, std::vector<std::string>* errors);
+// `inherited` (another policy's Compiled::inheritable, or null): the keys the document leaves out
+// are taken from it before it is checked.
+bool CompilePolicy(std::string_view text, Policy::Compiled* out, std::vector<std::string>* errors,
+                   const Json* inherited = nullptr);
 
 // The hide entry that hides `tool`, or null.
 const HideEntry* FindHide(const Policy::Compiled& c, std::string_view tool);

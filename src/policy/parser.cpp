@@ -197,13 +197,42 @@ class DuplicateKeyTracker {
   std::vector<Frame> frames_;
 };
 
+// The top-level keys an upstream's own policy takes from the top-level policy when it leaves
+// them out (Policy::ParseUpstream). "annotations" is merged key by key, its "approval" too.
+constexpr const char* kInheritedKeys[] = {"default", "all_tools", "annotations"};
+
+// Adds to `own` the keys of `from` it lacks, recursing into objects both have.
+void AddMissing(const Json& from, Json* own) {
+  for (auto it = from.begin(); it != from.end(); ++it) {
+    auto mine = own->find(it.key());
+    if (mine == own->end()) (*own)[it.key()] = it.value();
+    else if (mine->is_object() && it.value().is_object()) AddMissing(it.value(), &*mine);
+  }
+}
+
+void Inherit(const Json& inherited, Json* doc) {
+  for (const char* key : kInheritedKeys) {
+    auto from = inherited.find(key);
+    if (from == inherited.end()) continue;
+    auto own = doc->find(key);
+    if (own == doc->end()) (*doc)[key] = *from;
+    else if (std::string_view(key) == "annotations" && own->is_object() && from->is_object()) AddMissing(*from, &*own);
+  }
+}
+
 class Parser {
  public:
   explicit Parser(std::vector<std::string>* errors) : errors_(errors) {}
 
-  bool Run(std::string_view text, Policy::Compiled* out) {
+  bool Run(std::string_view text, const Json* inherited, Policy::Compiled* out) {
     Json doc;
     if (!ParseText(text, &doc)) return false;
+    if (inherited != nullptr && doc.is_object()) Inherit(*inherited, &doc);
+    if (doc.is_object()) {
+      for (const char* key : kInheritedKeys) {
+        if (doc.contains(key)) out->inheritable[key] = doc[key];
+      }
+    }
     size_t errors_before = errors_->size();
     Top(doc, out);
     return errors_->size() == errors_before;
@@ -916,9 +945,10 @@ std::string FormatWindow(int64_t window_ms) {
   }
 }
 
-bool CompilePolicy(std::string_view text, Policy::Compiled* out, std::vector<std::string>* errors) {
+bool CompilePolicy(std::string_view text, Policy::Compiled* out, std::vector<std::string>* errors,
+                   const Json* inherited) {
   Parser parser(errors);
-  return parser.Run(text, out);
+  return parser.Run(text, inherited, out);
 }
 
 }  // namespace holdgate::policy

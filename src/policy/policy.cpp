@@ -133,7 +133,18 @@ Policy::Policy(std::unique_ptr<Compiled> compiled, std::string hash)
 
 Policy::~Policy() = default;
 
-Result<std::shared_ptr<const Policy>> Policy::Parse(std::string_view text) {
+Result<std::shared_ptr<const Policy>> Policy::Parse(std::string_view text) { return ParseWith(text, nullptr); }
+
+Result<std::shared_ptr<const Policy>> Policy::ParseUpstream(std::string_view text, const Policy* defaults) {
+  auto parsed = ParseWith(text, defaults != nullptr ? &defaults->compiled_->inheritable : nullptr);
+  if (!parsed.ok()) return parsed.status();
+  auto own = std::const_pointer_cast<Policy>(*parsed);
+  own->upstream_ = true;
+  own->upstream_text_ = std::string(text);
+  return std::shared_ptr<const Policy>(std::move(own));
+}
+
+Result<std::shared_ptr<const Policy>> Policy::ParseWith(std::string_view text, const Json* inherited) {
   if (text.size() > kMaxPolicyBytes) {
     return InvalidArgument("(document): policy is larger than 4 MiB; hint: split or simplify it");
   }
@@ -141,7 +152,7 @@ Result<std::shared_ptr<const Policy>> Policy::Parse(std::string_view text) {
   std::vector<std::string> errors;
   bool ok = false;
   try {
-    ok = CompilePolicy(text, compiled.get(), &errors);
+    ok = CompilePolicy(text, compiled.get(), &errors, inherited);
   } catch (const std::exception& e) {  // a bug, but never let it cross the module boundary
     errors.push_back(std::string("(document): internal error while compiling the policy: ") + e.what());
     ok = false;
@@ -175,6 +186,13 @@ Result<std::shared_ptr<const Policy>> Policy::LoadFile(const std::string& path) 
 std::shared_ptr<const Policy> Policy::Compose(std::shared_ptr<const Policy> top, std::vector<PolicyRoute> routes) {
   std::string hashes = top ? top->hash() : "";
   for (const auto& r : routes) hashes += "\n" + r.upstream + "=" + r.prefix + ":" + (r.policy ? r.policy->hash() : "top");
+  for (auto& r : routes) {
+    if (r.policy == nullptr || !r.policy->upstream_) continue;
+    // It parsed before, over a top-level policy or over none (then it sets every key itself), and
+    // every top-level policy has the keys it takes in valid form: it parses again, with top's.
+    auto derived = ParseUpstream(r.policy->upstream_text_, top.get());
+    if (derived.ok()) r.policy = *derived;
+  }
   auto compiled = std::make_unique<Compiled>();
   compiled->default_allow = true;
   compiled->shadow = top && top->shadow();

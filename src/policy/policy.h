@@ -108,11 +108,19 @@ class Policy : public std::enable_shared_from_this<Policy> {
   // line and column). Never throws.
   static Result<std::shared_ptr<const Policy>> Parse(std::string_view text);
   static Result<std::shared_ptr<const Policy>> LoadFile(const std::string& path);
+  // An upstream's own policy file among several upstreams. Parsed like Parse, except that the
+  // top-level keys it leaves out among "default", "all_tools" (its limits) and, key by key,
+  // "annotations" ("destructive_requires_approval", "approval") are taken from `defaults` (the
+  // top-level policy) as if written here; what the file sets wins. Without `defaults` it is
+  // Parse ("default" is then required). The hash is the file's own. Compose re-derives such a
+  // policy over its `top`, so a reloaded top-level policy reaches the upstreams that inherit.
+  static Result<std::shared_ptr<const Policy>> ParseUpstream(std::string_view text, const Policy* defaults);
   // A policy for several upstreams: a tool whose name starts with a route's prefix (the longest
   // matching one) is decided by that route's policy on the name without the prefix, its rule path
   // reading "upstreams.NAME: <path>"; any other tool by `top` on the full name (null: allowed).
-  // `top`'s shadow mode applies to every route. Give every upstream a route (its policy may be
-  // null), so that the empty prefix only takes the names no other upstream owns.
+  // `top`'s shadow mode applies to every route, and a route policy made by ParseUpstream takes
+  // its left-out keys from `top`. Give every upstream a route (its policy may be null), so that
+  // the empty prefix only takes the names no other upstream owns.
   static std::shared_ptr<const Policy> Compose(std::shared_ptr<const Policy> top, std::vector<PolicyRoute> routes);
 
   // The policy that decides `tool` and the name it sees there (for a composed policy: the route's
@@ -139,8 +147,12 @@ class Policy : public std::enable_shared_from_this<Policy> {
  private:
   friend class PolicyAccess;  // compiled.h: read-only access for Check()
   explicit Policy(std::unique_ptr<Compiled> compiled, std::string hash);
+  static Result<std::shared_ptr<const Policy>> ParseWith(std::string_view text, const Json* inherited);
   std::unique_ptr<Compiled> compiled_;
   std::string hash_;
+  // ParseUpstream only: the file's text, to be derived again over another top-level policy.
+  bool upstream_ = false;
+  std::string upstream_text_;
   // Composed policies only (compiled_ then allows everything and is not consulted).
   bool composed_ = false;
   std::shared_ptr<const Policy> top_;
@@ -156,7 +168,10 @@ struct CheckReport {
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, std::string>> effective;  // tool -> decision summary
 };
-CheckReport Check(std::string_view policy_text, const Json* tools_list_result);
+// `upstream_defaults`: check the text as an upstream's own policy over that top-level policy
+// (Policy::ParseUpstream); null: as a policy of its own.
+CheckReport Check(std::string_view policy_text, const Json* tools_list_result,
+                  const Policy* upstream_defaults = nullptr);
 std::string FormatCheckReport(const CheckReport& report);
 
 }  // namespace holdgate::policy

@@ -45,8 +45,10 @@ void ReviewServer::Impl::RevokeGrant(const httplib::Request& req, httplib::Respo
 }
 
 // GET /api/policy (admin): the active policy, its hash and when it was loaded.
-void ReviewServer::Impl::GetPolicy(const httplib::Request&, httplib::Response& res) {
-  Json p = policy_control_.get ? policy_control_.get() : Json();
+void ReviewServer::Impl::GetPolicy(const httplib::Request& req, httplib::Response& res) {
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  Json p = pc->get ? pc->get() : Json();
   if (p.is_null()) return SendError(res, 404, "not_found", "no policy is loaded (every call is allowed)");
   SendJson(res, 200, p);
 }
@@ -67,8 +69,10 @@ void ReviewServer::Impl::CheckPolicy(const httplib::Request& req, httplib::Respo
       return SendError(res, 400, "bad_request", std::string("\"") + k + "\" must be a string");
     }
   }
-  if (!policy_control_.check) return SendError(res, 404, "not_found", "no policy is loaded (every call is allowed)");
-  auto verdict = policy_control_.check(*body);
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->check) return SendError(res, 404, "not_found", "no policy is loaded (every call is allowed)");
+  auto verdict = pc->check(*body);
   if (!verdict.ok()) return SendStatus(res, verdict.status());
   const Caller caller = CallerOf(req);
   store::AuditEvent ev;
@@ -79,15 +83,18 @@ void ReviewServer::Impl::CheckPolicy(const httplib::Request& req, httplib::Respo
   ev.rule = verdict->value("rule", "");
   ev.decision = verdict->value("action", "");
   ev.detail = Json{{"principal", body->value("principal", "")}, {"arguments", body->value("arguments", Json::object())}};
+  if (verdict->contains("upstream")) ev.detail["upstream"] = (*verdict)["upstream"];
   (void)store_.AppendAudit(ev);
   SendJson(res, 200, *verdict);
 }
 
 // POST /api/policy/reload (admin): re-reads the policy file; a bad file keeps the old policy.
 void ReviewServer::Impl::ReloadPolicy(const httplib::Request& req, httplib::Response& res) {
-  if (!policy_control_.reload) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->reload) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
   const Caller caller = CallerOf(req);
-  auto reloaded = policy_control_.reload(caller.name);
+  auto reloaded = pc->reload(caller.name);
   if (!reloaded.ok()) {
     if (reloaded.status().code() == Code::kInvalidArgument) {
       return SendError(res, 422, "invalid_policy", reloaded.status().message());

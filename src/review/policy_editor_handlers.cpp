@@ -1,5 +1,6 @@
 // The tool catalogue (GET /api/tools) and the policy editor's routes (validate, dry run, save,
-// versions, rollback), through the ToolCatalogueSource and PolicyControl the server wires in.
+// versions, rollback), through the ToolCatalogueSource and PolicyControl the server wires in;
+// ?upstream=NAME on any of them means that upstream's own policy file.
 // Reads are open to every role; every change is admin-only (routes.cpp) and audited by the
 // PolicyControl with the caller's name and the required "why".
 #include "review/server_impl.h"
@@ -42,6 +43,35 @@ void SendChangeFailure(httplib::Response& res, const Status& s) {
 
 }  // namespace
 
+const PolicyControl* ReviewServer::Impl::PolicyControlFor(const httplib::Request& req, httplib::Response& res) {
+  const std::string upstream = req.get_param_value("upstream");
+  if (upstream.empty()) return &policy_control_;
+  for (const auto& [name, control] : upstream_policy_controls_) {
+    if (name == upstream) return &control;
+  }
+  SendError(res, 404, "not_found",
+            "no upstream named \"" + upstream + "\" has a policy file of its own (its tools are decided by the top-level policy)");
+  return nullptr;
+}
+
+// GET /api/policies: the policy files the editor can open: the top-level one (when there is one)
+// and each upstream's own, with its hash.
+void ReviewServer::Impl::ListPolicies(const httplib::Request&, httplib::Response& res) {
+  Json out = Json::array();
+  auto add = [&out](const std::string& upstream, const PolicyControl& c) {
+    Json p = c.get ? c.get() : Json();
+    if (p.is_null()) return;
+    Json entry{{"upstream", upstream.empty() ? Json() : Json(upstream)}, {"path", p.value("path", "")},
+               {"hash", p.value("hash", "")}, {"loaded_at", p.value("loaded_at", "")}};
+    if (!upstream.empty()) entry["prefix"] = p.value("prefix", "");
+    out.push_back(std::move(entry));
+  };
+  add("", policy_control_);
+  for (const auto& [name, control] : upstream_policy_controls_) add(name, control);
+  res.set_header("Cache-Control", "no-store");
+  SendJson(res, 200, Json{{"policies", std::move(out)}});
+}
+
 // GET /api/tools[?refresh=1]: every tool of the upstream with its decision, risk and 24 h counts.
 void ReviewServer::Impl::ListTools(const httplib::Request& req, httplib::Response& res) {
   if (!tool_catalogue_) return SendError(res, 404, "not_found", "the tool catalogue is not available");
@@ -63,9 +93,11 @@ void ReviewServer::Impl::ValidatePolicy(const httplib::Request& req, httplib::Re
   if (!body.ok()) return SendError(res, 400, "bad_request", body.status().message());
   auto text = DraftText(*body);
   if (!text.ok()) return SendError(res, 400, "bad_request", text.status().message());
-  if (!policy_control_.validate) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->validate) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
   const Json* tools = body->contains("tools") && !(*body)["tools"].is_null() ? &(*body)["tools"] : nullptr;
-  SendJson(res, 200, policy_control_.validate(*text, tools));
+  SendJson(res, 200, pc->validate(*text, tools));
 }
 
 // POST /api/policy/dry-run (admin) {"text"|"policy", "limit"?}: the last audited calls re-decided
@@ -81,8 +113,10 @@ void ReviewServer::Impl::DryRunPolicy(const httplib::Request& req, httplib::Resp
     limit = (*body)["limit"].get<int>();
     if (limit < 1 || limit > 1000) return SendError(res, 400, "bad_request", "\"limit\" must be 1..1000");
   }
-  if (!policy_control_.dry_run) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
-  auto result = policy_control_.dry_run(*text, limit);
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->dry_run) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  auto result = pc->dry_run(*text, limit);
   if (!result.ok()) {
     if (result.status().code() == Code::kInvalidArgument) {
       return SendError(res, 422, "invalid_policy", result.status().message());
@@ -105,26 +139,32 @@ void ReviewServer::Impl::SavePolicy(const httplib::Request& req, httplib::Respon
   if (why->find_first_not_of(" \t\r\n") == std::string::npos) {
     return SendError(res, 400, "bad_request", "a reason (\"why\") is required to change the policy");
   }
-  if (!policy_control_.save) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->save) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
   const Caller caller = CallerOf(req);
   PolicySave save{*text, *why, *base, caller.name, caller.via};
-  auto saved = policy_control_.save(save);
+  auto saved = pc->save(save);
   if (!saved.ok()) return SendChangeFailure(res, saved.status());
   SendJson(res, 200, *saved);
 }
 
 // GET /api/policy/versions: the saved versions, newest first.
-void ReviewServer::Impl::ListPolicyVersions(const httplib::Request&, httplib::Response& res) {
-  if (!policy_control_.versions) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
-  auto v = policy_control_.versions();
+void ReviewServer::Impl::ListPolicyVersions(const httplib::Request& req, httplib::Response& res) {
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->versions) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  auto v = pc->versions();
   if (!v.ok()) return SendStatus(res, v.status());
   SendJson(res, 200, *v);
 }
 
 // GET /api/policy/versions/{id}: one version and its text.
 void ReviewServer::Impl::GetPolicyVersion(const httplib::Request& req, httplib::Response& res) {
-  if (!policy_control_.version) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
-  auto v = policy_control_.version(req.matches[1]);
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->version) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  auto v = pc->version(req.matches[1]);
   if (!v.ok()) return SendStatus(res, v.status());
   SendJson(res, 200, *v);
 }
@@ -138,10 +178,12 @@ void ReviewServer::Impl::RollbackPolicy(const httplib::Request& req, httplib::Re
   if (why->find_first_not_of(" \t\r\n") == std::string::npos) {
     return SendError(res, 400, "bad_request", "a reason (\"why\") is required to change the policy");
   }
-  if (!policy_control_.rollback) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
+  const PolicyControl* pc = PolicyControlFor(req, res);
+  if (pc == nullptr) return;
+  if (!pc->rollback) return SendError(res, 404, "not_found", "holdgate runs without a policy file");
   const Caller caller = CallerOf(req);
   PolicySave save{"", *why, "", caller.name, caller.via};
-  auto rolled = policy_control_.rollback(req.matches[1], save);
+  auto rolled = pc->rollback(req.matches[1], save);
   if (!rolled.ok()) return SendChangeFailure(res, rolled.status());
   SendJson(res, 200, *rolled);
 }

@@ -138,7 +138,9 @@ void ReviewServer::AddPlainRoute(const std::string& method, const std::string& p
   impl_->AddPlainRoute(method, path, std::move(handler));
 }
 void ReviewServer::SetEndpointControl(EndpointControl control) { impl_->SetEndpointControl(std::move(control)); }
-void ReviewServer::SetPolicyControl(PolicyControl control) { impl_->SetPolicyControl(std::move(control)); }
+void ReviewServer::SetPolicyControl(PolicyControl control, const std::string& upstream) {
+  impl_->SetPolicyControl(std::move(control), upstream);
+}
 void ReviewServer::SetToolCatalogue(ToolCatalogueSource source) { impl_->SetToolCatalogue(std::move(source)); }
 void ReviewServer::SetReadinessCheck(ReadinessCheck check) { impl_->SetReadinessCheck(std::move(check)); }
 Status ReviewServer::Start() { return impl_->Start(); }
@@ -552,6 +554,7 @@ void ReviewServer::Impl::RegisterRoutes() {
       case RouteId::kListPolicyVersions: h = [this](const auto& q, auto& s) { ListPolicyVersions(q, s); }; break;
       case RouteId::kGetPolicyVersion: h = [this](const auto& q, auto& s) { GetPolicyVersion(q, s); }; break;
       case RouteId::kRollbackPolicy: h = [this](const auto& q, auto& s) { RollbackPolicy(q, s); }; break;
+      case RouteId::kListPolicies: h = [this](const auto& q, auto& s) { ListPolicies(q, s); }; break;
       case RouteId::kUiIndex:
       case RouteId::kUiFile: h = [this](const auto& q, auto& s) { UiFile(q, s); }; break;
     }

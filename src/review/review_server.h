@@ -163,8 +163,10 @@ class ReviewServer {
   void AddPlainRoute(const std::string& method, const std::string& path, PlainHandler handler);
   // REQUIRES: called before Start(). Without it /api/endpoints lists nothing and enable is 404.
   void SetEndpointControl(EndpointControl control);
-  // REQUIRES: called before Start(). Without it the /api/policy routes answer 404.
-  void SetPolicyControl(PolicyControl control);
+  // REQUIRES: called before Start(). Without it the /api/policy routes answer 404. With
+  // `upstream`, that upstream's own policy file: every /api/policy route given ?upstream=NAME
+  // goes to it (404 for a name without one), and GET /api/policies lists it.
+  void SetPolicyControl(PolicyControl control, const std::string& upstream = "");
   // REQUIRES: called before Start(). Without it GET /api/tools answers 404.
   void SetToolCatalogue(ToolCatalogueSource source);
   // REQUIRES: called before Start(). Without it /readyz answers like /healthz.

@@ -43,6 +43,7 @@ const std::vector<RouteSpec> kRoutes = {
      "/api/policy/versions/{id}", Access::kRead},
     {RouteId::kRollbackPolicy, "POST", "/api/policy/versions/([0-9]{4,9}-[0-9]{8}T[0-9]{6}Z)/rollback",
      "/api/policy/versions/{id}/rollback", Access::kAdmin},
+    {RouteId::kListPolicies, "GET", "/api/policies", "/api/policies", Access::kRead},
     {RouteId::kListTools, "GET", "/api/tools", "/api/tools", Access::kRead},
     {RouteId::kCheckPolicy, "POST", "/api/policy/check", "/api/policy/check", Access::kAdmin},
     {RouteId::kReloadPolicy, "POST", "/api/policy/reload", "/api/policy/reload", Access::kAdmin},

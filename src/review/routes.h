@@ -46,6 +46,7 @@ enum class RouteId {
   kListPolicyVersions,
   kGetPolicyVersion,
   kRollbackPolicy,
+  kListPolicies,
   kUiIndex,
   kUiFile,
 };

@@ -91,6 +91,10 @@ class ReviewServer::Impl {
   void ListPolicyVersions(const httplib::Request& req, httplib::Response& res);
   void GetPolicyVersion(const httplib::Request& req, httplib::Response& res);
   void RollbackPolicy(const httplib::Request& req, httplib::Response& res);
+  void ListPolicies(const httplib::Request& req, httplib::Response& res);
+  // The PolicyControl a /api/policy request is about: ?upstream=NAME picks that upstream's own
+  // policy file, else the top-level one. Null (after answering 404) for an unknown upstream.
+  const PolicyControl* PolicyControlFor(const httplib::Request& req, httplib::Response& res);
   // Single sign-on (sso_handlers.cpp); registered only when review.oidc is configured, outside
   // the route table (they are not bearer-token API routes).
   void AuthSession(const httplib::Request& req, httplib::Response& res);
@@ -147,12 +151,17 @@ class ReviewServer::Impl {
   EndpointControl endpoint_control_;      // fixed before Start()
   ReadinessCheck readiness_;              // fixed before Start()
   PolicyControl policy_control_;          // fixed before Start()
+  // Upstreams' own policy files, in the order they were set; fixed before Start().
+  std::vector<std::pair<std::string, PolicyControl>> upstream_policy_controls_;
   ToolCatalogueSource tool_catalogue_;     // fixed before Start()
 
  public:
   void SetEndpointControl(EndpointControl control) { endpoint_control_ = std::move(control); }
   void SetReadinessCheck(ReadinessCheck check) { readiness_ = std::move(check); }
-  void SetPolicyControl(PolicyControl control) { policy_control_ = std::move(control); }
+  void SetPolicyControl(PolicyControl control, const std::string& upstream) {
+    if (upstream.empty()) policy_control_ = std::move(control);
+    else upstream_policy_controls_.emplace_back(upstream, std::move(control));
+  }
   void SetToolCatalogue(ToolCatalogueSource source) { tool_catalogue_ = std::move(source); }
 
  private:

@@ -68,6 +68,7 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
     if (options.require_upstream && parsed.ok() && !out.config.HasUpstream()) {
       errors.push_back({"upstream", "give upstream.command or upstream.url, or an upstreams list (the MCP servers to front)"});
     }
+    std::shared_ptr<const policy::Policy> top;  // whose defaults the upstreams' own files take
     if (parsed.ok() && !out.config.policy_path.empty()) {
       std::string policy_text;
       if (!ReadWholeFile(out.config.policy_path, &policy_text)) {
@@ -75,6 +76,7 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
       } else {
         policy::CheckReport report = policy::Check(policy_text, nullptr);
         for (const auto& e : report.errors) errors.push_back({"policy", out.config.policy_path + ": " + e});
+        if (auto parsed_top = policy::Policy::Parse(policy_text); parsed_top.ok()) top = *parsed_top;
       }
     }
     for (size_t i = 0; parsed.ok() && i < out.config.upstreams.size(); ++i) {
@@ -86,7 +88,7 @@ ConfigCheck CheckConfigFile(const std::string& path, const ConfigCheckOptions& o
         errors.push_back({path, "cannot read policy file " + u.policy_path});
         continue;
       }
-      policy::CheckReport report = policy::Check(policy_text, nullptr);
+      policy::CheckReport report = policy::Check(policy_text, nullptr, top.get());
       for (const auto& e : report.errors) errors.push_back({path, u.policy_path + ": " + e});
     }
   }

@@ -48,8 +48,21 @@ Json DecisionJson(const policy::Decision& d) {
   return j;
 }
 
-PolicyAdmin::PolicyAdmin(std::string path, store::Store* store, const Clock& clock)
-    : path_(std::move(path)), store_(store), clock_(clock) {}
+PolicyAdmin::PolicyAdmin(std::string path, store::Store* store, const Clock& clock,
+                         std::optional<UpstreamPolicyScope> upstream)
+    : path_(std::move(path)), upstream_(std::move(upstream)), store_(store), clock_(clock) {}
+
+Result<std::shared_ptr<const policy::Policy>> PolicyAdmin::ParseText(const std::string& text) const {
+  if (!upstream_) return policy::Policy::Parse(text);
+  const std::shared_ptr<const policy::Policy> top = upstream_->defaults ? upstream_->defaults() : nullptr;
+  return policy::Policy::ParseUpstream(text, top.get());
+}
+
+Json PolicyAdmin::FileDetail() const {
+  Json d{{"file", path_}};
+  if (upstream_) d["upstream"] = upstream_->name;
+  return d;
+}
 
 Result<PolicyAdmin::Snapshot> PolicyAdmin::Read(const std::string& by, const std::string& trigger) const {
   std::ifstream in(path_, std::ios::binary);
@@ -58,7 +71,7 @@ Result<PolicyAdmin::Snapshot> PolicyAdmin::Read(const std::string& by, const std
   buf << in.rdbuf();
   if (in.bad()) return IoError(path_ + ": error reading the policy file");
   const std::string text = buf.str();
-  auto parsed = policy::Policy::Parse(text);
+  auto parsed = ParseText(text);
   if (!parsed.ok()) return Status(parsed.status().code(), path_ + ":\n" + parsed.status().message());
   Snapshot s;
   s.policy = parsed.value();
@@ -98,11 +111,12 @@ Status PolicyAdmin::ReloadLocked(const std::string& actor, const std::string& tr
   ev.actor = actor;
   ev.via = actor == "holdgate" ? "system" : "api";
   if (!snap.ok()) {
-    log::Error("policy reload refused; keeping the previous policy",
-               {{"file", path_}, {"trigger", trigger}, {"error", snap.status().message()}});
     ev.type = "policy.reload_failed";
     ev.decision = "refused";
-    ev.detail = {{"file", path_}, {"trigger", trigger}, {"error", snap.status().message()}};
+    ev.detail = FileDetail();
+    ev.detail["trigger"] = trigger;
+    ev.detail["error"] = snap.status().message();
+    log::Error("policy reload refused; keeping the previous policy", ev.detail);
     if (store_) (void)store_->AppendAudit(ev);
     return Status(snap.status().code() == Code::kIo ? Code::kIo : Code::kInvalidArgument, snap.status().message());
   }
@@ -117,10 +131,14 @@ Status PolicyAdmin::ReloadLocked(const std::string& actor, const std::string& tr
     std::lock_guard<std::mutex> lock(mu_);
     current_ = shared;
   }
-  log::Info("policy reloaded", {{"file", path_}, {"trigger", trigger}, {"by", actor}, {"hash", shared->policy->hash()}});
   ev.type = "policy.loaded";
   ev.decision = "reload";
-  ev.detail = {{"file", path_}, {"hash", shared->policy->hash()}, {"trigger", trigger}};
+  ev.detail = FileDetail();
+  ev.detail["hash"] = shared->policy->hash();
+  ev.detail["trigger"] = trigger;
+  Json logged = ev.detail;
+  logged["by"] = actor;
+  log::Info("policy reloaded", logged);
   if (store_) (void)store_->AppendAudit(ev);
   return Status::Ok();
 }
@@ -132,14 +150,19 @@ Json PolicyAdmin::Get() const {
     s = current_;
   }
   if (!s) return Json();
-  return Json{{"hash", s->policy->hash()},
-              {"loaded_at", FormatTimeMs(s->loaded_at_ms)},
-              {"loaded_by", s->loaded_by},
-              {"trigger", s->trigger},
-              {"path", path_},
-              {"shadow", s->policy->shadow()},
-              {"policy", s->document},
-              {"text", s->text}};
+  Json out{{"hash", s->policy->hash()},
+           {"loaded_at", FormatTimeMs(s->loaded_at_ms)},
+           {"loaded_by", s->loaded_by},
+           {"trigger", s->trigger},
+           {"path", path_},
+           {"shadow", s->policy->shadow()},
+           {"policy", s->document},
+           {"text", s->text}};
+  if (upstream_) {
+    out["upstream"] = upstream_->name;
+    out["prefix"] = upstream_->prefix;
+  }
+  return out;
 }
 
 Result<Json> PolicyAdmin::Check(const Json& call) const {
@@ -165,8 +188,11 @@ Result<Json> PolicyAdmin::Check(const Json& call) const {
   // The tool's MCP annotations from the upstream are not known here; rules that depend on them
   // ("annotations") are judged as if the tool had none.
   j["annotations_considered"] = false;
+  if (upstream_) j["upstream"] = upstream_->name;
+  // Grants are kept under the name the agent calls (with the upstream's prefix).
+  const std::string called = upstream_ ? upstream_->prefix + tool : tool;
   if (store_ && j["action"] == "hold" && !principal.empty()) {
-    auto g = store_->FindGrant(store::GrantQuery{principal, session, tool, store::Fingerprint(tool, arguments)});
+    auto g = store_->FindGrant(store::GrantQuery{principal, session, called, store::Fingerprint(called, arguments)});
     if (g.ok() && g->has_value()) {
       j["grant"] = Json{{"id", (*g)->id}, {"created_by", (*g)->created_by},
                         {"expires_at", FormatTimeMs((*g)->expires_at_ms)},
@@ -195,7 +221,9 @@ constexpr int kDryRunScanRows = 20000;  // audit rows looked at, at most, to fin
 }  // namespace
 
 Json PolicyAdmin::Validate(const std::string& text, const Json* tools_list) const {
-  policy::CheckReport r = policy::Check(text, tools_list);
+  std::shared_ptr<const policy::Policy> top;
+  if (upstream_ && upstream_->defaults) top = upstream_->defaults();
+  policy::CheckReport r = upstream_ ? policy::Check(text, tools_list, top.get()) : policy::Check(text, tools_list);
   Json out{{"ok", r.ok}, {"errors", r.errors}, {"warnings", r.warnings}};
   if (r.ok) out["hash"] = Sha256Hex(text);
   Json eff = Json::array();
@@ -205,7 +233,7 @@ Json PolicyAdmin::Validate(const std::string& text, const Json* tools_list) cons
 }
 
 Result<Json> PolicyAdmin::DryRun(const std::string& text, int limit, const Annotations& annotations) const {
-  auto draft = policy::Policy::Parse(text);
+  auto draft = ParseText(text);
   if (!draft.ok()) return draft.status();
   if (!store_) return NotFound("holdgate runs without a store: there are no audited calls");
   limit = std::clamp(limit, 1, 1000);
@@ -224,6 +252,9 @@ Result<Json> PolicyAdmin::DryRun(const std::string& text, int limit, const Annot
       ++scanned;
       const std::string was = RecordedAction(e);
       if (was.empty() || e.tool.empty()) continue;
+      // An upstream's file sees its own calls only, by the names it gives its tools.
+      if (upstream_ && upstream_->owner && upstream_->owner(e.tool) != upstream_->name) continue;
+      const std::string tool = upstream_ ? e.tool.substr(std::min(upstream_->prefix.size(), e.tool.size())) : e.tool;
       if (++compared > limit) break;
       const bool recorded = e.detail.is_object() && e.detail.contains("arguments") && e.detail["arguments"].is_object();
       const Json arguments = recorded ? e.detail["arguments"] : Json::object();
@@ -232,7 +263,7 @@ Result<Json> PolicyAdmin::DryRun(const std::string& text, int limit, const Annot
         a = annotation_cache.emplace(e.tool, annotations ? annotations(e.tool) : Json()).first;
       }
       policy::CallContext ctx;
-      ctx.tool = e.tool;
+      ctx.tool = tool;
       ctx.arguments = &arguments;
       ctx.principal = e.principal;
       ctx.annotations = a->second.is_null() ? nullptr : &a->second;
@@ -243,7 +274,8 @@ Result<Json> PolicyAdmin::DryRun(const std::string& text, int limit, const Annot
       if (!changed) continue;
       transitions[was + " → " + now] = transitions.value(was + " → " + now, 0) + 1;
       if (changes.size() < 200) {
-        Json c{{"seq", e.seq}, {"at", FormatTimeMs(e.ts_ms)}, {"tool", e.tool}, {"principal", e.principal},
+        Json c{{"seq", e.seq}, {"at", FormatTimeMs(e.ts_ms)}, {"tool", e.tool}, {"policy_tool", tool},
+               {"principal", e.principal},
                {"arguments", arguments}, {"arguments_recorded", recorded}, {"was", was}, {"was_rule", e.rule},
                {"draft", now}, {"draft_rule", d.rule}, {"reason", d.reason}};
         if (current) {
@@ -259,8 +291,10 @@ Result<Json> PolicyAdmin::DryRun(const std::string& text, int limit, const Annot
   if (compared > limit) compared = limit;
   int changed_count = 0;
   for (const auto& [k, v] : transitions.items()) changed_count += v.get<int>();
-  return Json{{"hash", (*draft)->hash()}, {"compared", compared}, {"changed", changed_count},
-              {"changes", std::move(changes)}, {"by_transition", std::move(transitions)}};
+  Json out{{"hash", (*draft)->hash()}, {"compared", compared}, {"changed", changed_count},
+           {"changes", std::move(changes)}, {"by_transition", std::move(transitions)}};
+  if (upstream_) out["upstream"] = upstream_->name;
+  return out;
 }
 
 Result<Json> PolicyAdmin::Save(const SaveRequest& req, const Apply& apply) {
@@ -270,7 +304,7 @@ Result<Json> PolicyAdmin::Save(const SaveRequest& req, const Apply& apply) {
   if (why.find_first_not_of(" \t\r\n") == std::string::npos) {
     return InvalidArgument("a reason (\"why\") is required to change the policy");
   }
-  auto parsed = policy::Policy::Parse(req.text);
+  auto parsed = ParseText(req.text);
   if (!parsed.ok()) return parsed.status();
   std::lock_guard<std::mutex> load(load_mu_);
   std::string old_text;
@@ -313,11 +347,14 @@ Result<Json> PolicyAdmin::Save(const SaveRequest& req, const Apply& apply) {
   ev.actor = req.actor;
   ev.via = req.via.empty() ? "api" : req.via;
   ev.decision = req.rollback_of.empty() ? "save" : "rollback";
-  ev.detail = {{"file", path_}, {"hash", new_hash}, {"previous_hash", old_hash}, {"why", why},
-               {"version", recorded.ok() ? recorded->id : ""}};
+  ev.detail = FileDetail();
+  ev.detail.update(Json{{"hash", new_hash}, {"previous_hash", old_hash}, {"why", why},
+                        {"version", recorded.ok() ? recorded->id : ""}});
   if (!req.rollback_of.empty()) ev.detail["rollback_of"] = req.rollback_of;
   if (store_) (void)store_->AppendAudit(ev);
-  log::Info("policy saved", {{"file", path_}, {"by", req.actor}, {"hash", new_hash}, {"why", why}});
+  Json logged = ev.detail;
+  logged["by"] = req.actor;
+  log::Info("policy saved", logged);
   if (!reloaded.ok()) return reloaded;  // cannot happen for a text Parse accepted, unless the file vanished
   Json out{{"hash", new_hash}, {"previous_hash", old_hash}};
   if (recorded.ok()) out["version"] = PolicyVersionJson(*recorded);
@@ -334,6 +371,7 @@ Result<Json> PolicyAdmin::Versions() const {
   for (const PolicyVersion& v : *list) items.push_back(PolicyVersionJson(v));
   std::string text;
   Json out{{"versions", std::move(items)}, {"path", path_}};
+  if (upstream_) out["upstream"] = upstream_->name;
   if (ReadWholeFile(path_, &text)) out["current_hash"] = Sha256Hex(text);
   return out;
 }

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -30,12 +31,26 @@ class Store;
 
 namespace holdgate::server {
 
+// With several upstreams, one upstream's own policy file (a PolicyAdmin of its own).
+struct UpstreamPolicyScope {
+  std::string name;    // the upstream: named in every audit event and in Get()
+  std::string prefix;  // its tools' prefix in the merged list
+  // Which upstream a (prefixed) tool name belongs to; DryRun looks at that upstream's calls only.
+  std::function<std::string(const std::string& tool)> owner;
+  // The top-level policy (null: none), whose defaults the file takes (Policy::ParseUpstream).
+  std::function<std::shared_ptr<const policy::Policy>()> defaults;
+};
+
 class PolicyAdmin {
  public:
   using Apply = std::function<void(std::shared_ptr<const policy::Policy>)>;
   // `path` empty: no policy file (every call allowed; Load returns null, reload is refused).
+  // `upstream`: this is that upstream's own policy file: it is parsed over the top-level
+  // defaults, Check and DryRun see its tools by their unprefixed names (DryRun only its calls),
+  // and every audit event names it ("upstream").
   // REQUIRES: store and clock outlive the PolicyAdmin; `store` may be null (no audit, no grants).
-  PolicyAdmin(std::string path, store::Store* store, const Clock& clock);
+  PolicyAdmin(std::string path, store::Store* store, const Clock& clock,
+              std::optional<UpstreamPolicyScope> upstream = std::nullopt);
 
   // The first load at start-up (not audited here: config.started carries the hash). Does not apply.
   Result<std::shared_ptr<const policy::Policy>> LoadInitial();
@@ -103,10 +118,15 @@ class PolicyAdmin {
     std::string loaded_by, trigger;
   };
   Result<Snapshot> Read(const std::string& by, const std::string& trigger) const;
+  // Policy::Parse, or for an upstream's file Policy::ParseUpstream over the top-level policy.
+  Result<std::shared_ptr<const policy::Policy>> ParseText(const std::string& text) const;
+  // An audit event's detail naming the file (and the upstream).
+  Json FileDetail() const;
   // Reload's body. REQUIRES: load_mu_ held.
   Status ReloadLocked(const std::string& actor, const std::string& trigger, const Apply& apply);
 
   const std::string path_;
+  const std::optional<UpstreamPolicyScope> upstream_;
   store::Store* const store_;
   const Clock& clock_;
   std::mutex load_mu_;  // one load at a time

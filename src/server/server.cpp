@@ -85,6 +85,16 @@ Status EnsureReviewerSecret(const Config& c) {
 // where the kernel has no such setting.
 void TuneForManyHolds() { prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, 16384, 0, 0); }
 
+// The upstream whose prefix `tool` starts with (the longest), as the Fleet routes it; "" for none.
+std::string UpstreamOfTool(const std::vector<UpstreamConfig>& upstreams, const std::string& tool) {
+  const UpstreamConfig* best = nullptr;
+  for (const UpstreamConfig& u : upstreams) {
+    if (tool.compare(0, u.prefix.size(), u.prefix) != 0) continue;
+    if (best == nullptr || u.prefix.size() > best->prefix.size()) best = &u;
+  }
+  return best == nullptr ? "" : best->name;
+}
+
 int64_t FileMtime(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return 0;
@@ -161,7 +171,7 @@ class Runner {
       log::Warn("no policy given: every call is allowed", {});
     }
     if (!config_.upstreams.empty()) {
-      Status routes = LoadUpstreamPolicies(false);
+      Status routes = LoadUpstreamPolicies();
       if (!routes.ok()) return routes;
     }
     auto recovered = store_->RecoverAfterCrash();
@@ -244,6 +254,12 @@ class Runner {
     review_->SetPolicyControl(policy_admin_->Control(
         [this](std::shared_ptr<const policy::Policy> p) { ApplyPolicy(std::move(p)); },
         [catalogue](const std::string& tool) { return catalogue->Annotations(tool); }));
+    for (size_t i = 0; i < upstream_admins_.size(); ++i) {
+      if (!upstream_admins_[i]) continue;
+      review_->SetPolicyControl(upstream_admins_[i]->Control(
+          UpstreamApply(i), [catalogue](const std::string& tool) { return catalogue->Annotations(tool); }),
+          config_.upstreams[i].name);
+    }
     s = review_->Start();
     if (!s.ok()) return s;
     notifier_->SetReviewBaseUrl(review_->base_url());
@@ -381,47 +397,55 @@ class Runner {
     return members;
   }
 
-  // Loads every upstream's own policy file (start-up and reload). An unreadable or invalid one
-  // fails start-up; on reload it keeps the previous version of that file.
-  Status LoadUpstreamPolicies(bool reload) {
-    std::vector<policy::PolicyRoute> previous;
-    {
-      std::lock_guard<std::mutex> lock(apply_mu_);
-      previous = routes_;
-    }
-    std::vector<policy::PolicyRoute> routes;
+  // One PolicyAdmin per upstream with a policy file of its own (null for the others), each
+  // taking the top-level policy's defaults; loads them all. An unreadable or invalid file fails
+  // start-up.
+  Status LoadUpstreamPolicies() {
+    PolicyAdmin* top = policy_admin_.get();
     for (size_t i = 0; i < config_.upstreams.size(); ++i) {
       const UpstreamConfig& u = config_.upstreams[i];
       policy::PolicyRoute route{u.name, u.prefix, nullptr};
+      std::unique_ptr<PolicyAdmin> admin;
       if (!u.policy_path.empty()) {
-        upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);  // a bad file is reported once per change
-        auto loaded = policy::Policy::LoadFile(u.policy_path);
+        UpstreamPolicyScope scope;
+        scope.name = u.name;
+        scope.prefix = u.prefix;
+        scope.owner = [this](const std::string& tool) { return UpstreamOfTool(config_.upstreams, tool); };
+        scope.defaults = [top] { return top->Current(); };
+        admin = std::make_unique<PolicyAdmin>(u.policy_path, store_.get(), clock_, std::move(scope));
+        upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);
+        auto loaded = admin->LoadInitial();
+        if (!loaded.ok()) return InvalidArgument("upstreams[" + std::to_string(i) + "].policy " + loaded.status().message());
+        route.policy = loaded.value();
         store::AuditEvent ev;
+        ev.type = "policy.loaded";
         ev.actor = "holdgate";
         ev.via = "system";
-        if (!loaded.ok()) {
-          const std::string where = "upstreams[" + std::to_string(i) + "].policy " + loaded.status().message();
-          if (!reload) return InvalidArgument(where);
-          log::Error("an upstream's policy file is not valid; its previous version stays", {{"error", where}});
-          ev.type = "policy.reload_failed";
-          ev.decision = "refused";
-          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"error", loaded.status().message()}};
-          if (i < previous.size()) route.policy = previous[i].policy;
-        } else {
-          route.policy = loaded.value();
-          const bool changed = !reload || i >= previous.size() || !previous[i].policy ||
-                               previous[i].policy->hash() != route.policy->hash();
-          ev.type = changed ? "policy.loaded" : "";
-          ev.decision = reload ? "reload" : "start";
-          ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"hash", route.policy->hash()}};
-        }
-        if (!ev.type.empty()) (void)store_->AppendAudit(ev);
+        ev.decision = "start";
+        ev.detail = {{"upstream", u.name}, {"file", u.policy_path}, {"hash", route.policy->hash()}};
+        (void)store_->AppendAudit(ev);
       }
-      routes.push_back(std::move(route));
+      upstream_admins_.push_back(std::move(admin));
+      routes_.push_back(std::move(route));
     }
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    routes_ = std::move(routes);
     return Status::Ok();
+  }
+
+  // Re-reads upstream `i`'s policy file (a bad one keeps its previous version; audited by its
+  // PolicyAdmin, naming the upstream).
+  void ReloadUpstreamPolicy(size_t i, const std::string& trigger) {
+    if (!upstream_admins_[i]) return;
+    (void)upstream_admins_[i]->Reload("holdgate", trigger, UpstreamApply(i));
+  }
+
+  // How upstream `i`'s PolicyAdmin publishes a policy it loaded: its route, then the gateway.
+  PolicyAdmin::Apply UpstreamApply(size_t i) {
+    return [this, i](std::shared_ptr<const policy::Policy> p) {
+      std::shared_ptr<const policy::Policy> top = policy_admin_->Current();  // before apply_mu_
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      routes_[i].policy = std::move(p);
+      if (live_gateway_) live_gateway_->SetPolicy(EffectiveLocked(std::move(top)));
+    };
   }
 
   // The policy the gateway and the catalogue use: with several upstreams, the top-level one
@@ -457,9 +481,9 @@ class Runner {
   }
 
   void ReloadPolicy(const char* why) {
-    if (!config_.upstreams.empty()) {
-      (void)LoadUpstreamPolicies(true);
-      ApplyPolicy(policy_admin_->Current());
+    for (size_t i = 0; i < upstream_admins_.size(); ++i) {
+      if (upstream_admins_[i]) upstream_policy_mtimes_[config_.upstreams[i].policy_path] = FileMtime(config_.upstreams[i].policy_path);
+      ReloadUpstreamPolicy(i, why);
     }
     if (config_.policy_path.empty()) return;
     (void)policy_admin_->Reload("holdgate", why, [this](std::shared_ptr<const policy::Policy> p) {
@@ -501,12 +525,13 @@ class Runner {
           continue;
         }
       }
-      for (const UpstreamConfig& u : config_.upstreams) {
-        if (u.policy_path.empty()) continue;
-        const int64_t m = FileMtime(u.policy_path);
-        if (m != 0 && m != upstream_policy_mtimes_[u.policy_path]) {
-          ReloadPolicy("an upstream's policy file changed");
-          break;
+      for (size_t i = 0; i < config_.upstreams.size(); ++i) {
+        const std::string& path = config_.upstreams[i].policy_path;
+        if (path.empty()) continue;
+        const int64_t m = FileMtime(path);
+        if (m != 0 && m != upstream_policy_mtimes_[path]) {
+          upstream_policy_mtimes_[path] = m;
+          ReloadUpstreamPolicy(i, "file changed");
         }
       }
     }
@@ -559,6 +584,9 @@ class Runner {
   std::unique_ptr<hold::Sweeper> sweeper_;
   std::unique_ptr<review::DecisionService> decisions_;
   std::unique_ptr<PolicyAdmin> policy_admin_;  // after store_: destroyed before it
+  // One per config_.upstreams entry (null: no policy file of its own); after policy_admin_, whose
+  // policy they take their defaults from: destroyed before it.
+  std::vector<std::unique_ptr<PolicyAdmin>> upstream_admins_;
   std::unique_ptr<ToolCatalogue> catalogue_;   // after policy_admin_ and store_: destroyed before them
   std::unique_ptr<policy::RateLimiter> limiter_;
   std::unique_ptr<review::ReviewServer> review_;

@@ -8,25 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIND_LOCALHOST_CJS, DEMO_POLICY, HOLDGATE_BIN } from './lib/paths.mjs';
-import { freePort, waitForPort } from './lib/ports.mjs';
-import { makeOutputDir, startProcess, waitFor } from './lib/process.mjs';
+import { DEMO_POLICY, HOLDGATE_BIN } from './lib/paths.mjs';
+import { makeOutputDir, waitFor } from './lib/process.mjs';
 import { startHoldgateServe } from './lib/holdgate.mjs';
+import { startServer2026 } from './lib/upstream-2026.mjs';
 import { startDemoHttp, demoJson } from './lib/demo.mjs';
 import { everythingStdioCommand, startEverythingHttp } from './lib/everything.mjs';
 import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
-
-const SERVER_2026_JS = new URL('./lib/server-2026.mjs', import.meta.url).pathname;
-
-async function startServer2026(name) {
-  const port = await freePort();
-  const proc = startProcess(name, process.execPath, [SERVER_2026_JS, 'reject', String(port)], {
-    env: { NODE_OPTIONS: `--require ${BIND_LOCALHOST_CJS}` }, outDir: makeOutputDir(name),
-  });
-  await waitForPort(port, { proc });
-  return { url: `http://127.0.0.1:${port}/mcp`, proc, stop: () => proc.stop() };
-}
 
 async function api(base, token, method, p, body) {
   const r = await fetch(base + p, {
@@ -57,7 +46,7 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
   before(async () => {
     demo = await startDemoHttp({ name: 'mu-demo' });
     cleanups.push(() => demo.stop());
-    modern = await startServer2026('mu-2026');
+    modern = await startServer2026('reject', 'mu-2026');
     cleanups.push(() => modern.stop());
     const outDir = makeOutputDir('mu-holdgate');
     const config = writeConfig(outDir, {
@@ -186,7 +175,7 @@ describe('several upstreams: bad configs refuse to start', { timeout: 60000 }, (
   it('a tool name two upstreams would share refuses to start, naming both', async (t) => {
     const everything = await startEverythingHttp({ name: 'mu-collide-everything' });
     t.after(() => everything.stop());
-    const modern = await startServer2026('mu-collide-2026');
+    const modern = await startServer2026('reject', 'mu-collide-2026');
     t.after(() => modern.stop());
     const dir = makeOutputDir('mu-collide');
     // everything's "echo" (empty prefix) begins with the other upstream's prefix "ec".
@@ -218,7 +207,7 @@ describe('several upstreams with per-agent upstream sessions', { timeout: 120000
   it('each agent gets its own session on every upstream, initialized with its own clientInfo', async (t) => {
     const everything = await startEverythingHttp({ name: 'mu-pa-everything' });
     t.after(() => everything.stop());
-    const modern = await startServer2026('mu-pa-2026');
+    const modern = await startServer2026('reject', 'mu-pa-2026');
     t.after(() => modern.stop());
     const outDir = makeOutputDir('mu-pa-holdgate');
     const config = writeConfig(outDir, {

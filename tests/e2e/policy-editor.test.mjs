@@ -8,7 +8,12 @@
 //     matching call is held and a non-matching one runs; a reviewer sees the form disabled and
 //     the API refuses their writes (403); a broken draft is refused with the parser's message and
 //     the file is untouched; a rollback restores the previous file;
-//   - `holdgate tools` prints the same catalogue.
+//   - `holdgate tools` prints the same catalogue;
+//   - with two upstreams (the demo upstream and a 2026-07-28 server, each with its own policy
+//     file, under a top-level policy whose default the 2026 server's file takes), the Tools tab
+//     shows both, and the admin picks the demo upstream's file, builds the same rule on its
+//     unprefixed cancel_job, sees the dry run (that upstream's calls only), saves it; the next
+//     demo_cancel_job with delete is held, the other upstream's file is untouched.
 // The README's catalogue and editor screenshots are refreshed in docs/screenshots/ with
 // HOLDGATE_UPDATE_DOC_SCREENSHOTS=1. Waiting is always on a condition, never a fixed sleep.
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +32,7 @@ import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { reviewApi } from './lib/review-api.mjs';
 import { heldCall } from './lib/mcp-client.mjs';
 import { startJob } from './lib/demo.mjs';
+import { startServer2026 } from './lib/upstream-2026.mjs';
 
 const run = promisify(execFile);
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
@@ -168,7 +174,7 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     const whoRow = page.locator('.tools-table tr[data-tool="whoami"]');
     assert.match(await whoRow.innerText(), /from annotations/);
     assert.match(await whoRow.innerText(), /deny/);
-    await screenshot(page, 'tools-catalogue', true);
+    await screenshot(page, 'tools-catalogue-one-upstream');
 
     // ---- build the rule in the form ---------------------------------------------------------
     await page.locator('#tab-policy').click();
@@ -297,5 +303,147 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     assert.match(stdout, /whoami\s+deny\s+default\s+low \(from annotations\)/);
     const json = JSON.parse((await run(HOLDGATE_BIN, ['tools', '--json', '--url', hg.review, '--token', admin])).stdout);
     assert.equal(json.upstreams[0].tools.length, 7);
+  });
+});
+
+describe('policy editor with two upstreams', { timeout: 180000 }, () => {
+  let hg;
+  let browser;
+  let agent;
+  let admin;
+  let modern;
+  let files;
+  const calls = [];
+
+  before(async () => {
+    const outDir = makeOutputDir('policy-editor-two');
+    const secret = newJwtSecret();
+    modern = await startServer2026('reject', 'policy-editor-two-2026');
+    const demo = JSON.parse(fs.readFileSync(DEMO_POLICY, 'utf8'));
+    demo.tools.cancel_job = { risk: { category: 'Destructive', level: 'critical' } };
+    delete demo.$schema;
+    files = {
+      top: path.join(outDir, 'top.json'),
+      demo: path.join(outDir, 'demo-policy.json'),
+      modern: path.join(outDir, 'modern-policy.json'),
+    };
+    fs.writeFileSync(files.top, `${JSON.stringify({ version: '1', default: 'deny' }, null, 2)}\n`);
+    fs.writeFileSync(files.demo, `${JSON.stringify(demo, null, 2)}\n`);
+    // No "default": the 2026 server's tools it does not name take the top-level default (deny).
+    fs.writeFileSync(files.modern, `${JSON.stringify({ version: '1', tools: { echo: {}, whoami: {} } }, null, 2)}\n`);
+    const config = path.join(outDir, 'holdgate.json');
+    const upstream = demoStdioCommand({ name: 'policy-editor-two-demo', outDir });
+    fs.writeFileSync(config, JSON.stringify({
+      audit: { all_calls: true },
+      policy: files.top,
+      upstreams: [
+        { name: 'demo', command: upstream.commandLine, policy: files.demo },
+        { name: 'modern', url: modern.url, policy: files.modern },
+      ],
+    }));
+    hg = await startHoldgateServe({ name: 'policy-editor-two-holdgate', outDir, config, env: { HOLDGATE_JWT_SECRET: secret } });
+    admin = await mintToken(secret, { sub: 'root', role: 'admin' });
+    agent = await connectHttp(hg.mcp, { name: 'policy-editor-two-agent' });
+    browser = await launchChromium(outDir);
+  });
+
+  after(async () => {
+    if (hg && admin) {
+      for (const a of await pendingApprovals(hg.review, admin).catch(() => [])) {
+        await api(hg.review, admin, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' }).catch(() => {});
+      }
+    }
+    await Promise.allSettled(calls);
+    await browser?.close();
+    await agent?.close().catch(() => {});
+    await hg?.stop();
+    await modern?.stop();
+  });
+
+  it('edits one upstream\'s own policy in the browser; the next matching prefixed call is held', async (t) => {
+    const modernText = fs.readFileSync(files.modern, 'utf8');
+    const topText = fs.readFileSync(files.top, 'utf8');
+    // Calls the dry run may see: a demo delete that ran, and calls on the other upstream.
+    const jobA = await startJob(agent.client, 'two-delete', 'demo_start_job');
+    const deleted = await agent.client.callTool({ name: 'demo_cancel_job', arguments: { job_id: jobA, delete: true } });
+    assert.ok(!deleted.isError, textOf(deleted));
+    assert.match(textOf(await agent.client.callTool({ name: 'modern_echo', arguments: { message: 'hi' } })), /hi/);
+    const modernCancel = await agent.client.callTool({ name: 'modern_cancel_job', arguments: { job_id: 'x', delete: true } });
+    assert.ok(modernCancel.isError, 'the 2026 server\'s cancel_job is denied by the top-level default it inherits');
+
+    // The policy files the editor can open.
+    const list = await api(hg.review, admin, 'GET', '/api/policies');
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.body.policies.map((p) => [p.upstream, p.path]),
+      [[null, files.top], ['demo', files.demo], ['modern', files.modern]]);
+    const unknown = await api(hg.review, admin, 'GET', '/api/policy?upstream=nope');
+    assert.equal(unknown.status, 404, unknown.text);
+    const cat = await api(hg.review, admin, 'GET', '/api/tools');
+    const modernTools = Object.fromEntries(cat.body.upstreams[1].tools.map((x) => [x.name, x]));
+    assert.equal(modernTools.modern_cancel_job.decision.action, 'deny');
+    assert.equal(modernTools.modern_cancel_job.decision.rule, 'upstreams.modern: default');
+
+    // The Tools tab with both upstreams (the README's screenshot).
+    const page = await openSignedIn(browser.context, hg.review, admin, '#/tools');
+    t.after(() => page.close());
+    await page.locator('.tools-table tr[data-tool="demo_cancel_job"]').waitFor();
+    await page.locator('.tools-table tr[data-tool="modern_echo"]').waitFor();
+    assert.match(await page.locator('.tools-table tr[data-tool="modern_cancel_job"]').innerText(), /upstreams\.modern: default/);
+    await screenshot(page, 'tools-catalogue', true);
+
+    // Pick the demo upstream's own file and build the rule on its unprefixed cancel_job.
+    await page.locator('#tab-policy').click();
+    await page.locator('#policy-target-wrap').waitFor({ state: 'visible' });
+    await page.locator('#policy-target').selectOption('demo');
+    await page.locator('#policy-info', { hasText: 'Upstream demo' }).waitFor();
+    const card = page.locator('.pe-card[data-tool="cancel_job"]');
+    await card.waitFor();
+    await card.locator('.pe-add-case').click();
+    const kase = page.locator('.pe-card[data-tool="cancel_job"] .pe-case').first();
+    await kase.locator('.pe-cond-path').fill('delete');
+    await kase.locator('.pe-cond-path').press('Tab');
+    await kase.locator('.pe-cond-op').selectOption('eq');
+    await kase.locator('.pe-cond-value').fill('true');
+    await kase.locator('.pe-cond-value').press('Tab');
+    assert.equal(await kase.locator('.pe-case-action').inputValue(), 'require_approval');
+    await page.locator('#pe-status .pe-valid').waitFor();
+
+    // The dry run re-decides this upstream's calls only: the demo delete, not modern_cancel_job.
+    await page.locator('#pe-dryrun').click();
+    await page.locator('.pe-dryrun-summary[data-changed="1"]').waitFor();
+    const change = page.locator('.pe-dryrun-table tbody tr');
+    assert.equal(await change.count(), 1);
+    assert.equal(await change.getAttribute('data-tool'), 'demo_cancel_job');
+    assert.equal(await change.getAttribute('data-was'), 'allow');
+    assert.equal(await change.getAttribute('data-draft'), 'hold');
+    assert.match(await change.innerText(), /tools\.cancel_job\.cases\[0\]/);
+
+    await page.locator('#pe-why').fill('hold demo job deletions (e2e)');
+    await page.locator('#pe-save').click();
+    await page.locator('.pe-versions-table tbody tr').nth(1).waitFor();
+    assert.equal(JSON.parse(fs.readFileSync(files.demo, 'utf8')).tools.cancel_job.cases[0].action, 'require_approval');
+    assert.equal(fs.readFileSync(files.modern, 'utf8'), modernText, 'the other upstream\'s file is untouched');
+    assert.equal(fs.readFileSync(files.top, 'utf8'), topText, 'the top-level file is untouched');
+    assert.ok(!fs.existsSync(`${files.modern}.versions`) && !fs.existsSync(`${files.top}.versions`));
+    const saved = (await api(hg.review, admin, 'GET', '/api/audit?type=policy.saved')).body.events;
+    assert.equal(saved.length, 1);
+    assert.equal(saved[0].detail.upstream, 'demo');
+    assert.equal(saved[0].detail.why, 'hold demo job deletions (e2e)');
+    const versions = await api(hg.review, admin, 'GET', '/api/policy/versions?upstream=demo');
+    assert.equal(versions.body.versions.length, 2);
+    assert.equal((await api(hg.review, admin, 'GET', '/api/policy/versions?upstream=modern')).body.versions.length, 0);
+
+    // The next matching prefixed call is held by the demo upstream's new rule.
+    const jobB = await startJob(agent.client, 'two-delete-after-save', 'demo_start_job');
+    const held = heldCall(agent.client, 'demo_cancel_job', { job_id: jobB, delete: true });
+    calls.push(held.catch(() => {}));
+    const approval = await waitFor(async () => (await pendingApprovals(hg.review, admin)).find((a) => a.arguments.job_id === jobB),
+      { timeoutMs: 10000, what: 'the demo delete call held' });
+    assert.equal(approval.tool, 'demo_cancel_job');
+    assert.equal(approval.rule, 'upstreams.demo: tools.cancel_job.cases[0]');
+    assert.match(textOf(await agent.client.callTool({ name: 'modern_echo', arguments: { message: 'still' } })), /still/);
+    await api(hg.review, admin, 'POST', `/api/approvals/${approval.id}/reject`, { reason: 'not now' });
+    assert.ok((await held).isError);
+    assert.deepEqual(seriousProblems(page), [], 'no CSP violations or script errors');
   });
 });

@@ -15,24 +15,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { BIND_LOCALHOST_CJS } from './lib/paths.mjs';
-import { freePort, waitForPort } from './lib/ports.mjs';
-import { makeOutputDir, startProcess, waitFor } from './lib/process.mjs';
+import { makeOutputDir, waitFor } from './lib/process.mjs';
 import { startHoldgateServe } from './lib/holdgate.mjs';
+import { startServer2026 } from './lib/upstream-2026.mjs';
 import { connectAnsweringAgent, connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 
-const SERVER_JS = new URL('./lib/server-2026.mjs', import.meta.url).pathname;
 const TOOLS = ['ask_twice', 'cancel_job', 'change_tools', 'deploy', 'echo', 'stats', 'whoami'];
-
-async function startServer2026(mode, name) {
-  const port = await freePort();
-  const proc = startProcess(name, process.execPath, [SERVER_JS, mode, String(port)], {
-    env: { NODE_OPTIONS: `--require ${BIND_LOCALHOST_CJS}` }, outDir: makeOutputDir(name),
-  });
-  await waitForPort(port, { proc });
-  return { url: `http://127.0.0.1:${port}/mcp`, proc, stop: () => proc.stop() };
-}
 
 // A 2025 agent: the v1 SDK client with elicitation and sampling handlers that record what they saw.
 async function agentV1(url, name, t) {

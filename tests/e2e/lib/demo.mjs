@@ -83,9 +83,10 @@ export function demoJson(result) {
   return JSON.parse(block.text);
 }
 
-// Starts a 10-minute demo job labelled `label` through `client`; returns its job_id.
-export async function startJob(client, label) {
-  const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
+// Starts a 10-minute demo job labelled `label` through `client`; returns its job_id. `tool`: the
+// name start_job has for that client (with an upstream's prefix behind several upstreams).
+export async function startJob(client, label, tool = 'start_job') {
+  const result = await client.callTool({ name: tool, arguments: { duration_ms: 600000, label } });
   if (result.isError) throw new Error(`start_job failed: ${JSON.stringify(result)}`);
   return demoJson(result).job_id;
 }

@@ -2,6 +2,7 @@
 // top-level policy decides the rest, and the rule path names the upstream.
 #include <catch2/catch.hpp>
 
+#include "common/crypto.h"
 #include "test_util.h"
 
 namespace holdgate::policy {
@@ -53,6 +54,73 @@ TEST_CASE("compose: top-level shadow mode applies to every upstream; no top-leve
   auto open = Policy::Compose(nullptr, {{"a", "a_", own}, {"b", "b_", nullptr}});
   CHECK(Eval(*open, "b_anything").action == Action::kAllow);
   CHECK(Eval(*open, "a_anything").action == Action::kDeny);
+}
+
+
+TEST_CASE("compose: an upstream policy takes the top-level defaults it leaves out; its own win", "[policy][compose]") {
+  auto top = MustParse(R"({"version": "1", "default": "deny",
+    "all_tools": {"limits": [{"counter": "everything", "window": "minute", "max": 100, "scope": "global"}]},
+    "annotations": {"destructive_requires_approval": true, "approval": {"approvers": 2, "timeout": "5m"}}})");
+  // No "default", "all_tools" or "annotations" of its own: all three come from the top.
+  auto bare = Policy::ParseUpstream(R"({"version": "1", "tools": {"list_jobs": {}}})", top.get());
+  INFO(bare.status().message());
+  REQUIRE(bare.ok());
+  // Its own "default" and annotation approval win; the destructive opt-in and limits are the top's.
+  auto own = Policy::ParseUpstream(R"({"version": "1", "default": "allow",
+    "annotations": {"approval": {"approvers": 3}}, "tools": {"fit": {"limits": [{"counter": "fit", "window": "minute", "max": 5}]}}})",
+                                   top.get());
+  INFO(own.status().message());
+  REQUIRE(own.ok());
+  auto p = Policy::Compose(top, {{"a", "a_", *bare}, {"b", "b_", *own}});
+
+  Decision d = Eval(*p, "a_delete_everything");
+  CHECK(d.action == Action::kDeny);
+  CHECK(d.rule == "upstreams.a: default");
+  d = Eval(*p, "a_list_jobs");
+  CHECK(d.action == Action::kAllow);
+  REQUIRE(d.limits != nullptr);
+  REQUIRE(d.limits->size() == 1);
+  CHECK(d.limits->at(0).counter == "everything");
+  CHECK(d.limits->at(0).scope == Scope::kGlobal);
+
+  const Json destructive = {{"destructiveHint", true}};
+  const Json read_only = {{"readOnlyHint", true}};
+  d = Eval(*p, "b_drop_table", Json::object(), &destructive);
+  CHECK(d.action == Action::kHold);
+  CHECK(d.rule == "upstreams.b: annotations.destructive_requires_approval");
+  REQUIRE(d.approval != nullptr);
+  CHECK(d.approval->approvers == 3);         // its own
+  CHECK(d.approval->timeout_ms == 5 * 60'000);  // the top's, merged key by key
+  CHECK(Eval(*p, "b_list", Json::object(), &read_only).action == Action::kAllow);
+  d = Eval(*p, "b_fit");
+  REQUIRE(d.limits != nullptr);
+  REQUIRE(d.limits->size() == 2);  // the top's all_tools limit, then the rule's own
+  CHECK(d.limits->at(0).counter == "everything");
+  CHECK(d.limits->at(1).counter == "fit");
+
+  // A reloaded top-level policy reaches the upstream that inherits from it.
+  auto relaxed = MustParse(R"({"version": "1", "default": "allow"})");
+  auto q = Policy::Compose(relaxed, {{"a", "a_", *bare}, {"b", "b_", *own}});
+  d = Eval(*q, "a_delete_everything");
+  CHECK(d.action == Action::kAllow);
+  CHECK(d.limits == nullptr);
+  CHECK(Eval(*q, "b_drop_table", Json::object(), &destructive).action == Action::kAllow);
+  CHECK(q->hash() != p->hash());
+  CHECK((*bare)->hash() == Sha256Hex(R"({"version": "1", "tools": {"list_jobs": {}}})"));
+}
+
+TEST_CASE("compose: without a top-level policy an upstream policy must set its default", "[policy][compose]") {
+  auto missing = Policy::ParseUpstream(R"({"version": "1", "tools": {}})", nullptr);
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.status().message(), Catch::Contains("default: is required"));
+  auto top = MustParse(R"({"version": "1", "default": "deny"})");
+  CHECK(Check(R"({"version": "1", "tools": {}})", nullptr, top.get()).ok);
+  CHECK_FALSE(Check(R"({"version": "1", "tools": {}})", nullptr, nullptr).ok);
+  // A bad value of its own is still refused, with its path.
+  const CheckReport bad = Check(R"({"version": "1", "default": "maybe"})", nullptr, top.get());
+  CHECK_FALSE(bad.ok);
+  REQUIRE_FALSE(bad.errors.empty());
+  CHECK_THAT(bad.errors[0], Catch::StartsWith("default: must be"));
 }
 
 }  // namespace
