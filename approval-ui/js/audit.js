@@ -96,7 +96,7 @@ export class AuditView {
     h('td', null, h('span', { class: 'event-type', title: e.type }, eventLabel(e.type))),
     h('td', null, e.actor || '—', e.via ? h('span', { class: 'muted' }, ` via ${e.via}`) : null),
     h('td', null, e.principal || ''),
-    h('td', null, h('span', { class: 'mono' }, e.tool || '')),
+    h('td', null, h('span', { class: 'mono' }, e.tool || ''), e.upstream ? h('span', { class: 'muted' }, ` @${e.upstream}`) : null),
     h('td', null, e.decision || ''),
     h('td', { class: 'cell-detail mono', title: detailText }, short),
     h('td', { class: 'mono muted', title: `hash ${e.hash}\nprev ${e.prev_hash}` }, String(e.hash ?? '').slice(0, 10)));

@@ -149,6 +149,7 @@ export class DetailView {
       back,
       h('div', { class: 'detail-title-row' },
         h('h1', { class: 'detail-tool' }, a.tool),
+        a.upstream ? h('span', { class: 'state-chip tone-neutral detail-upstream', title: 'the upstream MCP server' }, `upstream ${a.upstream}`) : null,
         h('span', { class: `risk-badge risk-${level}`, title: 'risk level from the policy' }, level === 'unknown' ? 'risk not set' : level),
         cat ? h('span', { class: 'risk-cat' }, cat) : null,
         h('span', { class: `state-chip tone-${stateTone(a.state)}` }, stateLabel(a.state))),

@@ -120,7 +120,7 @@ export class HistoryView {
       onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); open(); } },
     },
     h('td', { class: 'nowrap', title: fullTime(a.created_at) }, when(a.created_at)),
-    h('td', null, h('span', { class: 'mono' }, a.tool)),
+    h('td', null, h('span', { class: 'mono' }, a.tool), a.upstream ? h('span', { class: 'muted' }, ` @${a.upstream}`) : null),
     h('td', null, a.principal),
     h('td', null, h('span', { class: `risk-badge risk-${level}` }, level === 'unknown' ? '—' : level)),
     h('td', null, h('span', { class: `state-chip tone-${stateTone(a.state)}` }, stateLabel(a.state))),

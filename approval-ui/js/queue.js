@@ -101,6 +101,7 @@ export class QueueView {
       tick,
       h('span', { class: `risk-badge risk-${level}` }, level === 'unknown' ? 'risk ?' : level),
       h('span', { class: 'qitem-tool' }, a.tool),
+      a.upstream ? h('span', { class: 'qitem-upstream muted', title: 'the upstream MCP server' }, `@${a.upstream}`) : null,
       h('span', { class: 'qitem-expiry', title: 'time left to decide' }, icon('clock', 13),
         h('span', { class: `countdown cd-${cd.level}`, dataset: { expires: a.expires_at ?? '' } }, cd.text))),
     h('div', { class: 'qitem-meta' },

@@ -75,10 +75,15 @@ export class ToolsView {
       return;
     }
     const rows = tools.map((t) => this.row(t, upstreams.length > 1));
+    const down = upstreams.filter((u) => u.available === false).map((u) =>
+      h('p', { class: 'notice notice-warn tools-down', dataset: { upstream: u.name } },
+        `Upstream ${u.name} is not available (its tools are not listed): ${u.error ?? 'down'}`));
     replace(this.body,
+      down,
       h('table', { class: 'table tools-table' },
         h('thead', null, h('tr', null,
-          ['Tool', 'Annotations', 'Risk', 'Decision (typical call)', 'Calls 24 h', 'Denied', 'Held'].map((x) => h('th', null, x)))),
+          ['Tool', upstreams.length > 1 ? 'Upstream' : null, 'Annotations', 'Risk', 'Decision (typical call)', 'Calls 24 h', 'Denied', 'Held']
+            .filter(Boolean).map((x) => h('th', null, x)))),
         h('tbody', null, rows)),
       res?.counts_note ? h('p', { class: 'hint tools-note' }, `Counts: ${res.counts_note}.`) : null);
   }
@@ -95,9 +100,9 @@ export class ToolsView {
     return h('tr', { dataset: { tool: t.name } },
       h('td', { class: 'tool-cell' },
         h('code', { class: 'tool-name' }, t.name),
-        showUpstream && t.upstream ? h('span', { class: 'muted' }, ` @${t.upstream}`) : null,
         t.title ? h('div', { class: 'tool-title' }, t.title) : null,
         t.description ? h('div', { class: 'tool-desc muted' }, t.description) : null),
+      showUpstream ? h('td', { class: 'upstream-cell' }, t.upstream ?? '') : null,
       h('td', null, hints.length ? hints : h('span', { class: 'muted' }, 'none')),
       h('td', { class: 'risk-cell' },
         h('span', { class: `risk-badge risk-${risk.level ?? 'unknown'}` }, risk.level ?? 'unknown'),

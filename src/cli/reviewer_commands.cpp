@@ -401,12 +401,16 @@ int RunList(const std::vector<std::string>& args) {
     std::cout << "No " << (state == "all" ? "" : state + " ") << "approvals.\n";
     return kExitOk;
   }
+  // With several upstreams the API names each approval's upstream: a column of its own.
+  const bool upstreams = std::any_of(all.begin(), all.end(), [](const Json& x) { return x.contains("upstream"); });
   std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RISK", "TOOL", "PRINCIPAL", "CREATED", "EXPIRES", "APPROVALS"}};
+  if (upstreams) rows[0].insert(rows[0].begin() + 4, "UPSTREAM");
   for (const auto& x : all) {
     rows.push_back({Printable(Str(x, "id")), Str(x, "state"), Printable(RiskLevel(x), 10), Printable(Str(x, "tool"), 32),
                     Printable(Str(x, "principal"), 24), Relative(x["created_at"]),
                     x["expires_at"].is_null() ? "never" : Relative(x["expires_at"]),
                     std::to_string(x.value("approvals_so_far", 0)) + "/" + std::to_string(x.value("approvals_needed", 1))});
+    if (upstreams) rows.back().insert(rows.back().begin() + 4, Printable(Str(x, "upstream"), 24));
   }
   PrintTable(rows);
   return kExitOk;
@@ -446,6 +450,7 @@ int RunShow(const std::vector<std::string>& args) {
   }
   std::cout << "Approval " << Printable(Str(d, "id")) << "  (" << Str(d, "state") << ")\n";
   std::cout << "  tool:       " << Printable(Str(d, "tool")) << "\n";
+  if (!Str(d, "upstream").empty()) std::cout << "  upstream:   " << Printable(Str(d, "upstream")) << "\n";
   std::cout << "  principal:  " << Printable(Str(d, "principal"));
   if (!Str(d, "session_id").empty()) std::cout << "  (session " << Printable(Str(d, "session_id")) << ")";
   std::cout << "\n";
@@ -695,7 +700,9 @@ int RunTools(const std::vector<std::string>& args) {
     std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  for (const auto& up : r.body.value("upstreams", Json::array())) {
+  const Json upstreams = r.body.value("upstreams", Json::array());
+  const bool several = upstreams.size() > 1;  // then every row names its upstream too
+  for (const auto& up : upstreams) {
     const Json tools = up.value("tools", Json::array());
     std::cout << "upstream " << Printable(Str(up, "name"));
     if (up.contains("prefix")) std::cout << " (prefix \"" << Printable(Str(up, "prefix")) << "\")";
@@ -703,6 +710,7 @@ int RunTools(const std::vector<std::string>& args) {
     if (!up.value("available", true)) std::cout << " (DOWN: " << Printable(Str(up, "error"), 120) << ")";
     std::cout << "\n";
     std::vector<std::vector<std::string>> rows = {{"TOOL", "DECISION", "RULE", "RISK", "CALLS/24H", "DENIED", "HELD"}};
+    if (several) rows[0].insert(rows[0].begin() + 1, "UPSTREAM");
     for (const auto& t : tools) {
       const Json d = t.value("decision", Json::object());
       const Json risk = t.value("risk", Json::object());
@@ -714,6 +722,7 @@ int RunTools(const std::vector<std::string>& args) {
                       Str(risk, "level") + " (from " + Str(risk, "source") + ")",
                       std::to_string(n.value("calls", 0)), std::to_string(n.value("denied", 0)),
                       std::to_string(n.value("held", 0))});
+      if (several) rows.back().insert(rows.back().begin() + 1, Printable(Str(up, "name"), 24));
     }
     PrintTable(rows);
   }

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/trace.h"
+#include "common/upstream_names.h"
 
 namespace holdgate::notify {
 
@@ -44,6 +45,7 @@ Json ApprovalData(const store::Approval& a, const std::string& review_url, bool 
       {"expires_at", a.expires_at_ms > 0 ? Json(FormatTimeMs(a.expires_at_ms)) : Json(nullptr)},
       {"review_url", ReviewLink(review_url, a.id)},
   };
+  if (std::string upstream = GlobalUpstreamNames().Of(a.tool); !upstream.empty()) d["upstream"] = std::move(upstream);
   if (include_arguments) d["arguments"] = a.arguments;
   if (!a.edited_arguments.is_null()) {
     d["edited"] = true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "common/upstream_names.h"
 #include "notify/payloads.h"
 
 namespace holdgate::notify {
@@ -131,6 +132,9 @@ Json SlackMessage(const store::Approval& a, const SlackRender& r) {
 
   Json fields = Json::array();
   fields.push_back(Field("Tool", "`" + SlackEscape(a.tool) + "`"));
+  if (std::string upstream = GlobalUpstreamNames().Of(a.tool); !upstream.empty()) {
+    fields.push_back(Field("Upstream", SlackEscape(upstream)));
+  }
   fields.push_back(Field("Principal", SlackEscape(a.principal)));
   fields.push_back(Field("Risk", SlackEscape(RiskText(a.risk))));
   fields.push_back(Field("Rule", SlackEscape(a.rule)));

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/clock.h"
+#include "common/upstream_names.h"
 
 namespace holdgate::review {
 namespace {
@@ -121,6 +122,7 @@ Json ApprovalJson(const store::Approval& a, std::string_view base_url) {
       {"votes", std::move(votes)},
   };
   if (!base_url.empty()) j["review_url"] = ReviewUrl(base_url, a.id);
+  if (std::string upstream = GlobalUpstreamNames().Of(a.tool); !upstream.empty()) j["upstream"] = std::move(upstream);
   return j;
 }
 
@@ -148,7 +150,7 @@ Json GrantJson(const store::Grant& g, int64_t now_ms) {
 }
 
 Json AuditEventJson(const store::AuditEvent& e) {
-  return Json{{"seq", e.seq},
+  Json j{{"seq", e.seq},
               {"ts", TimeJson(e.ts_ms)},
               {"type", e.type},
               {"approval_id", e.approval_id},
@@ -161,6 +163,13 @@ Json AuditEventJson(const store::AuditEvent& e) {
               {"detail", e.detail},
               {"prev_hash", e.prev_hash},
               {"hash", e.hash}};
+  // With several upstreams: the one the event is about (not part of the hashed record).
+  if (e.detail.is_object() && e.detail.contains("upstream") && e.detail["upstream"].is_string()) {
+    j["upstream"] = e.detail["upstream"];
+  } else if (!e.tool.empty()) {
+    if (std::string upstream = GlobalUpstreamNames().Of(e.tool); !upstream.empty()) j["upstream"] = std::move(upstream);
+  }
+  return j;
 }
 
 Json OutboxRowJson(const store::OutboxRow& r) {

@@ -21,6 +21,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/sd_notify.h"
+#include "common/upstream_names.h"
 #include "gateway/gateway.h"
 #include "hold/hold_coordinator.h"
 #include "hold/sweeper.h"
@@ -84,16 +85,6 @@ Status EnsureReviewerSecret(const Config& c) {
 // that have one) makes every wake-up scan long chains; 16,384 slots keep them short. Harmless
 // where the kernel has no such setting.
 void TuneForManyHolds() { prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, 16384, 0, 0); }
-
-// The upstream whose prefix `tool` starts with (the longest), as the Fleet routes it; "" for none.
-std::string UpstreamOfTool(const std::vector<UpstreamConfig>& upstreams, const std::string& tool) {
-  const UpstreamConfig* best = nullptr;
-  for (const UpstreamConfig& u : upstreams) {
-    if (tool.compare(0, u.prefix.size(), u.prefix) != 0) continue;
-    if (best == nullptr || u.prefix.size() > best->prefix.size()) best = &u;
-  }
-  return best == nullptr ? "" : best->name;
-}
 
 int64_t FileMtime(const std::string& path) {
   struct stat st;
@@ -401,6 +392,9 @@ class Runner {
   // taking the top-level policy's defaults; loads them all. An unreadable or invalid file fails
   // start-up.
   Status LoadUpstreamPolicies() {
+    std::vector<UpstreamNames::Upstream> names;
+    for (const UpstreamConfig& u : config_.upstreams) names.push_back({u.name, u.prefix});
+    GlobalUpstreamNames().Set(std::move(names));
     PolicyAdmin* top = policy_admin_.get();
     for (size_t i = 0; i < config_.upstreams.size(); ++i) {
       const UpstreamConfig& u = config_.upstreams[i];
@@ -410,7 +404,7 @@ class Runner {
         UpstreamPolicyScope scope;
         scope.name = u.name;
         scope.prefix = u.prefix;
-        scope.owner = [this](const std::string& tool) { return UpstreamOfTool(config_.upstreams, tool); };
+        scope.owner = [](const std::string& tool) { return GlobalUpstreamNames().Of(tool); };
         scope.defaults = [top] { return top->Current(); };
         admin = std::make_unique<PolicyAdmin>(u.policy_path, store_.get(), clock_, std::move(scope));
         upstream_policy_mtimes_[u.policy_path] = FileMtime(u.policy_path);

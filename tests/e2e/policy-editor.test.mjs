@@ -442,6 +442,29 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
     assert.equal(approval.tool, 'demo_cancel_job');
     assert.equal(approval.rule, 'upstreams.demo: tools.cancel_job.cases[0]');
     assert.match(textOf(await agent.client.callTool({ name: 'modern_echo', arguments: { message: 'still' } })), /still/);
+
+    // Every surface names the upstream: the approval JSON, the page's queue and detail, the audit
+    // log, `holdgate list` / `show` and `holdgate tools`.
+    assert.equal(approval.upstream, 'demo');
+    const created = (await api(hg.review, admin, 'GET', `/api/audit?type=approval.created&approval_id=${approval.id}`)).body.events;
+    assert.equal(created.length, 1);
+    assert.equal(created[0].upstream, 'demo');
+    const denials = (await api(hg.review, admin, 'GET', '/api/audit?type=call.denied')).body.events;
+    assert.ok(denials.some((e) => e.tool === 'modern_cancel_job' && e.upstream === 'modern'), JSON.stringify(denials));
+    await page.goto(`${hg.review}/#/approvals/${approval.id}`);
+    await page.locator(`.qitem[data-id="${approval.id}"] .qitem-upstream`, { hasText: '@demo' }).waitFor();
+    await page.locator('.detail-upstream', { hasText: 'upstream demo' }).waitFor();
+    const cli = async (...args) => (await run(HOLDGATE_BIN, [...args, '--url', hg.review, '--token', admin])).stdout;
+    const listed = await cli('list');
+    assert.match(listed.split('\n')[0], /UPSTREAM/);
+    assert.match(listed, new RegExp(`${approval.id}.*demo_cancel_job.*\\bdemo\\b`));
+    assert.match(await cli('show', approval.id), /upstream:\s+demo/);
+    const tools = await cli('tools');
+    assert.match(tools, /TOOL\s+UPSTREAM\s+DECISION/);
+    assert.match(tools, /modern_cancel_job\s+modern\s+deny\s+upstreams\.modern: default/);
+    await page.locator('#tab-tools').click();
+    await page.locator('.tools-table th', { hasText: 'Upstream' }).waitFor();
+    assert.equal(await page.locator('.tools-table tr[data-tool="modern_echo"] .upstream-cell').innerText(), 'modern');
     await api(hg.review, admin, 'POST', `/api/approvals/${approval.id}/reject`, { reason: 'not now' });
     assert.ok((await held).isError);
     assert.deepEqual(seriousProblems(page), [], 'no CSP violations or script errors');

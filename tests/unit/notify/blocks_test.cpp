@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "common/upstream_names.h"
 #include "notify/payloads.h"
 #include "notify/slack_blocks.h"
 
@@ -306,6 +307,19 @@ TEST_CASE("the card shows why the rule holds the call and offers Remember only w
 
   a.approvers_needed = 2;  // a quorum cannot be remembered by one reviewer
   CHECK(SlackMessage(a, r).dump().find(kSlackRememberAction) == std::string::npos);
+}
+
+TEST_CASE("webhook body and Slack card name the upstream when there are several", "[notify][payload]") {
+  GlobalUpstreamNames().Set({{"demo", "demo_"}, {"ml", ""}});
+  store::Approval a = Pending();
+  a.tool = "demo_cancel_job";
+  CHECK(WebhookBody(a, "approval.created", kNow, "https://r", false)["data"]["upstream"] == "demo");
+  CHECK(SlackMessage(a, Render()).dump().find("*Upstream*\\ndemo") != std::string::npos);
+  a.tool = "fit";  // the upstream with the empty prefix
+  CHECK(WebhookBody(a, "approval.created", kNow, "https://r", false)["data"]["upstream"] == "ml");
+  GlobalUpstreamNames().Set({});  // one upstream: no name
+  CHECK_FALSE(WebhookBody(a, "approval.created", kNow, "https://r", false)["data"].contains("upstream"));
+  CHECK(SlackMessage(a, Render()).dump().find("Upstream") == std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/upstream_names.h"
 #include "review/static_ui.h"
 
 namespace holdgate::review {
@@ -61,6 +62,28 @@ TEST_CASE("approval JSON has the fixed fields, RFC 3339 times and null for never
   a.expires_at_ms = 0;
   CHECK(ApprovalJson(a, "")["expires_at"].is_null());
   CHECK_FALSE(ApprovalJson(a, "").contains("review_url"));
+}
+
+TEST_CASE("approvals and audit events name their upstream when there are several", "[review][json]") {
+  GlobalUpstreamNames().Set({{"demo", "demo_"}, {"everything", "ev_"}});
+  store::Approval a = Sample();
+  a.tool = "demo_cancel_job";
+  CHECK(ApprovalJson(a, "")["upstream"] == "demo");
+  store::AuditEvent e;
+  e.type = "call.denied";
+  e.tool = "ev_echo";
+  CHECK(AuditEventJson(e)["upstream"] == "everything");
+  e.type = "policy.saved";  // about an upstream's own policy file: its detail names it
+  e.tool = "";
+  e.detail = Json{{"upstream", "demo"}, {"file", "demo.json"}};
+  CHECK(AuditEventJson(e)["upstream"] == "demo");
+  e.detail = Json::object();
+  CHECK_FALSE(AuditEventJson(e).contains("upstream"));
+  a.tool = "cancel_job";  // no upstream's prefix
+  CHECK_FALSE(ApprovalJson(a, "").contains("upstream"));
+  GlobalUpstreamNames().Set({});
+  a.tool = "demo_cancel_job";
+  CHECK_FALSE(ApprovalJson(a, "").contains("upstream"));
 }
 
 TEST_CASE("who may still decide", "[review][json]") {
