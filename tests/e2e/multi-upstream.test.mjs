@@ -16,6 +16,7 @@ import { startDemoHttp, demoJson } from './lib/demo.mjs';
 import { everythingStdioCommand, startEverythingHttp } from './lib/everything.mjs';
 import { connectHttp, listAllTools, textOf } from './lib/mcp-client.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
+import { TASKS, raw } from './lib/raw-2026.mjs';
 
 async function api(base, token, method, p, body) {
   const r = await fetch(base + p, {
@@ -49,7 +50,11 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
     modern = await startServer2026('reject', 'mu-2026');
     cleanups.push(() => modern.stop());
     const outDir = makeOutputDir('mu-holdgate');
+    // The top-level policy decides the upstreams without a policy of their own (prefixed names).
+    const top = path.join(outDir, 'top-policy.json');
+    fs.writeFileSync(top, JSON.stringify({ version: '1', default: 'allow', tools: { modern_cancel_job: { action: 'require_approval' } } }));
     const config = writeConfig(outDir, {
+      policy: top,
       upstreams: [
         { name: 'everything', command: everythingStdioCommand().commandLine, prefix: 'ev_' },
         { name: 'demo', url: demo.url, policy: DEMO_POLICY },
@@ -133,6 +138,59 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
     const detail = await api(serve.review, reviewer, 'GET', `/api/approvals/${approval.id}`);
     assert.equal(detail.status, 200, detail.text);
     assert.match(JSON.stringify(detail.body), /upstreams\.demo/, 'the approval records the upstream\'s rule');
+  });
+
+  it('a 2026-07-28 agent\'s held calls on a 2025 and a 2026 upstream are holdgate\'s tasks: get, approve, cancel', async () => {
+    const caps = { extensions: { [TASKS]: {} } };
+    const pendingFor = (pred, what) => waitFor(async () => {
+      const r = await api(serve.review, reviewer, 'GET', '/api/approvals?state=pending');
+      assert.equal(r.status, 200, r.text);
+      return r.body.approvals.find(pred);
+    }, { timeoutMs: 15000, what });
+    const taskGet = async (id) => (await raw(serve.mcp, 'tasks/get', { taskId: id }, { capabilities: caps })).json;
+    const completed = (id) => waitFor(async () => {
+      const g = await taskGet(id);
+      return g.result?.status === 'completed' ? g.result : undefined;
+    }, { timeoutMs: 15000, what: `task ${id} completed` });
+
+    // The demo upstream (2025 era), held by its own policy: approved, it runs there.
+    const started = await raw(serve.mcp, 'tools/call', { name: 'demo_start_job', arguments: { duration_ms: 600000 } });
+    const jobId = demoJson(started.json.result).job_id;
+    const onDemo = await raw(serve.mcp, 'tools/call', { name: 'demo_cancel_job', arguments: { job_id: jobId } }, { capabilities: caps });
+    assert.equal(onDemo.json.result?.resultType, 'task', JSON.stringify(onDemo.json));
+    const demoApproval = await pendingFor((a) => a.arguments?.job_id === jobId, 'the demo task\'s approval');
+    assert.equal(onDemo.json.result.taskId, demoApproval.id, 'the task is holdgate\'s approval');
+    assert.equal(demoApproval.upstream, 'demo');
+    assert.equal((await taskGet(demoApproval.id)).result.status, 'working');
+    const before = demo.counters.read().cancel_job_calls;
+    assert.equal((await api(serve.review, reviewer, 'POST', `/api/approvals/${demoApproval.id}/approve`, { reason: 'task' })).status, 200);
+    const demoDone = await completed(demoApproval.id);
+    assert.ok(!demoDone.result.isError, JSON.stringify(demoDone));
+    assert.equal(demoJson(demoDone.result).cancelled, true);
+    assert.equal(demo.counters.read().cancel_job_calls, before + 1);
+
+    // The 2026-only upstream, held by the top-level policy: approved, it runs there.
+    const onModern = await raw(serve.mcp, 'tools/call', { name: 'modern_cancel_job', arguments: { job_id: 'm-1' } }, { capabilities: caps });
+    assert.equal(onModern.json.result?.resultType, 'task', JSON.stringify(onModern.json));
+    const modernApproval = await pendingFor((a) => a.arguments?.job_id === 'm-1', 'the 2026 upstream task\'s approval');
+    assert.equal(onModern.json.result.taskId, modernApproval.id);
+    assert.equal(modernApproval.upstream, 'modern');
+    assert.equal((await api(serve.review, reviewer, 'POST', `/api/approvals/${modernApproval.id}/approve`, { reason: 'task' })).status, 200);
+    const modernDone = await completed(modernApproval.id);
+    assert.ok(!modernDone.result.isError, JSON.stringify(modernDone));
+    assert.match(textOf(modernDone.result), /cancelled m-1/);
+
+    // tasks/cancel withdraws a held call on the 2026 upstream; it never runs there.
+    const cancelMe = await raw(serve.mcp, 'tools/call', { name: 'modern_cancel_job', arguments: { job_id: 'm-2' } }, { capabilities: caps });
+    const id = cancelMe.json.result.taskId;
+    assert.ok(id, JSON.stringify(cancelMe.json));
+    assert.deepEqual((await raw(serve.mcp, 'tasks/cancel', { taskId: id }, { capabilities: caps })).json.result, { resultType: 'complete' });
+    const row = await waitFor(async () => {
+      const r = await api(serve.review, reviewer, 'GET', `/api/approvals/${id}`);
+      return r.body.state === 'cancelled' ? r.body : undefined;
+    }, { timeoutMs: 10000, what: 'the cancelled task\'s approval' });
+    assert.equal(row.upstream, 'modern');
+    assert.equal((await taskGet(id)).result.status, 'cancelled');
   });
 
   it('one upstream killed leaves the others working; its tools leave the list', async (t) => {
