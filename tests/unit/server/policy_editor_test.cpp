@@ -203,6 +203,62 @@ TEST_CASE("save writes the file, keeps versions, reloads and audits who and why"
   }
 }
 
+TEST_CASE("an upstream's own file: its calls only, unprefixed names, top-level defaults, audit naming it",
+          "[server][policy_editor]") {
+  Fixture f;  // its admin stands for the top-level policy (default deny)
+  const std::string path = (f.dir / "demo.json").string();
+  constexpr char kOwn[] = R"({"version": "1", "tools": {"list_jobs": {}, "cancel_job": {}}})";
+  {
+    std::ofstream out(path);
+    out << kOwn;
+  }
+  UpstreamPolicyScope scope;
+  scope.name = "demo";
+  scope.prefix = "demo_";
+  scope.owner = [](const std::string& tool) { return tool.rfind("demo_", 0) == 0 ? "demo" : "ev"; };
+  PolicyAdmin* top = f.admin.get();
+  scope.defaults = [top] { return top->Current(); };
+  PolicyAdmin demo(path, f.store.get(), f.clock, scope);
+  REQUIRE(demo.LoadInitial().ok());  // no "default" of its own: the top-level one's
+  CHECK(demo.Current()->hash() == Sha256Hex(kOwn));
+  CHECK(demo.Get()["upstream"] == "demo");
+  CHECK(demo.Get()["prefix"] == "demo_");
+  auto checked = demo.Check(Json{{"tool", "stats"}});
+  REQUIRE(checked.ok());
+  CHECK((*checked)["action"] == "deny");  // the inherited default
+  CHECK((*checked)["upstream"] == "demo");
+  CHECK(demo.Validate(kOwn, nullptr)["ok"] == true);
+  CHECK(f.admin->Validate(kOwn, nullptr)["ok"] == false);  // on its own, "default" is required
+
+  f.Call("call.allowed", "demo_cancel_job", Json{{"job_id", "a"}, {"delete", true}}, "allow");
+  f.Call("call.allowed", "ev_cancel_job", Json{{"job_id", "b"}, {"delete", true}}, "allow");
+  std::string draft = kHoldDelete;
+  draft.replace(draft.find("\"default\": \"deny\",\n"), std::string("\"default\": \"deny\",\n").size(), "");
+  auto dry = demo.DryRun(draft, 100, nullptr);
+  INFO(dry.status().ToString());
+  REQUIRE(dry.ok());
+  CHECK((*dry)["compared"] == 1);  // the other upstream's call is not its business
+  REQUIRE((*dry)["changes"].size() == 1);
+  CHECK((*dry)["changes"][0]["tool"] == "demo_cancel_job");
+  CHECK((*dry)["changes"][0]["policy_tool"] == "cancel_job");
+  CHECK((*dry)["changes"][0]["draft_rule"] == "tools.cancel_job.cases[0]");
+  CHECK((*dry)["upstream"] == "demo");
+
+  auto saved = demo.Save(f.Save(draft), f.apply);
+  INFO(saved.status().ToString());
+  REQUIRE(saved.ok());
+  CHECK(f.Read() == kBase);  // the top-level file is untouched
+  auto events = f.Audit("policy.saved");
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].detail["upstream"] == "demo");
+  CHECK(events[0].detail["file"] == path);
+  CHECK((*demo.Versions())["versions"].size() == 2);
+  CHECK((*f.admin->Versions())["versions"].empty());
+  auto loaded = f.Audit("policy.loaded");
+  REQUIRE_FALSE(loaded.empty());
+  CHECK(loaded.back().detail["upstream"] == "demo");
+}
+
 TEST_CASE("save refuses a broken draft, a missing reason and a stale base, and leaves the file untouched",
           "[server][policy_editor]") {
   Fixture f;
