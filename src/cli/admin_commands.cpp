@@ -12,8 +12,8 @@ namespace holdgate::cli {
 namespace {
 
 constexpr char kPolicyUsage[] = R"(usage: holdgate policy check FILE [--tools TOOLS.json]
-       holdgate policy check --url URL --tool T [--arguments JSON] [--principal P]   (admin token)
-       holdgate policy reload [--url URL]                                             (admin token)
+       holdgate policy check --url URL --tool T [--arguments JSON] [--principal P] [--upstream NAME]   (admin token)
+       holdgate policy reload [--url URL] [--upstream NAME]                                             (admin token)
 
 Validates a policy file (PolicyLayer policy.json plus holdgate's additions) and names every
 error with its JSON path and a hint. With --tools (a tools/list result, as a JSON-RPC response,

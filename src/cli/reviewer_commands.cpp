@@ -72,14 +72,16 @@ const std::map<std::string, CommandHelp>& Helps() {
         "(only where the rule allows it). The rule caps the duration; critical rules are not\n"
         "rememberable by default. See `holdgate grants` and `holdgate revoke`.\n"}},
       {"policy check --url",
-       {"holdgate policy check --url URL --tool T [--arguments JSON] [--principal P] [--session S] [--json]",
+       {"holdgate policy check --url URL --tool T [--arguments JSON] [--principal P] [--session S] [--upstream NAME] [--json]",
         "Asks the running holdgate (admin token) what its active policy would do with this call:\n"
         "allowed, denied, hidden or held, by which rule and why, and whether a live grant covers it.\n"
-        "Nothing is held, counted or run; the check is audited (policy.checked).\n"}},
+        "Nothing is held, counted or run; the check is audited (policy.checked). --upstream asks an\n"
+        "upstream's own policy file instead, with the tool named as that file names it (no prefix).\n"}},
       {"policy reload",
-       {"holdgate policy reload [--url URL] [--json]",
+       {"holdgate policy reload [--url URL] [--upstream NAME] [--json]",
         "Makes the running holdgate re-read its policy file (admin token). A file with errors is\n"
-        "refused with every problem listed, and the previous policy stays. Audited.\n"}},
+        "refused with every problem listed, and the previous policy stays. Audited. --upstream\n"
+        "re-reads that upstream's own policy file only.\n"}},
       {"grants",
        {"holdgate grants [--all] [--json]",
         "Lists live grants (remembered approvals), newest first: what each covers, who made it, when it\n"
@@ -753,8 +755,8 @@ int RunRevoke(const std::vector<std::string>& args) {
 
 int RemotePolicy(const std::vector<std::string>& args) {
   const bool reload = !args.empty() && args[0] == "reload";
-  Args a = reload ? ParseArgs(args, 1, {}, {"--json"})
-                  : ParseArgs(args, 1, {"--tool", "--arguments", "--principal", "--session"}, {"--json"});
+  Args a = reload ? ParseArgs(args, 1, {"--upstream"}, {"--json"})
+                  : ParseArgs(args, 1, {"--tool", "--arguments", "--principal", "--session", "--upstream"}, {"--json"});
   if (a.help) return PrintHelp(reload ? "policy reload" : "policy check --url", std::cout), kExitOk;
   if (!a.error.empty()) return Usage(reload ? "policy reload" : "policy check --url", a.error);
   if (!a.positional.empty()) return Usage(reload ? "policy reload" : "policy check --url", "unexpected argument " + a.positional[0]);
@@ -773,14 +775,18 @@ int RemotePolicy(const std::vector<std::string>& args) {
   int code = kExitOk;
   auto client = Connect(a, &code);
   if (!client) return code;
-  ApiReply r = client->Post(reload ? "/api/policy/reload" : "/api/policy/check", body);
+  std::string path = reload ? "/api/policy/reload" : "/api/policy/check";
+  if (a.Has("--upstream")) path += "?upstream=" + UrlEncode(a.Get("--upstream"));
+  ApiReply r = client->Post(path, body);
   if (!r.ok()) return Fail(r);
   if (a.flags.count("--json")) {
     std::cout << r.body.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   if (reload) {
-    std::cout << "Policy reloaded: hash " << Str(r.body, "hash") << " (" << Printable(Str(r.body, "path")) << ").\n";
+    std::cout << "Policy reloaded: hash " << Str(r.body, "hash") << " (" << Printable(Str(r.body, "path"));
+    if (!Str(r.body, "upstream").empty()) std::cout << ", upstream " << Printable(Str(r.body, "upstream"));
+    std::cout << ").\n";
     return kExitOk;
   }
   const std::string action = Str(r.body, "action");
