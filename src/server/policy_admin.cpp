@@ -171,7 +171,9 @@ Result<Json> PolicyAdmin::Check(const Json& call) const {
     std::lock_guard<std::mutex> lock(mu_);
     s = current_;
   }
-  if (!s) return NotFound("no policy is loaded (every call is allowed)");
+  std::shared_ptr<const policy::Policy> judge = check_policy_ ? check_policy_() : nullptr;
+  if (!judge && s) judge = s->policy;
+  if (!judge) return NotFound("no policy is loaded (every call is allowed)");
   const std::string tool = call.value("tool", "");
   const Json arguments = call.contains("arguments") && call["arguments"].is_object() ? call["arguments"] : Json::object();
   const std::string principal = call.value("principal", "");
@@ -181,10 +183,10 @@ Result<Json> PolicyAdmin::Check(const Json& call) const {
   ctx.arguments = &arguments;
   ctx.principal = principal;
   ctx.session = session;
-  const bool hidden = s->policy->IsHidden(tool);
-  Json j = DecisionJson(s->policy->Evaluate(ctx));
+  const bool hidden = judge->IsHidden(tool);
+  Json j = DecisionJson(judge->Evaluate(ctx));
   j["hidden_from_tools_list"] = hidden;
-  j["policy_hash"] = s->policy->hash();
+  j["policy_hash"] = judge->hash();
   // The tool's MCP annotations from the upstream are not known here; rules that depend on them
   // ("annotations") are judged as if the tool had none.
   j["annotations_considered"] = false;

@@ -58,6 +58,13 @@ class PolicyAdmin {
   // kInvalidArgument with the file's problems (the old policy stays); kNotFound without a file.
   Status Reload(const std::string& actor, const std::string& trigger, const Apply& apply);
 
+  // With several upstreams, the top-level PolicyAdmin's Check asks the policy the gateway
+  // enforces (the top-level one composed with each upstream's own), so a what-if on a prefixed
+  // tool answers as a call would be decided. REQUIRES: called before the review server serves.
+  void SetCheckPolicy(std::function<std::shared_ptr<const policy::Policy>()> effective) {
+    check_policy_ = std::move(effective);
+  }
+
   // The policy loaded last (by LoadInitial or Reload); null without a policy.
   std::shared_ptr<const policy::Policy> Current() const;
   // {"hash", "loaded_at", "loaded_by", "trigger", "path", "shadow", "policy", "text"}; null
@@ -127,6 +134,7 @@ class PolicyAdmin {
 
   const std::string path_;
   const std::optional<UpstreamPolicyScope> upstream_;
+  std::function<std::shared_ptr<const policy::Policy>()> check_policy_;  // fixed before serving
   store::Store* const store_;
   const Clock& clock_;
   std::mutex load_mu_;  // one load at a time

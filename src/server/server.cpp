@@ -234,14 +234,11 @@ class Runner {
     control.enable = [live_notifier](const std::string& target) { return live_notifier->EnableEndpoint(target); };
     review_->SetEndpointControl(std::move(control));
     review_->SetReadinessCheck([this] { return Readiness(); });
-    PolicyAdmin* admin = policy_admin_.get();
-    catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [this, admin] {
-      std::shared_ptr<const policy::Policy> top = admin->Current();  // before apply_mu_: never both at once
-      std::lock_guard<std::mutex> lock(apply_mu_);
-      return EffectiveLocked(std::move(top));
-    }, store_.get(), clock_);
+    catalogue_ = std::make_unique<ToolCatalogue>(ToolCatalogueOptions{}, [this] { return Effective(); },
+                                                 store_.get(), clock_);
     ToolCatalogue* catalogue = catalogue_.get();
     review_->SetToolCatalogue([catalogue](bool refresh) { return catalogue->Tools(refresh); });
+    if (!config_.upstreams.empty()) policy_admin_->SetCheckPolicy([this] { return Effective(); });
     review_->SetPolicyControl(policy_admin_->Control(
         [this](std::shared_ptr<const policy::Policy> p) { ApplyPolicy(std::move(p)); },
         [catalogue](const std::string& tool) { return catalogue->Annotations(tool); }));
@@ -440,6 +437,13 @@ class Runner {
       routes_[i].policy = std::move(p);
       if (live_gateway_) live_gateway_->SetPolicy(EffectiveLocked(std::move(top)));
     };
+  }
+
+  // The policy the gateway enforces now. Any thread; takes apply_mu_.
+  std::shared_ptr<const policy::Policy> Effective() {
+    std::shared_ptr<const policy::Policy> top = policy_admin_->Current();  // before apply_mu_: never both at once
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    return EffectiveLocked(std::move(top));
   }
 
   // The policy the gateway and the catalogue use: with several upstreams, the top-level one

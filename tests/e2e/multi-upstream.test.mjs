@@ -1,8 +1,10 @@
 // Several MCP servers behind one holdgate ("upstreams" in the config): server-everything (over stdio), the demo
 // upstream (with its own policy: cancel_job is held) and a 2026-07-28-only server
-// (lib/server-2026.mjs reject). The v1 SDK client sees every tool with its upstream's prefix;
-// a held call on one upstream is approved while the others keep serving; killing one upstream
-// leaves the others working and its tools leave the list; a name collision refuses to start.
+// (lib/server-2026.mjs reject; its cancel_job held by the top-level policy). The v1 SDK client
+// sees every tool with its upstream's prefix; a held call on one upstream is approved while the
+// others keep serving; a 2026-07-28 agent's held calls on either era's upstream are holdgate's
+// tasks; killing one upstream leaves the others working and its tools leave the list; a name
+// collision refuses to start.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -101,6 +103,13 @@ describe('several upstreams behind one holdgate', { timeout: 180000 }, () => {
     const cancel = demoTools.find((x) => x.name === 'demo_cancel_job');
     assert.equal(cancel.decision.action, 'hold');
     assert.match(cancel.decision.rule, /^upstreams\.demo: tools\.cancel_job/);
+
+    // The what-if (no ?upstream) answers as a call is decided: by the upstream's own policy.
+    const admin = await mintToken(secret, { sub: 'root', role: 'admin' });
+    const whatIf = await api(serve.review, admin, 'POST', '/api/policy/check', { tool: 'demo_cancel_job', arguments: { job_id: 'x' } });
+    assert.equal(whatIf.status, 200, whatIf.text);
+    assert.equal(whatIf.body.action, 'hold');
+    assert.match(whatIf.body.rule, /^upstreams\.demo: tools\.cancel_job/);
   });
 
   it('a held call on one upstream is approved while the others keep serving', async (t) => {
