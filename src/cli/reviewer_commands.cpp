@@ -1367,7 +1367,7 @@ int RunAudit(const std::vector<std::string>& args) {
     for (const auto& e : r.body["events"]) {
       rows.push_back({Str(e, "seq"), Str(e, "ts"), Printable(Str(e, "type"), 28), Printable(Str(e, "approval_id")),
                       Printable(Str(e, "actor"), 24), Printable(Str(e, "via")), Printable(Str(e, "decision"), 12),
-                      Printable(Str(e, "tool"), 28)});
+                      Printable(Str(e, "tool"), 28) + (Str(e, "upstream").empty() ? "" : " @" + Printable(Str(e, "upstream"), 24))});
       ++n;
     }
     cursor = r.body["next_cursor"].is_string() ? r.body["next_cursor"].get<std::string>() : "";

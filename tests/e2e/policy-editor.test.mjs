@@ -459,6 +459,7 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
     assert.match(listed.split('\n')[0], /UPSTREAM/);
     assert.match(listed, new RegExp(`${approval.id}.*demo_cancel_job.*\\bdemo\\b`));
     assert.match(await cli('show', approval.id), /upstream:\s+demo/);
+    assert.match(await cli('audit', '--type', 'approval.created'), /demo_cancel_job @demo/);
     const reloaded = await cli('policy', 'reload', '--upstream', 'modern');
     assert.match(reloaded, /Policy reloaded: hash [0-9a-f]{64} \(.*modern-policy\.json, upstream modern\)/);
     const tools = await cli('tools');
