@@ -313,11 +313,12 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
   let admin;
   let modern;
   let files;
+  let secret;
   const calls = [];
 
   before(async () => {
     const outDir = makeOutputDir('policy-editor-two');
-    const secret = newJwtSecret();
+    secret = newJwtSecret();
     modern = await startServer2026('reject', 'policy-editor-two-2026');
     const demo = JSON.parse(fs.readFileSync(DEMO_POLICY, 'utf8'));
     demo.tools.cancel_job = { risk: { category: 'Destructive', level: 'critical' } };
@@ -378,6 +379,16 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
       [[null, files.top], ['demo', files.demo], ['modern', files.modern]]);
     const unknown = await api(hg.review, admin, 'GET', '/api/policy?upstream=nope');
     assert.equal(unknown.status, 404, unknown.text);
+    // Reviewers read an upstream's file; every change stays admin-only.
+    const reviewer = await mintToken(secret, { sub: 'alice', role: 'reviewer' });
+    const read = await api(hg.review, reviewer, 'GET', '/api/policy?upstream=demo');
+    assert.equal(read.status, 200, read.text);
+    assert.equal(read.body.upstream, 'demo');
+    assert.equal(read.body.prefix, 'demo_');
+    for (const p of ['/api/policy?upstream=demo', '/api/policy/dry-run?upstream=demo', '/api/policy/reload?upstream=demo']) {
+      const refused = await apiOwnConnection(hg.review, reviewer, 'POST', p, { text: read.body.text, why: 'x' });
+      assert.equal(refused.status, 403, `${p}: ${refused.text}`);
+    }
     const cat = await api(hg.review, admin, 'GET', '/api/tools');
     const modernTools = Object.fromEntries(cat.body.upstreams[1].tools.map((x) => [x.name, x]));
     assert.equal(modernTools.modern_cancel_job.decision.action, 'deny');
