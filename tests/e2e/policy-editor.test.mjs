@@ -13,7 +13,9 @@
 //     file, under a top-level policy whose default the 2026 server's file takes), the Tools tab
 //     shows both, and the admin picks the demo upstream's file, builds the same rule on its
 //     unprefixed cancel_job, sees the dry run (that upstream's calls only), saves it; the next
-//     demo_cancel_job with delete is held, the other upstream's file is untouched.
+//     demo_cancel_job with delete is held, the other upstream's file is untouched; every surface
+//     (API, page, CLI) names the upstream; the other upstream's file changed on disk is re-read
+//     alone (a broken one refused naming it).
 // The README's catalogue and editor screenshots are refreshed in docs/screenshots/ with
 // HOLDGATE_UPDATE_DOC_SCREENSHOTS=1. Waiting is always on a condition, never a fixed sleep.
 import { after, before, describe, it } from 'node:test';
@@ -481,6 +483,20 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
     assert.equal(await page.locator('.tools-table tr[data-tool="modern_echo"] .upstream-cell').innerText(), 'modern');
     await api(hg.review, admin, 'POST', `/api/approvals/${approval.id}/reject`, { reason: 'not now' });
     assert.ok((await held).isError);
+
+    // An upstream's file changed on disk is re-read by itself: a broken one is refused naming the
+    // upstream (its previous version stays), a good one takes effect for the next call.
+    fs.writeFileSync(files.modern, '{"version": "1", "tools": {"echo": {"action": "explode"}}}');
+    const failed = await waitFor(async () => (await api(hg.review, admin, 'GET', '/api/audit?type=policy.reload_failed'))
+      .body.events.find((e) => e.upstream === 'modern'), { timeoutMs: 10000, what: 'the broken file refused' });
+    assert.match(failed.detail.error, /tools\.echo\.action/);
+    assert.match(textOf(await agent.client.callTool({ name: 'modern_echo', arguments: { message: 'kept' } })), /kept/);
+    fs.writeFileSync(files.modern, JSON.stringify({ version: '1', default: 'allow' }));
+    const ran = await waitFor(async () => {
+      const r = await agent.client.callTool({ name: 'modern_cancel_job', arguments: { job_id: 'z' } });
+      return r.isError ? undefined : r;
+    }, { timeoutMs: 10000, what: 'the changed file in force' });
+    assert.match(textOf(ran), /cancelled z/);
     assert.deepEqual(seriousProblems(page), [], 'no CSP violations or script errors');
   });
 });
