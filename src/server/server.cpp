@@ -417,6 +417,7 @@ class Runner {
         (void)store_->AppendAudit(ev);
       }
       upstream_admins_.push_back(std::move(admin));
+      std::lock_guard<std::mutex> lock(apply_mu_);
       routes_.push_back(std::move(route));
     }
     return Status::Ok();
