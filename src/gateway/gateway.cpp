@@ -16,6 +16,7 @@
 #include "gateway/held_call.h"
 #include "gateway/hold_store.h"
 #include "gateway/task_table.h"
+#include "gateway/release_batcher.h"
 #include "gateway/work_queue.h"
 #include "gateway/method_guard.h"
 #include "gateway/modern.h"
@@ -309,6 +310,9 @@ class Gateway::Impl {
         clock_(clock),
         hold_store_(store ? MakeHoldStore(*store) : nullptr),
         tasks_(clock),
+        releases_(hold_store_ ? std::make_unique<ReleaseBatcher>(
+                                    *hold_store_, [this](std::function<void()> w) { work_.Post(std::move(w)); })
+                              : nullptr),
         work_(options_.decision_threads) {}
 
   ~Impl() { Shutdown(); }
@@ -1121,6 +1125,7 @@ class Gateway::Impl {
     deps.coordinator = holds_;
     deps.clock = &clock_;
     deps.post = [this](std::function<void()> work) { work_.Post(std::move(work)); };
+    deps.releases = releases_.get();
     deps.options.review_url = options_.review_url;
     deps.options.default_hold_ms = options_.default_hold_ms;
     deps.options.progress_interval_ms = options_.progress_interval_ms;
@@ -1540,6 +1545,9 @@ class Gateway::Impl {
 
   TaskTable tasks_;
 
+  // Posts to work_; declared before it, so work_ has stopped (run what was queued) before the
+  // batcher goes.
+  const std::unique_ptr<ReleaseBatcher> releases_;  // null in pass-through mode
   WorkQueue work_;
 };
 

@@ -77,6 +77,7 @@ struct Options {
   int healthz_probes = 200;
   size_t singles = 100;
   int approvers = 8;
+  size_t storm_bulk = 500;  // approvals per bulk decision request in the storm; 0 = one approve request each
   bool agent_close = false;
   // creation
   size_t create_sessions = 1000;
@@ -599,6 +600,7 @@ struct HoldRun {
   Percentiles healthz, list_pending;
   Percentiles single, single_api, upstream_direct;
   size_t storm_n = 0;
+  size_t storm_bulk = 0;  // approvals per decision request (0: one approve request each)
   double storm_all_ms = 0;
   double storm_api_s = 0;
   Percentiles storm_api, storm_healthz;
@@ -801,6 +803,7 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
   // 5. Everything else decided at once: approvals fired over keep-alive connections.
   std::vector<std::pair<size_t, std::string>> storm(held_agents.begin() + static_cast<long>(n_single), held_agents.end());
   r.storm_n = storm.size();
+  r.storm_bulk = o.storm_bulk;
   if (!storm.empty()) {
     std::atomic<size_t> next{0};
     std::atomic<bool> go{false};
@@ -814,10 +817,21 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
         cli.set_keep_alive(true);
         cli.set_read_timeout(60, 0);
         while (!go.load()) std::this_thread::yield();
-        for (size_t k; (k = next.fetch_add(1)) < storm.size();) {
+        const size_t per_request = o.storm_bulk > 0 ? o.storm_bulk : 1;
+        for (size_t k; (k = next.fetch_add(per_request)) < storm.size();) {
+          const size_t end = std::min(storm.size(), k + per_request);
           const int64_t t0 = NowNs();
-          auto res = cli.Post(("/api/approvals/" + storm[k].second + "/approve").c_str(), auth,
+          auto res = [&] {
+            if (o.storm_bulk == 0) {
+              return cli.Post(("/api/approvals/" + storm[k].second + "/approve").c_str(), auth,
                               R"({"reason":"bench"})", "application/json");
+            }
+            Json ids = Json::array();
+            for (size_t i = k; i < end; ++i) ids.push_back(storm[i].second);
+            return cli.Post("/api/approvals/decide", auth,
+                            Json{{"approve", true}, {"reason", "bench"}, {"ids", std::move(ids)}}.dump(),
+                            "application/json");
+          }();
           const int64_t t1 = NowNs();
           if (res && res->status == 200) api_lat[static_cast<size_t>(t)].Add(t1 - t0);
           int64_t prev = api_done.load();
@@ -885,6 +899,7 @@ Json HoldRunJson(const HoldRun& r) {
               {"single_approve_api", pj(r.single_api)},
               {"upstream_direct", pj(r.upstream_direct)},
               {"storm_n", r.storm_n},
+              {"storm_bulk", r.storm_bulk},
               {"storm_all_answered_ms", r.storm_all_ms},
               {"storm_approve_api_s", r.storm_api_s},
               {"storm_approvals_per_s", r.storm_api_s > 0 ? static_cast<double>(r.storm_n) / r.storm_api_s : 0},
@@ -922,7 +937,8 @@ void PrintHoldRun(const HoldRun& r) {
     t.Row({std::to_string(r.storm_n) + " decided at once: first approve → last agent answered",
            Fmt(r.storm_all_ms, 0) + " ms", r.n >= 10000 ? "≤ 500 ms" : "",
            r.n >= 10000 ? Verdict(r.storm_all_ms <= 500) : ""});
-    t.Row({"  approve API: " + std::to_string(r.storm_n) + " approvals over keep-alive connections",
+    t.Row({"  approve API: " + std::to_string(r.storm_n) + " approvals over keep-alive connections" +
+               (r.storm_bulk > 0 ? ", " + std::to_string(r.storm_bulk) + " per bulk request" : ", one request each"),
            Fmt(r.storm_api_s * 1000, 0) + " ms (" + Fmt(r.storm_n / std::max(r.storm_api_s, 1e-9), 0) + " approvals/s)", "", ""});
     t.Row({"  approve API latency during the storm: p50 / p99 / max ms", pp(r.storm_api), "", ""});
     t.Row({"  reviewer /healthz during the storm: p50 / p99 / max ms", pp(r.storm_healthz), "", ""});
@@ -1556,6 +1572,8 @@ holds:
   --probes N             /healthz probes while held (default 200)
   --singles N            one-at-a-time decisions (default 100)
   --approvers N          keep-alive connections firing approvals at once (default 8)
+  --storm-bulk N         approvals per bulk decision request (POST /api/approvals/decide, at most 500)
+                         in the all-at-once storm; 0 = one approve request each (default 500)
   --agent-close          agents close their connection once answered (default: keep-alive)
   --hold-upstream-sessions shared|per_agent   upstream.sessions while holding (default shared)
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
@@ -1622,6 +1640,7 @@ int Main(int argc, char** argv) {
     else if (f == "--probes") o.healthz_probes = std::stoi(next());
     else if (f == "--singles") o.singles = std::stoul(next());
     else if (f == "--approvers") o.approvers = std::stoi(next());
+    else if (f == "--storm-bulk") o.storm_bulk = static_cast<size_t>(std::stoul(next()));
     else if (f == "--agent-close") o.agent_close = true;
     else if (f == "--create-sessions") o.create_sessions = std::stoul(next());
     else if (f == "--create-calls") o.create_calls = std::stoll(next());
