@@ -311,11 +311,17 @@ class Gateway::Impl {
         hold_store_(store ? MakeHoldStore(*store) : nullptr),
         tasks_(clock),
         releases_(hold_store_ ? std::make_unique<ReleaseBatcher>(
-                                    *hold_store_, [this](std::function<void()> w) { work_.Post(std::move(w)); })
+                                    *hold_store_, [this](std::function<void()> drain) { PostOrRun(std::move(drain)); })
                               : nullptr),
         work_(options_.decision_threads) {}
 
   ~Impl() { Shutdown(); }
+
+  // Queues `task` on work_, or runs it here once work_ has stopped: an outcome that arrives while
+  // holdgate stops is still recorded and answered.
+  void PostOrRun(std::function<void()> task) {
+    if (!work_.Post(task)) task();
+  }
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
@@ -1545,8 +1551,8 @@ class Gateway::Impl {
 
   TaskTable tasks_;
 
-  // Posts to work_; declared before it, so work_ has stopped (run what was queued) before the
-  // batcher goes.
+  // Posts to work_ (runs inline once it has stopped); declared before it, so work_ has run what
+  // was queued before the batcher goes.
   const std::unique_ptr<ReleaseBatcher> releases_;  // null in pass-through mode
   WorkQueue work_;
 };
