@@ -76,8 +76,8 @@ struct HeldCallDeps {
   const Clock* clock = nullptr;
   // Runs work off the calling thread (recording that an agent left).
   std::function<void(std::function<void()>)> post;
-  // Writes the executing gate and the outcome of released calls (its continuations run off the
-  // feed's committing thread).
+  // Required. Writes the executing gate and the outcome of released calls (its continuations run
+  // off the feed's committing thread).
   ReleaseBatcher* releases = nullptr;
   HeldCallOptions options;
 };
