@@ -16,6 +16,7 @@
 #include "gateway/held_call.h"
 #include "gateway/hold_store.h"
 #include "gateway/task_table.h"
+#include "gateway/release_batcher.h"
 #include "gateway/work_queue.h"
 #include "gateway/method_guard.h"
 #include "gateway/modern.h"
@@ -309,9 +310,18 @@ class Gateway::Impl {
         clock_(clock),
         hold_store_(store ? MakeHoldStore(*store) : nullptr),
         tasks_(clock),
+        releases_(hold_store_ ? std::make_unique<ReleaseBatcher>(
+                                    *hold_store_, [this](std::function<void()> drain) { PostOrRun(std::move(drain)); })
+                              : nullptr),
         work_(options_.decision_threads) {}
 
   ~Impl() { Shutdown(); }
+
+  // Queues `task` on work_, or runs it here once work_ has stopped: an outcome that arrives while
+  // holdgate stops is still recorded and answered.
+  void PostOrRun(std::function<void()> task) {
+    if (!work_.Post(task)) task();
+  }
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
@@ -1121,6 +1131,7 @@ class Gateway::Impl {
     deps.coordinator = holds_;
     deps.clock = &clock_;
     deps.post = [this](std::function<void()> work) { work_.Post(std::move(work)); };
+    deps.releases = releases_.get();
     deps.options.review_url = options_.review_url;
     deps.options.default_hold_ms = options_.default_hold_ms;
     deps.options.progress_interval_ms = options_.progress_interval_ms;
@@ -1540,6 +1551,9 @@ class Gateway::Impl {
 
   TaskTable tasks_;
 
+  // Posts to work_ (runs inline once it has stopped); declared before it, so work_ has run what
+  // was queued before the batcher goes.
+  const std::unique_ptr<ReleaseBatcher> releases_;  // null in pass-through mode
   WorkQueue work_;
 };
 

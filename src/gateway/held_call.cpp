@@ -111,7 +111,8 @@ void HeldCall::Decided(const store::Approval& approval) {
         released_ = approval;
       }
       auto self = shared_from_this();
-      deps_.post([self] { self->Release(); });
+      deps_.releases->MarkExecuting(approval_id_,
+                                    [self](Result<store::Approval> gate) { self->Release(std::move(gate)); });
       return;
     }
     case store::State::kCompleted:
@@ -133,14 +134,13 @@ void HeldCall::Decided(const store::Approval& approval) {
   }
 }
 
-void HeldCall::Release() {
+void HeldCall::Release(Result<store::Approval> executing) {
   trace::ScopedTrace traced(trace_id_);
   store::Approval approved;
   {
     std::lock_guard<std::mutex> lock(mu_);
     approved = released_;
   }
-  auto executing = deps_.store->MarkExecuting(approval_id_);
   if (executing.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -186,13 +186,18 @@ void HeldCall::OnUpstreamAnswer(Json response) {
     ran = released_;
   }
   const bool failed = response.contains("error");
-  const Json stored = failed ? Json{{"error", response["error"]}} : response.value("result", Json());
-  auto completed = deps_.store->Complete(approval_id_, stored, failed);
-  if (!completed.ok()) {
-    log::Error("could not record the upstream result", {{"approval", approval_id_}, {"error", completed.status().ToString()}});
-  }
+  Json stored = failed ? Json{{"error", response["error"]}} : response.value("result", Json());
   NoteEditedArguments(ran, &response);
-  Finish(response, /*from_releasing=*/true);
+  auto self = shared_from_this();
+  deps_.releases->Complete(approval_id_, std::move(stored), failed,
+                           [self, response = std::move(response)](Result<store::Approval> completed) {
+                             trace::ScopedTrace traced(self->trace_id_);
+                             if (!completed.ok()) {
+                               log::Error("could not record the upstream result",
+                                          {{"approval", self->approval_id_}, {"error", completed.status().ToString()}});
+                             }
+                             self->Finish(response, /*from_releasing=*/true);
+                           });
 }
 
 bool HeldCall::Finish(const Json& response, bool from_releasing) {

@@ -9,7 +9,9 @@
 //                change feed); act on a decision that landed before the registration.
 //   OnDecision   approved  -> release exactly once: the store's executing gate decides which
 //                             waiter runs the tool; a waiter that loses the gate waits for the
-//                             winner's outcome and answers with it.
+//                             winner's outcome and answers with it. The gate and the outcome are
+//                             written through the ReleaseBatcher (many calls per transaction); the
+//                             agent is answered after its outcome is committed.
 //                completed / failed (released by another waiter) -> that outcome.
 //                rejected / expired / cancelled / lapsed -> "not executed" with the reason.
 //   OnAgentGone  the agent closed its connection or cancelled: no answer; the approval is
@@ -26,7 +28,7 @@
 // Never runs a tool because a wait timed out, and never retries a failed release in a loop.
 //
 // Thread-safe: events may arrive on any thread (feed, sweeper, transport). Nothing blocks except
-// Start (store reads and writes) and the release work, which runs on the `post` executor.
+// Start (store reads and writes) and the release work, which runs on the batcher's executor.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +38,7 @@
 #include "common/clock.h"
 #include "common/json_util.h"
 #include "gateway/hold_store.h"
+#include "gateway/release_batcher.h"
 #include "hold/hold_coordinator.h"
 
 namespace holdgate::gateway {
@@ -71,8 +74,11 @@ struct HeldCallDeps {
   HoldStore* store = nullptr;
   hold::HoldCoordinator* coordinator = nullptr;
   const Clock* clock = nullptr;
-  // Runs work off the calling thread (a release must not run on the feed's committing thread).
+  // Runs work off the calling thread (recording that an agent left).
   std::function<void(std::function<void()>)> post;
+  // Required. Writes the executing gate and the outcome of released calls (its continuations run
+  // off the feed's committing thread).
+  ReleaseBatcher* releases = nullptr;
   HeldCallOptions options;
 };
 
@@ -131,8 +137,9 @@ class HeldCall final : public hold::Waiter, public std::enable_shared_from_this<
   // before the registration.
   void WatchAndCatchUp();
   void Decided(const store::Approval& approval);
-  // REQUIRES: phase was moved to kReleasing by the caller. Runs on the `post` executor.
-  void Release();
+  // The executing gate's result: run upstream, or answer as the approval now says.
+  // REQUIRES: phase was moved to kReleasing by the caller. Runs on the batcher's executor.
+  void Release(Result<store::Approval> executing);
   void OnUpstreamAnswer(Json response);
   // Ends the call with `response` if it is still waiting (or `from_releasing` and releasing).
   bool Finish(const Json& response, bool from_releasing = false);

@@ -20,6 +20,12 @@ class StoreHoldStore final : public HoldStore {
   Result<store::Approval> Complete(const std::string& id, const Json& result, bool failed) override {
     return store_.Complete(id, result, failed);
   }
+  std::vector<Result<store::Approval>> MarkExecutingMany(const std::vector<std::string>& ids) override {
+    return store_.MarkExecutingMany(ids);
+  }
+  std::vector<Result<store::Approval>> CompleteMany(const std::vector<store::Store::Completion>& outcomes) override {
+    return store_.CompleteMany(outcomes);
+  }
   Result<store::Approval> Cancel(const std::string& id, const std::string& why) override {
     return store_.Cancel(id, why);
   }
@@ -46,6 +52,20 @@ class StoreHoldStore final : public HoldStore {
 };
 
 }  // namespace
+
+std::vector<Result<store::Approval>> HoldStore::MarkExecutingMany(const std::vector<std::string>& ids) {
+  std::vector<Result<store::Approval>> out;
+  out.reserve(ids.size());
+  for (const std::string& id : ids) out.push_back(MarkExecuting(id));
+  return out;
+}
+
+std::vector<Result<store::Approval>> HoldStore::CompleteMany(const std::vector<store::Store::Completion>& outcomes) {
+  std::vector<Result<store::Approval>> out;
+  out.reserve(outcomes.size());
+  for (const auto& c : outcomes) out.push_back(Complete(c.id, c.result, c.failed));
+  return out;
+}
 
 std::unique_ptr<HoldStore> MakeHoldStore(store::Store& store) { return std::make_unique<StoreHoldStore>(store); }
 

@@ -6,12 +6,11 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include "common/status.h"
 #include "store/approval.h"
-
-namespace holdgate::store {
-class Store;
-}
+#include "store/store.h"
 
 namespace holdgate::gateway {
 
@@ -31,6 +30,10 @@ class HoldStore {
   // The exactly-once gate (store::Store::MarkExecuting).
   virtual Result<store::Approval> MarkExecuting(const std::string& id) = 0;
   virtual Result<store::Approval> Complete(const std::string& id, const Json& result, bool failed) = 0;
+  // MarkExecuting and Complete for many approvals, results in input order (store::Store's
+  // batches: one transaction). Default: one call each.
+  virtual std::vector<Result<store::Approval>> MarkExecutingMany(const std::vector<std::string>& ids);
+  virtual std::vector<Result<store::Approval>> CompleteMany(const std::vector<store::Store::Completion>& outcomes);
   // The agent withdrew the call (pending -> cancelled).
   virtual Result<store::Approval> Cancel(const std::string& id, const std::string& why) = 0;
   virtual Result<store::Approval> MarkAgentLeft(const std::string& id) = 0;

@@ -8,13 +8,14 @@ WorkQueue::WorkQueue(int threads) {
 
 WorkQueue::~WorkQueue() { Stop(); }
 
-void WorkQueue::Post(std::function<void()> task) {
+bool WorkQueue::Post(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     tasks_.push_back(std::move(task));
   }
   cv_.notify_one();
+  return true;
 }
 
 void WorkQueue::Stop() {

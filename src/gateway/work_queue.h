@@ -19,7 +19,8 @@ class WorkQueue {
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
-  void Post(std::function<void()> task);
+  // False when the queue has stopped: the task was not queued (and will not run).
+  bool Post(std::function<void()> task);
   void Stop();
 
  private:

@@ -43,7 +43,7 @@ struct GuardOptions {
 // caller's frame. They hold nothing live (the stack grows down); touched again, they come back
 // as zero pages. Deep work done earlier on the thread (parsing, the store) leaves them resident
 // otherwise, for as long as the call is parked. Safe on any thread; never blocks.
-void ReleaseStackBelowCaller(size_t keep_bytes = 8 * 1024);
+void ReleaseStackBelowCaller(size_t keep_bytes = 4 * 1024);
 
 class GuardedServer final : public httplib::Server {
  public:

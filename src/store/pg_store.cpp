@@ -675,33 +675,53 @@ std::vector<Result<DecisionOutcome>> PgStore::DecideMany(const std::vector<Decis
   return out;
 }
 
-Result<Approval> PgStore::MarkExecuting(const std::string& id) {
-  return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) -> Result<Approval> {
-    // The exactly-once gate: one replica's conditional UPDATE wins; the row names that replica,
-    // whose heartbeat is the lease on it.
-    pqxx::result r = tx.w.exec_params(
-        "UPDATE approvals SET state = 'executing', executing_by = $1, updated_at = $2 WHERE id = $3 AND "
-        "state = 'approved' AND (use_within IS NULL OR decided_at + use_within > $2::bigint)",
-        impl_->replica_id_, tx.now, id);
-    if (r.affected_rows() != 1) {
-      std::optional<Approval> a = Impl::LoadApproval(tx.w, id);
-      if (!a) return NotFound("no approval " + id);
-      if (a->state == State::kExecuting || a->state == State::kCompleted || a->state == State::kFailed) {
-        return Conflict("approval " + id + " was already released (" + StateName(a->state) + "); it runs at most once");
-      }
-      if (a->state == State::kApproved) {
-        Approval lapsed = LapseTx(*impl_, tx, *a);
-        tx.commit_on_error = true;
-        return Conflict("approval " + id + " lapsed: " + lapsed.reason);
-      }
-      return NotPending(*a, "approved");
+namespace {
+
+// MarkExecuting's body inside `tx` (also run once per id by MarkExecutingMany).
+Result<Approval> MarkExecutingTx(PgStore::Impl& impl, PgStore::Impl::Tx& tx, const std::string& id) {
+  // The exactly-once gate: one replica's conditional UPDATE wins; the row names that replica,
+  // whose heartbeat is the lease on it.
+  pqxx::result r = tx.w.exec_params(
+      "UPDATE approvals SET state = 'executing', executing_by = $1, updated_at = $2 WHERE id = $3 AND "
+      "state = 'approved' AND (use_within IS NULL OR decided_at + use_within > $2::bigint)",
+      impl.replica_id_, tx.now, id);
+  if (r.affected_rows() != 1) {
+    std::optional<Approval> a = PgStore::Impl::LoadApproval(tx.w, id);
+    if (!a) return NotFound("no approval " + id);
+    if (a->state == State::kExecuting || a->state == State::kCompleted || a->state == State::kFailed) {
+      return Conflict("approval " + id + " was already released (" + StateName(a->state) + "); it runs at most once");
     }
-    Approval a = MustLoad(tx, id);
-    Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
-    if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
-    impl_->EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
-    return a;
+    if (a->state == State::kApproved) {
+      Approval lapsed = LapseTx(impl, tx, *a);
+      tx.commit_on_error = true;
+      return Conflict("approval " + id + " lapsed: " + lapsed.reason);
+    }
+    return NotPending(*a, "approved");
+  }
+  Approval a = MustLoad(tx, id);
+  Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
+  if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
+  impl.EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
+  return a;
+}
+
+}  // namespace
+
+Result<Approval> PgStore::MarkExecuting(const std::string& id) {
+  return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) { return MarkExecutingTx(*impl_, tx, id); });
+}
+
+std::vector<Result<Approval>> PgStore::MarkExecutingMany(const std::vector<std::string>& ids) {
+  using Each = std::vector<Result<Approval>>;
+  if (ids.empty()) return {};
+  auto written = impl_->Write<Each>("mark executing many", [&](Impl::Tx& tx) -> Result<Each> {
+    Each out;
+    out.reserve(ids.size());
+    for (const std::string& id : ids) out.push_back(MarkExecutingTx(*impl_, tx, id));
+    return out;
   });
+  if (written.ok()) return std::move(written).value();
+  return Each(ids.size(), Result<Approval>(written.status()));
 }
 
 namespace {
@@ -745,6 +765,13 @@ Result<Approval> PgStore::Complete(const std::string& id, const Json& result, bo
     if (r.status().code() != Code::kUnavailable || std::chrono::steady_clock::now() >= deadline) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+std::vector<Result<Approval>> PgStore::CompleteMany(const std::vector<Completion>& outcomes) {
+  std::vector<Result<Approval>> out;
+  out.reserve(outcomes.size());
+  for (const Completion& c : outcomes) out.push_back(Complete(c.id, c.result, c.failed));
+  return out;
 }
 
 Result<Approval> PgStore::Expire(const std::string& id) {

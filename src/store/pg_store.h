@@ -42,6 +42,8 @@ class PgStore final : public Store {
   std::vector<Result<DecisionOutcome>> DecideMany(const std::vector<DecisionInput>& inputs) override;
   Result<Approval> MarkExecuting(const std::string& id) override;
   Result<Approval> Complete(const std::string& id, const Json& result, bool failed) override;
+  std::vector<Result<Approval>> MarkExecutingMany(const std::vector<std::string>& ids) override;
+  std::vector<Result<Approval>> CompleteMany(const std::vector<Completion>& outcomes) override;
   Result<Approval> Expire(const std::string& id) override;
   Result<std::vector<Approval>> ExpireDue(int64_t now_ms, int limit) override;
   Result<std::vector<Approval>> LapseDue(int64_t now_ms, int limit) override;

@@ -661,54 +661,94 @@ std::vector<Result<DecisionOutcome>> SqliteStore::DecideMany(const std::vector<D
   return out;
 }
 
-Result<Approval> SqliteStore::MarkExecuting(const std::string& id) {
-  return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) -> Result<Approval> {
-    SQLite::Statement& up = tx.stmts.Get(
-        "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved' AND "
-        "(use_within IS NULL OR decided_at + use_within > ?)");
-    BindInt(up, 1, tx.now);
-    up.bind(2, id);
-    BindInt(up, 3, tx.now);
-    if (up.exec() != 1) {
-      std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
-      if (!a) return NotFound("no approval " + id);
-      if (a->state == State::kExecuting || a->state == State::kCompleted || a->state == State::kFailed) {
-        return Conflict("approval " + id + " was already released (" + StateName(a->state) +
-                        "); it runs at most once");
-      }
-      if (a->state == State::kApproved) {
-        // Past its use-by time and not swept yet: it lapses now, and is not run.
-        Approval lapsed = LapseTx(*impl_, tx, *a);
-        tx.commit_on_error = true;
-        return Conflict("approval " + id + " lapsed: " + lapsed.reason);
-      }
-      return NotPending(*a, "approved");
+namespace {
+
+// MarkExecuting's body inside `tx` (also run once per id by MarkExecutingMany).
+Result<Approval> MarkExecutingTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx& tx, const std::string& id) {
+  SQLite::Statement& up = tx.stmts.Get(
+      "UPDATE approvals SET state = 'executing', updated_at = ? WHERE id = ? AND state = 'approved' AND "
+      "(use_within IS NULL OR decided_at + use_within > ?)");
+  BindInt(up, 1, tx.now);
+  up.bind(2, id);
+  BindInt(up, 3, tx.now);
+  if (up.exec() != 1) {
+    std::optional<Approval> a = SqliteStore::Impl::LoadApproval(tx.stmts, id);
+    if (!a) return NotFound("no approval " + id);
+    if (a->state == State::kExecuting || a->state == State::kCompleted || a->state == State::kFailed) {
+      return Conflict("approval " + id + " was already released (" + StateName(a->state) +
+                      "); it runs at most once");
     }
-    Approval a = MustLoad(tx, id);
-    Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
-    if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
-    impl_->EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
-    return a;
+    if (a->state == State::kApproved) {
+      // Past its use-by time and not swept yet: it lapses now, and is not run.
+      Approval lapsed = LapseTx(impl, tx, *a);
+      tx.commit_on_error = true;
+      return Conflict("approval " + id + " lapsed: " + lapsed.reason);
+    }
+    return NotPending(*a, "approved");
+  }
+  Approval a = MustLoad(tx, id);
+  Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
+  if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
+  impl.EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
+  return a;
+}
+
+// Complete's body inside `tx` (also run once per outcome by CompleteMany).
+Result<Approval> CompleteTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx& tx, const std::string& id,
+                            const Json& result, bool failed) {
+  SQLite::Statement& up = tx.stmts.Get(
+      "UPDATE approvals SET state = ?, result = ?, updated_at = ? WHERE id = ? AND state = 'executing'");
+  up.bind(1, failed ? "failed" : "completed");
+  up.bind(2, CanonicalJson(result));
+  BindInt(up, 3, tx.now);
+  up.bind(4, id);
+  if (up.exec() != 1) {
+    std::optional<Approval> a = SqliteStore::Impl::LoadApproval(tx.stmts, id);
+    if (!a) return NotFound("no approval " + id);
+    return NotPending(*a, "executing");
+  }
+  Approval a = MustLoad(tx, id);
+  impl.EmitTx(tx, failed ? "approval.failed" : "approval.completed", a, "holdgate", "system",
+              failed ? "failed" : "completed", Json{{"result", AuditValue(result)}});
+  return a;
+}
+
+// `each(tx, i)` for i in [0, n) in one write transaction; every result is what `each` returned, or
+// the transaction's error for all of them. A refused item (an error result) wrote nothing but
+// what its own rules keep (a lapse), so the others are committed with it.
+template <typename Each>
+std::vector<Result<Approval>> WriteEach(SqliteStore::Impl& impl, const char* what, size_t n, Each each) {
+  using Each_ = std::vector<Result<Approval>>;
+  if (n == 0) return {};
+  auto written = impl.Write<Each_>(what, [&](SqliteStore::Impl::Tx& tx) -> Result<Each_> {
+    Each_ out;
+    out.reserve(n);
+    for (size_t i = 0; i < n; ++i) out.push_back(each(tx, i));
+    return out;
   });
+  if (written.ok()) return std::move(written).value();
+  return Each_(n, Result<Approval>(written.status()));
+}
+
+}  // namespace
+
+Result<Approval> SqliteStore::MarkExecuting(const std::string& id) {
+  return impl_->Write<Approval>("mark executing", [&](Impl::Tx& tx) { return MarkExecutingTx(*impl_, tx, id); });
+}
+
+std::vector<Result<Approval>> SqliteStore::MarkExecutingMany(const std::vector<std::string>& ids) {
+  return WriteEach(*impl_, "mark executing many", ids.size(),
+                   [&](Impl::Tx& tx, size_t i) { return MarkExecutingTx(*impl_, tx, ids[i]); });
 }
 
 Result<Approval> SqliteStore::Complete(const std::string& id, const Json& result, bool failed) {
-  return impl_->Write<Approval>("complete", [&](Impl::Tx& tx) -> Result<Approval> {
-    SQLite::Statement& up = tx.stmts.Get(
-        "UPDATE approvals SET state = ?, result = ?, updated_at = ? WHERE id = ? AND state = 'executing'");
-    up.bind(1, failed ? "failed" : "completed");
-    up.bind(2, CanonicalJson(result));
-    BindInt(up, 3, tx.now);
-    up.bind(4, id);
-    if (up.exec() != 1) {
-      std::optional<Approval> a = Impl::LoadApproval(tx.stmts, id);
-      if (!a) return NotFound("no approval " + id);
-      return NotPending(*a, "executing");
-    }
-    Approval a = MustLoad(tx, id);
-    impl_->EmitTx(tx, failed ? "approval.failed" : "approval.completed", a, "holdgate", "system",
-                  failed ? "failed" : "completed", Json{{"result", AuditValue(result)}});
-    return a;
+  return impl_->Write<Approval>("complete",
+                                [&](Impl::Tx& tx) { return CompleteTx(*impl_, tx, id, result, failed); });
+}
+
+std::vector<Result<Approval>> SqliteStore::CompleteMany(const std::vector<Completion>& outcomes) {
+  return WriteEach(*impl_, "complete many", outcomes.size(), [&](Impl::Tx& tx, size_t i) {
+    return CompleteTx(*impl_, tx, outcomes[i].id, outcomes[i].result, outcomes[i].failed);
   });
 }
 

@@ -154,6 +154,19 @@ class Store {
   // executing -> completed (failed=false) or failed (failed=true), storing `result` (the upstream
   // result or error). kConflict if not executing.
   virtual Result<Approval> Complete(const std::string& id, const Json& result, bool failed) = 0;
+  // Many gates (a decision storm's releases) in ONE write transaction: each with exactly
+  // MarkExecuting's rules and result, in input order. A database error fails them all (none is
+  // released).
+  virtual std::vector<Result<Approval>> MarkExecutingMany(const std::vector<std::string>& ids) = 0;
+  // One outcome for Complete: executing -> completed / failed.
+  struct Completion {
+    std::string id;
+    Json result;
+    bool failed = false;
+  };
+  // Many outcomes with exactly Complete's rules and results, in input order (SQLite: one write
+  // transaction; a database error fails them all. PostgreSQL: Complete each, with its retries).
+  virtual std::vector<Result<Approval>> CompleteMany(const std::vector<Completion>& outcomes) = 0;
   // pending and past expires_at -> expired (on_timeout "reject"; never approves). kConflict if not
   // pending or not yet due.
   virtual Result<Approval> Expire(const std::string& id) = 0;

@@ -77,6 +77,7 @@ struct Options {
   int healthz_probes = 200;
   size_t singles = 100;
   int approvers = 8;
+  size_t storm_bulk = 500;  // approvals per bulk decision request in the storm; 0 = one approve request each
   bool agent_close = false;
   // creation
   size_t create_sessions = 1000;
@@ -297,8 +298,12 @@ Json TargetJson(const Target& t) {
 }
 
 // Prints the A-vs-B table and returns its JSON. `a` is holdgate, `b` the baseline.
+// holdgate's own CPU per allowed call against the demo upstream over HTTP (issue 20).
+constexpr double kPassCpuTargetUs = 40;
+
+// `cpu_target_us` > 0: the target for a's own CPU per call (its front process), printed with it.
 Json ReportPair(const std::string& title, const Target& a, const Target& b, size_t sessions, double throughput_target,
-                bool latency_target) {
+                bool latency_target, double cpu_target_us = 0) {
   Table table({"target", "sessions", "calls", "calls/s", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB", "CPU s",
                "CPU µs/call", "front µs/call", "vs baseline"});
   for (const Target* t : {&a, &b}) {
@@ -326,6 +331,11 @@ Json ReportPair(const std::string& title, const Target& a, const Target& b, size
     out += "; added p50 " + Fmt(added, 3) + " ms (target ≤ 0.100 ms: " + (added <= 0.1 ? "met" : "NOT met") + ")";
   } else {
     out += "; p50 difference " + Fmt(added, 3) + " ms";
+  }
+  if (cpu_target_us > 0) {
+    const double us = a.front_cpu / std::max<double>(1, static_cast<double>(a.calls)) * 1e6;
+    out += "; " + a.label + " CPU " + Fmt(us, 0) + " µs per call (target ≤ " + Fmt(cpu_target_us, 0) +
+           " µs: " + (us <= cpu_target_us ? "met" : "NOT met") + ")";
   }
   out += "\n";
   for (const Target* t : {&a, &b}) {
@@ -359,7 +369,8 @@ Json PassHttpDemo(const Options& o, size_t sessions, int64_t calls, int rounds, 
     if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
       return Json{{"error", a.first_error + " " + b.first_error}};
     }
-    return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true);
+    return ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream", a, b, sessions, 0.9, true,
+                      kPassCpuTargetUs);
   }
   // Before/after: another holdgate binary in front of the same demo, interleaved A C B A C B.
   Paths before_paths = o.paths;
@@ -370,9 +381,10 @@ Json PassHttpDemo(const Options& o, size_t sessions, int64_t calls, int rounds, 
   if (!RunInterleaved({&a, &c, &b}, sessions, calls, rounds, warmup)) {
     return Json{{"error", a.first_error + " " + c.first_error + " " + b.first_error}};
   }
-  Json j = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (this build)", a, b, sessions, 0.9, true);
+  Json j = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (this build)", a, b, sessions, 0.9, true,
+                      kPassCpuTargetUs);
   Json j0 = ReportPair("pass-through, HTTP upstream: list_jobs on the demo upstream (baseline binary " + o.baseline_holdgate + ")",
-                       c, b, sessions, 0.9, true);
+                       c, b, sessions, 0.9, true, kPassCpuTargetUs);
   const double n_a = std::max<double>(1, static_cast<double>(a.calls)), n_c = std::max<double>(1, static_cast<double>(c.calls));
   const double front_a = a.front_cpu / n_a * 1e6, front_c = c.front_cpu / n_c * 1e6;
   Print("\nthis build vs the baseline binary, same run: holdgate+demo CPU " + Fmt(a.cpu / n_a * 1e6, 0) + " vs " +
@@ -413,7 +425,7 @@ Json PassEverything(const Options& o, size_t sessions, int64_t calls, int rounds
   if (!RunInterleaved({&a, &b}, sessions, calls, rounds, warmup)) {
     return Json{{"error", a.first_error + " " + b.first_error}};
   }
-  return ReportPair("pass-through, HTTP upstream: echo on @modelcontextprotocol/server-everything", a, b, sessions, 0.9,
+  return ReportPair("pass-through, HTTP upstream: echo on @modelcontextprotocol/server-everything", a, b, sessions, 1.0,
                     true);
 }
 
@@ -594,11 +606,13 @@ struct HoldRun {
   size_t failed = 0;
   std::string error;
   double ramp_s = 0;
+  ProcStatus before;  // holdgate started, nothing held yet
   ProcStatus status;
   double idle_cpu_pct = 0;
   Percentiles healthz, list_pending;
   Percentiles single, single_api, upstream_direct;
   size_t storm_n = 0;
+  size_t storm_bulk = 0;  // approvals per decision request (0: one approve request each)
   double storm_all_ms = 0;
   double storm_api_s = 0;
   Percentiles storm_api, storm_healthz;
@@ -711,6 +725,7 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
   const pid_t pid = gw->pid();
 
   // 1. Hold n calls, pacing the connects.
+  r.before = ReadProcStatus(pid);
   Loop loop(gw->mcp);
   HoldDriver driver(gw->mcp, n, o.max_inflight, "bench-", o.agent_close);
   const int64_t ramp_start = NowNs();
@@ -801,6 +816,7 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
   // 5. Everything else decided at once: approvals fired over keep-alive connections.
   std::vector<std::pair<size_t, std::string>> storm(held_agents.begin() + static_cast<long>(n_single), held_agents.end());
   r.storm_n = storm.size();
+  r.storm_bulk = o.storm_bulk;
   if (!storm.empty()) {
     std::atomic<size_t> next{0};
     std::atomic<bool> go{false};
@@ -814,10 +830,21 @@ HoldRun RunHolds(const Options& o, size_t n, const std::string& tag, int idle_se
         cli.set_keep_alive(true);
         cli.set_read_timeout(60, 0);
         while (!go.load()) std::this_thread::yield();
-        for (size_t k; (k = next.fetch_add(1)) < storm.size();) {
+        const size_t per_request = o.storm_bulk > 0 ? o.storm_bulk : 1;
+        for (size_t k; (k = next.fetch_add(per_request)) < storm.size();) {
+          const size_t end = std::min(storm.size(), k + per_request);
           const int64_t t0 = NowNs();
-          auto res = cli.Post(("/api/approvals/" + storm[k].second + "/approve").c_str(), auth,
+          auto res = [&] {
+            if (o.storm_bulk == 0) {
+              return cli.Post(("/api/approvals/" + storm[k].second + "/approve").c_str(), auth,
                               R"({"reason":"bench"})", "application/json");
+            }
+            Json ids = Json::array();
+            for (size_t i = k; i < end; ++i) ids.push_back(storm[i].second);
+            return cli.Post("/api/approvals/decide", auth,
+                            Json{{"approve", true}, {"reason", "bench"}, {"ids", std::move(ids)}}.dump(),
+                            "application/json");
+          }();
           const int64_t t1 = NowNs();
           if (res && res->status == 200) api_lat[static_cast<size_t>(t)].Add(t1 - t0);
           int64_t prev = api_done.load();
@@ -876,6 +903,7 @@ Json HoldRunJson(const HoldRun& r) {
               {"error", r.error},
               {"ramp_s", r.ramp_s},
               {"rss_mib", r.status.rss_mib},
+              {"rss_mib_before", r.before.rss_mib},
               {"threads", r.status.threads},
               {"vm_mib", r.status.vm_mib},
               {"idle_cpu_pct_of_core", r.idle_cpu_pct},
@@ -885,6 +913,7 @@ Json HoldRunJson(const HoldRun& r) {
               {"single_approve_api", pj(r.single_api)},
               {"upstream_direct", pj(r.upstream_direct)},
               {"storm_n", r.storm_n},
+              {"storm_bulk", r.storm_bulk},
               {"storm_all_answered_ms", r.storm_all_ms},
               {"storm_approve_api_s", r.storm_api_s},
               {"storm_approvals_per_s", r.storm_api_s > 0 ? static_cast<double>(r.storm_n) / r.storm_api_s : 0},
@@ -905,6 +934,9 @@ void PrintHoldRun(const HoldRun& r) {
          "all", Verdict(r.held == r.n)});
   t.Row({"holdgate RSS while held", Fmt(r.status.rss_mib, 1) + " MiB", r.n >= 10000 ? "≤ 300 MiB" : "",
          r.n >= 10000 ? Verdict(r.status.rss_mib <= 300) : ""});
+  const double kib_per_call = (r.status.rss_mib - r.before.rss_mib) * 1024 / std::max<double>(1, static_cast<double>(r.held));
+  t.Row({"holdgate memory per held call (RSS held − RSS before, / held)", Fmt(kib_per_call, 1) + " KiB",
+         r.n >= 10000 ? "≤ 30 KiB" : "", r.n >= 10000 ? Verdict(kib_per_call <= 30) : ""});
   t.Row({"holdgate threads / VmSize", std::to_string(r.status.threads) + " / " + Fmt(r.status.vm_mib / 1024, 2) + " GiB", "", ""});
   t.Row({"holdgate CPU while held (idle)", Fmt(r.idle_cpu_pct, 1) + " % of one core", "", ""});
   t.Row({"reviewer GET /healthz, new connection each: p50 / p99 / max ms", pp(r.healthz), "p99 ≤ 5 ms",
@@ -922,7 +954,8 @@ void PrintHoldRun(const HoldRun& r) {
     t.Row({std::to_string(r.storm_n) + " decided at once: first approve → last agent answered",
            Fmt(r.storm_all_ms, 0) + " ms", r.n >= 10000 ? "≤ 500 ms" : "",
            r.n >= 10000 ? Verdict(r.storm_all_ms <= 500) : ""});
-    t.Row({"  approve API: " + std::to_string(r.storm_n) + " approvals over keep-alive connections",
+    t.Row({"  approve API: " + std::to_string(r.storm_n) + " approvals over keep-alive connections" +
+               (r.storm_bulk > 0 ? ", " + std::to_string(r.storm_bulk) + " per bulk request" : ", one request each"),
            Fmt(r.storm_api_s * 1000, 0) + " ms (" + Fmt(r.storm_n / std::max(r.storm_api_s, 1e-9), 0) + " approvals/s)", "", ""});
     t.Row({"  approve API latency during the storm: p50 / p99 / max ms", pp(r.storm_api), "", ""});
     t.Row({"  reviewer /healthz during the storm: p50 / p99 / max ms", pp(r.storm_healthz), "", ""});
@@ -1556,6 +1589,8 @@ holds:
   --probes N             /healthz probes while held (default 200)
   --singles N            one-at-a-time decisions (default 100)
   --approvers N          keep-alive connections firing approvals at once (default 8)
+  --storm-bulk N         approvals per bulk decision request (POST /api/approvals/decide, at most 500)
+                         in the all-at-once storm; 0 = one approve request each (default 500)
   --agent-close          agents close their connection once answered (default: keep-alive)
   --hold-upstream-sessions shared|per_agent   upstream.sessions while holding (default shared)
   --create-sessions N --create-calls N    gateway creation run (default 1000 sessions, 10000 calls)
@@ -1622,6 +1657,7 @@ int Main(int argc, char** argv) {
     else if (f == "--probes") o.healthz_probes = std::stoi(next());
     else if (f == "--singles") o.singles = std::stoul(next());
     else if (f == "--approvers") o.approvers = std::stoi(next());
+    else if (f == "--storm-bulk") o.storm_bulk = static_cast<size_t>(std::stoul(next()));
     else if (f == "--agent-close") o.agent_close = true;
     else if (f == "--create-sessions") o.create_sessions = std::stoul(next());
     else if (f == "--create-calls") o.create_calls = std::stoll(next());

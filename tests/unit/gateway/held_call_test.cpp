@@ -140,6 +140,7 @@ struct Harness {
   hold::HoldCoordinator coordinator;
   FakeHoldStore store{coordinator, clock};
   std::deque<std::function<void()>> posted;
+  ReleaseBatcher releases{store, [this](std::function<void()> work) { posted.push_back(std::move(work)); }};
   std::vector<Json> released;                        // requests sent upstream
   std::vector<std::function<void(Json)>> upstream;   // their pending answers
   int done_calls = 0;
@@ -150,6 +151,7 @@ struct Harness {
     d.coordinator = &coordinator;
     d.clock = &clock;
     d.post = [this](std::function<void()> work) { posted.push_back(std::move(work)); };
+    d.releases = &releases;
     d.options.review_url = "http://review.test";
     d.options.default_hold_ms = 50'000;
     d.options.progress_interval_ms = 5'000;
@@ -220,6 +222,7 @@ TEST_CASE("approved: released once upstream with the approval's arguments, outco
   CHECK(reply->answers == 0);
 
   h.upstream[0](ToolResult("job 1 cancelled"));
+  h.RunPosted();  // the outcome is written, then the agent answered
   CHECK(reply->answers == 1);
   CHECK(reply->Text() == "job 1 cancelled\n");
   CHECK(h.store.StateOf(started.approval.id) == State::kCompleted);
@@ -246,6 +249,7 @@ TEST_CASE("two calls waiting on one approval: one release, both get its outcome"
   CHECK(h.coordinator.WaiterCount(a.approval.id) == 1);  // the loser waits for the outcome
 
   h.upstream[0](ToolResult("job 1 cancelled"));
+  h.RunPosted();  // the outcome is written, then the agent answered
   CHECK(first->answers == 1);
   CHECK(retry->answers == 1);
   CHECK(first->Text() == retry->Text());
@@ -299,6 +303,7 @@ TEST_CASE("agent gone, then approved: the retry attaches and runs the call exact
   h.RunPosted();  // the decision that landed before registration is acted on at once
   REQUIRE(h.released.size() == 1);
   h.upstream[0](ToolResult("job 1 cancelled"));
+  h.RunPosted();  // the outcome is written, then the agent answered
   CHECK(retry->answers == 1);
   CHECK(first->answers == 0);
 }
@@ -426,6 +431,7 @@ TEST_CASE("arguments edited by the reviewer: the call runs with them and the age
   REQUIRE(h.released.size() == 1);
   CHECK(h.released[0]["params"]["arguments"] == Json{{"job_id", 2}});
   h.upstream[0](ToolResult("job 2 cancelled"));
+  h.RunPosted();  // the outcome is written, then the agent answered
   REQUIRE(reply->answers == 1);
   const Json& result = reply->answer["result"];
   CHECK(result["content"][0]["text"].get<std::string>().find("edited the arguments") != std::string::npos);
@@ -439,6 +445,7 @@ TEST_CASE("arguments edited by the reviewer: the call runs with them and the age
   h.store.Decide(b.approval.id, State::kApproved, "", Json{{"job_id", 4}});
   h.RunPosted();
   h.upstream[1](Json{{"jsonrpc", "2.0"}, {"id", 7}, {"error", {{"code", -32000}, {"message", "no such job"}}}});
+  h.RunPosted();  // the outcome is written, then the agent answered
   REQUIRE(second->answers == 1);
   CHECK(second->answer["error"]["data"]["io.holdgate/edited_arguments"]["ran_with"] == Json{{"job_id", 4}});
   CHECK(h.store.StateOf(b.approval.id) == State::kFailed);
@@ -460,6 +467,7 @@ TEST_CASE("shutdown defers an open call with restart wording; a released call is
   CHECK(h.store.StateOf(a.approval.id) == State::kPending);
   CHECK(running->answers == 0);
   h.upstream[0](ToolResult("job 9 cancelled"));
+  h.RunPosted();  // the outcome is written, then the agent answered
   CHECK(running->answers == 1);
 }
 

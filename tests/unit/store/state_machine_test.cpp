@@ -418,6 +418,39 @@ TEST_CASE("MarkExecuting is the exactly-once gate", "[store][pg]") {
   CHECK(fx.store->Complete(a.id, Json(), false).status().code() == Code::kConflict);
 }
 
+TEST_CASE("MarkExecutingMany and CompleteMany: each approval by its own rules, in input order", "[store][pg]") {
+  StoreFixture fx;
+  Approval a = MakeInState(fx, State::kApproved);
+  Approval b = MakeInState(fx, State::kApproved);
+  Approval pending = MakeInState(fx, State::kPending);
+  auto gates = fx.store->MarkExecutingMany({a.id, pending.id, b.id, a.id, "apr_nope"});
+  REQUIRE(gates.size() == 5);
+  REQUIRE(gates[0].ok());
+  CHECK(gates[0]->state == State::kExecuting);
+  CHECK(gates[1].status().code() == Code::kConflict);  // still pending: refused, the others go on
+  REQUIRE(gates[2].ok());
+  CHECK(gates[3].status().code() == Code::kConflict);  // the same approval twice: released once
+  CHECK_THAT(gates[3].status().message(), Catch::Contains("at most once"));
+  CHECK(gates[4].status().code() == Code::kNotFound);
+  CHECK(fx.Audit("approval.executing", a.id).size() == 1);
+  CHECK(fx.Audit("approval.executing", b.id).size() == 1);
+  CHECK(fx.store->Get(pending.id)->state == State::kPending);
+
+  auto outcomes = fx.store->CompleteMany({{a.id, Json{{"ok", true}}, false},
+                                          {pending.id, Json(), false},
+                                          {b.id, Json{{"error", "boom"}}, true}});
+  REQUIRE(outcomes.size() == 3);
+  REQUIRE(outcomes[0].ok());
+  CHECK(outcomes[0]->state == State::kCompleted);
+  CHECK(outcomes[1].status().code() == Code::kConflict);
+  REQUIRE(outcomes[2].ok());
+  CHECK(outcomes[2]->state == State::kFailed);
+  CHECK(fx.store->Get(a.id)->result == Json{{"ok", true}});
+  CHECK(fx.store->Get(b.id)->result == Json{{"error", "boom"}});
+  CHECK(fx.store->MarkExecutingMany({}).empty());
+  CHECK(fx.store->CompleteMany({}).empty());
+}
+
 TEST_CASE("RecoverAfterCrash fails executing approvals without re-running them", "[store][restart]") {
   StoreFixture fx;
   Approval running = fx.Create(StoreFixture::Request("cancel_job", Json{{"job_id", 1}}));
