@@ -7,7 +7,9 @@
 //      reviewers through the balancer): every approval is decided once, every call runs at most
 //      once, the cut-off agents' identical retries get an answer, and `holdgate audit verify
 //      --db postgresql://…` passes;
-//   3. a 2026-07-28 task-held call is polled with tasks/get that lands on different replicas.
+//   3. `holdgate audit archive --db postgresql://…` while the replicas run, then `audit verify
+//      --archive` passes, and a plain DELETE on audit_events still fails;
+//   4. a 2026-07-28 task-held call is polled with tasks/get that lands on different replicas.
 // Needs haproxy on PATH and the test PostgreSQL (HOLDGATE_TEST_PG_URL, started by scripts/test.sh);
 // FAILS without either. One demo upstream serves all replicas, so its counters count every run.
 import { after, before, describe, it } from 'node:test';
@@ -285,6 +287,7 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
     }
     for (const [i, answer] of (await Promise.all(answers)).entries()) assert.ok(answer?.content, `agent ${i} got an answer`);
     assert.ok(rejectedRetries <= cutOff.length);
+    t.diagnostic(`killed ${victim} holding ${cutOff.length} calls; ${rejectedRetries} retries were new approvals`);
 
     // Each approval was decided once, each call ran at most once, and ran when it completed.
     let completed = 0;
@@ -298,6 +301,28 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
     assert.ok(calls >= completed && calls <= JOBS, `${calls} cancel_job calls for ${completed} completed approvals`);
     const verify = spawnSync(HOLDGATE_BIN, ['audit', 'verify', '--db', dbUrl], { encoding: 'utf8' });
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  });
+
+  it('audit archive --db postgresql://… while the replicas run; audit verify --archive passes', async () => {
+    const archive = path.join(dir, 'audit-1.jsonl');
+    const archived = spawnSync(HOLDGATE_BIN, ['audit', 'archive', '--db', dbUrl, '--through-seq', '10', '--out', archive,
+      '--json'], { encoding: 'utf8' });
+    assert.equal(archived.status, 0, archived.stdout + archived.stderr);
+    const report = JSON.parse(archived.stdout);
+    assert.equal(report.first_seq, 1);
+    assert.equal(report.last_seq, 10);
+    // The replicas go on appending to the one chain after the audit.archived event.
+    const agent = await lbAgent(lb.mcp, 'after-archive');
+    try {
+      await startJob(agent.client, 'after-archive');
+    } finally {
+      await agent.close();
+    }
+    const verify = spawnSync(HOLDGATE_BIN, ['audit', 'verify', '--db', dbUrl, '--archive', archive], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /starts after archive anchor seq 10/);
+    // Everything else stays append-only.
+    assert.throws(() => psql(dbUrl, 'DELETE FROM audit_events WHERE seq = 11'), /append-only/);
   });
 
   it('a 2026-07-28 task-held call is polled on different replicas and completes', async () => {

@@ -141,7 +141,7 @@ void ForgeStartCut(const std::string& db_path, int64_t cut) {
 
 }  // namespace
 
-TEST_CASE("archive moves a prefix to a file, prunes it, and the chain verifies from the anchor", "[store][audit]") {
+TEST_CASE("archive moves a prefix to a file, prunes it, and the chain verifies from the anchor", "[store][audit][pg]") {
   StoreFixture fx;
   const int64_t t0 = AppendEvents(fx, 10);
   const std::string a1 = fx.dir.File("audit-1.jsonl");
