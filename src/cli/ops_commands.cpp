@@ -150,19 +150,17 @@ namespace {
 constexpr char kDbUsage[] = R"(usage: holdgate db copy --from FILE --to URL [--json]
        holdgate db migrate --db URL|FILE
 
-`db migrate` creates or migrates the schema (what holdgate does at start) and exits: on
-PostgreSQL, run it as the role that owns the tables before starting replicas that serve with a
-role that may only read and write them (README, "Running several replicas").
-Exit codes: 0 the schema is current, 1 failed, 2 usage.
-
-`db copy`:
-
-Copies a holdgate SQLite database into an empty PostgreSQL database (postgresql://user@host:port/db),
-for running several replicas. Every approval, vote, comment, outbox row and audit event is copied
-as it is; the audit chain keeps its hashes and is verified on the copy against the file's head.
-Stop holdgate first; start the replicas with --db URL afterwards.
+`db copy` copies a holdgate SQLite database into an empty PostgreSQL database
+(postgresql://user@host:port/db), for running several replicas. Every approval, vote, comment,
+outbox row and audit event is copied as it is; the audit chain keeps its hashes and is verified on
+the copy against the file's head. Stop holdgate first; start the replicas with --db URL afterwards.
 Exit codes: 0 copied and verified, 1 failed, 2 usage or no such file, 5 target not empty,
 6 the file's own audit chain is broken (nothing copied).
+
+`db migrate` creates or migrates the schema (what holdgate does at start) and exits. On
+PostgreSQL, run it as the role that owns the tables before starting replicas that serve with a
+role that may only read and write them (README, "Least privilege").
+Exit codes: 0 the schema is current, 1 failed, 2 usage.
 )";
 
 int RunDbMigrate(const std::vector<std::string>& args) {

@@ -133,6 +133,10 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
     psql(server, `CREATE DATABASE ${dbName}`);
     cleanups.push(() => psql(server, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
     dbUrl = withDatabase(server, dbName);
+    // The schema made beforehand, as an owner role would (README, "Least privilege").
+    const migrated = spawnSync(HOLDGATE_BIN, ['db', 'migrate', '--db', dbUrl], { encoding: 'utf8' });
+    assert.equal(migrated.status, 0, migrated.stdout + migrated.stderr);
+    assert.match(migrated.stdout, /schema of the database is current/);
 
     dir = makeOutputDir('replicas');
     const policy = path.join(dir, 'policy.json');
@@ -272,7 +276,9 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
       return answer.finally(() => { agent.settled = true; });
     });
     let rejectedRetries = 0;
+    const deadline = Date.now() + 60000;  // a call left executing answers after the 2 s lease
     for (;;) {
+      assert.ok(Date.now() < deadline, `agents still without an answer: ${agents.filter((a) => !a.settled).map((a) => a.job)}`);
       const listed = await lbApi('GET', '/api/approvals?state=pending&limit=500');
       assert.equal(listed.status, 200, listed.text);
       for (const a of listed.body.approvals) {
