@@ -1,5 +1,6 @@
 // Several holdgate processes (replicas) on one PostgreSQL database: a call held on one replica is
-// decided through another and runs once; a replica killed with -9 loses nothing; forty reviewers
+// decided through another and runs once; a replica killed with -9 loses nothing, and a retry of a
+// call it left executing is told the call failed once the lease runs out; forty reviewers
 // (API and reviewer CLI processes) approving at once across three replicas release once; three
 // replicas behind HAProxy (round robin) survive replicas being killed during a decide storm; and
 // `holdgate audit verify --db postgresql://…` passes after each. Each replica has its own demo
@@ -31,9 +32,9 @@ struct Cluster {
   std::vector<std::unique_ptr<Instance>> replicas;
 
   // n == 0: the caller adds replicas (on another database) itself.
-  explicit Cluster(int n, const std::string& policy = HoldPolicy("10m", "60s")) {
+  explicit Cluster(int n, const std::string& policy = HoldPolicy("10m", "60s"), std::vector<std::string> args = {}) {
     for (int i = 0; i < n; ++i) {
-      replicas.push_back(std::make_unique<Instance>(policy));
+      replicas.push_back(std::make_unique<Instance>(policy, args));
       replicas.back()->set_db_path(db.url());
     }
     for (auto& r : replicas) REQUIRE(r->Start());
@@ -190,6 +191,49 @@ TEST_CASE("replicas: a replica killed with -9 while its call is pending loses no
   CommandResult v = c.VerifyOffline();
   INFO(v.out);
   CHECK(v.code == 0);
+}
+
+TEST_CASE("replicas: a retry attached to a call its killed replica left executing is told it failed",
+          "[integration][replicas][kill]") {
+  TempDir dir;
+  WriteFile(dir.File("lease.json"), R"({"database":{"executing_lease":"3s"}})");
+  Cluster c(2, HoldPolicy("10m", "60s"), {"--config", dir.File("lease.json")});
+  const Json args = {{"message", "lease"}, {"delay_ms", 600000}};
+  std::thread doomed([&] {
+    McpHttpClient a("127.0.0.1", c[0].gw().mcp_port);
+    if (a.Initialize().is_object()) a.CallTool("slow_echo", args, {{"progressToken", "d"}});
+  });
+  std::string id;
+  REQUIRE(WaitUntil([&] {
+    Json pending = c[1].Approvals("pending");
+    if (!pending.empty()) id = pending[0]["id"];
+    return !id.empty();
+  }, 15000));
+  // B approves; A, holding the call, releases it (the upstream takes ten minutes) and dies.
+  REQUIRE(c[1].Reviewer("bob").Approve(id).status == 200);
+  REQUIRE(WaitUntil([&] { return c[1].Approval(id)["state"] == "executing"; }, 15000));
+  c[0].Kill();
+  doomed.join();
+  // The agent retries the identical call on B: it re-attaches to the executing approval and is
+  // answered when B's lease check fails it. No answer in time fails the test (killing B ends the
+  // request) instead of hanging it.
+  McpHttpClient agent = c[1].Agent();
+  std::atomic<bool> answered{false};
+  Json reply;
+  std::thread retry([&] {
+    reply = agent.CallTool("slow_echo", args);
+    answered = true;
+  });
+  const bool in_time = WaitUntil([&] { return answered.load(); }, 30000);
+  if (!in_time) c[1].Kill();
+  retry.join();
+  REQUIRE(in_time);
+  INFO(DumpJson(reply));
+  CHECK(IsError(reply));
+  CHECK(Text(reply).find("did not complete normally") != std::string::npos);
+  CHECK(Text(reply).find("not re-run") != std::string::npos);
+  CHECK(c[1].Approval(id)["state"] == "failed");
+  CHECK(c[1].Approvals("all").size() == 1);  // re-attached, not a second approval
 }
 
 TEST_CASE("replicas: forty reviewers approving at once across three replicas release once",
