@@ -9,6 +9,7 @@
 
 #include "gateway/held_call.h"
 #include "hold/hold_coordinator.h"
+#include "mcp/jsonrpc.h"
 #include "support/fake_clock.h"
 
 namespace holdgate::gateway {
@@ -95,11 +96,11 @@ class FakeHoldStore final : public HoldStore {
     Move(a, State::kLapsed);
   }
   // What the executing lease (or recovery at start) does to a call whose holdgate stopped.
-  void FailRecovered(const std::string& id) {
+  void FailRecovered(const std::string& id, Json result = Json{{"error", kRecovered}, {"recovered", true}}) {
     Approval& a = approvals_.at(id);
     REQUIRE(a.state == State::kExecuting);
     a.reason = kRecovered;
-    a.result = Json{{"error", kRecovered}, {"recovered", true}};
+    a.result = std::move(result);
     Move(a, State::kFailed);
   }
   State StateOf(const std::string& id) { return approvals_.at(id).state; }
@@ -284,6 +285,21 @@ TEST_CASE("a retry waiting on a call whose holdgate died while it ran: told it f
   CHECK(retry->IsError());
   CHECK_THAT(retry->Text(), Catch::Contains("did not complete normally"));
   CHECK_THAT(retry->Text(), Catch::Contains(kRecovered));
+  CHECK(b.call->phase() == HeldCall::Phase::kDone);
+}
+
+TEST_CASE("an outcome that cannot be read is still answered, never left waiting", "[gateway][held]") {
+  Harness h;
+  auto first = std::make_shared<RecordingReply>();
+  auto a = h.Start(first);
+  h.store.Decide(a.approval.id, State::kApproved);
+  h.RunPosted();
+  auto retry = std::make_shared<RecordingReply>();
+  auto b = h.Start(retry, Harness::Held(8, "tok"));
+  h.store.FailRecovered(a.approval.id, Json{{"error", {{"code", "not a number"}}}});
+  REQUIRE(retry->answers == 1);
+  CHECK(retry->answer["error"]["code"] == mcp::kInternalError);
+  CHECK_THAT(retry->answer["error"]["message"].get<std::string>(), Catch::Contains("could not be read"));
   CHECK(b.call->phase() == HeldCall::Phase::kDone);
 }
 
