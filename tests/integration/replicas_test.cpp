@@ -375,14 +375,18 @@ TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a dec
   // decides it: reject those here, so every agent gets its answer.
   std::set<std::string> retries;
   ReviewClient cleaner = c[0].Reviewer("cleaner", "reviewer");
-  CHECK(WaitUntil([&] {
+  const bool all_answered = WaitUntil([&] {
     for (const auto& a : c[0].Approvals("pending")) {
       const std::string id = a["id"];
       if (std::find(ids.begin(), ids.end(), id) != ids.end() || !retries.insert(id).second) continue;
       cleaner.Reject(id, "ran before the kill");
     }
     return agents_done.load() == kJobs;
-  }, 90000));
+  }, 90000);
+  CHECK(all_answered);
+  if (!all_answered) {
+    for (auto& r : c.replicas) r->Kill();  // ends the agents' requests: a failure, not a hang
+  }
   for (auto& t : agents) t.join();
   CHECK(failures.load() == 0);
   for (size_t i = 0; i < replies.size(); ++i) {
