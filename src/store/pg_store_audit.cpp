@@ -373,6 +373,13 @@ Result<AuditArchiveResult> PgStore::ArchiveAudit(const AuditArchiveOptions& o) {
     return archived.seq;
   });
   if (!pruned.ok()) {
+    if (pruned.status().code() == Code::kUnavailable) {
+      // The connection broke: the prune may have committed, and then the file is the only copy of
+      // those rows. Keep it and say how to tell.
+      return Status(Code::kUnavailable, pruned.status().message() + "; " + o.out_path +
+                                            " is kept: if `holdgate audit verify --db URL --archive " + o.out_path +
+                                            "` accepts it the prune committed, else remove it and archive again");
+    }
     ::unlink(o.out_path.c_str());  // nothing was pruned: the archive would only mislead
     return pruned.status();
   }
