@@ -4,9 +4,9 @@
 //   1. a v1 SDK client's held call through the balancer is approved by `holdgate approve` on a
 //      replica other than the one holding it, and runs once (the demo upstream counts calls);
 //   2. a replica holding calls is killed with SIGKILL during a decide storm (API and CLI
-//      reviewers through the balancer): every approval is decided once, every call runs at most
-//      once, the cut-off agents' identical retries get an answer, and `holdgate audit verify
-//      --db postgresql://…` passes;
+//      reviewers through the balancer; its own calls are decided after the kill): every approval
+//      is decided once, every call runs at most once, the cut-off agents' identical retries
+//      through the balancer get an answer, and `holdgate audit verify --db postgresql://…` passes;
 //   3. `holdgate audit archive --db postgresql://…` while the replicas run, then `audit verify
 //      --archive` passes, and a plain DELETE on audit_events still fails;
 //   4. a 2026-07-28 task-held call is polled with tasks/get that lands on different replicas.
@@ -238,7 +238,7 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
     // API. One whose request died with the replica tries again (a repeated vote changes nothing).
     let decided = 0;
     const storm = [];
-    for (const id of ids.keys()) {
+    const reviewersOf = (id) => {
       for (let j = 0; j < 3; ++j) {
         storm.push((async () => {
           const token = await mintToken(secret, { sub: `storm-${id}-${j}`, role: 'reviewer' });
@@ -257,17 +257,25 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
           }
           throw new Error(`reviewer ${j} of ${id} got no answer`);
         })());
+        storm.at(-1).catch(() => {});  // reported by Promise.all below, not as unhandled
       }
-    }
+    };
+    // The victim's approvals are decided once it is dead, while the storm on the others goes on:
+    // its agents are cut off while their calls are held.
+    const victimIds = [...ids].filter(([, job]) => cutOff.some((a) => a.job === job)).map(([id]) => id);
+    for (const id of ids.keys()) if (!victimIds.includes(id)) reviewersOf(id);
     await waitFor(() => decided >= 2, { timeoutMs: 15000, what: 'two approvals decided' });
     replicas[Number(victim.slice(1))].proc.kill('SIGKILL');
+    for (const id of victimIds) reviewersOf(id);
     await Promise.all(storm);
 
     // The agents cut off retry the identical call through the balancer: it re-attaches to the
     // approval (and runs it, or answers with its outcome). When the killed replica had completed
     // the call before the kill, the identical call is a new request: a new approval, rejected here.
+    let retried = 0;
     const answers = agents.map((agent) => {
       const answer = cutOff.includes(agent) && !agent.result ? (async () => {
+        retried += 1;
         agent.abort.abort();
         const retry = await lbAgent(lb.mcp, `retry-${agent.job}`);
         t.after(() => retry.close().catch(() => {}));
@@ -292,8 +300,9 @@ describe('three replicas on PostgreSQL behind HAProxy', { timeout: 120000 }, () 
       await delay(100);
     }
     for (const [i, answer] of (await Promise.all(answers)).entries()) assert.ok(answer?.content, `agent ${i} got an answer`);
+    assert.equal(retried, cutOff.length, 'the victim held its calls when it was killed');
     assert.ok(rejectedRetries <= cutOff.length);
-    t.diagnostic(`killed ${victim} holding ${cutOff.length} calls; ${rejectedRetries} retries were new approvals`);
+    t.diagnostic(`killed ${victim} holding ${cutOff.length} calls; ${retried} retried, ${rejectedRetries} of them as new approvals`);
 
     // Each approval was decided once, each call ran at most once, and ran when it completed.
     let completed = 0;
