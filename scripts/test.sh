@@ -14,11 +14,12 @@
 # The last line is the summary "N passed, N failed" (ctest tests + node tests + asan tests; a
 # stage that fails without running tests, or asan sanitizer reports, count as one failure).
 #
-# PostgreSQL: before the first stage that runs tests (ctest, bench, asan), a throwaway PostgreSQL 15
+# PostgreSQL: before the first stage that runs tests (ctest, e2e, bench, asan), a throwaway PostgreSQL 15
 # server is started (scripts/pg_throwaway.sh: initdb in a temporary folder, its own port, 127.0.0.1
 # only; as root it runs as the postgres user) and stopped when test.sh exits. Its URL is exported
-# as HOLDGATE_TEST_PG_URL; the store suite's [pg] cases, the replica tests and the [pg] race and
-# fault cases run against it (ctest labels unit_pg, integration_pg) and FAIL if it is missing.
+# as HOLDGATE_TEST_PG_URL; the store suite's [pg] cases, the replica tests, the [pg] race and
+# fault cases (ctest labels unit_pg, integration_pg) and tests/e2e/replicas.test.mjs run against
+# it and FAIL if it is missing.
 # HOLDGATE_TEST_PG_URL set beforehand: that server is used instead (nothing is started).
 #
 # HOLDGATE_TEST_STAGES picks stages (default "deps build ctest e2e bench asan"); optional stage: fuzz
@@ -224,7 +225,7 @@ for stage in $STAGES; do
     continue
   fi
   banner "$stage"
-  case "$stage" in ctest|bench|asan) pg_up ;; esac
+  case "$stage" in ctest|e2e|bench|asan) pg_up ;; esac
   before_failed=$total_failed
   if ! "stage_$stage"; then
     failed_stages+=("$stage")

@@ -21,6 +21,7 @@ usage: holdgate <command> [flags]     (holdgate <command> --help for details)
   config check   validate a config file (every error with its JSON path)
   backup         online copy of the database, with its audit chain verified
   db copy        copy an SQLite database into PostgreSQL (moving to several replicas)
+  db migrate     create or migrate the schema and exit (PostgreSQL: as the owner role)
   list           list approvals (pending by default)
   show ID        one approval with votes and timeline
   approve ID     approve a held call        reject ID --reason R   reject it

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/json_util.h"
 #include "server/config_check.h"
@@ -147,14 +148,43 @@ int RunBackupCommand(const std::vector<std::string>& args) {
 namespace {
 
 constexpr char kDbUsage[] = R"(usage: holdgate db copy --from FILE --to URL [--json]
+       holdgate db migrate --db URL|FILE
 
-Copies a holdgate SQLite database into an empty PostgreSQL database (postgresql://user@host:port/db),
-for running several replicas. Every approval, vote, comment, outbox row and audit event is copied
-as it is; the audit chain keeps its hashes and is verified on the copy against the file's head.
-Stop holdgate first; start the replicas with --db URL afterwards.
+`db copy` copies a holdgate SQLite database into an empty PostgreSQL database
+(postgresql://user@host:port/db), for running several replicas. Every approval, vote, comment,
+outbox row and audit event is copied as it is; the audit chain keeps its hashes and is verified on
+the copy against the file's head. Stop holdgate first; start the replicas with --db URL afterwards.
 Exit codes: 0 copied and verified, 1 failed, 2 usage or no such file, 5 target not empty,
 6 the file's own audit chain is broken (nothing copied).
+
+`db migrate` creates or migrates the schema (what holdgate does at start) and exits. On
+PostgreSQL, run it as the role that owns the tables before starting replicas that serve with a
+role that may only read and write them (README, "Least privilege").
+Exit codes: 0 the schema is current, 1 failed, 2 usage.
 )";
+
+int RunDbMigrate(const std::vector<std::string>& args) {
+  std::string db;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--db" && i + 1 < args.size()) {
+      db = args[++i];
+    } else {
+      std::cerr << "holdgate db migrate: unexpected argument " << args[i] << "\n" << kDbUsage;
+      return 2;
+    }
+  }
+  if (db.empty()) {
+    std::cerr << "holdgate db migrate: give --db URL|FILE\n" << kDbUsage;
+    return 2;
+  }
+  auto opened = store::Store::Open(db, SystemClock::Instance());
+  if (!opened.ok()) {
+    std::cerr << "holdgate db migrate: " << opened.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "The schema of " << (store::IsPostgresUrl(db) ? "the database" : db) << " is current.\n";
+  return 0;
+}
 
 }  // namespace
 
@@ -163,6 +193,7 @@ int RunDbCommand(const std::vector<std::string>& args) {
     std::cout << kDbUsage;
     return args.empty() ? 2 : 0;
   }
+  if (args[0] == "migrate") return RunDbMigrate(args);
   if (args[0] != "copy") {
     std::cerr << "holdgate db: unknown subcommand " << args[0] << "\n" << kDbUsage;
     return 2;

@@ -147,8 +147,10 @@ const std::map<std::string, CommandHelp>& Helps() {
         "such as 90d or 12h) and/or up to --through-seq to a new JSON-lines file --out (mode 0600, never\n"
         "overwritten; last line: a trailer with first_seq, last_seq, count, start_hash, head_hash), then\n"
         "in one transaction records an anchor (last seq + hash), prunes those rows and appends an\n"
-        "audit.archived event. Works on the database file directly, also while holdgate runs (SQLite's\n"
-        "write lock orders it with the server's writes). It refuses a chain that does not verify.\n"
+        "audit.archived event. Works on the database directly, also while holdgate runs (SQLite's\n"
+        "write lock, or on PostgreSQL (--db postgresql://…) the chain lock every replica's appends\n"
+        "take, orders it with the servers' writes; on PostgreSQL run it as a role that may DELETE from\n"
+        "audit_events, the tables' owner). It refuses a chain that does not verify.\n"
         "With the checkpoint key (required once the chain has checkpoints) the prune also appends a\n"
         "signed checkpoint that vouches for the new anchor, and appends it to the checkpoint file.\n"
         "Keep every archive: together, in order, they are the history before the database's anchor.\n"}},

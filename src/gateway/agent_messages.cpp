@@ -92,7 +92,9 @@ void NoteEditedArguments(const store::Approval& approval, Json* response) {
 
 Json StoredOutcome(const Json& id, const store::Approval& approval) {
   if (approval.state == store::State::kFailed) {
-    if (approval.result.is_object() && approval.result.contains("error")) {
+    // An upstream JSON-RPC error is an object; a call recovered as failed (its replica stopped
+    // while the tool ran) carries {"error": "<why>", "recovered": true} and is told in words.
+    if (approval.result.is_object() && approval.result.contains("error") && approval.result["error"].is_object()) {
       const Json& e = approval.result["error"];
       return mcp::MakeError(id, e.value("code", mcp::kInternalError), e.value("message", "upstream error"),
                             e.value("data", Json()));

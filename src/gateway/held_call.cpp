@@ -98,7 +98,15 @@ void HeldCall::WatchAndCatchUp() {
 
 void HeldCall::OnDecision(const store::Approval& approval) {
   trace::ScopedTrace traced(trace_id_);  // the feed runs on whichever thread decided
-  Decided(approval);
+  try {
+    Decided(approval);
+  } catch (const std::exception& e) {
+    // The coordinator has let go of this call (no more decisions or ticks reach it): answer it
+    // here, or the agent would wait forever.
+    Finish(mcp::MakeError(request_.id, mcp::kInternalError,
+                          "approval " + approval_id_ + " is " + store::StateName(approval.state) +
+                              " but its outcome could not be read: " + e.what()));
+  }
 }
 
 void HeldCall::Decided(const store::Approval& approval) {

@@ -370,12 +370,15 @@ namespace {
 
 // Applies every embedded PostgreSQL migration not yet recorded, in one transaction under the
 // migration advisory lock; refuses a database with a migration this binary does not know or one
-// whose text changed.
+// whose text changed. A database already up to date gets no DDL, so a role that may only read and
+// write the tables (not create them) can open it.
 Status ApplyPgMigrations(pqxx::connection& c, int64_t now_ms) {
   pqxx::work w(c);
   w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kPgMigrationLock) + ")");
-  w.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
-         "applied_at BIGINT NOT NULL)");
+  if (w.exec("SELECT to_regclass('schema_migrations') IS NULL")[0][0].as<bool>()) {
+    w.exec("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
+           "applied_at BIGINT NOT NULL)");
+  }
   std::vector<std::string> known;
   for (const EmbeddedFile& m : EmbeddedPgMigrations()) {
     std::string version(m.path);

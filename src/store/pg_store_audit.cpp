@@ -1,6 +1,8 @@
 // PgStore: the audit chain (one chain for every replica), its queries and checkpoints, the change
 // feed (this replica's commits, and other replicas' by LISTEN/NOTIFY plus a poll), the heartbeat
 // and the executing lease.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -8,6 +10,7 @@
 
 #include "common/crypto.h"
 #include "common/trace.h"
+#include "store/audit_archive.h"
 #include "store/pg_impl.h"
 #include "store/sqlite_internal.h"
 
@@ -290,8 +293,98 @@ Result<AuditVerdict> VerifyPgAuditChain(const std::string& url, const AuditVerif
   }
 }
 
-Result<AuditArchiveResult> PgStore::ArchiveAudit(const AuditArchiveOptions&) {
-  return InvalidArgument("audit archive is not supported on PostgreSQL yet: the chain stays whole in the database");
+// As on SQLite: plan the cut, write and check the file, then prune in ONE transaction that holds
+// the chain lock (so every replica's appends wait for it and continue after the audit.archived
+// event: one chain). The prune's DELETE is the only delete audit_events allows, by schema contract
+// (schema/postgres/001_init.sql, holdgate_append_only): a row may be deleted only once an
+// audit_anchors row covers its seq, and an anchor can only be inserted continuing the previous one
+// and naming an existing row with its hash. Any other DELETE, every UPDATE and TRUNCATE raise.
+// Deleting also needs the DELETE privilege, revoked from PUBLIC: run it as the tables' owner.
+Result<AuditArchiveResult> PgStore::ArchiveAudit(const AuditArchiveOptions& o) {
+  Status checked = CheckAuditArchiveRequest(*this, o);
+  if (!checked.ok()) return checked;
+  struct Plan {
+    AuditChainPoint start;
+    int64_t cut = 0;
+  };
+  auto plan = impl_->Read<Plan>("plan audit archive", [&](pqxx::transaction_base& t) -> Result<Plan> {
+    Plan p;
+    p.start = NewestAnchor(t);
+    int64_t cut = p.start.seq;
+    pqxx::result max = t.exec("SELECT MAX(seq) FROM audit_events");
+    if (!max.empty() && !max[0][0].is_null()) cut = PgInt(max[0][0]);
+    if (o.through_seq > 0) cut = std::min(cut, o.through_seq);
+    if (o.before_ms > 0) {
+      pqxx::result first = t.exec_params("SELECT MIN(seq) FROM audit_events WHERE ts >= $1", o.before_ms);
+      if (!first.empty() && !first[0][0].is_null()) cut = std::min(cut, PgInt(first[0][0]) - 1);
+    }
+    p.cut = cut;
+    return p;
+  });
+  if (!plan.ok()) return plan.status();
+  AuditArchiveResult result;
+  const AuditChainPoint start = plan->start;
+  const int64_t cut = plan->cut;
+  if (cut <= start.seq) {
+    result.info.first_seq = start.seq + 1;
+    result.info.last_seq = start.seq;
+    result.info.start_hash = result.info.head_hash = start.hash;
+    return result;  // nothing older than the cut is left
+  }
+  // Archived rows never change (the UPDATE trigger), and only a prune, re-checked below, deletes them.
+  auto written = WriteAuditArchive(o.out_path, start, cut, impl_->clock_.NowMs(), [&](int64_t after, int64_t last) {
+    using Events = std::vector<AuditEvent>;
+    return impl_->Read<Events>("read audit for archive", [&](pqxx::transaction_base& t) -> Result<Events> {
+      Events events;
+      for (const pqxx::row& r : t.exec_params(std::string("SELECT ") + kAuditCols +
+                                                   " FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000",
+                                               after, last)) {
+        events.push_back(PgReadAudit(r));
+      }
+      return events;
+    });
+  });
+  if (!written.ok()) return written.status();
+  result.info = *written;
+  const AuditArchiveInfo& info = result.info;
+  auto pruned = impl_->Write<int64_t>("archive audit", [&](Impl::Tx& tx) -> Result<int64_t> {
+    const AuditChainPoint now_start = NewestAnchor(tx.w);
+    if (now_start.seq != start.seq || now_start.hash != start.hash) {
+      return Conflict("another audit archive ran meanwhile (anchor now at seq " + std::to_string(now_start.seq) + ")");
+    }
+    pqxx::result rows = tx.w.exec_params(
+        "SELECT COUNT(*), MAX(CASE WHEN seq = $1 THEN hash END) FROM audit_events WHERE seq > $2 AND seq <= $1", cut,
+        start.seq);
+    if (rows.empty() || PgInt(rows[0][0]) != info.count || PgStr(rows[0][1]) != info.head_hash) {
+      return Conflict("audit rows through seq " + std::to_string(cut) + " changed while archiving");
+    }
+    tx.w.exec_params(
+        "INSERT INTO audit_anchors (seq, hash, first_seq, start_hash, count, archived_at, archive) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        cut, info.head_hash, info.first_seq, info.start_hash, info.count, tx.now, o.out_path);
+    tx.w.exec_params("DELETE FROM audit_events WHERE seq <= $1", cut);
+    const AuditEvent archived = impl_->AppendAuditTx(tx, AuditArchivedEvent(o, info));
+    if (!o.checkpoint_key.empty()) {
+      // The signed claim: this head, and the chain vouched to start at the new anchor.
+      result.checkpoint = impl_->AppendAuditTx(
+          tx, CheckpointEvent(o.checkpoint_key, AuditChainPoint{archived.seq, archived.hash},
+                              AuditChainPoint{cut, info.head_hash}));
+    }
+    return archived.seq;
+  });
+  if (!pruned.ok()) {
+    if (pruned.status().code() == Code::kUnavailable) {
+      // The connection broke: the prune may have committed, and then the file is the only copy of
+      // those rows. Keep it and say how to tell.
+      return Status(Code::kUnavailable, pruned.status().message() + "; " + o.out_path +
+                                            " is kept: if `holdgate audit verify --db URL --archive " + o.out_path +
+                                            "` accepts it the prune committed, else remove it and archive again");
+    }
+    ::unlink(o.out_path.c_str());  // nothing was pruned: the archive would only mislead
+    return pruned.status();
+  }
+  result.archived_event_seq = *pruned;
+  return result;
 }
 
 Result<std::optional<AuditEvent>> PgStore::AppendAuditCheckpoint(const std::string& key, bool skip_if_idle) {

@@ -20,6 +20,7 @@
 
 #include "common/crypto.h"
 #include "common/trace.h"
+#include "store/audit_archive.h"
 #include "store/store_impl.h"
 
 namespace holdgate::store {
@@ -56,63 +57,6 @@ ChainPoint ChainHead(StatementCache& stmts) {
   }
   return NewestAnchor(stmts);
 }
-
-// One archive line: the hashed form plus the hash, keys sorted.
-std::string ArchiveLine(const AuditEvent& e) {
-  Json j = Json{{"seq", e.seq},           {"ts", e.ts_ms},         {"type", e.type},
-                {"approval_id", e.approval_id}, {"principal", e.principal}, {"actor", e.actor},
-                {"via", e.via},           {"tool", e.tool},        {"rule", e.rule},
-                {"decision", e.decision}, {"detail", e.detail},    {"prev_hash", e.prev_hash},
-                {"hash", e.hash}};
-  return CanonicalJson(j) + "\n";
-}
-
-// A file written whole or not at all: `<path>.partial`, fsynced, then linked to `path` (never
-// replacing an existing file) and the directory fsynced.
-class ArchiveWriter {
- public:
-  ~ArchiveWriter() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!tmp_.empty()) ::unlink(tmp_.c_str());
-  }
-  Status Open(const std::string& path) {
-    path_ = path;
-    const std::string tmp = path + ".partial";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return IoError("cannot create " + tmp + ": " + std::strerror(errno));
-    tmp_ = tmp;
-    file_ = ::fdopen(fd, "w");
-    if (file_ == nullptr) {
-      ::close(fd);
-      return IoError("cannot open " + tmp);
-    }
-    return Status::Ok();
-  }
-  bool Write(const std::string& text) { return std::fwrite(text.data(), 1, text.size(), file_) == text.size(); }
-  Status Finish() {
-    bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
-    ok = std::fclose(file_) == 0 && ok;
-    file_ = nullptr;
-    if (!ok) return IoError("cannot write " + tmp_ + ": " + std::strerror(errno));
-    if (::link(tmp_.c_str(), path_.c_str()) != 0) {
-      return errno == EEXIST ? Conflict(path_ + " already exists; refusing to overwrite an archive")
-                             : IoError("cannot create " + path_ + ": " + std::strerror(errno));
-    }
-    ::unlink(tmp_.c_str());
-    tmp_.clear();
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::string path_, tmp_;
-  std::FILE* file_ = nullptr;
-};
 
 // The anchor a new checkpoint vouches for: the one the newest checkpoint vouched for, after checking
 // that checkpoint's HMAC. With no checkpoint left in the chain: genesis when nothing was archived,
@@ -299,37 +243,8 @@ Result<std::vector<AuditAnchor>> SqliteStore::ListAuditAnchors() {
 }
 
 Result<AuditArchiveResult> SqliteStore::ArchiveAudit(const AuditArchiveOptions& o) {
-  if (o.out_path.empty()) return InvalidArgument("an archive file path is required");
-  if (o.before_ms <= 0 && o.through_seq <= 0) {
-    return InvalidArgument("a cut point is required: a time (events before it) and/or a last seq");
-  }
-  struct stat st;
-  if (::stat(o.out_path.c_str(), &st) == 0) return Conflict(o.out_path + " already exists; refusing to overwrite an archive");
-  // With the key, the whole chain (and the anchor it starts from) must verify first, so a new
-  // signed anchor never vouches for an unvouched one below it. Without it, a chain that already
-  // carries signed checkpoints is refused: its new anchor would stay unvouched.
-  if (!o.checkpoint_key.empty()) {
-    AuditVerifyOptions keyed;
-    keyed.checkpoint_key = o.checkpoint_key;
-    auto verdict = VerifyAuditChain(keyed);
-    if (!verdict.ok()) return verdict.status();
-    if (!verdict->ok) {
-      return Conflict("the audit chain does not verify with the checkpoint key at seq " +
-                      std::to_string(verdict->broken_seq) + " (" + verdict->why + "); nothing archived or pruned");
-    }
-  } else {
-    auto signed_rows = impl_->Read<bool>("audit checkpoints present", [&](StatementCache& stmts) -> Result<bool> {
-      SQLite::Statement& q = stmts.Get("SELECT 1 FROM audit_events WHERE type = 'audit.checkpoint' LIMIT 1");
-      ScopedReset reset(q);
-      return q.executeStep();
-    });
-    if (!signed_rows.ok()) return signed_rows.status();
-    if (*signed_rows) {
-      return InvalidArgument("this audit chain carries signed checkpoints: give the checkpoint key so that a "
-                             "checkpoint in the prune vouches for the new anchor (else audit verify with the key "
-                             "cannot tell this archive from rows cut behind a forged anchor)");
-    }
-  }
+  Status checked = CheckAuditArchiveRequest(*this, o);
+  if (!checked.ok()) return checked;
 
   // 1. Plan: the chain start (newest anchor) and the cut, the last seq to archive.
   struct Plan {
@@ -368,51 +283,23 @@ Result<AuditArchiveResult> SqliteStore::ArchiveAudit(const AuditArchiveOptions& 
 
   // 2. Write and check the archive outside the write lock (archived rows never change: the
   // UPDATE trigger refuses it, and only a prune, re-checked below, deletes them).
-  ArchiveWriter out;
-  Status s = out.Open(o.out_path);
-  if (!s.ok()) return s;
-  AuditChainChecker checker(start.seq, start.hash, {});
-  int64_t after = start.seq;
-  while (after < cut) {
+  auto written = WriteAuditArchive(o.out_path, start, cut, impl_->clock_.NowMs(), [&](int64_t after, int64_t last) {
     using Events = std::vector<AuditEvent>;
-    auto page = impl_->Read<Events>("read audit for archive", [&](StatementCache& stmts) -> Result<Events> {
+    return impl_->Read<Events>("read audit for archive", [&](StatementCache& stmts) -> Result<Events> {
       SQLite::Statement& q = stmts.Get(std::string("SELECT ") + internal::kAuditColumns +
                                        " FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1000");
       ScopedReset reset(q);
       BindInt(q, 1, after);
-      BindInt(q, 2, cut);
+      BindInt(q, 2, last);
       Events events;
       while (q.executeStep()) events.push_back(internal::ReadAuditRow(q));
       return events;
     });
-    if (!page.ok()) return page.status();
-    if (page->empty()) return Conflict("audit rows " + std::to_string(after + 1) + ".." + std::to_string(cut) +
-                                       " vanished while archiving (another archive ran?)");
-    std::string chunk;
-    for (const AuditEvent& e : *page) {
-      if (!checker.Feed(e)) {
-        return Conflict("the audit chain is broken at seq " + std::to_string(checker.verdict().broken_seq) + " (" +
-                        checker.verdict().why + "); nothing archived or pruned: run holdgate audit verify");
-      }
-      chunk += ArchiveLine(e);
-    }
-    if (!out.Write(chunk)) return IoError("cannot write " + o.out_path + ": " + std::strerror(errno));
-    after = page->back().seq;
-  }
-  const std::string head_hash = checker.verdict().head_hash;
+  });
+  if (!written.ok()) return written.status();
   AuditArchiveInfo& info = result.info;
-  info.first_seq = start.seq + 1;
-  info.last_seq = cut;
-  info.count = cut - start.seq;
-  info.start_hash = start.hash;
-  info.head_hash = head_hash;
-  info.created_at = FormatTimeMs(impl_->clock_.NowMs());
-  Json trailer = {{"archive", "holdgate-audit"}, {"version", 1},           {"first_seq", info.first_seq},
-                  {"last_seq", info.last_seq},   {"count", info.count},    {"start_hash", info.start_hash},
-                  {"head_hash", info.head_hash}, {"created_at", info.created_at}};
-  if (!out.Write(CanonicalJson(trailer) + "\n")) return IoError("cannot write " + o.out_path);
-  s = out.Finish();
-  if (!s.ok()) return s;
+  info = *written;
+  const std::string head_hash = info.head_hash;
 
   // 3. Prune in one transaction: anchor, delete, and an audit.archived event after the cut.
   auto pruned = impl_->Write<int64_t>("archive audit", [&](Impl::Tx& tx) -> Result<int64_t> {
@@ -445,14 +332,7 @@ Result<AuditArchiveResult> SqliteStore::ArchiveAudit(const AuditArchiveOptions& 
     SQLite::Statement& del = tx.stmts.Get("DELETE FROM audit_events WHERE seq <= ?");
     BindInt(del, 1, cut);
     del.exec();
-    AuditEvent ev;
-    ev.type = "audit.archived";
-    ev.actor = o.actor.empty() ? "holdgate" : o.actor;
-    ev.via = "cli";
-    ev.decision = "archive";
-    ev.detail = {{"first_seq", info.first_seq}, {"last_seq", info.last_seq}, {"count", info.count},
-                 {"start_hash", info.start_hash}, {"head_hash", info.head_hash}, {"archive", o.out_path}};
-    const AuditEvent archived = impl_->AppendAuditTx(tx, std::move(ev));
+    const AuditEvent archived = impl_->AppendAuditTx(tx, AuditArchivedEvent(o, info));
     if (!o.checkpoint_key.empty()) {
       // The signed claim: this head, and the chain vouched to start at the new anchor.
       result.checkpoint = impl_->AppendAuditTx(

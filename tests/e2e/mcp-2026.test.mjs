@@ -22,7 +22,6 @@ import {
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { TASKS, V2026, raw } from './lib/raw-2026.mjs';
 
-
 // The demo policy, with a hold long enough that an approval in a test always beats the deferral.
 function writePolicy(dir) {
   const policy = {

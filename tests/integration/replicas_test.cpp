@@ -1,5 +1,6 @@
 // Several holdgate processes (replicas) on one PostgreSQL database: a call held on one replica is
-// decided through another and runs once; a replica killed with -9 loses nothing; forty reviewers
+// decided through another and runs once; a replica killed with -9 loses nothing, and a retry of a
+// call it left executing is told the call failed once the lease runs out; forty reviewers
 // (API and reviewer CLI processes) approving at once across three replicas release once; three
 // replicas behind HAProxy (round robin) survive replicas being killed during a decide storm; and
 // `holdgate audit verify --db postgresql://…` passes after each. Each replica has its own demo
@@ -9,6 +10,7 @@
 // The HAProxy case needs haproxy on PATH (scripts/deps.sh installs it) and fails without it.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -30,9 +32,9 @@ struct Cluster {
   std::vector<std::unique_ptr<Instance>> replicas;
 
   // n == 0: the caller adds replicas (on another database) itself.
-  explicit Cluster(int n, const std::string& policy = HoldPolicy("10m", "60s")) {
+  explicit Cluster(int n, const std::string& policy = HoldPolicy("10m", "60s"), std::vector<std::string> args = {}) {
     for (int i = 0; i < n; ++i) {
-      replicas.push_back(std::make_unique<Instance>(policy));
+      replicas.push_back(std::make_unique<Instance>(policy, args));
       replicas.back()->set_db_path(db.url());
     }
     for (auto& r : replicas) REQUIRE(r->Start());
@@ -191,6 +193,49 @@ TEST_CASE("replicas: a replica killed with -9 while its call is pending loses no
   CHECK(v.code == 0);
 }
 
+TEST_CASE("replicas: a retry attached to a call its killed replica left executing is told it failed",
+          "[integration][replicas][kill]") {
+  TempDir dir;
+  WriteFile(dir.File("lease.json"), R"({"database":{"executing_lease":"3s"}})");
+  Cluster c(2, HoldPolicy("10m", "60s"), {"--config", dir.File("lease.json")});
+  const Json args = {{"message", "lease"}, {"delay_ms", 600000}};
+  std::thread doomed([&] {
+    McpHttpClient a("127.0.0.1", c[0].gw().mcp_port);
+    if (a.Initialize().is_object()) a.CallTool("slow_echo", args, {{"progressToken", "d"}});
+  });
+  std::string id;
+  REQUIRE(WaitUntil([&] {
+    Json pending = c[1].Approvals("pending");
+    if (!pending.empty()) id = pending[0]["id"];
+    return !id.empty();
+  }, 15000));
+  // B approves; A, holding the call, releases it (the upstream takes ten minutes) and dies.
+  REQUIRE(c[1].Reviewer("bob").Approve(id).status == 200);
+  REQUIRE(WaitUntil([&] { return c[1].Approval(id)["state"] == "executing"; }, 15000));
+  c[0].Kill();
+  doomed.join();
+  // The agent retries the identical call on B: it re-attaches to the executing approval and is
+  // answered when B's lease check fails it. No answer in time fails the test (killing B ends the
+  // request) instead of hanging it.
+  McpHttpClient agent = c[1].Agent();
+  std::atomic<bool> answered{false};
+  Json reply;
+  std::thread retry([&] {
+    reply = agent.CallTool("slow_echo", args);
+    answered = true;
+  });
+  const bool in_time = WaitUntil([&] { return answered.load(); }, 30000);
+  if (!in_time) c[1].Kill();
+  retry.join();
+  REQUIRE(in_time);
+  INFO(DumpJson(reply));
+  CHECK(IsError(reply));
+  CHECK(Text(reply).find("did not complete normally") != std::string::npos);
+  CHECK(Text(reply).find("not re-run") != std::string::npos);
+  CHECK(c[1].Approval(id)["state"] == "failed");
+  CHECK(c[1].Approvals("all").size() == 1);  // re-attached, not a second approval
+}
+
 TEST_CASE("replicas: forty reviewers approving at once across three replicas release once",
           "[integration][replicas][races]") {
   Cluster c(3);
@@ -266,6 +311,7 @@ TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a dec
   const int kJobs = 9;
   std::vector<Json> replies(kJobs);
   std::vector<std::thread> agents;
+  std::atomic<int> agents_done{0};
   for (int i = 0; i < kJobs; ++i) {
     agents.emplace_back([&, i] {
       const std::string job = "job-lb-" + std::to_string(i);
@@ -277,8 +323,9 @@ TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a dec
         if (!a.Initialize().is_object()) continue;
         Json r = a.CallTool("cancel_job", {{"job_id", job}}, {{"progressToken", job}});
         replies[i] = r;
-        if (r.is_object() && r.contains("result")) return;
+        if (r.is_object() && r.contains("result")) break;
       }
+      ++agents_done;
     });
   }
   ReviewClient lb_reviewer(review_port, "auditor-bot", "auditor");
@@ -322,8 +369,30 @@ TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a dec
   CHECK(WaitUntil([&] { return decided_ok.load() >= 3; }, 30000));
   c[2].Kill();
   for (auto& t : storm) t.join();
+  // An agent whose call the killed replica had already run, but whose answer died with it, retries
+  // the identical call: a completed approval is never re-attached to, so the retry is a new request
+  // held on a new approval (with a progress token, until that one expires). Nobody in the storm
+  // decides it: reject those here, so every agent gets its answer.
+  std::set<std::string> retries;
+  ReviewClient cleaner = c[0].Reviewer("cleaner", "reviewer");
+  const bool all_answered = WaitUntil([&] {
+    for (const auto& a : c[0].Approvals("pending")) {
+      const std::string id = a["id"];
+      if (std::find(ids.begin(), ids.end(), id) != ids.end() || !retries.insert(id).second) continue;
+      cleaner.Reject(id, "ran before the kill");
+    }
+    return agents_done.load() == kJobs;
+  }, 90000);
+  CHECK(all_answered);
+  if (!all_answered) {
+    for (auto& r : c.replicas) r->Kill();  // ends the agents' requests: a failure, not a hang
+  }
   for (auto& t : agents) t.join();
   CHECK(failures.load() == 0);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    INFO("agent " << i << ": " << DumpJson(replies[i]));
+    CHECK(replies[i].contains("result"));
+  }
 
   // Every approval was decided once and released at most once; each call ran at most once over
   // all replicas, and every call not cut off by the kill ran exactly once.
@@ -337,6 +406,17 @@ TEST_CASE("replicas: three replicas behind HAProxy, replicas killed during a dec
     const std::string state = detail["state"];
     CHECK((state == "completed" || state == "executing" || state == "failed"));
     if (state == "completed") CHECK(c.UpstreamCalls(job) == 1);
+  }
+  // A new approval only for a call that had been released: its job's own approval is settled.
+  for (const auto& id : retries) {
+    Json detail = survivor.Get("/api/approvals/" + id).body;
+    INFO(DumpJson(detail));
+    CHECK(detail["state"] == "rejected");
+    const std::string job = Str(detail["arguments"], "job_id");
+    for (const auto& original : ids) {
+      Json o = survivor.Get("/api/approvals/" + original).body;
+      if (Str(o["arguments"], "job_id") == job) CHECK((o["state"] == "completed" || o["state"] == "failed"));
+    }
   }
   int approved = 0, executing = 0;
   for (const auto& e : c[0].Audit("approval.*")) {

@@ -14,10 +14,19 @@ function newClient(name, capabilities) {
 }
 
 // Connects to a Streamable HTTP endpoint. options: capabilities, headers (sent on every request),
-// name, terminate (DELETE the session on close; default true).
-export async function connectHttp(url, { capabilities = {}, headers, name = 'holdgate-e2e', terminate = true } = {}) {
+// name, terminate (DELETE the session on close; default true), fetch (the transport's fetch, e.g.
+// to look at response headers), reconnect (resume a broken stream; default true).
+export async function connectHttp(url, {
+  capabilities = {}, headers, name = 'holdgate-e2e', terminate = true, fetch, reconnect = true,
+} = {}) {
   const client = newClient(name, capabilities);
-  const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined);
+  const options = {};
+  if (headers) options.requestInit = { headers };
+  if (fetch) options.fetch = fetch;
+  if (!reconnect) {
+    options.reconnectionOptions = { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 1000, reconnectionDelayGrowFactor: 1 };
+  }
+  const transport = new StreamableHTTPClientTransport(new URL(url), options);
   await client.connect(transport);
   return {
     client,
@@ -81,10 +90,11 @@ export async function connectAnsweringAgent(url, name, extraCapabilities = {}) {
 }
 
 // A tools/call sent with a progress token (so holdgate holds it open with progress heartbeats)
-// and a 5-minute timeout that progress resets: it stays open until the reviewer decides.
-export function heldCall(client, name, args) {
+// and a 5-minute timeout that progress resets: it stays open until the reviewer decides, or until
+// `signal` (optional AbortSignal) aborts it.
+export function heldCall(client, name, args, { signal } = {}) {
   return client.callTool({ name, arguments: args }, undefined, {
-    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000,
+    onprogress: () => {}, resetTimeoutOnProgress: true, timeout: 300000, signal,
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "gateway/held_call.h"
 #include "hold/hold_coordinator.h"
+#include "mcp/jsonrpc.h"
 #include "support/fake_clock.h"
 
 namespace holdgate::gateway {
@@ -16,6 +17,9 @@ namespace {
 
 using store::Approval;
 using store::State;
+
+// The reason the store records for a call recovered as failed (its holdgate stopped while it ran).
+constexpr char kRecovered[] = "unknown: holdgate stopped while the tool was running; not re-run";
 
 class FakeHoldStore final : public HoldStore {
  public:
@@ -90,6 +94,14 @@ class FakeHoldStore final : public HoldStore {
     REQUIRE(a.state == State::kApproved);
     a.reason = "approved but not released within 10m";
     Move(a, State::kLapsed);
+  }
+  // What the executing lease (or recovery at start) does to a call whose holdgate stopped.
+  void FailRecovered(const std::string& id, Json result = Json{{"error", kRecovered}, {"recovered", true}}) {
+    Approval& a = approvals_.at(id);
+    REQUIRE(a.state == State::kExecuting);
+    a.reason = kRecovered;
+    a.result = std::move(result);
+    Move(a, State::kFailed);
   }
   State StateOf(const std::string& id) { return approvals_.at(id).state; }
 
@@ -255,6 +267,44 @@ TEST_CASE("two calls waiting on one approval: one release, both get its outcome"
   CHECK(first->Text() == retry->Text());
   CHECK(retry->answer["id"] == 8);
   CHECK(h.done_calls == 2);
+}
+
+TEST_CASE("a retry waiting on a call whose holdgate died while it ran: told it failed, when the lease fails it",
+          "[gateway][held]") {
+  Harness h;
+  auto first = std::make_shared<RecordingReply>();
+  auto a = h.Start(first);
+  h.store.Decide(a.approval.id, State::kApproved);
+  h.RunPosted();
+  REQUIRE(h.store.StateOf(a.approval.id) == State::kExecuting);
+  // The releaser's holdgate dies here; the agent retries, with a progress token, and re-attaches.
+  auto retry = std::make_shared<RecordingReply>();
+  auto b = h.Start(retry, Harness::Held(8, "tok"));
+  REQUIRE(b.call);
+  CHECK_FALSE(b.created);
+  CHECK(b.approval.state == State::kExecuting);
+  h.store.FailRecovered(a.approval.id);
+  REQUIRE(retry->answers == 1);
+  CHECK(retry->answer["id"] == 8);
+  CHECK(retry->IsError());
+  CHECK_THAT(retry->Text(), Catch::Contains("did not complete normally"));
+  CHECK_THAT(retry->Text(), Catch::Contains(kRecovered));
+  CHECK(b.call->phase() == HeldCall::Phase::kDone);
+}
+
+TEST_CASE("an outcome that cannot be read is still answered, never left waiting", "[gateway][held]") {
+  Harness h;
+  auto first = std::make_shared<RecordingReply>();
+  auto a = h.Start(first);
+  h.store.Decide(a.approval.id, State::kApproved);
+  h.RunPosted();
+  auto retry = std::make_shared<RecordingReply>();
+  auto b = h.Start(retry, Harness::Held(8, "tok"));
+  h.store.FailRecovered(a.approval.id, Json{{"error", {{"code", "not a number"}}}});
+  REQUIRE(retry->answers == 1);
+  CHECK(retry->answer["error"]["code"] == mcp::kInternalError);
+  CHECK_THAT(retry->answer["error"]["message"].get<std::string>(), Catch::Contains("could not be read"));
+  CHECK(b.call->phase() == HeldCall::Phase::kDone);
 }
 
 TEST_CASE("rejected, cancelled and lapsed: not executed, with the reason, nothing released", "[gateway][held]") {

@@ -141,7 +141,7 @@ void ForgeStartCut(const std::string& db_path, int64_t cut) {
 
 }  // namespace
 
-TEST_CASE("archive moves a prefix to a file, prunes it, and the chain verifies from the anchor", "[store][audit]") {
+TEST_CASE("archive moves a prefix to a file, prunes it, and the chain verifies from the anchor", "[store][audit][pg]") {
   StoreFixture fx;
   const int64_t t0 = AppendEvents(fx, 10);
   const std::string a1 = fx.dir.File("audit-1.jsonl");
@@ -607,7 +607,7 @@ TEST_CASE("end cut: rows deleted from the end are found against the checkpoint f
   }
 }
 
-TEST_CASE("archive with the key vouches for its anchor; without it a signed chain is refused", "[store][audit]") {
+TEST_CASE("archive with the key vouches for its anchor; without it a signed chain is refused", "[store][audit][pg]") {
   StoreFixture fx;
   const std::string file = fx.dir.File("checkpoints.jsonl");
   AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));

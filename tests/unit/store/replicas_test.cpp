@@ -7,8 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -145,6 +147,159 @@ TEST_CASE("replicas: concurrent writers on three replicas keep one unbroken chai
   CHECK(verdict->ok);
   CHECK(verdict->rows_checked == 30 * 5 + 30);
   CHECK(verdict->head_seq == 30 * 5 + 30);
+}
+
+TEST_CASE("replicas: an archive while three replicas append keeps one chain from its anchor",
+          "[store][.][pg][replicas][audit]") {
+  Replicas r(3);
+  TempDir dir;
+  for (int i = 0; i < 20; ++i) {
+    AuditEvent e;
+    e.type = "call.allowed";
+    e.tool = "list_jobs";
+    REQUIRE(r[i % 3].AppendAudit(e).ok());
+  }
+  std::atomic<bool> archived{false};
+  AuditArchiveOptions o;
+  o.out_path = dir.File("audit-1.jsonl");
+  o.through_seq = 15;
+  o.actor = "ops";
+  std::optional<Result<AuditArchiveResult>> result;
+  RunTogether(7, [&](int i) {
+    if (i == 0) {
+      result.emplace(r[0].ArchiveAudit(o));
+      archived = true;
+      return;
+    }
+    // Appends before, during and after the prune, on every replica.
+    for (int k = 0; k < 10 || !archived; ++k) {
+      AuditEvent e;
+      e.type = "call.denied";
+      e.principal = "agent-" + std::to_string(i);
+      if (!r[i % 3].AppendAudit(e).ok()) std::abort();  // Catch assertions are not thread-safe
+    }
+  });
+  REQUIRE(result.has_value());
+  INFO(result->status().ToString());
+  REQUIRE(result->ok());
+  CHECK((*result)->info.first_seq == 1);
+  CHECK((*result)->info.last_seq == 15);
+  auto verdict = r[1].VerifyAuditChain({});
+  REQUIRE(verdict.ok());
+  INFO(verdict->why);
+  CHECK(verdict->ok);
+  CHECK(verdict->start_seq == 15);
+  CHECK(verdict->start_hash == (*result)->info.head_hash);
+  auto offline = VerifyAuditChainFile(r.db.url());
+  REQUIRE(offline.ok());
+  CHECK(offline->ok);
+  auto file = VerifyAuditArchiveFile(o.out_path);
+  REQUIRE(file.ok());
+  CHECK(file->chain.ok);
+  CHECK(file->info.head_hash == offline->start_hash);
+  // The audit.archived event sits in the chain between the other replicas' appends.
+  AuditFilter f;
+  f.type = "audit.archived";
+  auto events = r[2].ListAudit(f);
+  REQUIRE(events.ok());
+  REQUIRE(events->events.size() == 1);
+  CHECK(events->events[0].detail["last_seq"] == 15);
+}
+
+TEST_CASE("replicas: after an archive, audit_events still refuses every other DELETE, UPDATE and TRUNCATE",
+          "[store][.][pg][replicas][audit]") {
+  Replicas r(1);
+  TempDir dir;
+  for (int i = 0; i < 6; ++i) {
+    AuditEvent e;
+    e.type = "call.allowed";
+    REQUIRE(r[0].AppendAudit(e).ok());
+  }
+  AuditArchiveOptions o;
+  o.out_path = dir.File("a.jsonl");
+  o.through_seq = 3;
+  REQUIRE(r[0].ArchiveAudit(o).ok());
+  // As the superuser (privileges do not stop it): only the triggers stand in the way.
+  CHECK_THROWS_WITH(r.db.Exec("DELETE FROM audit_events WHERE seq = 4"), Catch::Contains("append-only"));
+  CHECK_THROWS_WITH(r.db.Exec("DELETE FROM audit_events"), Catch::Contains("append-only"));
+  CHECK_THROWS_WITH(r.db.Exec("UPDATE audit_events SET actor = 'x' WHERE seq = 5"), Catch::Contains("append-only"));
+  CHECK_THROWS_WITH(r.db.Exec("TRUNCATE audit_events"), Catch::Contains("append-only"));
+  CHECK_THROWS_WITH(r.db.Exec("DELETE FROM audit_anchors"), Catch::Contains("append-only"));
+  const std::string zeros(64, '0');
+  CHECK_THROWS_WITH(r.db.Exec("INSERT INTO audit_anchors (seq, hash, first_seq, start_hash, count, archived_at) "
+                              "SELECT 5, '" + zeros + "', 4, hash, 2, 0 FROM audit_anchors"),
+                    Catch::Contains("existing audit row"));
+  auto verdict = r[0].VerifyAuditChain({});
+  REQUIRE(verdict.ok());
+  CHECK(verdict->ok);
+  CHECK(verdict->rows_checked == 4);  // seq 4..6 and the audit.archived event
+}
+
+namespace {
+
+// `url` with its user replaced by `user`.
+std::string WithUser(const std::string& url, const std::string& user) {
+  const size_t host = url.find("://") + 3;
+  const size_t at = url.find('@', host);
+  const size_t slash = url.find('/', host);
+  const size_t from = at != std::string::npos && at < slash ? at + 1 : host;
+  return url.substr(0, host) + user + "@" + url.substr(from);
+}
+
+}  // namespace
+
+TEST_CASE("replicas: a role that may not update or delete the audit tables serves, and cannot prune them",
+          "[store][.][pg][replicas][audit]") {
+  TempDir dir;
+  FakeClock clock;
+  PgTestDatabase db;
+  char role[32];
+  std::snprintf(role, sizeof(role), "hg_app_%08x", static_cast<unsigned>(std::random_device{}()));
+  {
+    // The owner (the test server's superuser) creates and migrates the schema.
+    auto owner = Store::Open(db.url(), clock);
+    REQUIRE(owner.ok());
+    AuditEvent e;
+    e.type = "call.allowed";
+    for (int i = 0; i < 4; ++i) REQUIRE((*owner)->AppendAudit(e).ok());
+  }
+  // The README's least-privilege grants.
+  db.Exec(std::string("CREATE ROLE ") + role + " LOGIN");
+  db.Exec(std::string("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ") + role);
+  db.Exec(std::string("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_anchors FROM ") + role);
+  db.Exec(std::string("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ") + role);
+  const std::string app_url = WithUser(db.url(), role);
+  {
+    auto app = Store::Open(app_url, clock);
+    INFO(app.status().ToString());
+    REQUIRE(app.ok());
+    auto created = (*app)->CreatePending(Request(7));
+    REQUIRE(created.ok());
+    REQUIRE((*app)->Decide(Vote(created->id, "alice")).ok());
+    REQUIRE((*app)->MarkExecuting(created->id).ok());
+
+    AuditArchiveOptions o;
+    o.out_path = dir.File("a.jsonl");
+    o.through_seq = 2;
+    auto archived = (*app)->ArchiveAudit(o);
+    CHECK_FALSE(archived.ok());
+    CHECK_THAT(archived.status().message(), Catch::Contains("permission denied"));
+    CHECK_FALSE(std::filesystem::exists(o.out_path));
+    auto verdict = (*app)->VerifyAuditChain({});
+    REQUIRE(verdict.ok());
+    CHECK(verdict->ok);
+    CHECK(verdict->start_seq == 0);  // nothing was pruned
+  }
+  {
+    pqxx::connection c(app_url);
+    pqxx::nontransaction n(c);
+    CHECK_THROWS_WITH(n.exec("DELETE FROM audit_events WHERE seq = 1"), Catch::Contains("permission denied"));
+    CHECK_THROWS_WITH(n.exec("UPDATE audit_events SET actor = 'x'"), Catch::Contains("permission denied"));
+  }
+  db.Exec(std::string("DROP OWNED BY ") + role);
+  pqxx::connection server(holdgate::testing::PgTestServerUrl());
+  pqxx::nontransaction n(server);
+  n.exec(std::string("DROP ROLE ") + role);
 }
 
 TEST_CASE("replicas: a call waiting on replica A wakes when replica B decides", "[store][.][pg][replicas][feed]") {
