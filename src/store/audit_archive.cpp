@@ -144,6 +144,14 @@ Result<AuditArchiveInfo> WriteAuditArchive(const std::string& path, const AuditC
   return info;
 }
 
+AuditArchiveResult NothingToArchive(const AuditChainPoint& start) {
+  AuditArchiveResult result;
+  result.info.first_seq = start.seq + 1;
+  result.info.last_seq = start.seq;
+  result.info.start_hash = result.info.head_hash = start.hash;
+  return result;
+}
+
 AuditEvent AuditArchivedEvent(const AuditArchiveOptions& o, const AuditArchiveInfo& info) {
   AuditEvent ev;
   ev.type = "audit.archived";

@@ -15,6 +15,7 @@ namespace holdgate::store {
 
 class Store;
 struct AuditArchiveOptions;
+struct AuditArchiveResult;
 
 // Refuses a request before anything is written: no file path or cut point (kInvalidArgument), an
 // existing file (kConflict). With a checkpoint key the whole chain must verify with it (kConflict
@@ -33,6 +34,10 @@ using AuditPageReader = std::function<Result<std::vector<AuditEvent>>(int64_t af
 // start.seq.
 Result<AuditArchiveInfo> WriteAuditArchive(const std::string& path, const AuditChainPoint& start, int64_t cut,
                                            int64_t now_ms, const AuditPageReader& read_page);
+
+// The answer when nothing older than `cut` is left after `start` (cut <= start.seq): an empty range
+// that starts and ends at `start`.
+AuditArchiveResult NothingToArchive(const AuditChainPoint& start);
 
 // The "audit.archived" event appended in the prune's transaction.
 AuditEvent AuditArchivedEvent(const AuditArchiveOptions& options, const AuditArchiveInfo& info);

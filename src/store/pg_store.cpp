@@ -23,6 +23,7 @@ using internal::AlreadyDecidedMessage;
 using internal::ApprovalIdPrefix;
 using internal::AuditValue;
 using internal::CheckDecisionInput;
+using internal::ExecutingAuditDetail;
 using internal::ExpiryReason;
 using internal::JsonText;
 using internal::kRecoveredReason;
@@ -702,9 +703,7 @@ Result<Approval> MarkExecutingTx(PgStore::Impl& impl, PgStore::Impl::Tx& tx, con
     return NotPending(*a, "approved");
   }
   Approval a = MustLoad(tx, id);
-  Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
-  if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
-  impl.EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", std::move(detail));
+  impl.EmitTx(tx, "approval.executing", a, "holdgate", "system", "release", ExecutingAuditDetail(a));
   return a;
 }
 

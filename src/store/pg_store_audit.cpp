@@ -322,15 +322,10 @@ Result<AuditArchiveResult> PgStore::ArchiveAudit(const AuditArchiveOptions& o) {
     return p;
   });
   if (!plan.ok()) return plan.status();
-  AuditArchiveResult result;
   const AuditChainPoint start = plan->start;
   const int64_t cut = plan->cut;
-  if (cut <= start.seq) {
-    result.info.first_seq = start.seq + 1;
-    result.info.last_seq = start.seq;
-    result.info.start_hash = result.info.head_hash = start.hash;
-    return result;  // nothing older than the cut is left
-  }
+  if (cut <= start.seq) return NothingToArchive(start);
+  AuditArchiveResult result;
   // Archived rows never change (the UPDATE trigger), and only a prune, re-checked below, deletes them.
   auto written = WriteAuditArchive(o.out_path, start, cut, impl_->clock_.NowMs(), [&](int64_t after, int64_t last) {
     using Events = std::vector<AuditEvent>;

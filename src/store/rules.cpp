@@ -115,6 +115,12 @@ Json VotesSummary(const Approval& a) {
   return Json{{"approvals_so_far", a.ApprovalsSoFar()}, {"approvals_needed", a.approvers_needed}};
 }
 
+Json ExecutingAuditDetail(const Approval& a) {
+  Json detail = {{"arguments", AuditValue(a.EffectiveArguments())}, {"edited", !a.edited_arguments.is_null()}};
+  if (!a.edited_arguments.is_null()) detail["requested_arguments"] = AuditValue(a.arguments);
+  return detail;
+}
+
 Status NotPending(const Approval& a, const std::string& wanted) {
   return Conflict("approval " + a.id + " is " + StateName(a.state) + ", not " + wanted);
 }

@@ -37,6 +37,9 @@ std::string ExpiryReason(const Approval& a);
 Json VotesSummary(const Approval& a);
 // kConflict "approval … is <state>, not <wanted>".
 Status NotPending(const Approval& a, const std::string& wanted);
+// The detail of the "approval.executing" audit event: the arguments the call runs with, whether a
+// reviewer edited them, and the agent's own arguments when edited.
+Json ExecutingAuditDetail(const Approval& a);
 // Store::Decide's checks that need no database: kInvalidArgument, or OK.
 Status CheckDecisionInput(const DecisionInput& in);
 

@@ -271,15 +271,10 @@ Result<AuditArchiveResult> SqliteStore::ArchiveAudit(const AuditArchiveOptions& 
     return p;
   });
   if (!plan.ok()) return plan.status();
-  AuditArchiveResult result;
   const ChainPoint start = plan->start;
   const int64_t cut = plan->cut;
-  if (cut <= start.seq) {
-    result.info.first_seq = start.seq + 1;
-    result.info.last_seq = start.seq;
-    result.info.start_hash = result.info.head_hash = start.hash;
-    return result;  // nothing older than the cut is left
-  }
+  if (cut <= start.seq) return NothingToArchive(start);
+  AuditArchiveResult result;
 
   // 2. Write and check the archive outside the write lock (archived rows never change: the
   // UPDATE trigger refuses it, and only a prune, re-checked below, deletes them).

@@ -95,6 +95,20 @@ async function openSignedIn(context, base, token, hash = '') {
   return page;
 }
 
+// Rejects what a describe left pending, then stops its agent, browser and processes.
+async function tearDown({ hg, admin, calls, browser, agent, others = [] }) {
+  if (hg && admin) {
+    for (const a of await pendingApprovals(hg.review, admin).catch(() => [])) {
+      await api(hg.review, admin, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' }).catch(() => {});
+    }
+  }
+  await Promise.allSettled(calls);
+  await browser?.close();
+  await agent?.close().catch(() => {});
+  await hg?.stop();
+  for (const o of others) await o?.stop();
+}
+
 describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
   let hg;
   let browser;
@@ -128,17 +142,7 @@ describe('tool catalogue and policy editor', { timeout: 240000 }, () => {
     browser = await launchChromium(outDir);
   });
 
-  after(async () => {
-    if (hg && admin) {
-      for (const a of await pendingApprovals(hg.review, admin).catch(() => [])) {
-        await api(hg.review, admin, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' }).catch(() => {});
-      }
-    }
-    await Promise.allSettled(calls);
-    await browser?.close();
-    await agent?.close().catch(() => {});
-    await hg?.stop();
-  });
+  after(() => tearDown({ hg, admin, calls, browser, agent }));
 
   it('catalogue, form-built rule, dry run, save, enforcement, read-only reviewers and rollback', async (t) => {
     // Calls the dry run will re-decide: a delete that ran, and one without delete.
@@ -350,18 +354,7 @@ describe('policy editor with two upstreams', { timeout: 180000 }, () => {
     browser = await launchChromium(outDir);
   });
 
-  after(async () => {
-    if (hg && admin) {
-      for (const a of await pendingApprovals(hg.review, admin).catch(() => [])) {
-        await api(hg.review, admin, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' }).catch(() => {});
-      }
-    }
-    await Promise.allSettled(calls);
-    await browser?.close();
-    await agent?.close().catch(() => {});
-    await hg?.stop();
-    await modern?.stop();
-  });
+  after(() => tearDown({ hg, admin, calls, browser, agent, others: [modern] }));
 
   it('edits one upstream\'s own policy in the browser; the next matching prefixed call is held', async (t) => {
     const modernText = fs.readFileSync(files.modern, 'utf8');
