@@ -66,6 +66,16 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Stops the server, writes the counters file a last time and ends the process without running
+// destructors: detached threads (slow_echo workers, jobs, connections) may still be finishing, and
+// the server and counters they use live in main's frame.
+[[noreturn]] void StopAndExit(demo::DemoServer& server, demo::Counters& counters, int rc) {
+  server.Shutdown();
+  counters.Flush();
+  std::fflush(stdout);
+  std::_Exit(rc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,9 +157,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       std::_Exit(0);
     }).detach();
-    int rc = demo::RunStdio(server);
-    server.Shutdown();
-    return rc;
+    StopAndExit(server, counters, demo::RunStdio(server));
   }
 
   demo::HttpFront front(server, http_options);
@@ -191,7 +199,6 @@ int main(int argc, char** argv) {
     done = true;
   }
   done_cv.notify_all();
-  server.Shutdown();
-  log::Info("demo upstream stopped");
-  return 0;
+  log::Info("demo upstream stopping");
+  StopAndExit(server, counters, 0);
 }
