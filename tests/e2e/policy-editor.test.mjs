@@ -31,7 +31,7 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
-import { reviewApi } from './lib/review-api.mjs';
+import { pendingApprovals, rejectAllPending, reviewApi } from './lib/review-api.mjs';
 import { heldCall } from './lib/mcp-client.mjs';
 import { startJob } from './lib/demo.mjs';
 import { startServer2026 } from './lib/upstream-2026.mjs';
@@ -58,12 +58,6 @@ function apiOwnConnection(base, token, method, p, body) {
     req.on('error', reject);
     req.end(data);
   });
-}
-
-async function pendingApprovals(base, token) {
-  const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
-  assert.equal(r.status, 200, r.text);
-  return r.body.approvals;
 }
 
 // docs: a tall viewport scrolled to the top of the view, so the README shows the whole view.
@@ -97,11 +91,7 @@ async function openSignedIn(context, base, token, hash = '') {
 
 // Rejects what a describe left pending, then stops its agent, browser and processes.
 async function tearDown({ hg, admin, calls, browser, agent, others = [] }) {
-  if (hg && admin) {
-    for (const a of await pendingApprovals(hg.review, admin).catch(() => [])) {
-      await api(hg.review, admin, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' }).catch(() => {});
-    }
-  }
+  if (hg && admin) await rejectAllPending(hg.review, admin).catch(() => {});
   await Promise.allSettled(calls);
   await browser?.close();
   await agent?.close().catch(() => {});

@@ -23,6 +23,7 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { SSO_ROLE_MAP, startFakeIssuer, startOidcIssuer } from './lib/oidc-issuer.mjs';
+import { rejectAllPending } from './lib/review-api.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
 import { heldCall } from './lib/mcp-client.mjs';
 import { startJob } from './lib/demo.mjs';
@@ -62,12 +63,6 @@ async function pendingWith(base, admin, jobId) {
   }, { timeoutMs: 10000, what: `the held call for ${jobId}` });
 }
 
-async function rejectAllPending(base, admin) {
-  const r = await api(base, { token: admin }, 'GET', '/api/approvals?state=pending&limit=500');
-  for (const a of r.body?.approvals ?? []) {
-    await api(base, { token: admin }, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
-  }
-}
 
 async function auditEvents(base, admin, query) {
   const r = await api(base, { token: admin }, 'GET', `/api/audit?${new URLSearchParams({ limit: '500', ...query })}`);

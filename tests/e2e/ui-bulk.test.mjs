@@ -18,7 +18,7 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
-import { reviewApi } from './lib/review-api.mjs';
+import { pendingApprovals, rejectAllPending, reviewApi } from './lib/review-api.mjs';
 import { heldCall } from './lib/mcp-client.mjs';
 import { startJob } from './lib/demo.mjs';
 
@@ -26,17 +26,6 @@ const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
 
 const api = reviewApi;
 
-async function pendingApprovals(base, token) {
-  const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
-  assert.equal(r.status, 200, r.text);
-  return r.body.approvals;
-}
-
-async function rejectAllPending(base, token) {
-  for (const a of await pendingApprovals(base, token)) {
-    await api(base, token, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
-  }
-}
 
 async function openSignedIn(context, base, token) {
   const page = await newWatchedPage(context);

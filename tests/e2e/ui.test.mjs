@@ -29,7 +29,7 @@ import {
 } from './lib/index.mjs';
 import { launchChromium, newWatchedPage, seriousProblems } from './lib/browser.mjs';
 import { mintToken, newJwtSecret } from './lib/reviewer-tokens.mjs';
-import { reviewApi } from './lib/review-api.mjs';
+import { pendingApprovals, rejectAllPending, reviewApi } from './lib/review-api.mjs';
 import { heldCall } from './lib/mcp-client.mjs';
 
 const SCREEN_DIR = path.join(OUTPUT_DIR, 'ui-screens');
@@ -41,23 +41,11 @@ const XSS_SCRIPT = '</script><script>window.__xss=2</script>';
 // The review API from the test's side (for setup, cleanup and checking what the page did).
 const api = reviewApi;
 
-async function pendingApprovals(base, token) {
-  const r = await api(base, token, 'GET', '/api/approvals?state=pending&limit=500');
-  assert.equal(r.status, 200, r.text);
-  return r.body.approvals;
-}
-
 // Waits until a pending approval matches `pred`; returns it.
 function waitForPending(base, token, pred, what) {
   return waitFor(async () => (await pendingApprovals(base, token)).find(pred), { timeoutMs: 10000, what });
 }
 
-// Rejects every pending approval (test cleanup), so each test starts with an empty queue.
-async function rejectAllPending(base, token) {
-  for (const a of await pendingApprovals(base, token)) {
-    await api(base, token, 'POST', `/api/approvals/${a.id}/reject`, { reason: 'test cleanup' });
-  }
-}
 
 async function startJob(client, label) {
   const result = await client.callTool({ name: 'start_job', arguments: { duration_ms: 600000, label } });
