@@ -38,21 +38,23 @@ ReleaseBatcher::ReleaseBatcher(HoldStore& store, Post post, size_t max_batch)
     : store_(store), post_(std::move(post)), max_batch_(std::max<size_t>(1, max_batch)) {}
 
 void ReleaseBatcher::MarkExecuting(std::string id, Done done) {
-  std::lock_guard<std::mutex> lock(mu_);
-  gates_.push_back(Gate{std::move(id), std::move(done)});
-  ScheduleLocked();
+  bool start_drain = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gates_.push_back(Gate{std::move(id), std::move(done)});
+    start_drain = !std::exchange(draining_, true);  // else the running drain takes it next round
+  }
+  if (start_drain) post_([this] { Drain(); });  // outside mu_: `post_` may run the drain at once
 }
 
 void ReleaseBatcher::Complete(std::string id, Json result, bool failed, Done done) {
-  std::lock_guard<std::mutex> lock(mu_);
-  outcomes_.push_back(Outcome{store::Store::Completion{std::move(id), std::move(result), failed}, std::move(done)});
-  ScheduleLocked();
-}
-
-void ReleaseBatcher::ScheduleLocked() {
-  if (draining_) return;  // the running drain takes it in its next round
-  draining_ = true;
-  post_([this] { Drain(); });
+  bool start_drain = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outcomes_.push_back(Outcome{store::Store::Completion{std::move(id), std::move(result), failed}, std::move(done)});
+    start_drain = !std::exchange(draining_, true);
+  }
+  if (start_drain) post_([this] { Drain(); });
 }
 
 void ReleaseBatcher::Drain() {

@@ -6,8 +6,9 @@
 // them, then each caller's continuation, in queue order. The store's rules per approval are
 // unchanged (exactly-once gate; an outcome is reported only after it is committed).
 //
-// Thread-safe. Never blocks its caller: the writes and the continuations run on the `post`
-// executor, one drain at a time. Continuations must not block (hand slow work elsewhere).
+// Thread-safe. The writes and the continuations run on the `post` executor, one drain at a time;
+// `post` may also run the drain on the calling thread (as the gateway does once its work queue has
+// stopped), and then the caller blocks for that drain. Continuations must not block (hand slow work elsewhere).
 // REQUIRES: `store` outlives the batcher, and so does the executor's work it posted.
 #include <cstddef>
 #include <functional>
@@ -49,7 +50,6 @@ class ReleaseBatcher {
     Done done;
   };
 
-  void ScheduleLocked();
   void Drain();
 
   HoldStore& store_;

@@ -155,4 +155,15 @@ TEST_CASE("a store error reaches every caller of the batch; a throwing continuat
   CHECK(h.continued.back() == "a executing");
 }
 
+TEST_CASE("an executor that runs the drain on the caller's thread (a stopped work queue) finishes it there",
+          "[gateway][release]") {
+  Harness h;
+  ReleaseBatcher releases(h.store, [](std::function<void()> w) { w(); });
+  h.store.Add("a", State::kApproved);
+  releases.MarkExecuting("a", h.Record("a"));  // returns only after its drain ran
+  CHECK(h.continued == std::vector<std::string>{"a executing"});
+  releases.Complete("a", Json{{"ok", true}}, false, h.Record("a"));
+  CHECK(h.continued == std::vector<std::string>{"a executing", "a completed"});
+}
+
 }  // namespace holdgate::gateway
