@@ -33,6 +33,7 @@ import {
   startHoldgateServe, textOf, waitFor,
 } from './lib/index.mjs';
 import { SignJWT } from 'jose';
+import { reviewApi } from './lib/review-api.mjs';
 
 const REQUEST_TIMEOUT = -32001;  // the SDK's McpError code for a client-side timeout
 const SAMPLING_REPLY = 'stub sampling reply from the e2e client';
@@ -187,18 +188,6 @@ async function reviewerToken(secret, sub) {
     .setExpirationTime('1h')
     .sign(new TextEncoder().encode(secret));
   return { token, via: 'jose (holdgate token unavailable)' };
-}
-
-async function reviewApi(base, token, method, p, body) {
-  const res = await fetch(new URL(p, base), {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
 }
 
 // ---- raw Streamable HTTP ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import {
   DEMO_POLICY, connectHttp, demoJson, demoStdioCommand, makeOutputDir, startHoldgateServe, waitFor,
 } from './lib/index.mjs';
+import { reviewApi } from './lib/review-api.mjs';
 
 const newSecret = () => `whsec_${crypto.randomBytes(32).toString('base64')}`;
 
@@ -53,18 +54,6 @@ async function reviewerToken(secret, sub) {
     .setIssuedAt(now)
     .setExpirationTime(now + 600)
     .sign(new TextEncoder().encode(secret));
-}
-
-async function reviewApi(base, token, method, p, body) {
-  const res = await fetch(new URL(p, base), {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
 }
 
 describe('webhooks from holdgate serve, verified with npm standardwebhooks', { timeout: 90000 }, () => {
