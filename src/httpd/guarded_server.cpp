@@ -29,73 +29,6 @@ using SteadyClock = std::chrono::steady_clock;
 // started for it: the connection is refused at once.
 thread_local bool tl_over_capacity = false;
 
-// One detached thread per accepted connection, with a small stack: a held call parks its
-// connection's thread and nothing else waits behind it (a fixed pool would let as many held or
-// trickling connections as it has threads block every other request).
-class ThreadPerConnectionQueue final : public httplib::TaskQueue {
- public:
-  ThreadPerConnectionQueue(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
-
-  void enqueue(std::function<void()> fn) override {
-    bool start = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (live_ < max_live_) {
-        ++live_;
-        start = true;
-      }
-    }
-    if (start) {
-      auto* arg = new Arg{this, std::move(fn)};
-      pthread_attr_t attr;
-      pthread_attr_init(&attr);
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-      pthread_attr_setstacksize(&attr, stack_bytes_);
-      pthread_t thread;
-      const int rc = pthread_create(&thread, &attr, &ThreadPerConnectionQueue::Run, arg);
-      pthread_attr_destroy(&attr);
-      if (rc == 0) return;
-      log::Error("pthread_create failed; connection refused", {{"errno", rc}});
-      fn = std::move(arg->task);
-      delete arg;
-      Done();
-    }
-    // No thread for it: the task still runs (it owns the socket and closes it), here and at once.
-    tl_over_capacity = true;
-    fn();
-    tl_over_capacity = false;
-  }
-
-  void shutdown() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return live_ == 0; });
-  }
-
- private:
-  struct Arg {
-    ThreadPerConnectionQueue* self;
-    std::function<void()> task;
-  };
-  static void* Run(void* p) {
-    auto* arg = static_cast<Arg*>(p);
-    arg->task();
-    ThreadPerConnectionQueue* self = arg->self;
-    delete arg;
-    self->Done();
-    return nullptr;
-  }
-  void Done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--live_ == 0) cv_.notify_all();
-  }
-
-  const size_t stack_bytes_;
-  const size_t max_live_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t live_ = 0;  // guarded by mu_
-};
-
 // Thrown from the request-setup hook when the headers frame the request ambiguously; caught by
 // the connection loop, which answers 400 and closes.
 struct FramingRejected {
@@ -125,6 +58,8 @@ class ConnStream final : public httplib::Stream {
   }
   void HeadersDone() { deadline_ = SteadyClock::now() + std::chrono::milliseconds(limits_.body_timeout_ms); }
   bool timed_out() const { return timed_out_; }
+  // Bytes read from the socket and not yet taken (after a request's body: the next request's).
+  bool has_buffered_input() const { return off_ < len_; }
 
   bool is_readable() const override { return off_ < len_ || WaitReadable(); }
 
@@ -293,6 +228,14 @@ class ConnStream final : public httplib::Stream {
   std::string head_;  // a fixed-length response's head, sent with its body
 };
 
+// The connection a GuardedServer thread is serving, for ParkConnection.
+struct ServingConnection {
+  ParkedConnections* parker = nullptr;  // null: this server does not park
+  const ConnStream* stream = nullptr;
+  std::shared_ptr<ParkedReply> parked;  // set by ParkConnection
+};
+thread_local ServingConnection* tl_serving = nullptr;
+
 std::string Trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return "";
@@ -329,6 +272,96 @@ void AnswerAndClose(socket_t fd, const std::string& data) {
 
 }  // namespace
 
+// One detached thread per connection being served, with a small stack: a held call parks its
+// connection's thread and nothing else waits behind it (a fixed pool would let as many held or
+// trickling connections as it has threads block every other request).
+class GuardedServer::Threads {
+ public:
+  Threads(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
+
+  void enqueue(std::function<void()> fn) {
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (live_ < max_live_) {
+        ++live_;
+        start = true;
+      }
+    }
+    if (start) {
+      auto* arg = new Arg{this, std::move(fn)};
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pthread_attr_setstacksize(&attr, stack_bytes_);
+      pthread_t thread;
+      const int rc = pthread_create(&thread, &attr, &Threads::Run, arg);
+      pthread_attr_destroy(&attr);
+      if (rc == 0) return;
+      log::Error("pthread_create failed; connection refused", {{"errno", rc}});
+      fn = std::move(arg->task);
+      delete arg;
+      Done();
+    }
+    // No thread for it: the task still runs (it owns the socket and closes it), here and at once.
+    tl_over_capacity = true;
+    fn();
+    tl_over_capacity = false;
+  }
+
+  // Waits until every connection's thread has ended.
+  void shutdown() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  struct Arg {
+    Threads* self;
+    std::function<void()> task;
+  };
+  static void* Run(void* p) {
+    auto* arg = static_cast<Arg*>(p);
+    arg->task();
+    Threads* self = arg->self;
+    delete arg;
+    self->Done();
+    return nullptr;
+  }
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--live_ == 0) cv_.notify_all();
+  }
+
+  const size_t stack_bytes_;
+  const size_t max_live_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_ = 0;  // guarded by mu_
+};
+
+// The task queue httplib's accept loop gets: connections go to the server's Threads. When the
+// accept loop ends, parked connections are closed first, then every connection thread is awaited.
+class GuardedServer::QueueHandle final : public httplib::TaskQueue {
+ public:
+  explicit QueueHandle(GuardedServer* server) : server_(server) {}
+  void enqueue(std::function<void()> fn) override { server_->threads_->enqueue(std::move(fn)); }
+  void shutdown() override {
+    if (server_->parked_) server_->parked_->Stop();
+    server_->threads_->shutdown();
+  }
+
+ private:
+  GuardedServer* const server_;
+};
+
+bool ParkConnection(std::shared_ptr<ParkedReply> reply) {
+  ServingConnection* serving = tl_serving;
+  if (serving == nullptr || serving->parker == nullptr || serving->stream->has_buffered_input() || serving->parked) return false;
+  serving->parked = std::move(reply);
+  return true;
+}
+
 void ReleaseStackBelowCaller(size_t keep_bytes) {
   // The stack's lowest address, found once per thread.
   thread_local uintptr_t stack_low = [] {
@@ -350,11 +383,27 @@ void ReleaseStackBelowCaller(size_t keep_bytes) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-GuardedServer::GuardedServer(GuardOptions options) : options_(std::move(options)) {
-  const size_t stack = options_.thread_stack_bytes;
-  const size_t cap = options_.limits.max_connections;
-  new_task_queue = [stack, cap] { return new ThreadPerConnectionQueue(stack, cap); };
+GuardedServer::GuardedServer(GuardOptions options)
+    : options_(std::move(options)),
+      threads_(std::make_unique<Threads>(options_.thread_stack_bytes, options_.limits.max_connections)) {
+  if (options_.park_replies) {
+    ParkedConnectionOptions parking;
+    parking.heartbeat_ms = options_.heartbeat_ms;
+    parking.heartbeat = options_.heartbeat;
+    parking.idle_timeout_ms = options_.limits.idle_timeout_ms;
+    parking.write_timeout_ms = options_.parked_write_timeout_ms;
+    parking.resume = [this](int fd, const std::string& peer, size_t keep_alive_left) {
+      threads_->enqueue([this, fd, peer, keep_alive_left] { Serve(fd, peer, keep_alive_left, /*first=*/false); });
+    };
+    parking.closed = [this](const std::string& peer) { Release(peer); };
+    parked_ = std::make_unique<ParkedConnections>(std::move(parking));
+  }
+  new_task_queue = [this] { return new QueueHandle(this); };
   set_read_timeout(std::chrono::milliseconds(options_.limits.body_timeout_ms));
+}
+
+GuardedServer::~GuardedServer() {
+  if (parked_) parked_->Stop();  // its callbacks use this object
 }
 
 std::string GuardedServer::FramingError(const httplib::Headers& headers) {
@@ -383,6 +432,8 @@ std::string GuardedServer::FramingError(const httplib::Headers& headers) {
 
 bool GuardedServer::Admit(const std::string& ip) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Parked connections have no thread, so the thread cap alone does not bound them.
+  if (options_.limits.max_connections > 0 && open_.load() >= options_.limits.max_connections) return false;
   const size_t cap = options_.limits.max_connections_per_ip;
   size_t& n = per_ip_[ip];
   if (cap > 0 && n >= cap) {
@@ -412,11 +463,12 @@ void GuardedServer::Refuse(socket_t sock, int status, const std::string& message
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-  ConnStream strm(sock, options_.limits, write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000, svr_sock_);
   std::string ip;
   int port = 0;
-  strm.get_remote_ip_and_port(ip, port);
-  bool served = false;
+  {
+    ConnStream peer(sock, options_.limits, 0, svr_sock_);
+    peer.get_remote_ip_and_port(ip, port);
+  }
   if (tl_over_capacity) {
     log::Debug("connection refused: too many open connections", {{"remote", ip}});
     Refuse(sock, 503, "Service Unavailable: too many open connections");
@@ -424,35 +476,58 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     log::Debug("connection refused: too many connections from one address", {{"remote", ip}});
     Refuse(sock, 503, "Service Unavailable: too many open connections from " + ip);
   } else {
-    served = true;
-    size_t count = keep_alive_max_count_;
-    for (bool first = true; svr_sock_ != INVALID_SOCKET && count > 0 && strm.NextRequest(first); first = false) {
-      bool connection_closed = false;
-      bool ok = false;
-      try {
-        ok = process_request(strm, count == 1, connection_closed, [&strm](httplib::Request& req) {
-          strm.HeadersDone();
-          std::string why = FramingError(req.headers);
-          if (!why.empty()) throw FramingRejected{std::move(why)};
-        });
-      } catch (const FramingRejected& e) {
-        log::Warn("request refused: ambiguous framing", {{"why", e.why}, {"remote", ip}});
-        Refuse(sock, 400, "Bad Request: " + e.why);
-        break;
-      }
-      if (!strm.Flush()) break;  // a response without a body: its head goes now
-      if (strm.timed_out()) {
-        log::Debug("connection closed: request not received in time", {{"remote", ip}});
-        break;
-      }
-      if (!ok || connection_closed) break;
-      --count;
-    }
-    Release(ip);
+    Serve(sock, ip, keep_alive_max_count_, /*first=*/true);
+    return true;
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
-  return served;
+  return false;
+}
+
+void GuardedServer::Serve(socket_t sock, const std::string& ip, size_t keep_alive_left, bool first) {
+  if (tl_over_capacity) {  // a resumed connection for which no thread could be started
+    Refuse(sock, 503, "Service Unavailable: too many open connections");
+    Release(ip);
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return;
+  }
+  ConnStream strm(sock, options_.limits, write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000, svr_sock_);
+  ServingConnection serving{parked_.get(), &strm, nullptr};
+  ServingConnection* const outer = tl_serving;
+  tl_serving = &serving;
+  size_t count = keep_alive_left;
+  for (; svr_sock_ != INVALID_SOCKET && count > 0 && strm.NextRequest(first); first = false) {
+    bool connection_closed = false;
+    bool ok = false;
+    try {
+      ok = process_request(strm, count == 1, connection_closed, [&strm](httplib::Request& req) {
+        strm.HeadersDone();
+        std::string why = FramingError(req.headers);
+        if (!why.empty()) throw FramingRejected{std::move(why)};
+      });
+    } catch (const FramingRejected& e) {
+      log::Warn("request refused: ambiguous framing", {{"why", e.why}, {"remote", ip}});
+      Refuse(sock, 400, "Bad Request: " + e.why);
+      break;
+    }
+    if (serving.parked) {  // the rest of the reply, and the connection, belong to the parker now
+      tl_serving = outer;
+      parked_->Adopt(sock, ip, std::move(serving.parked), connection_closed || count == 1, count - 1);
+      return;
+    }
+    if (!strm.Flush()) break;  // a response without a body: its head goes now
+    if (strm.timed_out()) {
+      log::Debug("connection closed: request not received in time", {{"remote", ip}});
+      break;
+    }
+    if (!ok || connection_closed) break;
+    --count;
+  }
+  tl_serving = outer;
+  Release(ip);
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
 }
 
 }  // namespace holdgate::httpd

@@ -63,13 +63,38 @@ class HttpSession final : public Session {
   using Session::Session;
 
   void SendUnsolicited(const Json& message) override {
+    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return;
       queue_.push_back(DumpJson(message));
       if (queue_.size() > kMaxBufferedUnsolicited) queue_.pop_front();
+      wake = wake_;
     }
     cv_.notify_all();
+    if (wake) wake();
+  }
+
+  // Parked GET stream side: appends the queued messages as SSE events to `out`; true when the
+  // stream has ended (session closed / replaced by a newer stream).
+  bool TakeReady(uint64_t stream_gen, std::string* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || stream_gen != stream_gen_) return true;
+    for (const std::string& message : queue_) out->append(EncodeSseEvent(message, {}, "message"));
+    queue_.clear();
+    return false;
+  }
+  // Whom to wake when stream `stream_gen` has something; woken at once when it is no longer the
+  // session's stream.
+  void SetWakeup(uint64_t stream_gen, std::function<void()> wake) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stream_gen == stream_gen_ && !closed_) {
+        wake_ = std::move(wake);
+        return;
+      }
+    }
+    if (wake) wake();
   }
 
   // GET stream side. Returns false when the stream should end (session closed / replaced).
@@ -88,16 +113,28 @@ class HttpSession final : public Session {
   }
   // A new GET stream replaces any older one; returns its generation.
   uint64_t OpenStream() {
-    std::lock_guard<std::mutex> lock(mu_);
-    cv_.notify_all();
-    return ++stream_gen_;
+    std::function<void()> wake;  // the replaced stream ends
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+      gen = ++stream_gen_;
+      wake = std::move(wake_);
+      wake_ = nullptr;
+    }
+    if (wake) wake();
+    return gen;
   }
   void Close() {
+    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
       closed_ = true;
+      wake = std::move(wake_);
+      wake_ = nullptr;
     }
     cv_.notify_all();
+    if (wake) wake();
   }
 
  private:
@@ -106,6 +143,7 @@ class HttpSession final : public Session {
   std::deque<std::string> queue_;  // guarded by mu_
   uint64_t stream_gen_ = 0;        // guarded by mu_
   bool closed_ = false;            // guarded by mu_
+  std::function<void()> wake_;     // guarded by mu_: the parked stream of stream_gen_
 };
 
 // A 2026-07-28 request's session: it lives for that one request (the revision is stateless), is
@@ -130,32 +168,60 @@ std::optional<std::string> McpHeader(const httplib::Request& req, const char* na
 class HttpClientStream final : public ClientStream {
  public:
   void SendRelated(const Json& message) override {
+    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_ || gone_) return;
       events_.push_back(DumpJson(message));
       has_related_ = true;
+      wake = wake_;
     }
     cv_.notify_all();
+    if (wake) wake();
   }
   void Finish(const Json& response) override {
+    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_) return;
       finished_ = true;
       final_ = DumpJson(response);
+      wake = wake_;
     }
     cv_.notify_all();
+    if (wake) wake();
   }
   void Close() override {
+    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_) return;
       finished_ = true;
       final_.clear();  // an empty final ends the reply without a message
       events_.clear();
+      wake = wake_;
     }
     cv_.notify_all();
+    if (wake) wake();
+  }
+  // Parked reply side: whom to wake when TakeReady has something (null: nobody).
+  void SetWakeup(std::function<void()> wake) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = std::move(wake);
+  }
+  // Parked reply side: appends what is ready as SSE events to `out`; true when the reply has
+  // ended (its response, if any, is in `out`).
+  bool TakeReady(std::string* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& event : events_) out->append(EncodeSseEvent(event, {}, "message"));
+    events_.clear();
+    if (!finished_) return false;
+    if (!delivered_final_) {
+      delivered_final_ = true;
+      if (!final_.empty()) out->append(EncodeSseEvent(final_, {}, "message"));
+      std::string().swap(final_);
+    }
+    return true;
   }
   bool finished() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -235,6 +301,40 @@ class HttpClientStream final : public ClientStream {
   bool has_related_ = false;        // guarded by mu_
   bool gone_ = false;               // guarded by mu_
   std::function<void()> on_gone_;   // guarded by mu_
+  std::function<void()> wake_;      // guarded by mu_: the parked connection's loop
+};
+
+// A POST's SSE reply once its connection is parked: the stream's events and response, sent by
+// the parked-connection loop. Keeps the session open (`open`) until the reply ends.
+class ParkedPostReply final : public httpd::ParkedReply {
+ public:
+  ParkedPostReply(std::shared_ptr<HttpClientStream> stream, std::shared_ptr<void> open)
+      : stream_(std::move(stream)), open_(std::move(open)) {}
+  void SetWakeup(std::function<void()> wake) override { stream_->SetWakeup(std::move(wake)); }
+  bool TakeReady(std::string* out) override { return stream_->TakeReady(out); }
+  bool CloseAfter() const override { return stream_->close_after_reply(); }
+  void Abandoned() override { stream_->MarkGone(); }
+
+ private:
+  const std::shared_ptr<HttpClientStream> stream_;
+  const std::shared_ptr<void> open_;
+};
+
+// A session's GET stream once its connection is parked. Ends when the session closes or a newer
+// GET stream replaces it.
+class ParkedGetStream final : public httpd::ParkedReply {
+ public:
+  ParkedGetStream(std::shared_ptr<HttpSession> session, uint64_t stream_gen, std::shared_ptr<void> open)
+      : session_(std::move(session)), stream_gen_(stream_gen), open_(std::move(open)) {}
+  void SetWakeup(std::function<void()> wake) override { session_->SetWakeup(stream_gen_, std::move(wake)); }
+  bool TakeReady(std::string* out) override { return session_->TakeReady(stream_gen_, out); }
+  bool CloseAfter() const override { return false; }
+  void Abandoned() override {}
+
+ private:
+  const std::shared_ptr<HttpSession> session_;
+  const uint64_t stream_gen_;
+  const std::shared_ptr<void> open_;
 };
 
 }  // namespace
@@ -570,6 +670,9 @@ class HttpServer::Impl {
     g.limits = o.limits;
     g.thread_stack_bytes = o.thread_stack_bytes;
     g.error_body = [](const std::string& message) { return ErrorBody(nullptr, mcp::kInvalidRequest, message); };
+    g.park_replies = true;
+    g.heartbeat_ms = o.heartbeat_ms;
+    g.heartbeat = std::string(kSseHeartbeat);
     return g;
   }
 
@@ -587,9 +690,20 @@ class HttpServer::Impl {
     const int64_t poll_ms = options_.stream_poll_ms;
     const int64_t heartbeat_ms = options_.heartbeat_ms;
     auto parked = std::make_shared<bool>(false);
+    auto tried_parking = std::make_shared<bool>(false);
+    auto handed_off = std::make_shared<bool>(false);
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream, last_write, poll_ms, heartbeat_ms, open, parked](size_t, httplib::DataSink& sink) {
+        [stream, last_write, poll_ms, heartbeat_ms, open, parked, tried_parking, handed_off](size_t, httplib::DataSink& sink) {
+          // The connection, and the rest of this reply, go to the parked-connection loop: a held
+          // call then waits without a thread.
+          if (!*tried_parking) {
+            *tried_parking = true;
+            if (httpd::ParkConnection(std::make_shared<ParkedPostReply>(stream, open))) {
+              *handed_off = true;
+              return false;
+            }
+          }
           std::string payload;
           switch (stream->WaitNext(poll_ms, &payload)) {
             case HttpClientStream::Next::kEvent: {
@@ -622,8 +736,8 @@ class HttpServer::Impl {
           }
           return false;
         },
-        [stream](bool success) {
-          if (!success) stream->MarkGone();
+        [stream, handed_off](bool success) {
+          if (!success && !*handed_off) stream->MarkGone();
         });
   }
 
@@ -655,9 +769,14 @@ class HttpServer::Impl {
     auto last_write = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     const int64_t poll_ms = options_.stream_poll_ms;
     const int64_t heartbeat_ms = options_.heartbeat_ms;
+    auto tried_parking = std::make_shared<bool>(false);
     res.set_chunked_content_provider(
         "text/event-stream",
-        [session, gen, last_write, poll_ms, heartbeat_ms, open](size_t, httplib::DataSink& sink) {
+        [session, gen, last_write, poll_ms, heartbeat_ms, open, tried_parking](size_t, httplib::DataSink& sink) {
+          if (!*tried_parking) {
+            *tried_parking = true;
+            if (httpd::ParkConnection(std::make_shared<ParkedGetStream>(session, gen, open))) return false;
+          }
           std::string payload;
           if (!session->WaitNext(gen, poll_ms, &payload)) {
             sink.done();

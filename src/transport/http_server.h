@@ -6,8 +6,11 @@
 // are refused here (-32020, -32022, -32602), and the request reaches the Dispatcher with a session
 // of its own whose protocol_version() is the revision; 2026 notifications are accepted and dropped. Checks Host and Origin (DNS rebinding),
 // bearer API keys, payload size and JSON-RPC shape before anything reaches the Dispatcher.
-// Threads: one per connection (small stacks), so a held call never starves another agent; the
-// reviewer API runs on a separate listener. Connection caps, request deadlines and framing checks
+// Threads: one per connection being served (small stacks). An SSE reply (a held call, a GET
+// stream) is parked: its connection then waits on httpd::GuardedServer's epoll thread with no
+// thread of its own, so held calls cost sockets, not threads, and never starve another agent
+// (an agent that accepts only JSON keeps its thread while it waits). The reviewer API runs on a
+// separate listener. Connection caps, request deadlines and framing checks
 // are httpd::GuardedServer's. Sessions end by DELETE, by idling for session_idle_timeout_ms (no
 // request or stream open), or at Stop; each end runs Dispatcher::OnSessionClosed once. A
 // principal at max_sessions_per_principal gets 429 for a new session, others are unaffected.

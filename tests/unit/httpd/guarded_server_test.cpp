@@ -19,8 +19,15 @@ using Clock = std::chrono::steady_clock;
 
 using testing::RawConn;
 
+GuardOptions PlainTextOptions(ListenerLimits limits) {
+  GuardOptions options;
+  options.limits = limits;
+  options.error_content_type = "text/plain";
+  return options;
+}
+
 struct Fixture {
-  explicit Fixture(ListenerLimits limits) : server(GuardOptions{limits, 256 * 1024, nullptr, "text/plain"}) {
+  explicit Fixture(ListenerLimits limits) : server(PlainTextOptions(limits)) {
     server.Get("/hello", [](const httplib::Request&, httplib::Response& res) { res.set_content("hello", "text/plain"); });
     server.Post("/echo", [this](const httplib::Request& req, httplib::Response& res) {
       ++posts;
