@@ -17,6 +17,10 @@ class RawConn {
  public:
   // Connects to 127.0.0.1:port from `source` (any 127/8 address, so tests can stand for several
   // clients). ok() tells whether it connected.
+  // Takes over a connected socket (one end of a socketpair).
+  static RawConn Adopt(int fd) { return RawConn(AdoptTag{}, fd); }
+  RawConn(RawConn&& other) noexcept : fd_(other.fd_), ok_(other.ok_) { other.fd_ = -1; }
+
   explicit RawConn(int port, const char* source = "127.0.0.1") {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in src{};
@@ -57,6 +61,21 @@ class RawConn {
     }
     return out;
   }
+  // What is received until it contains `needle` (returned at once then), the peer closes or
+  // `timeout_ms` passes; a test asserts on the result.
+  std::string ReadUntil(const std::string& needle, int timeout_ms) {
+    std::string out;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char buf[4096];
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
   // Without waiting: true once the peer has closed (buffered bytes are consumed).
   bool PeerClosed() {
     char buf[4096];
@@ -68,6 +87,9 @@ class RawConn {
   }
 
  private:
+  struct AdoptTag {};
+  RawConn(AdoptTag, int fd) : fd_(fd), ok_(fd >= 0) {}
+
   int fd_ = -1;
   bool ok_ = false;
 };
