@@ -144,12 +144,15 @@ void ParkedConnections::Loop() {
     }
     bool woken = false;
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.u64 == kWakeupKey) {
+      // epoll_event is packed on x86-64: copy its fields out rather than bind references to them.
+      const uint64_t key = events[i].data.u64;
+      const uint32_t what = events[i].events;
+      if (key == kWakeupKey) {
         woken = true;
         continue;
       }
-      auto it = conns_.find(events[i].data.u64);
-      if (it != conns_.end()) OnSocketEvent(*it->second, events[i].events);
+      auto it = conns_.find(key);
+      if (it != conns_.end()) OnSocketEvent(*it->second, what);
     }
     if (woken) {
       {
