@@ -55,9 +55,13 @@ struct ParkedConnections::Wakeups {
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof(one));
   }
-  std::vector<uint64_t> Take() {
+  // Resets the eventfd. Called before the loop looks at what was queued: whatever is queued
+  // later rouses the loop again, so nothing waits for another wake-up.
+  void Clear() const {
     uint64_t count;
     [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof(count));
+  }
+  std::vector<uint64_t> Take() {
     std::lock_guard<std::mutex> lock(mu);
     return std::exchange(ready, {});
   }
@@ -155,6 +159,7 @@ void ParkedConnections::Loop() {
       if (it != conns_.end()) OnSocketEvent(*it->second, what);
     }
     if (woken) {
+      wakeups_->Clear();
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) break;

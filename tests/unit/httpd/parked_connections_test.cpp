@@ -229,3 +229,54 @@ TEST_CASE("parked: Stop sends what is ready, abandons unfinished replies; a late
 }
 
 }  // namespace holdgate::httpd
+
+namespace holdgate::httpd {
+
+TEST_CASE("parked: adoptions and answers racing from several threads all go out (no lost wake-up)",
+          "[httpd][parked]") {
+  Outcomes outcomes;
+  ParkedConnections parked(Options(outcomes));
+  constexpr int kThreads = 4;
+  constexpr int kEach = 50;
+  std::vector<RawConn> peers;
+  std::vector<int> fds;
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    int fd;
+    peers.push_back(Pair(&fd));
+    fds.push_back(fd);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t * kEach; i < (t + 1) * kEach; ++i) {
+        auto reply = std::make_shared<FakeReply>(/*close_after=*/true);
+        parked.Adopt(fds[static_cast<size_t>(i)], "p" + std::to_string(i), reply, false, 10);
+        reply->Push("answer " + std::to_string(i) + "\n\n", true);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Each answer goes out within the loop's own reaction time: far below a sweep or a heartbeat.
+  int complete = 0;
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    bool closed = false;
+    const std::string got = peers[static_cast<size_t>(i)].ReadAll(3000, &closed);
+    if (closed && got.find("answer " + std::to_string(i) + "\n\n") != std::string::npos) ++complete;
+  }
+  CHECK(complete == kThreads * kEach);
+  CHECK(outcomes.WaitFor([&] { return outcomes.closed.size() == kThreads * kEach; }));
+  for (int round = 0; round < 20; ++round) {  // Stop racing a wake-up must still return
+    Outcomes o2;
+    ParkedConnections p2(Options(o2));
+    int fd;
+    RawConn peer = Pair(&fd);
+    auto reply = std::make_shared<FakeReply>();
+    p2.Adopt(fd, "q", reply, false, 10);
+    std::thread pusher([&] { reply->Push("x\n\n", true); });
+    p2.Stop();
+    pusher.join();
+    CHECK(p2.size() == 0);
+  }
+}
+
+}  // namespace holdgate::httpd
