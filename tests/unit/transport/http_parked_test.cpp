@@ -27,9 +27,10 @@ class HoldingDispatcher final : public Dispatcher {
     }
     std::lock_guard<std::mutex> lock(mu_);
     auto held = std::make_shared<Held>(Held{request.id(), stream, false});
-    stream->SetGoneCallback([this, held] {
+    std::weak_ptr<Held> weak = held;  // the stream keeps its callback: no cycle through it
+    stream->SetGoneCallback([this, weak] {
       std::lock_guard<std::mutex> lock(mu_);
-      held->gone = true;
+      if (auto h = weak.lock()) h->gone = true;
       cv_.notify_all();
     });
     held_.push_back(held);
