@@ -17,6 +17,9 @@ namespace {
 using internal::ScopedReset;
 using internal::StatementCache;
 
+// How often the WAL is copied back into the database file (CheckpointWal).
+constexpr std::chrono::milliseconds kWalCheckpointInterval{200};
+
 using internal::AlreadyDecidedMessage;
 using internal::ApprovalIdPrefix;
 using internal::AuditValue;
@@ -262,6 +265,8 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
 // ---- Impl ---------------------------------------------------------------------------------------
 
 SqliteStore::Impl::~Impl() {
+  if (checkpointer_) checkpointer_->Stop();
+  cdb_.reset();
   // Statements hold the raw sqlite3*: destroy them before their connections.
   wstmts_.reset();
   rstmts_.reset();
@@ -298,12 +303,27 @@ Status SqliteStore::Impl::Open(const std::string& path) {
 
     rdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options_.busy_timeout_ms);
     rstmts_ = std::make_unique<StatementCache>(*rdb_);
+
+    wdb_->exec("PRAGMA wal_autocheckpoint = 0");  // CheckpointWal's thread does it (store_impl.h)
+    cdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options_.busy_timeout_ms);
+    checkpointer_ = std::make_unique<PeriodicThread>(kWalCheckpointInterval, [this] { CheckpointWal(); },
+                                                     PeriodicThread::First::kWaitFirst);
+    checkpointer_->Start();
   } catch (const SQLite::Exception& e) {
     return IoError("cannot open store " + path + ": " + e.what());
   } catch (const std::exception& e) {
     return Internal("cannot open store " + path + ": " + e.what());
   }
   return Status::Ok();
+}
+
+void SqliteStore::Impl::CheckpointWal() {
+  try {
+    cdb_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+  } catch (const SQLite::Exception& e) {
+    // The next pass tries again; the WAL only grows meanwhile.
+    log::Warn("WAL checkpoint failed", {{"error", e.what()}});
+  }
 }
 
 std::optional<Approval> SqliteStore::Impl::LoadApproval(StatementCache& stmts, const std::string& id) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/periodic_thread.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_store.h"
 
@@ -101,6 +102,14 @@ class SqliteStore::Impl {
   std::mutex read_mu_;
   std::unique_ptr<SQLite::Database> rdb_;            // guarded by read_mu_
   std::unique_ptr<internal::StatementCache> rstmts_;  // guarded by read_mu_
+
+  // The WAL is copied back into the database file by this thread on a connection of its own
+  // (PASSIVE: it never waits for, nor blocks, the writer or the reader), not by whichever commit
+  // crosses SQLite's auto-checkpoint size: that commit, and every writer queued behind it, would
+  // wait for the copy and its fsyncs.
+  void CheckpointWal();
+  std::unique_ptr<SQLite::Database> cdb_;  // the checkpointer thread's only
+  std::unique_ptr<PeriodicThread> checkpointer_;
 
   struct ListenerEntry {
     ChangeListener fn;

@@ -66,3 +66,21 @@ TEST_CASE("many concurrent creations all commit and keep the audit chain whole",
 }
 
 }  // namespace holdgate::store::testing
+
+namespace holdgate::store::testing {
+
+TEST_CASE("the WAL reaches the database file in the background, with no further commit", "[store]") {
+  StoreFixture f;
+  REQUIRE(f.pg == nullptr);  // SQLite's WAL; not run against PostgreSQL
+  const auto db_size = [&] { return std::filesystem::file_size(f.path); };
+  const auto before = db_size();
+  // Far fewer pages than SQLite's auto-checkpoint (1,000): commits alone would not copy them.
+  for (int i = 0; i < 20; ++i) f.Create(StoreFixture::Request("cancel_job", Json{{"job_id", i}}));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (db_size() == before && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // awaiting a file the store writes
+  }
+  CHECK(db_size() > before);
+}
+
+}  // namespace holdgate::store::testing
