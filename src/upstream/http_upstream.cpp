@@ -771,7 +771,7 @@ class HttpUpstream final : public Upstream {
     transport::SseParser parser([&](const transport::SseEvent& ev) {
       if (ev.data.empty()) return;  // priming event
       mcp::Message msg;
-      if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(msg.json, handle);
+      if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(std::move(msg.json), handle);
     });
     auto on_body = [&](std::string_view data) {
       if (status >= 200 && status < 300 && content_type.rfind("text/event-stream", 0) == 0) {
@@ -800,7 +800,7 @@ class HttpUpstream final : public Upstream {
     }
     if (status >= 200 && status < 300 && content_type.rfind("application/json", 0) == 0 && !body.empty()) {
       mcp::Message msg;
-      if (mcp::ParseMessage(body, &msg).ok()) correlator_.Route(msg.json, handle);
+      if (mcp::ParseMessage(body, &msg).ok()) correlator_.Route(std::move(msg.json), handle);
       else if (handle) correlator_.Fail(handle, mcp::kInternalError, "upstream sent malformed JSON");
       return;
     }
@@ -810,7 +810,7 @@ class HttpUpstream final : public Upstream {
       Result<Json> parsed = ParseJson(body);
       if (parsed.ok() && parsed.value().is_object() && parsed.value().value("error", Json()).is_object() &&
           parsed.value().value("id", Json()) == message.value("id", Json())) {
-        correlator_.Route(parsed.value(), handle);
+        correlator_.Route(std::move(parsed).value(), handle);
         return;
       }
     }
@@ -974,7 +974,7 @@ class HttpUpstream final : public Upstream {
       transport::SseParser parser([&](const transport::SseEvent& ev) {
         if (ev.data.empty()) return;
         mcp::Message msg;
-        if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(msg.json, 0);
+        if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(std::move(msg.json), 0);
       });
       httplib::Headers headers = BaseHeaders();
       headers.erase("Accept");
