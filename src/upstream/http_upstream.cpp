@@ -66,6 +66,7 @@ class HttpUpstream final : public Upstream {
     if (!SplitUrl(options_.url, &endpoint_)) {
       return InvalidArgument("upstream URL must look like http://host:port/path: " + options_.url);
     }
+    connection_key_ = endpoint_.origin + '\x1f' + std::to_string(options_.request_timeout_ms);
     if (options_.request_timeout_ms > 0) watchdog_.Start();
     Status s = Handshake();
     if (!s.ok()) return s;
@@ -675,7 +676,7 @@ class HttpUpstream final : public Upstream {
   // connection; the session travels in each request's headers.
   HttpConnection* CallerConnection() {
     thread_local std::map<std::string, std::unique_ptr<HttpConnection>> connections;
-    auto& slot = connections[endpoint_.origin + '\x1f' + std::to_string(options_.request_timeout_ms)];
+    auto& slot = connections[connection_key_];
     if (!slot) slot = std::make_unique<HttpConnection>(ConnectionOptions());
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return nullptr;
@@ -1004,6 +1005,7 @@ class HttpUpstream final : public Upstream {
 
   const Options options_;
   Endpoint endpoint_;
+  std::string connection_key_;  // CallerConnection's: origin and request timeout; set by Start
   Correlator correlator_;
 
   mutable std::mutex mu_;
