@@ -140,6 +140,14 @@ bool HttpResponseParser::Deliver(std::string_view data) {
   return false;
 }
 
+bool HttpResponseParser::DeliverCounted() {
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, buf_.size() - pos_));
+  if (!Deliver(std::string_view(buf_.data() + pos_, n))) return false;
+  pos_ += n;
+  remaining_ -= n;
+  return remaining_ == 0;
+}
+
 bool HttpResponseParser::NextLine(std::string_view* line) {
   size_t nl = buf_.find('\n', pos_);
   if (nl == std::string::npos) return false;
@@ -218,14 +226,10 @@ HttpResponseParser::Progress HttpResponseParser::Run() {
         if (ParseHead(head) != Progress::kMore) return state_;
         break;
       }
-      case Phase::kLength: {
-        const size_t avail = buf_.size() - pos_;
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, avail));
-        if (!Deliver(std::string_view(buf_.data() + pos_, n))) return state_;
-        pos_ += n;
-        remaining_ -= n;
-        if (remaining_ > 0) return state_;
-        phase_ = Phase::kDone;
+      case Phase::kLength:
+      case Phase::kChunkData: {
+        if (!DeliverCounted()) return state_;
+        phase_ = phase_ == Phase::kLength ? Phase::kDone : Phase::kChunkEnd;
         break;
       }
       case Phase::kUntilClose: {
@@ -247,16 +251,6 @@ HttpResponseParser::Progress HttpResponseParser::Run() {
         }
         remaining_ = size;
         phase_ = size == 0 ? Phase::kTrailers : Phase::kChunkData;
-        break;
-      }
-      case Phase::kChunkData: {
-        const size_t avail = buf_.size() - pos_;
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, avail));
-        if (!Deliver(std::string_view(buf_.data() + pos_, n))) return state_;
-        pos_ += n;
-        remaining_ -= n;
-        if (remaining_ > 0) return state_;
-        phase_ = Phase::kChunkEnd;
         break;
       }
       case Phase::kChunkEnd: {

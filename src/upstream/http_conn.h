@@ -59,6 +59,8 @@ class HttpResponseParser {
   Progress ParseHead(std::string_view head);
   Progress Fail(std::string message);
   bool Deliver(std::string_view data);
+  // Hands on what is buffered of the remaining_ bytes of a body or chunk; true once all have been.
+  bool DeliverCounted();
   // The next line ("\n"-terminated, "\r" stripped) in buf_ from pos_, or false when incomplete.
   bool NextLine(std::string_view* line);
 
