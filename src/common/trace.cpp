@@ -1,5 +1,7 @@
 #include "common/trace.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
 
 namespace holdgate::trace {
@@ -16,10 +18,22 @@ bool IsLowerHex(std::string_view s) {
 
 bool AllZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
+// Random hex digits from RAND_bytes, drawn a few hundred at a time per thread: a new trace takes
+// 48 per call, and each RAND_bytes call costs two system calls (its fork check) besides the
+// generator. Nothing here runs in a forked child (holdgate forks only to exec upstream servers).
 std::string NonZeroRandomHex(size_t bytes) {
+  constexpr size_t kBatchBytes = 256;
+  thread_local std::string pool;
+  thread_local size_t used = 0;
   std::string id;
-  do id = RandomHex(bytes);
-  while (AllZero(id));
+  do {
+    if (pool.size() - used < 2 * bytes) {
+      pool = RandomHex(std::max(kBatchBytes, bytes));
+      used = 0;
+    }
+    id.assign(pool, used, 2 * bytes);
+    used += 2 * bytes;
+  } while (AllZero(id));
   return id;
 }
 

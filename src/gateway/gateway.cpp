@@ -1169,13 +1169,17 @@ class Gateway::Impl {
 
   void ToolsCall(const std::shared_ptr<Session>& session, const mcp::Message& request,
                  const std::shared_ptr<ClientStream>& stream) {
-    const Json params = request.params();
+    // References into the request (no copies): it outlives this call.
+    static const Json kEmptyObject = Json::object();
+    const auto params_it = request.json.find("params");
+    const Json& params = params_it == request.json.end() || params_it->is_null() ? kEmptyObject : *params_it;
     const auto name_it = params.find("name");
     if (name_it == params.end() || !name_it->is_string()) {
       return stream->Finish(mcp::MakeError(request.id(), mcp::kInvalidParams, "tools/call needs a string \"name\""));
     }
     const std::string tool = name_it->get<std::string>();
-    const Json arguments = params.value("arguments", Json::object());
+    const auto arguments_it = params.find("arguments");
+    const Json& arguments = arguments_it == params.end() ? kEmptyObject : *arguments_it;
     if (params.contains("task") && params["task"].is_object()) return StartTask(session, request, stream);
     auto p = policy();
     if (!p) {

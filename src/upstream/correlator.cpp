@@ -60,10 +60,10 @@ Correlator::Registered Correlator::Register(const Json& request,
   return out;
 }
 
-void Correlator::Route(const Json& message, RequestHandle stream_handle) {
+void Correlator::Route(Json message, RequestHandle stream_handle) {
   std::shared_ptr<ReplyHandler> handler;
   std::function<void(const Json&)> unsolicited;
-  Json out = message;
+  Json& out = message;  // what the handler gets: the message with the caller's names restored
   bool final_response = false;
   bool refuse = false;
   {

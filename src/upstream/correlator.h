@@ -49,7 +49,7 @@ class Correlator {
 
   // Routes one inbound message. `stream_handle` names the request on whose reply stream the
   // message arrived (HTTP), or 0 when unknown (stdio, GET stream).
-  void Route(const Json& message, RequestHandle stream_handle);
+  void Route(Json message, RequestHandle stream_handle);
 
   // Completes one request with a JSON-RPC error (if still in flight). Returns the wire id it had
   // upstream, or null when it was no longer in flight.

@@ -1,6 +1,6 @@
 // Upstream over Streamable HTTP: every message is a POST to the endpoint; replies come as JSON or
 // as an SSE stream; a GET stream carries what the server says outside any request. Workers each
-// own an httplib::Client (a Client serialises its requests), so calls run concurrently.
+// own a keep-alive connection (one exchange at a time on each), so calls run concurrently.
 #include <httplib.h>
 
 #include <atomic>
@@ -23,6 +23,7 @@
 #include "upstream/correlator.h"
 #include "upstream/era.h"
 #include "upstream/handshake.h"
+#include "upstream/http_conn.h"
 #include "upstream/upstream.h"
 
 namespace holdgate::upstream {
@@ -65,6 +66,7 @@ class HttpUpstream final : public Upstream {
     if (!SplitUrl(options_.url, &endpoint_)) {
       return InvalidArgument("upstream URL must look like http://host:port/path: " + options_.url);
     }
+    connection_key_ = endpoint_.origin + '\x1f' + std::to_string(options_.request_timeout_ms);
     if (options_.request_timeout_ms > 0) watchdog_.Start();
     Status s = Handshake();
     if (!s.ok()) return s;
@@ -101,7 +103,7 @@ class HttpUpstream final : public Upstream {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto* c : active_clients_) c->stop();
+      for (auto* c : active_clients_) c->Stop();
     }
     work_cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -130,7 +132,7 @@ class HttpUpstream final : public Upstream {
     }
     Correlator::Registered reg = correlator_.Register(request, std::move(handler));
     const RequestHandle handle = reg.handle;
-    if (!Enqueue([this, reg = std::move(reg)](httplib::Client& cli) { Post(cli, reg.wire, reg.handle, true); })) {
+    if (!Enqueue([this, reg = std::move(reg)](HttpConnection& conn) { Post(conn, reg.wire, reg.handle, true); })) {
       correlator_.Fail(handle, mcp::kConnectionClosed, "the upstream session has ended");
     }
     return handle;
@@ -150,14 +152,14 @@ class HttpUpstream final : public Upstream {
     Correlator::Registered reg = correlator_.Register(request, std::move(handler));
     if (call) call->SetLeg(reg.handle);
     on_sent(reg.handle);
-    httplib::Client* cli = CallerClient();
-    if (cli == nullptr) {  // stopping
+    HttpConnection* conn = CallerConnection();
+    if (conn == nullptr) {  // stopping
       correlator_.Fail(reg.handle, mcp::kConnectionClosed, "holdgate is shutting down");
       return;
     }
-    Post(*cli, reg.wire, reg.handle, true);
+    Post(*conn, reg.wire, reg.handle, true);
     std::lock_guard<std::mutex> lock(mu_);
-    active_clients_.erase(cli);
+    active_clients_.erase(conn);
   }
 
   void Cancel(RequestHandle handle, const std::string& reason) override {
@@ -187,11 +189,11 @@ class HttpUpstream final : public Upstream {
   }
 
   // Shuts down the socket of the exchange POSTing request `handle`, if it is still running; the
-  // thread in it returns (httplib's stop() is safe against a request in flight).
+  // thread in it returns (HttpConnection::Stop is safe against a request in flight).
   void CutExchange(RequestHandle handle) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = exchanges_.find(handle);
-    if (it != exchanges_.end()) it->second->stop();
+    if (it != exchanges_.end()) it->second->Stop();
   }
 
   // The request timeout: the caller already has its error; the hung exchange is cut (its
@@ -222,7 +224,7 @@ class HttpUpstream final : public Upstream {
   }
 
   void Notify(const Json& notification) override {
-    Enqueue([this, notification](httplib::Client& cli) { Post(cli, notification, 0, true); });
+    Enqueue([this, notification](HttpConnection& conn) { Post(conn, notification, 0, true); });
   }
   void Respond(const Json& response) override {
     if (!IsModern()) {
@@ -487,7 +489,7 @@ class HttpUpstream final : public Upstream {
     Correlator::Registered reg = correlator_.Register(request, call);
     const RequestHandle handle = reg.handle;
     call->SetLeg(handle);
-    if (!Enqueue([this, reg = std::move(reg)](httplib::Client& cli) { Post(cli, reg.wire, reg.handle, true); })) {
+    if (!Enqueue([this, reg = std::move(reg)](HttpConnection& conn) { Post(conn, reg.wire, reg.handle, true); })) {
       correlator_.Fail(handle, mcp::kConnectionClosed, "the upstream session has ended");
     }
     return handle;
@@ -635,17 +637,15 @@ class HttpUpstream final : public Upstream {
       protocol_version_ = init.value().value("protocolVersion", "");
     }
     // Sent before anything else may go out: a request racing ahead of it would be refused.
-    httplib::Client cli(endpoint_.origin);
-    cli.set_connection_timeout(10, 0);
-    cli.set_read_timeout(30, 0);
-    Post(cli, mcp::MakeNotification("notifications/initialized", nullptr), 0, false);
+    HttpConnection conn(HttpConnectionOptions{endpoint_.origin, 10'000, 30'000, 30'000});
+    Post(conn, mcp::MakeNotification("notifications/initialized", nullptr), 0, false);
     log::Info("upstream ready", {{"transport", "http"}, {"url", options_.url}, {"era", "legacy"},
                                  {"server", init.value().value("serverInfo", Json())}});
     return Status::Ok();
   }
 
   // Queues `job` for a worker. False once stopping (no worker would ever run it).
-  bool Enqueue(std::function<void(httplib::Client&)> job) {
+  bool Enqueue(std::function<void(HttpConnection&)> job) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
     jobs_.push_back(std::move(job));
@@ -657,29 +657,27 @@ class HttpUpstream final : public Upstream {
     return true;
   }
 
-  void ConfigureClient(httplib::Client& cli) const {
-    cli.set_keep_alive(true);
-    cli.set_tcp_nodelay(true);  // small JSON-RPC writes must not wait for delayed ACKs
-    cli.set_connection_timeout(10, 0);
-    cli.set_read_timeout(options_.request_timeout_ms > 0 ? options_.request_timeout_ms / 1000 + 30 : kStreamReadTimeoutSec,
-                         0);
-    cli.set_write_timeout(30, 0);
+  HttpConnectionOptions ConnectionOptions() const {
+    HttpConnectionOptions o;
+    o.origin = endpoint_.origin;
+    o.connect_timeout_ms = 10'000;
+    o.read_timeout_ms = 1000 * (options_.request_timeout_ms > 0 ? options_.request_timeout_ms / 1000 + 30
+                                                                : static_cast<int64_t>(kStreamReadTimeoutSec));
+    o.write_timeout_ms = 30'000;
+    return o;
   }
 
-  // The calling thread's own keep-alive client for this upstream's origin (created on first use,
-  // freed when the thread ends), registered in active_clients_ so Stop() can interrupt it; the
-  // caller unregisters it when its exchange is done. nullptr once stopping. Keyed by origin and
-  // timeout, not by instance: with a session per agent, upstreams come and go, and a client per
-  // instance would pile up (with its socket) in every thread that ever served one. The thread runs
-  // one exchange at a time, so instances on one origin can take turns with one client; the session
-  // travels in each request's headers.
-  httplib::Client* CallerClient() {
-    thread_local std::map<std::string, std::unique_ptr<httplib::Client>> clients;
-    auto& slot = clients[endpoint_.origin + '\x1f' + std::to_string(options_.request_timeout_ms)];
-    if (!slot) {
-      slot = std::make_unique<httplib::Client>(endpoint_.origin);
-      ConfigureClient(*slot);
-    }
+  // The calling thread's own keep-alive connection to this upstream's origin (created on first
+  // use, freed when the thread ends), registered in active_clients_ so Stop() can interrupt it;
+  // the caller unregisters it when its exchange is done. nullptr once stopping. Keyed by origin
+  // and timeout, not by instance: with a session per agent, upstreams come and go, and a
+  // connection per instance would pile up (with its socket) in every thread that ever served one.
+  // The thread runs one exchange at a time, so instances on one origin can take turns with one
+  // connection; the session travels in each request's headers.
+  HttpConnection* CallerConnection() {
+    thread_local std::map<std::string, std::unique_ptr<HttpConnection>> connections;
+    auto& slot = connections[connection_key_];
+    if (!slot) slot = std::make_unique<HttpConnection>(ConnectionOptions());
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return nullptr;
     active_clients_.insert(slot.get());
@@ -687,10 +685,9 @@ class HttpUpstream final : public Upstream {
   }
 
   void Work() {
-    httplib::Client cli(endpoint_.origin);
-    ConfigureClient(cli);
+    HttpConnection conn(ConnectionOptions());
     std::unique_lock<std::mutex> lock(mu_);
-    active_clients_.insert(&cli);
+    active_clients_.insert(&conn);
     while (true) {
       ++idle_workers_;
       work_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
@@ -699,10 +696,10 @@ class HttpUpstream final : public Upstream {
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      job(cli);
+      job(conn);
       lock.lock();
     }
-    active_clients_.erase(&cli);
+    active_clients_.erase(&conn);
   }
 
   httplib::Headers BaseHeaders() const {
@@ -715,11 +712,11 @@ class HttpUpstream final : public Upstream {
 
   // POSTs one message. For a request (handle != 0) the reply is routed through the correlator,
   // and the exchange is registered so that the request timeout can cut it.
-  void Post(httplib::Client& cli, const Json& message, RequestHandle handle, bool may_reinitialize) {
+  void Post(HttpConnection& conn, const Json& message, RequestHandle handle, bool may_reinitialize) {
     struct Registration {
       HttpUpstream* self;
       RequestHandle handle;
-      Registration(HttpUpstream* s, RequestHandle h, httplib::Client* c) : self(s), handle(h) {
+      Registration(HttpUpstream* s, RequestHandle h, HttpConnection* c) : self(s), handle(h) {
         if (!handle) return;
         std::lock_guard<std::mutex> lock(self->mu_);
         self->exchanges_[handle] = c;
@@ -729,37 +726,42 @@ class HttpUpstream final : public Upstream {
         std::lock_guard<std::mutex> lock(self->mu_);
         self->exchanges_.erase(handle);
       }
-    } registration(this, handle, &cli);
-    httplib::Request req;
-    req.method = "POST";
-    req.path = endpoint_.path;
-    req.headers = BaseHeaders();
-    std::string version, log_level;
+    } registration(this, handle, &conn);
+    HttpHeaders headers = {{"Accept", "application/json, text/event-stream"}};
+    std::string sent_session, version, log_level;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      sent_session = session_id_;
+      if (!session_id_.empty()) headers.emplace_back("Mcp-Session-Id", session_id_);
+      if (!protocol_version_.empty()) headers.emplace_back("MCP-Protocol-Version", protocol_version_);
       if (modern_) {
         version = modern_version_;
         log_level = log_level_;
       }
     }
+    std::string request_body;
     if (!version.empty() && message.contains("method")) {
       // The agent's own identity and capabilities (never its credentials) on every message.
       Json wire = WithEnvelope(message, version, EnvelopeClientInfo(),
                                UpstreamClientCapabilities(options_.client_capabilities), log_level);
-      for (auto& [name, value] : ModernHeaders(wire, version)) req.set_header(name, value);
-      req.body = DumpJson(wire);
+      for (auto& [name, value] : ModernHeaders(wire, version)) headers.emplace_back(name, value);
+      request_body = DumpJson(wire);
     } else {
-      req.body = DumpJson(message);
+      request_body = DumpJson(message);
     }
-    req.set_header("Content-Type", "application/json");
+    headers.emplace_back("Content-Type", "application/json");
     // W3C trace context of the call (holdgate's hop) also as the traceparent header.
-    if (std::string tp = mcp::MetaTraceparent(message); !tp.empty()) req.set_header("traceparent", tp);
+    if (std::string tp = mcp::MetaTraceparent(message); !tp.empty()) headers.emplace_back("traceparent", tp);
+    // A name or value that could end the header line early is not sent (as httplib did).
+    std::erase_if(headers, [](const auto& h) {
+      return h.first.find_first_of("\r\n") != std::string::npos || h.second.find_first_of("\r\n") != std::string::npos;
+    });
     std::string content_type;
     int status = 0;
-    req.response_handler = [&](const httplib::Response& r) {
+    auto on_head = [&](const HttpResponseHead& r) {
       status = r.status;
-      content_type = r.get_header_value("Content-Type");
-      std::string sid = r.get_header_value("Mcp-Session-Id");
+      content_type = r.Header("Content-Type");
+      std::string sid = r.Header("Mcp-Session-Id");
       if (!sid.empty() && message.value("method", "") == "initialize") {
         std::lock_guard<std::mutex> lock(mu_);
         session_id_ = sid;
@@ -770,21 +772,20 @@ class HttpUpstream final : public Upstream {
     transport::SseParser parser([&](const transport::SseEvent& ev) {
       if (ev.data.empty()) return;  // priming event
       mcp::Message msg;
-      if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(msg.json, handle);
+      if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(std::move(msg.json), handle);
     });
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    auto on_body = [&](std::string_view data) {
       if (status >= 200 && status < 300 && content_type.rfind("text/event-stream", 0) == 0) {
-        parser.Feed(std::string_view(data, n));
+        parser.Feed(data);
       } else if (body.size() < (16u << 20)) {
-        body.append(data, n);
+        body.append(data);
       }
       return true;
     };
-    auto res = cli.send(req);
-    if (!res) {
+    Status sent = conn.Post(endpoint_.path, headers, request_body, on_head, on_body);
+    if (!sent.ok()) {
       if (handle) {
-        correlator_.Fail(handle, mcp::kConnectionClosed,
-                         "upstream MCP server unreachable: " + httplib::to_string(res.error()));
+        correlator_.Fail(handle, mcp::kConnectionClosed, "upstream MCP server unreachable: " + sent.message());
       }
       return;
     }
@@ -793,14 +794,14 @@ class HttpUpstream final : public Upstream {
       // The upstream forgot our session (it restarted): initialize again, then retry once.
       log::Warn("upstream session expired; re-initializing", {{"url", options_.url}});
       std::lock_guard<std::mutex> guard(reinit_mu_);
-      if (ReinitializeIfStale(req.get_header_value("Mcp-Session-Id")).ok()) {
-        Post(cli, message, handle, false);
+      if (ReinitializeIfStale(sent_session).ok()) {
+        Post(conn, message, handle, false);
         return;
       }
     }
     if (status >= 200 && status < 300 && content_type.rfind("application/json", 0) == 0 && !body.empty()) {
       mcp::Message msg;
-      if (mcp::ParseMessage(body, &msg).ok()) correlator_.Route(msg.json, handle);
+      if (mcp::ParseMessage(body, &msg).ok()) correlator_.Route(std::move(msg.json), handle);
       else if (handle) correlator_.Fail(handle, mcp::kInternalError, "upstream sent malformed JSON");
       return;
     }
@@ -810,7 +811,7 @@ class HttpUpstream final : public Upstream {
       Result<Json> parsed = ParseJson(body);
       if (parsed.ok() && parsed.value().is_object() && parsed.value().value("error", Json()).is_object() &&
           parsed.value().value("id", Json()) == message.value("id", Json())) {
-        correlator_.Route(parsed.value(), handle);
+        correlator_.Route(std::move(parsed).value(), handle);
         return;
       }
     }
@@ -974,7 +975,7 @@ class HttpUpstream final : public Upstream {
       transport::SseParser parser([&](const transport::SseEvent& ev) {
         if (ev.data.empty()) return;
         mcp::Message msg;
-        if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(msg.json, 0);
+        if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(std::move(msg.json), 0);
       });
       httplib::Headers headers = BaseHeaders();
       headers.erase("Accept");
@@ -1004,6 +1005,7 @@ class HttpUpstream final : public Upstream {
 
   const Options options_;
   Endpoint endpoint_;
+  std::string connection_key_;  // CallerConnection's: origin and request timeout; set by Start
   Correlator correlator_;
 
   mutable std::mutex mu_;
@@ -1023,10 +1025,10 @@ class HttpUpstream final : public Upstream {
   std::atomic<uint64_t> next_input_id_{0};
   std::atomic<uint64_t> probes_{0};
   Json initialize_result_;                                 // guarded by mu_
-  std::deque<std::function<void(httplib::Client&)>> jobs_; // guarded by mu_
+  std::deque<std::function<void(HttpConnection&)>> jobs_;  // guarded by mu_
   std::vector<std::thread> workers_;                       // guarded by mu_
-  std::unordered_set<httplib::Client*> active_clients_;    // guarded by mu_
-  std::map<RequestHandle, httplib::Client*> exchanges_;    // guarded by mu_; requests being POSTed
+  std::unordered_set<HttpConnection*> active_clients_;     // guarded by mu_
+  std::map<RequestHandle, HttpConnection*> exchanges_;     // guarded by mu_; requests being POSTed
   size_t idle_workers_ = 0;                                // guarded by mu_
 
   std::mutex reinit_mu_;

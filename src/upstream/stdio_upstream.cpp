@@ -225,7 +225,7 @@ class StdioUpstream final : public Upstream {
       log::Warn("upstream wrote a line that is not JSON-RPC", {{"error", err.message}});
       return;
     }
-    correlator_.Route(msg.json, 0);
+    correlator_.Route(std::move(msg.json), 0);
   }
 
   void ReadStderr(int fd) {

@@ -1,7 +1,10 @@
 #include "common/trace.h"
 
 #include <catch2/catch.hpp>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace holdgate::trace {
 
@@ -48,6 +51,29 @@ TEST_CASE("new traces and child spans", "[trace]") {
   CHECK(child.parent_id != a.parent_id);
   CHECK(child.flags == a.flags);
   CHECK(Parse(child.ToString()).has_value());
+}
+
+TEST_CASE("ids stay valid and distinct across many traces and threads", "[trace]") {
+  // Enough traces to draw on the randomness many times over, on two threads at once.
+  auto make = [](std::vector<TraceParent>* out) {
+    for (int i = 0; i < 2000; ++i) out->push_back(i % 2 ? ChildOf(NewTrace()) : NewTrace());
+  };
+  std::vector<TraceParent> mine, theirs;
+  std::thread other(make, &theirs);
+  make(&mine);
+  other.join();
+  std::set<std::string> trace_ids, parent_ids;
+  for (const auto* list : {&mine, &theirs}) {
+    for (const TraceParent& tp : *list) {
+      REQUIRE(Parse(tp.ToString()).has_value());  // 32 + 16 lower-case hex digits, not all zero
+      trace_ids.insert(tp.trace_id);
+      parent_ids.insert(tp.parent_id);
+    }
+  }
+  CHECK(trace_ids.size() == 4000);
+  CHECK(parent_ids.size() == 4000);
+  // No id is a piece of another: trace and parent ids come from separate random digits.
+  for (const TraceParent& tp : mine) CHECK(tp.trace_id.find(tp.parent_id) == std::string::npos);
 }
 
 TEST_CASE("the current trace id is per thread and scoped", "[trace]") {
