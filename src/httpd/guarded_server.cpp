@@ -48,7 +48,8 @@ class ConnStream final : public httplib::Stream {
   // ones idle_timeout) and starts its header deadline. False: closed, idle too long or stopping.
   bool NextRequest(bool first) {
     const auto now = SteadyClock::now();
-    if (off_ >= len_) {
+    if (off_ >= len_ && !TryFill()) {
+      if (eof_) return false;
       const int64_t wait_ms = first ? limits_.header_timeout_ms : limits_.idle_timeout_ms;
       deadline_ = now + std::chrono::milliseconds(wait_ms);
       if (!WaitReadable()) return false;
@@ -78,6 +79,12 @@ class ConnStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (off_ < len_) return TakeBuffered(ptr, size);
+    if (SteadyClock::now() >= deadline_) {  // bytes trickled in one at a time still meet it
+      timed_out_ = true;
+      return -1;
+    }
+    if (TryFill()) return TakeBuffered(ptr, size);
+    if (eof_) return 0;
     if (!WaitReadable()) return -1;
     ssize_t n;
     do {
@@ -89,11 +96,11 @@ class ConnStream final : public httplib::Stream {
     return TakeBuffered(ptr, size);
   }
 
-  // A peer that has closed is refused (-1), as is_writable() says. A fixed-length response's
-  // head is held back and sent with the first body bytes in one segment (Flush() sends a head
-  // without a body); any other write goes out at once, so a streamed (SSE) reply is never delayed.
+  // A fixed-length response's head is held back and sent with the first body bytes in one
+  // segment (Flush() sends a head without a body); a send to a peer that reset fails by itself.
+  // Any other write goes out at once, so a streamed (SSE) reply is never delayed, and is refused
+  // (-1) when the peer has closed, as is_writable() says.
   ssize_t write(const char* ptr, size_t size) override {
-    if (PeerClosed()) return -1;
     if (head_.empty() && IsFixedLengthHead(ptr, size)) {
       head_.assign(ptr, size);
       return static_cast<ssize_t>(size);
@@ -106,6 +113,7 @@ class ConnStream final : public httplib::Stream {
       if (n < 0 || static_cast<size_t>(n) < head) return -1;
       return n - static_cast<ssize_t>(head);
     }
+    if (PeerClosed()) return -1;
     struct iovec iov = {const_cast<char*>(ptr), size};
     return SendAll(&iov, 1, size);
   }
@@ -120,11 +128,34 @@ class ConnStream final : public httplib::Stream {
     return ok;
   }
 
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(getpeername, ip, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { Address(getsockname, ip, port); }
+  // Asked for every request; a connection's addresses do not change, so they are read once.
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    if (remote_port_ < 0) Address(getpeername, remote_ip_, remote_port_);
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    if (local_port_ < 0) Address(getsockname, local_ip_, local_port_);
+    ip = local_ip_;
+    port = local_port_;
+  }
   socket_t socket() const override { return fd_; }
 
  private:
+  // One read without waiting, into the empty buffer: true when it brought bytes. A request
+  // usually arrives whole, so this spares the poll before it. Notes an orderly close in eof_.
+  bool TryFill() {
+    ssize_t n;
+    do {
+      n = recv(fd_, buf_, sizeof(buf_), MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) eof_ = true;
+    if (n <= 0) return false;
+    off_ = 0;
+    len_ = static_cast<size_t>(n);
+    return true;
+  }
+
   ssize_t TakeBuffered(char* ptr, size_t size) {
     const size_t n = std::min(size, len_ - off_);
     std::memcpy(ptr, buf_ + off_, n);
@@ -225,7 +256,10 @@ class ConnStream final : public httplib::Stream {
   char buf_[4096];
   size_t off_ = 0;
   size_t len_ = 0;
+  bool eof_ = false;  // the peer closed its side (seen by TryFill)
   std::string head_;  // a fixed-length response's head, sent with its body
+  mutable std::string remote_ip_, local_ip_;
+  mutable int remote_port_ = -1, local_port_ = -1;
 };
 
 // The connection a GuardedServer thread is serving, for ParkConnection.
