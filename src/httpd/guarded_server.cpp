@@ -48,8 +48,9 @@ class ConnStream final : public httplib::Stream {
   // ones idle_timeout) and starts its header deadline. False: closed, idle too long or stopping.
   bool NextRequest(bool first) {
     const auto now = SteadyClock::now();
-    if (off_ >= len_ && !TryFill()) {
-      if (eof_) return false;
+    // Not TryFill first: an agent sends its next request only after reading this answer, so
+    // it is rarely here yet, and the attempt would cost a system call for nothing.
+    if (off_ >= len_) {
       const int64_t wait_ms = first ? limits_.header_timeout_ms : limits_.idle_timeout_ms;
       deadline_ = now + std::chrono::milliseconds(wait_ms);
       if (!WaitReadable()) return false;
@@ -142,8 +143,9 @@ class ConnStream final : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
-  // One read without waiting, into the empty buffer: true when it brought bytes. A request
-  // usually arrives whole, so this spares the poll before it. Notes an orderly close in eof_.
+  // One read without waiting, into the empty buffer: true when it brought bytes. Once
+  // NextRequest has seen the request begin, it has usually arrived whole, so this spares a poll
+  // before each read. Notes an orderly close in eof_.
   bool TryFill() {
     ssize_t n;
     do {
