@@ -139,9 +139,13 @@ void ParkedConnections::Loop() {
   auto next_sweep = SteadyClock::now() + sweep_every;
   struct epoll_event events[kMaxEvents];
   for (;;) {
+    // Heartbeats still due go out a few at a time between rounds of events, so that an answer
+    // never waits behind thousands of them.
     const int64_t wait_ms =
-        std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - SteadyClock::now()).count());
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait_ms) + 1);
+        heartbeats_due_.empty()
+            ? std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - SteadyClock::now()).count()) + 1
+            : 0;
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait_ms));
     if (n < 0 && errno != EINTR) {
       log::Error("parked-connection loop failed", {{"errno", errno}});
       break;
@@ -175,6 +179,7 @@ void ParkedConnections::Loop() {
       Sweep(now);
       next_sweep = now + sweep_every;
     }
+    SendHeartbeats(now);
   }
   Drain();
 }
@@ -320,28 +325,42 @@ void ParkedConnections::Close(uint64_t id, bool abandon) {
 }
 
 void ParkedConnections::Sweep(SteadyClock::time_point now) {
-  // Flush and Close change conns_: first collect, then act.
+  // Close changes conns_: first collect, then act.
   std::vector<uint64_t> expired;
-  std::vector<uint64_t> heartbeats;
+  const bool collect_heartbeats = heartbeats_due_.empty() && !options_.heartbeat.empty();
   for (auto& [id, conn] : conns_) {
     if (conn->idle) {
       if (now >= conn->idle_deadline) expired.push_back(id);
     } else if (conn->out_off < conn->out.size()) {
       if (now - conn->last_write >= std::chrono::milliseconds(options_.write_timeout_ms)) expired.push_back(id);
-    } else if (!conn->ended && !options_.heartbeat.empty() &&
-               now - conn->last_write >= std::chrono::milliseconds(options_.heartbeat_ms)) {
-      heartbeats.push_back(id);
+    } else if (collect_heartbeats && !conn->ended && HeartbeatDue(*conn, now)) {
+      heartbeats_due_.push_back(id);
     }
   }
   for (uint64_t id : expired) {
     auto it = conns_.find(id);
     if (it != conns_.end()) Close(id, !it->second->ended);
   }
-  for (uint64_t id : heartbeats) {
+}
+
+bool ParkedConnections::HeartbeatDue(const Conn& conn, SteadyClock::time_point now) const {
+  return now - conn.last_write >= std::chrono::milliseconds(options_.heartbeat_ms);
+}
+
+void ParkedConnections::SendHeartbeats(SteadyClock::time_point now) {
+  constexpr size_t kPerRound = 32;
+  size_t sent = 0;
+  while (!heartbeats_due_.empty() && sent < kPerRound) {
+    const uint64_t id = heartbeats_due_.back();
+    heartbeats_due_.pop_back();
     auto it = conns_.find(id);
-    if (it == conns_.end()) continue;
-    AppendChunk(&it->second->out, options_.heartbeat);
-    Flush(*it->second);
+    if (it == conns_.end()) continue;  // closed or resumed meanwhile
+    Conn& conn = *it->second;
+    // Whatever was written since the sweep counts as a heartbeat.
+    if (conn.ended || conn.idle || conn.out_off < conn.out.size() || !HeartbeatDue(conn, now)) continue;
+    AppendChunk(&conn.out, options_.heartbeat);
+    Flush(conn);
+    ++sent;
   }
 }
 

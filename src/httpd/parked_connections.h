@@ -95,7 +95,11 @@ class ParkedConnections {
   bool Flush(Conn& conn);
   void Watch(Conn& conn, uint32_t events);
   void Close(uint64_t id, bool abandon);
+  // Closes connections past their idle or write deadline and lists those due a heartbeat.
   void Sweep(SteadyClock::time_point now);
+  bool HeartbeatDue(const Conn& conn, SteadyClock::time_point now) const;
+  // Sends a few of the listed heartbeats (the loop comes back for the rest after its events).
+  void SendHeartbeats(SteadyClock::time_point now);
   // At stop: takes what is ready, then closes every connection.
   void Drain();
 
@@ -119,6 +123,7 @@ class ParkedConnections {
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
+  std::vector<uint64_t> heartbeats_due_;
 };
 
 }  // namespace holdgate::httpd

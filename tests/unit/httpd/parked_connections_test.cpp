@@ -157,6 +157,27 @@ TEST_CASE("parked: a quiet reply gets heartbeats", "[httpd][parked]") {
   CHECK(reply->abandoned == 0);
 }
 
+TEST_CASE("parked: heartbeats due together all go out, a few per round", "[httpd][parked]") {
+  Outcomes outcomes;
+  ParkedConnections parked(Options(outcomes, /*heartbeat_ms=*/50));
+  constexpr int kConns = 100;  // more than one round's worth
+  std::vector<RawConn> peers;
+  std::vector<std::shared_ptr<FakeReply>> replies;
+  for (int i = 0; i < kConns; ++i) {
+    int fd;
+    peers.push_back(Pair(&fd));
+    replies.push_back(std::make_shared<FakeReply>());
+    parked.Adopt(fd, "p", replies.back(), false, 10);
+  }
+  const std::string beat = "8\r\n: ping\n\n\r\n";
+  int with_two = 0;
+  for (auto& peer : peers) {
+    if (peer.ReadUntil(beat + beat, 5000).substr(0, 2 * beat.size()) == beat + beat) ++with_two;
+  }
+  CHECK(with_two == kConns);
+  for (auto& r : replies) CHECK(r->abandoned == 0);
+}
+
 TEST_CASE("parked: close-after and an exhausted keep-alive close the connection after the reply",
           "[httpd][parked]") {
   Outcomes outcomes;
