@@ -17,8 +17,11 @@ namespace {
 using internal::ScopedReset;
 using internal::StatementCache;
 
-// How often the WAL is copied back into the database file (CheckpointWal).
+// The WAL checkpointer (store_impl.h): its period, the WAL size that wakes it early, and the size
+// past which it restarts the WAL.
 constexpr std::chrono::milliseconds kWalCheckpointInterval{200};
+constexpr int kWalPagesToCheckpoint = 1000;
+constexpr int kWalPagesToRestart = 4000;
 
 using internal::AlreadyDecidedMessage;
 using internal::ApprovalIdPrefix;
@@ -265,7 +268,15 @@ Approval ReadApprovalRow(SQLite::Statement& s) {
 // ---- Impl ---------------------------------------------------------------------------------------
 
 SqliteStore::Impl::~Impl() {
-  if (checkpointer_) checkpointer_->Stop();
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpointer_.join();
+  }
+  if (wdb_) sqlite3_wal_hook(wdb_->getHandle(), nullptr, nullptr);
   cdb_.reset();
   // Statements hold the raw sqlite3*: destroy them before their connections.
   wstmts_.reset();
@@ -306,9 +317,22 @@ Status SqliteStore::Impl::Open(const std::string& path) {
 
     wdb_->exec("PRAGMA wal_autocheckpoint = 0");  // CheckpointWal's thread does it (store_impl.h)
     cdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options_.busy_timeout_ms);
-    checkpointer_ = std::make_unique<PeriodicThread>(kWalCheckpointInterval, [this] { CheckpointWal(); },
-                                                     PeriodicThread::First::kWaitFirst);
-    checkpointer_->Start();
+    // Runs on the committing thread, after each commit: only wakes the checkpointer.
+    sqlite3_wal_hook(
+        wdb_->getHandle(),
+        [](void* self, sqlite3*, const char*, int pages) {
+          if (pages >= kWalPagesToCheckpoint) {
+            auto* impl = static_cast<Impl*>(self);
+            {
+              std::lock_guard<std::mutex> lock(impl->checkpoint_mu_);
+              impl->checkpoint_due_ = true;
+            }
+            impl->checkpoint_cv_.notify_one();
+          }
+          return SQLITE_OK;
+        },
+        this);
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
   } catch (const SQLite::Exception& e) {
     return IoError("cannot open store " + path + ": " + e.what());
   } catch (const std::exception& e) {
@@ -317,9 +341,26 @@ Status SqliteStore::Impl::Open(const std::string& path) {
   return Status::Ok();
 }
 
+void SqliteStore::Impl::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  while (!checkpoint_stop_) {
+    checkpoint_cv_.wait_for(lock, kWalCheckpointInterval, [&] { return checkpoint_due_ || checkpoint_stop_; });
+    if (checkpoint_stop_) break;
+    checkpoint_due_ = false;
+    lock.unlock();
+    CheckpointWal();
+    lock.lock();
+  }
+}
+
 void SqliteStore::Impl::CheckpointWal() {
   try {
-    cdb_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    // One row: busy, pages in the WAL, pages copied back.
+    SQLite::Statement passive(*cdb_, "PRAGMA wal_checkpoint(PASSIVE)");
+    if (passive.executeStep() && passive.getColumn(1).getInt() >= kWalPagesToRestart) {
+      passive.reset();
+      cdb_->exec("PRAGMA wal_checkpoint(RESTART)");
+    }
   } catch (const SQLite::Exception& e) {
     // The next pass tries again; the WAL only grows meanwhile.
     log::Warn("WAL checkpoint failed", {{"error", e.what()}});

@@ -14,10 +14,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
-#include "common/periodic_thread.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_store.h"
 
@@ -103,13 +103,21 @@ class SqliteStore::Impl {
   std::unique_ptr<SQLite::Database> rdb_;            // guarded by read_mu_
   std::unique_ptr<internal::StatementCache> rstmts_;  // guarded by read_mu_
 
-  // The WAL is copied back into the database file by this thread on a connection of its own
-  // (PASSIVE: it never waits for, nor blocks, the writer or the reader), not by whichever commit
-  // crosses SQLite's auto-checkpoint size: that commit, and every writer queued behind it, would
-  // wait for the copy and its fsyncs.
+  // The WAL is copied back into the database file by a thread of its own on its own connection,
+  // not by whichever commit crosses SQLite's auto-checkpoint size: that commit, and every writer
+  // queued behind it, would wait for the copy and its fsyncs. The thread runs every 200 ms, and
+  // at once when a commit leaves 1,000 pages in the WAL (the writer's WAL hook); a PASSIVE
+  // checkpoint neither waits for nor blocks the writer. Under a steady stream of commits PASSIVE
+  // never catches up with the last frame, so the WAL would never start over: past 4,000 pages a
+  // RESTART checkpoint (which holds writers off for the rest of the copy) lets it start over.
+  void CheckpointLoop();
   void CheckpointWal();
   std::unique_ptr<SQLite::Database> cdb_;  // the checkpointer thread's only
-  std::unique_ptr<PeriodicThread> checkpointer_;
+  std::thread checkpointer_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_due_ = false;   // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;  // guarded by checkpoint_mu_
 
   struct ListenerEntry {
     ChangeListener fn;
