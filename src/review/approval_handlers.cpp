@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "review/api_json.h"
 #include "review/server_impl.h"
 
@@ -11,13 +12,6 @@ namespace holdgate::review {
 namespace {
 
 constexpr size_t kMaxCommentBytes = 8192;
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // Parses ?limit= within [1, max]; false on garbage.
 bool ParseLimit(const httplib::Request& req, int def, int max, int* out) {
@@ -94,7 +88,7 @@ void ReviewServer::Impl::ListApprovals(const httplib::Request& req, httplib::Res
     std::stringstream ss(req.get_param_value("state"));
     std::string part;
     while (std::getline(ss, part, ',')) {
-      part = Trim(part);
+      part = std::string(TrimSpace(part));
       if (part.empty() || part == "all") continue;
       store::State st;
       if (!store::ParseState(part, &st)) {
@@ -157,7 +151,7 @@ void ReviewServer::Impl::Decide(const httplib::Request& req, httplib::Response& 
   const std::string id = req.matches[1];
   const Caller caller = CallerOf(req);
   Json body = Json::object();
-  if (!Trim(req.body).empty()) {
+  if (!TrimSpace(req.body).empty()) {
     auto parsed = ParseJson(req.body);
     if (!parsed.ok()) return SendError(res, 400, "bad_request", "body is not valid JSON");
     if (!parsed->is_object()) return SendError(res, 400, "bad_request", "body must be a JSON object");
@@ -316,7 +310,7 @@ void ReviewServer::Impl::AddComment(const httplib::Request& req, httplib::Respon
   if (!parsed->is_object() || !parsed->contains("body") || !(*parsed)["body"].is_string()) {
     return SendError(res, 400, "bad_request", "body must be {\"body\": \"…\"}");
   }
-  std::string text = Trim((*parsed)["body"].get<std::string>());
+  std::string text(TrimSpace((*parsed)["body"].get<std::string>()));
   if (text.empty()) return SendError(res, 400, "bad_request", "the comment is empty");
   if (text.size() > kMaxCommentBytes) return SendError(res, 400, "bad_request", "the comment is too long (max 8192 bytes)");
   auto c = store_.AddComment(id, caller.name, text);

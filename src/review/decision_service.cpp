@@ -1,19 +1,11 @@
 #include "review/decision_service.h"
 
 #include "common/log.h"
+#include "common/text.h"
 #include "review/api_json.h"
 #include "store/store.h"
 
 namespace holdgate::review {
-namespace {
-
-std::string Trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
-
-}  // namespace
 
 DecisionService::DecisionService(store::Store& store) : store_(store) {}
 
@@ -25,7 +17,7 @@ Status Prepare(DecisionRequest& request, store::DecisionInput* in) {
     return Status(Code::kPermissionDenied, request.reviewer + " has role " + RoleName(request.role) +
                                                ", which may read but never decide");
   }
-  request.reason = Trim(request.reason);
+  request.reason = std::string(TrimSpace(request.reason));
   if (request.reason.size() > DecisionService::kMaxReasonBytes) {
     return InvalidArgument("reason is too long (max " + std::to_string(DecisionService::kMaxReasonBytes) + " bytes)");
   }
@@ -113,7 +105,7 @@ Result<store::Grant> DecisionService::RevokeGrant(const std::string& grant_id, c
   if (role < Role::kReviewer) {
     return Status(Code::kPermissionDenied, actor + " has role " + RoleName(role) + ", which may not revoke grants");
   }
-  const std::string why = Trim(reason);
+  const std::string why(TrimSpace(reason));
   if (why.size() > kMaxReasonBytes) {
     return InvalidArgument("reason is too long (max " + std::to_string(kMaxReasonBytes) + " bytes)");
   }

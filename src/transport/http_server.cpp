@@ -19,6 +19,7 @@
 #include "common/listen_socket.h"
 #include "common/log.h"
 #include "common/periodic_thread.h"
+#include "common/text.h"
 #include "httpd/guarded_server.h"
 #include "mcp/era.h"
 #include "mcp/methods.h"
@@ -157,10 +158,7 @@ class StatelessSession final : public Session {
 // A header's value without optional white space, or nullopt when absent.
 std::optional<std::string> McpHeader(const httplib::Request& req, const char* name) {
   if (!req.has_header(name)) return std::nullopt;
-  std::string v = req.get_header_value(name);
-  size_t b = v.find_first_not_of(" \t");
-  size_t e = v.find_last_not_of(" \t");
-  return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+  return std::string(TrimOws(req.get_header_value(name)));
 }
 
 // The reply channel of one POSTed request: events queue here and the connection's thread

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/text.h"
+
 namespace holdgate::upstream {
 namespace {
 
@@ -29,35 +31,16 @@ constexpr char kReadError[] = "Failed to read connection";
 constexpr char kWriteError[] = "Failed to write connection";
 constexpr char kCanceled[] = "Connection handling canceled";
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Whether the comma-separated header value lists `token` (case-insensitively).
 bool HasToken(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     size_t comma = value.find(',');
     std::string_view item = value.substr(0, comma);
-    size_t b = item.find_first_not_of(" \t");
-    size_t e = item.find_last_not_of(" \t");
-    if (b != std::string_view::npos && EqualsNoCase(item.substr(b, e - b + 1), token)) return true;
+    if (EqualsIgnoreCase(TrimOws(item), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
   return false;
-}
-
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
 }
 
 struct Origin {
@@ -115,7 +98,7 @@ timeval ToTimeval(int64_t ms) {
 
 std::string HttpResponseHead::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (EqualsNoCase(key, name)) return value;
+    if (EqualsIgnoreCase(key, name)) return value;
   }
   return "";
 }
@@ -243,7 +226,7 @@ HttpResponseParser::Progress HttpResponseParser::Run() {
           if (buf_.size() - pos_ > kMaxLineBytes) return Fail("chunk size line too long");
           return state_;
         }
-        std::string_view digits = Trim(line.substr(0, line.find(';')));
+        std::string_view digits = TrimOws(line.substr(0, line.find(';')));
         uint64_t size = 0;
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);
         if (digits.empty() || digits.size() > 15 || ec != std::errc() || p != digits.data() + digits.size()) {
@@ -308,7 +291,7 @@ HttpResponseParser::Progress HttpResponseParser::ParseHead(std::string_view head
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
-    out.headers.emplace_back(std::string(line.substr(0, colon)), std::string(Trim(line.substr(colon + 1))));
+    out.headers.emplace_back(std::string(line.substr(0, colon)), std::string(TrimOws(line.substr(colon + 1))));
   }
   if (status < 200 && status != 101) return Progress::kMore;  // interim: the real head follows
   if (status == 101) return Fail("unexpected protocol switch");
@@ -366,9 +349,9 @@ class HttpConnection::Impl {
     head.append("POST ").append(path).append(" HTTP/1.1\r\n");
     bool has_host = false, has_agent = false;
     for (const auto& [name, value] : headers) {
-      if (EqualsNoCase(name, "Content-Length")) continue;
-      has_host = has_host || EqualsNoCase(name, "Host");
-      has_agent = has_agent || EqualsNoCase(name, "User-Agent");
+      if (EqualsIgnoreCase(name, "Content-Length")) continue;
+      has_host = has_host || EqualsIgnoreCase(name, "Host");
+      has_agent = has_agent || EqualsIgnoreCase(name, "User-Agent");
       head.append(name).append(": ").append(value).append("\r\n");
     }
     if (!has_host) head.append("Host: ").append(origin_.host_header).append("\r\n");
@@ -511,7 +494,7 @@ class HttpConnection::Impl {
     req.path = path;
     std::string content_type = "text/plain";
     for (const auto& [name, value] : headers) {
-      if (EqualsNoCase(name, "Content-Type")) content_type = value;
+      if (EqualsIgnoreCase(name, "Content-Type")) content_type = value;
       else req.headers.emplace(name, value);
     }
     req.set_header("Content-Type", content_type);
