@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace holdgate::httpd {
 namespace {
@@ -34,6 +35,28 @@ thread_local bool tl_over_capacity = false;
 struct FramingRejected {
   std::string why;
 };
+
+// The address and port of a socket's peer (getpeername) or its own end (getsockname); empty and 0
+// when the call fails.
+template <typename Fn>
+void SocketAddress(Fn fn, int fd, std::string& ip, int& port) {
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  ip.clear();
+  port = 0;
+  if (fn(fd, reinterpret_cast<struct sockaddr*>(&addr), &len) != 0) return;
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<struct sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<struct sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+    port = ntohs(a->sin6_port);
+  }
+  ip = text;
+}
 
 // httplib's Stream over one connection, for all of its requests, with deadlines: the request
 // head must arrive within header_timeout of its first byte, the body within body_timeout of the
@@ -131,12 +154,12 @@ class ConnStream final : public httplib::Stream {
 
   // Asked for every request; a connection's addresses do not change, so they are read once.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    if (remote_port_ < 0) Address(getpeername, remote_ip_, remote_port_);
+    if (remote_port_ < 0) SocketAddress(getpeername, fd_, remote_ip_, remote_port_);
     ip = remote_ip_;
     port = remote_port_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    if (local_port_ < 0) Address(getsockname, local_ip_, local_port_);
+    if (local_port_ < 0) SocketAddress(getsockname, fd_, local_ip_, local_port_);
     ip = local_ip_;
     port = local_port_;
   }
@@ -229,26 +252,6 @@ class ConnStream final : public httplib::Stream {
     return static_cast<ssize_t>(sent);
   }
 
-  template <typename Fn>
-  void Address(Fn fn, std::string& ip, int& port) const {
-    struct sockaddr_storage addr;
-    socklen_t len = sizeof(addr);
-    ip.clear();
-    port = 0;
-    if (fn(fd_, reinterpret_cast<struct sockaddr*>(&addr), &len) != 0) return;
-    char text[INET6_ADDRSTRLEN] = {0};
-    if (addr.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<struct sockaddr_in*>(&addr);
-      inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
-      port = ntohs(a->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<struct sockaddr_in6*>(&addr);
-      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
-      port = ntohs(a->sin6_port);
-    }
-    ip = text;
-  }
-
   const socket_t fd_;
   const ListenerLimits& limits_;
   const int64_t write_timeout_ms_;
@@ -271,18 +274,6 @@ struct ServingConnection {
   std::shared_ptr<ParkedReply> parked;  // set by ParkConnection
 };
 thread_local ServingConnection* tl_serving = nullptr;
-
-std::string Trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
-bool IEquals(const std::string& a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -315,34 +306,37 @@ class GuardedServer::Threads {
  public:
   Threads(size_t stack_bytes, size_t max_live) : stack_bytes_(stack_bytes), max_live_(max_live) {}
 
+  // Runs `fn` on a thread of its own. When none can be started (the cap, or pthread_create
+  // failed), it still runs (it owns the socket and closes it), here and at once, with
+  // tl_over_capacity set so that it refuses the connection.
   void enqueue(std::function<void()> fn) {
-    bool start = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (live_ < max_live_) {
-        ++live_;
-        start = true;
-      }
-    }
-    if (start) {
-      auto* arg = new Arg{this, std::move(fn)};
-      pthread_attr_t attr;
-      pthread_attr_init(&attr);
-      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-      pthread_attr_setstacksize(&attr, stack_bytes_);
-      pthread_t thread;
-      const int rc = pthread_create(&thread, &attr, &Threads::Run, arg);
-      pthread_attr_destroy(&attr);
-      if (rc == 0) return;
-      log::Error("pthread_create failed; connection refused", {{"errno", rc}});
-      fn = std::move(arg->task);
-      delete arg;
-      Done();
-    }
-    // No thread for it: the task still runs (it owns the socket and closes it), here and at once.
+    if (TryStart(fn)) return;
     tl_over_capacity = true;
     fn();
     tl_over_capacity = false;
+  }
+
+  // Starts a thread for `fn` (moved from) and returns true, or returns false with `fn` untouched.
+  bool TryStart(std::function<void()>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (live_ >= max_live_) return false;
+      ++live_;
+    }
+    auto* arg = new Arg{this, std::move(fn)};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack_bytes_);
+    pthread_t thread;
+    const int rc = pthread_create(&thread, &attr, &Threads::Run, arg);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) return true;
+    log::Error("pthread_create failed; connection refused", {{"errno", rc}});
+    fn = std::move(arg->task);
+    delete arg;
+    Done();
+    return false;
   }
 
   // Waits until every connection's thread has ended.
@@ -429,7 +423,14 @@ GuardedServer::GuardedServer(GuardOptions options)
     parking.idle_timeout_ms = options_.limits.idle_timeout_ms;
     parking.write_timeout_ms = options_.parked_write_timeout_ms;
     parking.resume = [this](int fd, const std::string& peer, size_t keep_alive_left) {
-      threads_->enqueue([this, fd, peer, keep_alive_left] { Serve(fd, peer, keep_alive_left, /*first=*/false); });
+      std::function<void()> serve = [this, fd, peer, keep_alive_left] { Serve(fd, peer, keep_alive_left, /*first=*/false); };
+      if (threads_->TryStart(serve)) return;
+      // Runs on the parked loop's thread: answer without lingering for the peer's last bytes.
+      const std::string refusal = Refusal(503, "Service Unavailable: too many open connections");
+      send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(fd, SHUT_RDWR);
+      ::close(fd);
+      Release(peer);
     };
     parking.closed = [this](const std::string& peer) { Release(peer); };
     parked_ = std::make_unique<ParkedConnections>(std::move(parking));
@@ -450,13 +451,13 @@ std::string GuardedServer::FramingError(const httplib::Headers& headers) {
   const size_t encodings = headers.count("Transfer-Encoding");
   if (lengths > 0 && encodings > 0) return "Content-Length together with Transfer-Encoding";
   if (encodings > 1) return "more than one Transfer-Encoding";
-  if (encodings == 1 && !IEquals(Trim(headers.find("Transfer-Encoding")->second), "chunked")) {
+  if (encodings == 1 && !EqualsIgnoreCase(TrimOws(headers.find("Transfer-Encoding")->second), "chunked")) {
     return "Transfer-Encoding other than chunked";
   }
   std::string length;
   auto [begin, end] = headers.equal_range("Content-Length");
   for (auto it = begin; it != end; ++it) {
-    const std::string v = Trim(it->second);
+    const std::string v(TrimOws(it->second));
     if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
       return "Content-Length is not a number";
     }
@@ -488,23 +489,24 @@ void GuardedServer::Release(const std::string& ip) {
   --open_;
 }
 
-void GuardedServer::Refuse(socket_t sock, int status, const std::string& message) const {
+std::string GuardedServer::Refusal(int status, const std::string& message) const {
   const std::string body = options_.error_body ? options_.error_body(message) : message;
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
   out += "Content-Type: " + options_.error_content_type + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += "Connection: close\r\n\r\n";
   out += body;
-  AnswerAndClose(sock, out);
+  return out;
+}
+
+void GuardedServer::Refuse(socket_t sock, int status, const std::string& message) const {
+  AnswerAndClose(sock, Refusal(status, message));
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   std::string ip;
   int port = 0;
-  {
-    ConnStream peer(sock, options_.limits, 0, svr_sock_);
-    peer.get_remote_ip_and_port(ip, port);
-  }
+  SocketAddress(getpeername, sock, ip, port);
   if (tl_over_capacity) {
     log::Debug("connection refused: too many open connections", {{"remote", ip}});
     Refuse(sock, 503, "Service Unavailable: too many open connections");
@@ -521,13 +523,6 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 }
 
 void GuardedServer::Serve(socket_t sock, const std::string& ip, size_t keep_alive_left, bool first) {
-  if (tl_over_capacity) {  // a resumed connection for which no thread could be started
-    Refuse(sock, 503, "Service Unavailable: too many open connections");
-    Release(ip);
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    return;
-  }
   ConnStream strm(sock, options_.limits, write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000, svr_sock_);
   ServingConnection serving{parked_.get(), &strm, nullptr};
   ServingConnection* const outer = tl_serving;

@@ -89,6 +89,8 @@ class GuardedServer final : public httplib::Server {
   // Reserves a slot for a connection from `ip`; false when a cap is reached.
   bool Admit(const std::string& ip);
   void Release(const std::string& ip);
+  // A complete HTTP response refusing the connection (Connection: close).
+  std::string Refusal(int status, const std::string& message) const;
   void Refuse(socket_t sock, int status, const std::string& message) const;
 
   const GuardOptions options_;

@@ -168,11 +168,7 @@ void ParkedConnections::Loop() {
         std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) break;
       }
-      TakeAdopted();
-      for (uint64_t id : wakeups_->Take()) {
-        auto it = conns_.find(id);
-        if (it != conns_.end()) Pump(*it->second);
-      }
+      TakeQueued();
     }
     const auto now = SteadyClock::now();
     if (now >= next_sweep) {
@@ -364,12 +360,16 @@ void ParkedConnections::SendHeartbeats(SteadyClock::time_point now) {
   }
 }
 
-void ParkedConnections::Drain() {
+void ParkedConnections::TakeQueued() {
   TakeAdopted();
   for (uint64_t id : wakeups_->Take()) {
     auto it = conns_.find(id);
     if (it != conns_.end()) Pump(*it->second);
   }
+}
+
+void ParkedConnections::Drain() {
+  TakeQueued();
   std::vector<uint64_t> ids;
   ids.reserve(conns_.size());
   for (const auto& [id, conn] : conns_) ids.push_back(id);

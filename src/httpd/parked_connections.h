@@ -88,6 +88,8 @@ class ParkedConnections {
 
   void Loop();
   void TakeAdopted();
+  // Takes the adopted connections and sends what woken replies have ready.
+  void TakeQueued();
   void OnSocketEvent(Conn& conn, uint32_t events);
   // Takes what the reply has ready into the output and sends what it can.
   void Pump(Conn& conn);

@@ -702,11 +702,14 @@ class HttpUpstream final : public Upstream {
     active_clients_.erase(&conn);
   }
 
-  httplib::Headers BaseHeaders() const {
-    httplib::Headers h = {{"Accept", "application/json, text/event-stream"}};
+  // Accept (`accept`), and the session's id and protocol version once known; `session` gets the
+  // id sent ("" before there is one).
+  HttpHeaders BaseHeaders(const char* accept, std::string* session = nullptr) const {
+    HttpHeaders h = {{"Accept", accept}};
     std::lock_guard<std::mutex> lock(mu_);
-    if (!session_id_.empty()) h.emplace("Mcp-Session-Id", session_id_);
-    if (!protocol_version_.empty()) h.emplace("MCP-Protocol-Version", protocol_version_);
+    if (session != nullptr) *session = session_id_;
+    if (!session_id_.empty()) h.emplace_back("Mcp-Session-Id", session_id_);
+    if (!protocol_version_.empty()) h.emplace_back("MCP-Protocol-Version", protocol_version_);
     return h;
   }
 
@@ -727,13 +730,10 @@ class HttpUpstream final : public Upstream {
         self->exchanges_.erase(handle);
       }
     } registration(this, handle, &conn);
-    HttpHeaders headers = {{"Accept", "application/json, text/event-stream"}};
     std::string sent_session, version, log_level;
+    HttpHeaders headers = BaseHeaders("application/json, text/event-stream", &sent_session);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      sent_session = session_id_;
-      if (!session_id_.empty()) headers.emplace_back("Mcp-Session-Id", session_id_);
-      if (!protocol_version_.empty()) headers.emplace_back("MCP-Protocol-Version", protocol_version_);
       if (modern_) {
         version = modern_version_;
         log_level = log_level_;
@@ -977,9 +977,8 @@ class HttpUpstream final : public Upstream {
         mcp::Message msg;
         if (mcp::ParseMessage(ev.data, &msg).ok()) correlator_.Route(std::move(msg.json), 0);
       });
-      httplib::Headers headers = BaseHeaders();
-      headers.erase("Accept");
-      headers.emplace("Accept", "text/event-stream");
+      const HttpHeaders base = BaseHeaders("text/event-stream");
+      const httplib::Headers headers(base.begin(), base.end());
       auto res = cli.Get(endpoint_.path.c_str(), headers,
                          [&](const httplib::Response& r) {
                            status = r.status;

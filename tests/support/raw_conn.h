@@ -44,11 +44,27 @@ class RawConn {
     return send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
   }
   // Everything received until the peer closes (*closed = true) or `timeout_ms` passes.
-  std::string ReadAll(int timeout_ms, bool* closed = nullptr) {
+  std::string ReadAll(int timeout_ms, bool* closed = nullptr) { return Read(nullptr, timeout_ms, closed); }
+  // What is received until it contains `needle` (returned at once then), the peer closes or
+  // `timeout_ms` passes; a test asserts on the result.
+  std::string ReadUntil(const std::string& needle, int timeout_ms) { return Read(&needle, timeout_ms, nullptr); }
+  // Without waiting: true once the peer has closed (buffered bytes are consumed).
+  bool PeerClosed() {
+    char buf[4096];
+    while (true) {
+      ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    }
+  }
+
+ private:
+  std::string Read(const std::string* needle, int timeout_ms, bool* closed) {
     std::string out;
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     if (closed != nullptr) *closed = false;
     while (std::chrono::steady_clock::now() < until) {
+      if (needle != nullptr && out.find(*needle) != std::string::npos) break;
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, 20) <= 0) continue;
       char buf[4096];
@@ -61,32 +77,7 @@ class RawConn {
     }
     return out;
   }
-  // What is received until it contains `needle` (returned at once then), the peer closes or
-  // `timeout_ms` passes; a test asserts on the result.
-  std::string ReadUntil(const std::string& needle, int timeout_ms) {
-    std::string out;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < until) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      char buf[4096];
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-  // Without waiting: true once the peer has closed (buffered bytes are consumed).
-  bool PeerClosed() {
-    char buf[4096];
-    while (true) {
-      ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-      if (n == 0) return true;
-      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-    }
-  }
 
- private:
   struct AdoptTag {};
   RawConn(AdoptTag, int fd) : fd_(fd), ok_(fd >= 0) {}
 
