@@ -22,6 +22,7 @@ using internal::StatementCache;
 constexpr std::chrono::milliseconds kWalCheckpointInterval{200};
 constexpr int kWalPagesToCheckpoint = 1000;
 constexpr int kWalPagesToRestart = 4000;
+constexpr int kWalPagesForcedRestart = 8000;
 
 using internal::AlreadyDecidedMessage;
 using internal::ApprovalIdPrefix;
@@ -317,11 +318,20 @@ Status SqliteStore::Impl::Open(const std::string& path) {
 
     wdb_->exec("PRAGMA wal_autocheckpoint = 0");  // CheckpointWal's thread does it (store_impl.h)
     cdb_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, options_.busy_timeout_ms);
-    // Runs on the committing thread, after each commit: only wakes the checkpointer.
+    // Runs on the committing thread, after each commit: wakes the checkpointer (or, past the
+    // backstop size, checkpoints itself).
     sqlite3_wal_hook(
         wdb_->getHandle(),
-        [](void* self, sqlite3*, const char*, int pages) {
-          if (pages >= kWalPagesToCheckpoint) {
+        [](void* self, sqlite3* db, const char* name, int pages) {
+          if (pages >= kWalPagesForcedRestart) {
+            // The backstop when the checkpointer cannot keep up (a slow disk): this commit's
+            // writer, still holding write_mu_, starts the WAL over before the next commit. BUSY
+            // (the checkpointer is mid-copy and restarts it itself next) leaves it to the next commit.
+            const int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+              log::Warn("forced WAL checkpoint failed", {{"error", sqlite3_errstr(rc)}});
+            }
+          } else if (pages >= kWalPagesToCheckpoint) {
             auto* impl = static_cast<Impl*>(self);
             {
               std::lock_guard<std::mutex> lock(impl->checkpoint_mu_);
@@ -359,6 +369,10 @@ void SqliteStore::Impl::CheckpointWal() {
     SQLite::Statement passive(*cdb_, "PRAGMA wal_checkpoint(PASSIVE)");
     if (passive.executeStep() && passive.getColumn(1).getInt() >= kWalPagesToRestart) {
       passive.reset();
+      // Holding the writer's lock keeps commits out without racing them for SQLite's write lock
+      // (a busy handler polling between back-to-back commits can miss every gap), so RESTART
+      // waits only for readers and copies just the frames written since the PASSIVE pass.
+      std::lock_guard<std::mutex> no_commits(write_mu_);
       cdb_->exec("PRAGMA wal_checkpoint(RESTART)");
     }
   } catch (const SQLite::Exception& e) {

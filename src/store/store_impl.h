@@ -109,7 +109,10 @@ class SqliteStore::Impl {
   // at once when a commit leaves 1,000 pages in the WAL (the writer's WAL hook); a PASSIVE
   // checkpoint neither waits for nor blocks the writer. Under a steady stream of commits PASSIVE
   // never catches up with the last frame, so the WAL would never start over: past 4,000 pages a
-  // RESTART checkpoint (which holds writers off for the rest of the copy) lets it start over.
+  // RESTART checkpoint, run holding write_mu_ so commits wait for the rest of the copy, lets it
+  // start over. Should the WAL still reach 8,000 pages (the copy is slower than the commits), the
+  // committing writer runs the RESTART itself, so the WAL stays near 32 MiB whatever the disk.
+  // Lock order: write_mu_ before checkpoint_mu_ (the WAL hook runs under write_mu_).
   void CheckpointLoop();
   void CheckpointWal();
   std::unique_ptr<SQLite::Database> cdb_;  // the checkpointer thread's only
