@@ -246,6 +246,13 @@ void HeldCall::OnTick(int64_t now_ms) {
   if (!heartbeat.is_null()) reply_->Progress(heartbeat);
 }
 
+int64_t HeldCall::NextTickMs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (phase_ != Phase::kWaiting) return INT64_MAX;
+  if (request_.progress_token.is_null()) return deadline_ms_;
+  return std::min(deadline_ms_, next_progress_ms_);
+}
+
 void HeldCall::OnAgentGone(const std::string& why) {
   std::function<void()> done;
   {

@@ -116,6 +116,8 @@ class HeldCall final : public hold::Waiter, public std::enable_shared_from_this<
   // A polled task without a progress token has no heartbeat to send and no hold limit: it is
   // never ticked.
   bool WantsTicks() const override { return !request_.task || !request_.progress_token.is_null(); }
+  // The next heartbeat or the hold limit, whichever comes first; never once no longer waiting.
+  int64_t NextTickMs() const override;
 
   // The agent went away or cancelled; `why` is recorded on a cancelled approval.
   void OnAgentGone(const std::string& why);

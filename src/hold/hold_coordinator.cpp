@@ -29,8 +29,13 @@ HoldCoordinator::HoldCoordinator() = default;
 HoldCoordinator::~HoldCoordinator() = default;
 
 void HoldCoordinator::Add(std::shared_ptr<Waiter> waiter) {
+  const bool ticks = waiter->WantsTicks();
+  const int64_t due = ticks ? waiter->NextTickMs() : 0;
   std::lock_guard<std::mutex> lock(mu_);
-  if (waiter->WantsTicks()) ticking_.emplace(waiter.get(), waiter);
+  if (ticks) {
+    auto [it, inserted] = ticking_.try_emplace(waiter.get());
+    if (inserted) it->second = Ticking{waiter, schedule_.emplace(due, waiter.get())};
+  }
   by_approval_[waiter->approval_id()].push_back(std::move(waiter));
   ++counters_.waiters;
   PublishGaugeLocked();
@@ -46,7 +51,7 @@ bool HoldCoordinator::Remove(const Waiter& waiter) {
   if (w == list.end()) return false;
   dropped = std::move(*w);
   list.erase(w);
-  ticking_.erase(&waiter);
+  StopTickingLocked(&waiter);
   if (list.empty()) by_approval_.erase(it);
   --counters_.waiters;
   PublishGaugeLocked();
@@ -63,7 +68,7 @@ void HoldCoordinator::OnApprovalChanged(const store::Approval& approval) {
     if (it == by_approval_.end()) return;
     firing = std::move(it->second);
     by_approval_.erase(it);
-    for (const auto& w : firing) ticking_.erase(w.get());
+    for (const auto& w : firing) StopTickingLocked(w.get());
     counters_.waiters -= static_cast<int64_t>(firing.size());
     counters_.waiters_fired += static_cast<int64_t>(firing.size());
     PublishGaugeLocked();
@@ -74,15 +79,34 @@ void HoldCoordinator::OnApprovalChanged(const store::Approval& approval) {
 }
 
 void HoldCoordinator::Tick(int64_t now_ms) {
-  std::vector<std::shared_ptr<Waiter>> all;
+  std::vector<std::shared_ptr<Waiter>> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    all.reserve(ticking_.size());
-    for (auto& [raw, w] : ticking_) all.push_back(w);
+    for (auto it = schedule_.begin(); it != schedule_.end() && it->first <= now_ms; it = schedule_.erase(it)) {
+      Ticking& t = ticking_.at(it->second);
+      t.at.reset();
+      due.push_back(t.waiter);
+    }
   }
-  for (auto& w : all) {
-    CallSafely("hold waiter failed on a tick", w->approval_id(), [&] { w->OnTick(now_ms); });
+  std::vector<int64_t> next(due.size(), 0);
+  for (size_t i = 0; i < due.size(); ++i) {
+    CallSafely("hold waiter failed on a tick", due[i]->approval_id(), [&] { due[i]->OnTick(now_ms); });
+    next[i] = due[i]->NextTickMs();
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < due.size(); ++i) {
+    // Gone (fired, removed), or removed and added again meanwhile (scheduled afresh by Add).
+    auto it = ticking_.find(due[i].get());
+    if (it == ticking_.end() || it->second.at) continue;
+    it->second.at = schedule_.emplace(next[i], due[i].get());
+  }
+}
+
+void HoldCoordinator::StopTickingLocked(const Waiter* waiter) {
+  auto it = ticking_.find(waiter);
+  if (it == ticking_.end()) return;
+  if (it->second.at) schedule_.erase(*it->second.at);
+  ticking_.erase(it);
 }
 
 int HoldCoordinator::WaiterCount(const std::string& approval_id) const {

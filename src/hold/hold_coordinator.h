@@ -11,8 +11,10 @@
 // released, so a waiter may Add or Remove from inside OnDecision/OnTick.
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -36,6 +38,10 @@ class Waiter {
   // False when OnTick has nothing to do for this registration (a polled task: no heartbeat, no
   // hold limit); such a waiter is left out of the sweep. Read once, when the waiter is added.
   virtual bool WantsTicks() const { return true; }
+  // When OnTick next has something to do (ms on the clock Tick is given): the first Tick at or
+  // past it calls OnTick. Read when the waiter is added and after each of its ticks, never under
+  // the coordinator's lock. Default 0: every Tick.
+  virtual int64_t NextTickMs() const { return 0; }
 };
 
 struct HoldCounters {
@@ -70,8 +76,9 @@ class HoldCoordinator {
   // The change feed's listener: fires (once each, then unregisters) every waiter of approval.id
   // when approval.state is decided; pending and executing are not decisions.
   void OnApprovalChanged(const store::Approval& approval);
-  // Calls OnTick(now_ms) on every registered waiter that wants ticks (the sweeper's pass); its
-  // cost follows those waiters only, not every open hold.
+  // Calls OnTick(now_ms) on every registered waiter that wants ticks and is due (its NextTickMs
+  // at or before now_ms): the sweeper's pass. Its cost follows the due waiters only, so 10,000
+  // held calls with a heartbeat every few seconds cost a few dozen calls per pass, not 10,000.
   void Tick(int64_t now_ms);
 
   int WaiterCount(const std::string& approval_id) const;
@@ -83,7 +90,16 @@ class HoldCoordinator {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_approval_;  // guarded by mu_
-  std::unordered_map<const Waiter*, std::shared_ptr<Waiter>> ticking_;  // guarded by mu_: the registered that want ticks
+  // The registered waiters that want ticks, by when they are next due. A waiter being ticked is
+  // out of schedule_ (at is empty) until its next due time is read back.
+  using Schedule = std::multimap<int64_t, const Waiter*>;
+  struct Ticking {
+    std::shared_ptr<Waiter> waiter;
+    std::optional<Schedule::iterator> at;
+  };
+  void StopTickingLocked(const Waiter* waiter);
+  std::unordered_map<const Waiter*, Ticking> ticking_;  // guarded by mu_
+  Schedule schedule_;                                   // guarded by mu_
   HoldCounters counters_;                                                              // guarded by mu_
   std::deque<std::string> recent_order_;       // guarded by mu_: "(id)|(state)" counted lately
   std::unordered_set<std::string> recent_;     // guarded by mu_: the same, for lookup

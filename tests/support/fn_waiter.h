@@ -18,11 +18,18 @@ class FnWaiter final : public hold::Waiter {
   void OnDecision(const store::Approval& approval) override {
     if (on_decision_) on_decision_(approval);
   }
-  void OnTick(int64_t now_ms) override { last_tick_ms.store(now_ms); ++ticks; }
+  void OnTick(int64_t now_ms) override {
+    last_tick_ms.store(now_ms);
+    ++ticks;
+    if (on_tick) on_tick(now_ms);
+  }
   bool WantsTicks() const override { return wants_ticks_; }
+  int64_t NextTickMs() const override { return next_tick_ms.load(); }
 
   std::atomic<int> ticks{0};
   std::atomic<int64_t> last_tick_ms{0};
+  std::atomic<int64_t> next_tick_ms{0};  // what NextTickMs answers (0: every Tick)
+  std::function<void(int64_t)> on_tick;  // set before the waiter is added
 
  private:
   const std::string id_;

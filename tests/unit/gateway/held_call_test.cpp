@@ -429,6 +429,36 @@ TEST_CASE("the approval expires before the hold limit: the expiry answers, the l
   CHECK(reply->Text().find("expired") != std::string::npos);
 }
 
+TEST_CASE("the sweep reaches a held call at its next heartbeat and at its hold limit, not between",
+          "[gateway][held]") {
+  Harness h;
+  auto quiet_reply = std::make_shared<RecordingReply>();
+  auto quiet = h.Start(quiet_reply, Harness::Held(7, nullptr, 50'000), Harness::Request(Json{{"job_id", 1}}, 30 * 60'000));
+  auto chatty_reply = std::make_shared<RecordingReply>();
+  auto chatty = h.Start(chatty_reply, Harness::Held(8, "tok-2", 50'000), Harness::Request(Json{{"job_id", 2}}, 30 * 60'000));
+  const int64_t start = h.clock.NowMs();
+  CHECK(quiet.call->NextTickMs() == start + 50'000);  // no token: only the hold limit
+  CHECK(chatty.call->NextTickMs() == start + 5'000);  // the next heartbeat
+  REQUIRE(chatty_reply->progress.size() == 1);
+  h.clock.Advance(4'999);
+  h.coordinator.Tick(h.clock.NowMs());
+  CHECK(chatty_reply->progress.size() == 1);
+  h.clock.Advance(1);
+  h.coordinator.Tick(h.clock.NowMs());
+  CHECK(chatty_reply->progress.size() == 2);
+  CHECK(chatty.call->NextTickMs() == start + 10'000);
+  h.clock.Advance(44'999);  // start + 49,999
+  h.coordinator.Tick(h.clock.NowMs());
+  CHECK(quiet_reply->answers == 0);
+  h.clock.Advance(1);
+  h.coordinator.Tick(h.clock.NowMs());
+  REQUIRE(quiet_reply->answers == 1);
+  CHECK(quiet_reply->Text().find("NOT executed yet") != std::string::npos);
+  CHECK(quiet.call->NextTickMs() == INT64_MAX);
+  CHECK(chatty_reply->answers == 0);  // its token keeps it open until the approval expires
+  CHECK(chatty_reply->progress.size() == 3);  // one due at +10 s, sent by the +50 s pass: not one per missed interval
+}
+
 TEST_CASE("a task is never deferred", "[gateway][held]") {
   Harness h;
   auto reply = std::make_shared<RecordingReply>();
@@ -501,7 +531,7 @@ TEST_CASE("arguments edited by the reviewer: the call runs with them and the age
   CHECK(h.store.StateOf(b.approval.id) == State::kFailed);
 }
 
-TEST_CASE("shutdown defers an open call with restart wording; a released call is left to finish",
+TEST_CASE("shutdown defers an open call with restart wording, a released call is left to finish",
           "[gateway][held]") {
   Harness h;
   auto waiting = std::make_shared<RecordingReply>();

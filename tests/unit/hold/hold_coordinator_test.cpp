@@ -64,7 +64,7 @@ TEST_CASE("waiters fire once, only for their approval, only on a decided state",
   CHECK(metrics::GlobalMetrics().holds_open.Value() == 0);
 }
 
-TEST_CASE("Remove before a decision keeps the waiter from firing; after it, reports false", "[hold]") {
+TEST_CASE("Remove before a decision keeps the waiter from firing, after it, reports false", "[hold]") {
   HoldCoordinator c;
   int calls = 0;
   auto kept = Watch(c, "apr_x", [&](const store::Approval&) { ++calls; });
@@ -109,6 +109,55 @@ TEST_CASE("Tick reaches every registered waiter and none that fired or was remov
   CHECK(a->last_tick_ms == 1250);
   CHECK(b->ticks == 1);
   CHECK(d->ticks == 1);
+}
+
+TEST_CASE("Tick calls only the waiters that are due, and asks each for its next time after its tick", "[hold]") {
+  HoldCoordinator c;
+  std::vector<std::shared_ptr<testing::FnWaiter>> waiters;
+  for (int i = 0; i < 1000; ++i) {
+    auto w = std::make_shared<testing::FnWaiter>("apr_" + std::to_string(i), nullptr);
+    w->next_tick_ms = i < 10 ? 1000 : 60000;  // ten due at the first pass, the rest a minute later
+    w->on_tick = [raw = w.get()](int64_t now) { raw->next_tick_ms = now + 5000; };
+    c.Add(w);
+    waiters.push_back(w);
+  }
+  const auto total_ticks = [&] {
+    int n = 0;
+    for (const auto& w : waiters) n += w->ticks;
+    return n;
+  };
+  c.Tick(999);
+  CHECK(total_ticks() == 0);
+  c.Tick(1000);
+  CHECK(total_ticks() == 10);
+  CHECK(waiters[0]->ticks == 1);
+  CHECK(waiters[10]->ticks == 0);
+  c.Tick(5999);  // the ten are next due at 6000
+  CHECK(total_ticks() == 10);
+  c.Tick(6000);
+  CHECK(total_ticks() == 20);
+  CHECK(waiters[9]->ticks == 2);
+  c.Tick(60000);  // the 990 come due; the ten are due at 11000, so they tick too
+  CHECK(total_ticks() == 20 + 1000);
+  CHECK(waiters[500]->last_tick_ms == 60000);
+}
+
+TEST_CASE("a waiter that removes itself during its tick is not scheduled again", "[hold]") {
+  HoldCoordinator c;
+  auto w = std::make_shared<testing::FnWaiter>("apr_self", nullptr);
+  w->on_tick = [&c, raw = w.get()](int64_t) { c.Remove(*raw); };
+  c.Add(w);
+  c.Tick(1000);
+  CHECK(w->ticks == 1);
+  CHECK(c.Counters().waiters == 0);
+  c.Tick(2000);
+  CHECK(w->ticks == 1);
+  CHECK(w.use_count() == 1);  // neither the registry nor the schedule keeps it
+  // Added again, it is ticked again.
+  w->on_tick = nullptr;
+  c.Add(w);
+  c.Tick(3000);
+  CHECK(w->ticks == 2);
 }
 
 TEST_CASE("a waiter that wants no ticks is left out of the sweep but still gets its decision", "[hold]") {
