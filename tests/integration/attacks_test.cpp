@@ -296,7 +296,7 @@ TEST_CASE("attacks: oversized and deeply nested JSON on both listeners", "[integ
   CHECK(h.Running());
 }
 
-TEST_CASE("attacks: invalid UTF-8 and hostile unicode never crash; audit rows are written and verify", "[integration][attacks]") {
+TEST_CASE("attacks: invalid UTF-8 and hostile unicode never crash, audit rows are written and verify", "[integration][attacks]") {
   Instance h(AttackPolicy());
   REQUIRE(h.Start());
   McpHttpClient agent = h.Agent();

@@ -290,7 +290,7 @@ TEST_CASE("grants end to end: identical call runs at once, changed arguments and
   CHECK(verdict->ok);
 }
 
-TEST_CASE("critical rules are not rememberable by default; a refused remember decides nothing", "[integration][grants]") {
+TEST_CASE("critical rules are not rememberable by default, a refused remember decides nothing", "[integration][grants]") {
   TempDir dir;
   const std::string policy_path = dir.File("policy.json");
   WriteFile(policy_path, kPolicy);
@@ -315,7 +315,7 @@ TEST_CASE("critical rules are not rememberable by default; a refused remember de
   t.join();
 }
 
-TEST_CASE("admin policy API: the active policy, a what-if check, a reload; admins only, audited", "[integration][policy_api]") {
+TEST_CASE("admin policy API: the active policy, a what-if check, a reload, admins only, audited", "[integration][policy_api]") {
   TempDir dir;
   const std::string policy_path = dir.File("policy.json");
   WriteFile(policy_path, kPolicy);
@@ -372,7 +372,7 @@ TEST_CASE("admin policy API: the active policy, a what-if check, a reload; admin
   CHECK(stack.AuditCount("policy.loaded") == 1);
 }
 
-TEST_CASE("policy editor API: admins validate, dry-run, save and roll back; reviewers are refused",
+TEST_CASE("policy editor API: admins validate, dry-run, save and roll back, reviewers are refused",
           "[integration][policy]") {
   TempDir dir;
   const std::string policy_path = dir.File("policy.json");

@@ -92,7 +92,7 @@ TEST_CASE("held call: approve releases it once and the agent gets the upstream r
   CHECK(detail.body["state"] == "completed");
 }
 
-TEST_CASE("held call: the reply asks the agent to close its connection; pass-through replies keep it",
+TEST_CASE("held call: the reply asks the agent to close its connection, pass-through replies keep it",
           "[integration][holds]") {
   HoldFixture f;
   McpHttpClient agent = f.Agent();
@@ -157,7 +157,7 @@ TEST_CASE("held call: expiry rejects it and the tool never runs", "[integration]
   CHECK(list.body["approvals"].size() == 1);
 }
 
-TEST_CASE("held call past the hold limit is deferred; the retry after approval runs exactly once", "[integration][holds]") {
+TEST_CASE("held call past the hold limit is deferred, the retry after approval runs exactly once", "[integration][holds]") {
   HoldFixture f("10m", "1s");
   McpHttpClient agent = f.Agent();
   Json first = agent.CallTool("cancel_job", {{"job_id", "job-1"}});
@@ -226,7 +226,7 @@ TEST_CASE("exactly once: 100 concurrent approvals release one call", "[integrati
   CHECK(detail.body["state"] == "completed");
 }
 
-TEST_CASE("restart: kill -9 with a pending approval; it survives and the retry runs once", "[integration][holds]") {
+TEST_CASE("restart: kill -9 with a pending approval, it survives and the retry runs once", "[integration][holds]") {
   HoldFixture f("10m", "1s");
   {
     McpHttpClient agent = f.Agent();
@@ -338,7 +338,7 @@ TEST_CASE("tasks: a task-augmented held call completes with the result or fails 
 
 namespace holdgate::testing {
 
-TEST_CASE("identical calls arriving together share one approval; it runs once and all get the result", "[integration][holds]") {
+TEST_CASE("identical calls arriving together share one approval, it runs once and all get the result", "[integration][holds]") {
   HoldFixture f;
   std::vector<Json> replies(8);
   std::vector<std::thread> agents;
@@ -374,7 +374,7 @@ TEST_CASE("identical calls arriving together share one approval; it runs once an
 
 namespace holdgate::testing {
 
-TEST_CASE("held call: a second open request with the same id in one session is refused; the first is kept",
+TEST_CASE("held call: a second open request with the same id in one session is refused, the first is kept",
           "[integration][holds]") {
   HoldFixture f;
   McpHttpClient agent = f.Agent();
@@ -431,7 +431,7 @@ TEST_CASE("held call: arguments edited by the reviewer run, and the agent and th
   CHECK(audit.body["events"][0]["detail"]["requested_arguments"] == Json{{"job_id", "job-1"}});
 }
 
-TEST_CASE("held call: an approval nobody uses within use_within lapses; the same call later is held again",
+TEST_CASE("held call: an approval nobody uses within use_within lapses, the same call later is held again",
           "[integration][holds]") {
   HoldFixture f(PolicyText{R"({"version":"1","default":"allow","tools":{
     "cancel_job":{"action":"require_approval","approval":{"timeout":"10m","hold":"1s","use_within":"1s"}}}})"});
@@ -466,7 +466,7 @@ TEST_CASE("held call: an approval nobody uses within use_within lapses; the same
 
 namespace holdgate::testing {
 
-TEST_CASE("held call: a principal at approval.max_pending_per_principal is refused; others still queue",
+TEST_CASE("held call: a principal at approval.max_pending_per_principal is refused, others still queue",
           "[integration][holds]") {
   HoldFixture f(PolicyText{HoldPolicy("10m", "1s")}, Json{{"approval", {{"max_pending_per_principal", 2}}}});
   McpHttpClient agent = f.Agent();

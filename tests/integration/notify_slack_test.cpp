@@ -319,7 +319,7 @@ TEST_CASE("slack: forged, stale, replayed and unmapped requests decide nothing",
   CHECK(s.env.store->Get(a.id)->state == store::State::kPending);
 }
 
-TEST_CASE("slack: a replayed click is refused; quorum and roles apply", "[notify][slack]") {
+TEST_CASE("slack: a replayed click is refused, quorum and roles apply", "[notify][slack]") {
   SlackEnv s;
   // Two approvals needed, only reviewers with role "sre" or named bob.
   store::NewApproval n;
@@ -442,7 +442,7 @@ TEST_CASE("slack: refusals are audited at a bounded rate, all are counted", "[no
   CHECK(refused.back().detail["code"] == "bad_signature");
 }
 
-TEST_CASE("slack: with a bot token, chat.postMessage per channel; ok:false is retried", "[notify][slack]") {
+TEST_CASE("slack: with a bot token, chat.postMessage per channel, ok:false is retried", "[notify][slack]") {
   Receiver api;  // a fake Slack Web API
   api.SetDefault(200, "{\"ok\":true,\"ts\":\"1700000000.000100\"}");
   NotifyEnv env(Json{{"slack", {{"bot_token", "xoxb-test-token"}, {"channel", "#default"},

@@ -92,7 +92,7 @@ TEST_CASE("webhooks: deliveries are signed per Standard Webhooks", "[notify][web
   CHECK(env.notifier->Counters().delivered == 2);
 }
 
-TEST_CASE("webhooks: 500 and a receiver that is down are retried; order per approval; same webhook-id",
+TEST_CASE("webhooks: 500 and a receiver that is down are retried, order per approval, same webhook-id",
           "[notify][webhooks]") {
   Receiver rx;
   rx.Script({500, 500});

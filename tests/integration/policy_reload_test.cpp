@@ -23,7 +23,7 @@ bool Lists(McpHttpClient& c, const std::string& tool) {
 
 }  // namespace
 
-TEST_CASE("SIGHUP and file changes reload the policy; a bad file keeps the old one", "[integration][policy]") {
+TEST_CASE("SIGHUP and file changes reload the policy, a bad file keeps the old one", "[integration][policy]") {
   TempDir dir;
   WriteFile(dir.File("policy.json"), R"({"version":"1","default":"allow"})");
   GatewayLaunch launch;

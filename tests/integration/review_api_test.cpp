@@ -226,7 +226,7 @@ TEST_CASE("401 without or with bad tokens, with WWW-Authenticate, and audited", 
   CHECK(r->body.find("holdgate_review_auth_failures_total{reason=\"invalid\"}") != std::string::npos);
 }
 
-TEST_CASE("auth-failure audit rows are rate-limited; the rest are counted", "[review][api][auth]") {
+TEST_CASE("auth-failure audit rows are rate-limited, the rest are counted", "[review][api][auth]") {
   auto cfg = ReviewEnv::DefaultConfig();
   cfg.auth_audit_per_minute = 5;
   ReviewEnv env(cfg);

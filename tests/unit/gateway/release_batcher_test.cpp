@@ -111,7 +111,7 @@ TEST_CASE("outcomes are written in one batch and reported only after the write",
   CHECK(h.continued == std::vector<std::string>{"a completed", "b failed"});
 }
 
-TEST_CASE("a batch is at most max_batch long; the rest follows in the same drain", "[gateway][release]") {
+TEST_CASE("a batch is at most max_batch long, the rest follows in the same drain", "[gateway][release]") {
   Harness h;
   ReleaseBatcher releases(h.store, [&h](std::function<void()> w) { h.posted.push_back(std::move(w)); }, 2);
   for (const char* id : {"a", "b", "c", "d", "e"}) {
@@ -136,7 +136,7 @@ TEST_CASE("requests made by a continuation join the running drain", "[gateway][r
   CHECK(h.continued == std::vector<std::string>{"a completed"});
 }
 
-TEST_CASE("a store error reaches every caller of the batch; a throwing continuation stops nothing",
+TEST_CASE("a store error reaches every caller of the batch, a throwing continuation stops nothing",
           "[gateway][release]") {
   Harness h;
   ReleaseBatcher releases(h.store, [&h](std::function<void()> w) { h.posted.push_back(std::move(w)); });

@@ -122,7 +122,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("gateway: a 2025-era agent gets its own upstream session; an older one shares", "[gateway]") {
+TEST_CASE("gateway: a 2025-era agent gets its own upstream session, an older one shares", "[gateway]") {
   Rig rig;
   auto a = std::make_shared<FakeSession>("a");
   Json answer = rig.Init(a, "2025-06-18", "agent-a", Json{{"sampling", Json::object()}});
@@ -178,7 +178,7 @@ TEST_CASE("gateway: what an agent's own upstream session says goes to that agent
   CHECK(b->unsolicited.empty());
 }
 
-TEST_CASE("gateway: closing an agent session closes its upstream session; a session whose own could not be "
+TEST_CASE("gateway: closing an agent session closes its upstream session, a session whose own could not be "
           "opened is refused",
           "[gateway]") {
   Rig rig;  // at most 2 per-agent sessions

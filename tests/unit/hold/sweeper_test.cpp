@@ -151,7 +151,7 @@ TEST_CASE("the sweep lapses due approvals in one pass and the feed tells their w
   }
 }
 
-TEST_CASE("store work runs at most every store_every; ticks run every pass", "[hold]") {
+TEST_CASE("store work runs at most every store_every, ticks run every pass", "[hold]") {
   FeedFixture fx;
   SweeperOptions options;
   options.store_every = std::chrono::milliseconds(1000);

@@ -98,7 +98,7 @@ RawConn Pair(int* ours) {
 
 }  // namespace
 
-TEST_CASE("parked: the rest of a reply goes out as chunks; the next request resumes the connection",
+TEST_CASE("parked: the rest of a reply goes out as chunks, the next request resumes the connection",
           "[httpd][parked]") {
   Outcomes outcomes;
   ParkedConnections parked(Options(outcomes));
@@ -214,7 +214,7 @@ TEST_CASE("parked: a connection with no next request within the idle timeout is 
   CHECK(outcomes.resumed.empty());
 }
 
-TEST_CASE("parked: Stop sends what is ready, abandons unfinished replies; a later Adopt closes at once",
+TEST_CASE("parked: Stop sends what is ready, abandons unfinished replies, a later Adopt closes at once",
           "[httpd][parked]") {
   Outcomes outcomes;
   ParkedConnections parked(Options(outcomes));

@@ -65,7 +65,7 @@ TEST_CASE("every header/body disagreement is -32020", "[mcp][era]") {
   CHECK(code(ClassifyPost(Request("initialize", Json::object(), false), Headers("initialize"))) == kHeaderMismatch);
 }
 
-TEST_CASE("unserved revisions are -32022 with data.supported; broken envelopes -32602", "[mcp][era]") {
+TEST_CASE("unserved revisions are -32022 with data.supported, broken envelopes -32602", "[mcp][era]") {
   Json body = Request("tools/list", Json::object());
   body["params"]["_meta"][kMetaProtocolVersion] = "2027-01-01";
   EraVerdict v = ClassifyPost(body, PostHeaders{"2027-01-01", "tools/list", {}});
@@ -82,7 +82,7 @@ TEST_CASE("unserved revisions are -32022 with data.supported; broken envelopes -
   CHECK(ClassifyPost(Request("tools/list", Json::object(), false), Headers("tools/list")).code == kInvalidParams);
 }
 
-TEST_CASE("the envelope is stripped for a 2025 upstream; results get resultType and cache fields", "[mcp][era]") {
+TEST_CASE("the envelope is stripped for a 2025 upstream, results get resultType and cache fields", "[mcp][era]") {
   Json params = {{"name", "x"}, {"_meta", Envelope()}};
   params["_meta"]["progressToken"] = 5;
   Json stripped = StripEnvelope(params);

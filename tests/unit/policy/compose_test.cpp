@@ -42,7 +42,7 @@ TEST_CASE("compose: an upstream's own policy decides its tools on the unprefixed
   CHECK_FALSE(p->hash().empty());
 }
 
-TEST_CASE("compose: top-level shadow mode applies to every upstream; no top-level policy allows", "[policy][compose]") {
+TEST_CASE("compose: top-level shadow mode applies to every upstream, no top-level policy allows", "[policy][compose]") {
   auto top = MustParse(R"({"version": "1", "default": "allow", "shadow": true})");
   auto own = MustParse(R"({"version": "1", "default": "deny"})");
   auto p = Policy::Compose(top, {{"a", "a_", own}});
@@ -57,7 +57,7 @@ TEST_CASE("compose: top-level shadow mode applies to every upstream; no top-leve
 }
 
 
-TEST_CASE("compose: an upstream policy takes the top-level defaults it leaves out; its own win", "[policy][compose]") {
+TEST_CASE("compose: an upstream policy takes the top-level defaults it leaves out, its own win", "[policy][compose]") {
   auto top = MustParse(R"({"version": "1", "default": "deny",
     "all_tools": {"limits": [{"counter": "everything", "window": "minute", "max": 100, "scope": "global"}]},
     "annotations": {"destructive_requires_approval": true, "approval": {"approvers": 2, "timeout": "5m"}}})");

@@ -178,7 +178,7 @@ TEST_CASE("approval settings: defaults and every field", "[policy][evaluate]") {
   CHECK(Eval(*p, "c").approval == nullptr);
 }
 
-TEST_CASE("precedence: exact name beats globs; more literal globs beat less", "[policy][precedence]") {
+TEST_CASE("precedence: exact name beats globs, more literal globs beat less", "[policy][precedence]") {
   auto p = MustParse(R"({"version": "1", "default": "deny", "tools": {
     "*":          {"action": "deny", "reason": "star"},
     "list_*":     {"reason": "list glob"},
@@ -310,7 +310,7 @@ TEST_CASE("cases: cancel_job needs two approvers when delete is true", "[policy]
   }
 }
 
-TEST_CASE("cases: first matching case wins; deny_if and limits add up", "[policy][cases]") {
+TEST_CASE("cases: first matching case wins, deny_if and limits add up", "[policy][cases]") {
   auto p = MustParse(R"({"version": "1", "default": "deny", "tools": {
     "t": {
       "action": "deny", "reason": "base",
@@ -386,7 +386,7 @@ TEST_CASE("shadow: per rule, and per case", "[policy][shadow]") {
   CHECK(Eval(*p, "unknown").action == Action::kDeny);  // default is not shadowed
 }
 
-TEST_CASE("annotations: opt-in holds unnamed destructive tools; hints never relax", "[policy][annotations]") {
+TEST_CASE("annotations: opt-in holds unnamed destructive tools, hints never relax", "[policy][annotations]") {
   const Json read_only = {{"readOnlyHint", true}};
   const Json not_destructive = {{"readOnlyHint", false}, {"destructiveHint", false}};
   const Json destructive = {{"destructiveHint", true}};

@@ -106,7 +106,7 @@ TEST_CASE("rate limit: a named counter is shared by every rule that uses it", "[
   CHECK(Call(*p, rl, "evaluate").decision.action == Action::kAllow);
 }
 
-TEST_CASE("rate limit: all_tools limits count every tool; all-or-nothing reservation", "[policy][rate]") {
+TEST_CASE("rate limit: all_tools limits count every tool, all-or-nothing reservation", "[policy][rate]") {
   testing::FakeClock clock(kT0);
   RateLimiter rl(clock);
   auto p = MustParse(R"({"version": "1", "default": "allow",

@@ -201,7 +201,7 @@ TEST_CASE("review.oidc config: https required, insecure only on loopback, clear 
   std::remove(path);
 }
 
-TEST_CASE("login: authorization URL with S256 PKCE, state and nonce; code exchange; role mapped", "[review][oidc]") {
+TEST_CASE("login: authorization URL with S256 PKCE, state and nonce, code exchange, role mapped", "[review][oidc]") {
   testing::FakeClock clock;
   FakeIdp idp;
   auto client = Client(idp, clock);
@@ -504,7 +504,7 @@ TEST_CASE("sessions: hashed ids, idle and absolute expiry, removal, CSRF compari
   CHECK_FALSE(SessionStore::CsrfMatches(c->session, flipped));
 }
 
-TEST_CASE("sessions: survive a restart (reopened store); expired ones are pruned at the next sign-in", "[review][sessions]") {
+TEST_CASE("sessions: survive a restart (reopened store), expired ones are pruned at the next sign-in", "[review][sessions]") {
   TempStore ts;
   std::string id, old_id;
   {

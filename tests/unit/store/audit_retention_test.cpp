@@ -607,7 +607,7 @@ TEST_CASE("end cut: rows deleted from the end are found against the checkpoint f
   }
 }
 
-TEST_CASE("archive with the key vouches for its anchor; without it a signed chain is refused", "[store][audit][pg]") {
+TEST_CASE("archive with the key vouches for its anchor, without it a signed chain is refused", "[store][audit][pg]") {
   StoreFixture fx;
   const std::string file = fx.dir.File("checkpoints.jsonl");
   AuditCheckpointer cp(*fx.store, fx.clock, KeyedConfig(file));

@@ -112,7 +112,7 @@ TEST_CASE("an approval racing its expiry gets exactly one outcome", "[store][rac
   CHECK(approved_wins + expiry_wins == 40);
 }
 
-TEST_CASE("concurrent audit writers never fork the chain; listeners see seq order", "[store][audit][race][pg]") {
+TEST_CASE("concurrent audit writers never fork the chain, listeners see seq order", "[store][audit][race][pg]") {
   StoreFixture fx;
   std::mutex seen_mu;
   std::vector<int64_t> seen;
@@ -150,7 +150,7 @@ TEST_CASE("concurrent audit writers never fork the chain; listeners see seq orde
   CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
 }
 
-TEST_CASE("listeners run after commit and may read the store; RemoveListener stops them", "[store][feed][pg]") {
+TEST_CASE("listeners run after commit and may read the store, RemoveListener stops them", "[store][feed][pg]") {
   StoreFixture fx;
   std::vector<std::pair<std::string, State>> seen;
   int id = fx.store->AddListener([&](const ChangeEvent& e) {

@@ -203,7 +203,7 @@ TEST_CASE("grants are refused where the rule, the quorum, an edit or the state f
   CHECK(EventsOfType(*fx.store, "grant.created").empty());
 }
 
-TEST_CASE("a revoked grant covers nothing; revoking twice conflicts; grants survive a reopen", "[store][grants]") {
+TEST_CASE("a revoked grant covers nothing, revoking twice conflicts, grants survive a reopen", "[store][grants]") {
   StoreFixture fx;
   Approval a = Approved(fx, Rememberable());
   auto g = fx.store->CreateGrant(Remember(a.id));

@@ -211,7 +211,7 @@ TEST_CASE("create refuses malformed requests and on_timeout that would run the t
   CHECK(page->approvals.empty());
 }
 
-TEST_CASE("quorum of 2 needs two distinct reviewers; a repeated vote changes nothing", "[store][decide][pg]") {
+TEST_CASE("quorum of 2 needs two distinct reviewers, a repeated vote changes nothing", "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
   n.approvers_needed = 2;
@@ -284,7 +284,7 @@ TEST_CASE("reviewers constraint admits listed names or roles only", "[store][dec
   CHECK(by_name->state == State::kRejected);
 }
 
-TEST_CASE("a rejection needs a reason and decides at once; later decisions get a conflict naming it",
+TEST_CASE("a rejection needs a reason and decides at once, later decisions get a conflict naming it",
           "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
@@ -361,7 +361,7 @@ TEST_CASE("an overdue approval is expired, not approved, when a decision arrives
   CHECK(fx.Audit("approval.approved", a.id).empty());
 }
 
-TEST_CASE("expiry: Expire refuses before the deadline; ExpireDue takes exactly the overdue ones", "[store][expiry][pg]") {
+TEST_CASE("expiry: Expire refuses before the deadline, ExpireDue takes exactly the overdue ones", "[store][expiry][pg]") {
   StoreFixture fx;
   NewApproval short_one = StoreFixture::Request("cancel_job", Json{{"job_id", 1}});
   short_one.timeout_ms = 1000;
@@ -600,7 +600,7 @@ TEST_CASE("FindOrCreatePending: identical calls at once get one approval", "[sto
   CHECK(ids.size() == 1);
 }
 
-TEST_CASE("agent left is flagged once; comments are stored and audited", "[store][pg]") {
+TEST_CASE("agent left is flagged once, comments are stored and audited", "[store][pg]") {
   StoreFixture fx;
   Approval a = fx.Create();
   auto left = fx.store->MarkAgentLeft(a.id);

@@ -20,7 +20,7 @@ constexpr int64_t kHour = 3'600'000;
 
 }  // namespace
 
-TEST_CASE("sessions: idle sessions expire by the injected clock; used ones do not", "[transport][sessions]") {
+TEST_CASE("sessions: idle sessions expire by the injected clock, used ones do not", "[transport][sessions]") {
   testing::FakeClock clock;
   SessionTable table(SessionLimits{100, 10, kHour}, clock);
   REQUIRE(table.Add(Make("a", "alice")) == SessionTable::AddResult::kAdded);

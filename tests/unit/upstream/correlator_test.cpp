@@ -39,7 +39,7 @@ Json Call(const Json& id) {
 
 }  // namespace
 
-TEST_CASE("correlator: a request past the timeout gets the timeout error once; its late answer is dropped",
+TEST_CASE("correlator: a request past the timeout gets the timeout error once, its late answer is dropped",
           "[upstream]") {
   using std::chrono::milliseconds;
   Correlator c(false, nullptr, /*request_timeout_ms=*/300'000);
@@ -71,7 +71,7 @@ TEST_CASE("correlator: a request past the timeout gets the timeout error once; i
   CHECK(first->responses.size() == 1);
 }
 
-TEST_CASE("correlator: without a timeout nothing is ever overdue; timeouts print in their largest unit",
+TEST_CASE("correlator: without a timeout nothing is ever overdue, timeouts print in their largest unit",
           "[upstream]") {
   Correlator none(false, nullptr);
   auto r = std::make_shared<Recorder>();
@@ -86,8 +86,8 @@ TEST_CASE("correlator: without a timeout nothing is ever overdue; timeouts print
   CHECK(OverdueCheckInterval(50) == std::chrono::milliseconds(10));
 }
 
-TEST_CASE("correlator (stdio): a server->client request goes to the one agent with calls in flight; holdgate's own "
-          "requests do not make it ambiguous; two agents do",
+TEST_CASE("correlator (stdio): a server->client request goes to the one agent with calls in flight, holdgate's own "
+          "requests do not make it ambiguous, two agents do",
           "[upstream]") {
   std::vector<Json> written;  // what the correlator answered upstream itself
   Correlator c(true, [&](const Json& m) { written.push_back(m); });
@@ -121,7 +121,7 @@ TEST_CASE("correlator (stdio): a server->client request goes to the one agent wi
   (void)ra;
 }
 
-TEST_CASE("correlator (one agent's connection): ids and progress tokens go upstream as the agent sent them; only a "
+TEST_CASE("correlator (one agent's connection): ids and progress tokens go upstream as the agent sent them, only a "
           "collision is renamed",
           "[upstream]") {
   Correlator c(false, nullptr, 0, /*keep_caller_ids=*/true);

@@ -114,7 +114,7 @@ TEST_CASE("http parser: keep-alive follows Connection and the HTTP version", "[u
   CHECK_FALSE(later.reusable());
 }
 
-TEST_CASE("http parser: interim responses are skipped; 204 has no body", "[upstream][http_conn]") {
+TEST_CASE("http parser: interim responses are skipped, 204 has no body", "[upstream][http_conn]") {
   Collected c;
   HttpResponseParser p = MakeParser(&c);
   CHECK(p.Feed("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n") == Progress::kDone);
@@ -311,7 +311,7 @@ TEST_CASE("http connection: a connection the server closed is replaced", "[upstr
   CHECK(calls == 3);
 }
 
-TEST_CASE("http connection: Stop cuts an exchange in flight; the next one reconnects", "[upstream][http_conn]") {
+TEST_CASE("http connection: Stop cuts an exchange in flight, the next one reconnects", "[upstream][http_conn]") {
   TestServer ts;
   std::mutex mu;
   std::condition_variable cv;

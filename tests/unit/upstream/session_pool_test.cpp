@@ -102,7 +102,7 @@ TEST_CASE("session pool: a session is initialized with the agent's clientInfo, c
   CHECK(pool.open_sessions() == 1);
 }
 
-TEST_CASE("session pool: at most max_sessions; a closed session frees its slot once it is stopped", "[upstream]") {
+TEST_CASE("session pool: at most max_sessions, a closed session frees its slot once it is stopped", "[upstream]") {
   Factory factory;
   SessionPool pool(Options{}, 2, factory.Make());
   auto noop = [](const std::shared_ptr<Upstream>&, const Json&) {};
