@@ -23,7 +23,12 @@ class FakeUpstream final : public upstream::Upstream {
  public:
   FakeUpstream(upstream::Options options, std::string name) : options(std::move(options)), name(std::move(name)) {}
   Status Start() override { return Status::Ok(); }
-  void Stop() override { *stopped = true; }
+  // As a real upstream does: a stopped upstream lets go of its pending handlers (they may own it).
+  void Stop() override {
+    *stopped = true;
+    handlers.clear();
+    unsolicited = nullptr;
+  }
   Json InitializeResult() const override {
     return Json{{"protocolVersion", options.protocol_version.empty() ? "2025-11-25" : options.protocol_version},
                 {"capabilities", {{"tools", Json::object()}}},
