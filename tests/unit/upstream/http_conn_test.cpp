@@ -259,10 +259,11 @@ TEST_CASE("http connection: exchanges reuse one keep-alive connection and send t
 }
 
 TEST_CASE("http connection: an SSE reply is handed over as it arrives", "[upstream][http_conn]") {
-  TestServer ts;
+  // Declared before the server, so they outlive its handler threads (which the server joins).
   std::mutex mu;
   std::condition_variable cv;
   bool first_seen = false;
+  TestServer ts;
   ts.server().Post("/mcp", [&](const httplib::Request&, httplib::Response& res) {
     auto step = std::make_shared<int>(0);
     res.set_chunked_content_provider("text/event-stream", [&, step](size_t, httplib::DataSink& sink) {
@@ -312,10 +313,11 @@ TEST_CASE("http connection: a connection the server closed is replaced", "[upstr
 }
 
 TEST_CASE("http connection: Stop cuts an exchange in flight, the next one reconnects", "[upstream][http_conn]") {
-  TestServer ts;
+  // Declared before the server, so they outlive its handler threads (which the server joins).
   std::mutex mu;
   std::condition_variable cv;
   bool arrived = false, release = false;
+  TestServer ts;
   ts.server().Post("/slow", [&](const httplib::Request&, httplib::Response& res) {
     std::unique_lock<std::mutex> lock(mu);
     arrived = true;
