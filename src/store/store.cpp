@@ -140,15 +140,25 @@ Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx&
   vote.bind(5, in.reason);
   BindInt(vote, 6, tx.now);
   vote.exec();
+  const std::string id = a.id;
+  const int approvers_needed = a.approvers_needed;
+  Approval voted;
   if (edit) {
     SQLite::Statement& up = tx.stmts.Get(
         "UPDATE approvals SET edited_arguments = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
     up.bind(1, CanonicalJson(*in.edited_arguments));
     BindInt(up, 2, tx.now);
-    up.bind(3, a.id);
+    up.bind(3, id);
     up.exec();
+    voted = MustLoad(tx, id);  // the arguments as stored
+  } else {
+    // The row as it now reads, without reading it back: the vote joins the others, which are
+    // read ordered by time, then by insertion.
+    voted = std::move(a);
+    const auto after = std::upper_bound(voted.votes.begin(), voted.votes.end(), tx.now,
+                                        [](int64_t at, const Vote& v) { return at < v.at_ms; });
+    voted.votes.insert(after, Vote{id, in.reviewer, in.approve, in.via, in.reason, tx.now});
   }
-  Approval voted = MustLoad(tx, a.id);
   const int approvals = voted.ApprovalsSoFar();
   Json vote_detail = VotesSummary(voted);
   vote_detail["reason"] = in.reason;
@@ -156,7 +166,7 @@ Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx&
   if (edit) vote_detail["edited_arguments"] = AuditValue(*in.edited_arguments);
 
   const bool reject = !in.approve;
-  const bool quorum = in.approve && approvals >= a.approvers_needed;
+  const bool quorum = in.approve && approvals >= approvers_needed;
   // The vote event carries the caller's outbox rows only when it does not decide; a deciding
   // vote's rows go with the decision event.
   impl.EmitTx(tx, "approval.vote", voted, in.reviewer, in.via, in.approve ? "approve" : "reject",
@@ -181,9 +191,15 @@ Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx&
     up.bind(4, in.via);
     up.bind(5, in.reason);
     BindInt(up, 6, tx.now);
-    up.bind(7, a.id);
-    if (up.exec() != 1) throw std::runtime_error("decide: approval " + a.id + " left pending state");
-    voted = MustLoad(tx, a.id);
+    up.bind(7, id);
+    if (up.exec() != 1) throw std::runtime_error("decide: approval " + id + " left pending state");
+    // As the UPDATE wrote it (not read back).
+    voted.state = reject ? State::kRejected : State::kApproved;
+    voted.decided_at_ms = tx.now;
+    voted.decided_by = decided_by;
+    voted.decided_via = in.via;
+    voted.reason = in.reason;
+    voted.updated_at_ms = tx.now;
     Json detail = VotesSummary(voted);
     detail["reason"] = in.reason;
     detail["decided_by"] = decided_by;
@@ -200,10 +216,10 @@ Result<DecisionOutcome> DecideTx(SqliteStore::Impl& impl, SqliteStore::Impl::Tx&
     out.message = "rejected by " + in.reviewer + ": " + in.reason;
   } else if (quorum) {
     out.message = "approved (" + std::to_string(approvals) + " of " +
-                  std::to_string(a.approvers_needed) + ")";
+                  std::to_string(approvers_needed) + ")";
   } else {
     out.message = "vote recorded (" + std::to_string(approvals) + " of " +
-                  std::to_string(a.approvers_needed) + " approvals)";
+                  std::to_string(approvers_needed) + " approvals)";
   }
   out.approval = std::move(voted);
   return out;

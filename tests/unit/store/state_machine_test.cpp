@@ -211,6 +211,53 @@ TEST_CASE("create refuses malformed requests and on_timeout that would run the t
   CHECK(page->approvals.empty());
 }
 
+namespace {
+
+// The fields a decision writes, and the votes, as two reads of one approval must agree on them.
+void CheckSameDecisionFields(const Approval& answered, const Approval& read) {
+  CHECK(answered.id == read.id);
+  CHECK(answered.state == read.state);
+  CHECK(answered.decided_at_ms == read.decided_at_ms);
+  CHECK(answered.decided_by == read.decided_by);
+  CHECK(answered.decided_via == read.decided_via);
+  CHECK(answered.reason == read.reason);
+  CHECK(answered.updated_at_ms == read.updated_at_ms);
+  CHECK(answered.arguments == read.arguments);
+  CHECK(answered.edited_arguments == read.edited_arguments);
+  REQUIRE(answered.votes.size() == read.votes.size());
+  for (size_t i = 0; i < read.votes.size(); ++i) {
+    CHECK(answered.votes[i].approval_id == read.votes[i].approval_id);
+    CHECK(answered.votes[i].reviewer == read.votes[i].reviewer);
+    CHECK(answered.votes[i].approve == read.votes[i].approve);
+    CHECK(answered.votes[i].via == read.votes[i].via);
+    CHECK(answered.votes[i].reason == read.votes[i].reason);
+    CHECK(answered.votes[i].at_ms == read.votes[i].at_ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a decision answers with the approval as a fresh read of it gives it", "[store][decide][pg]") {
+  StoreFixture fx;
+  NewApproval n = StoreFixture::Request();
+  n.approvers_needed = 2;
+  Approval quorum = fx.Create(n);
+  Approval single = fx.Create(StoreFixture::Request("cancel_job", Json{{"job_id", 7}}));
+
+  auto first = fx.store->Decide(StoreFixture::Vote(quorum.id, "alice", true, "looks right"));
+  REQUIRE(first.ok());
+  CheckSameDecisionFields(first->approval, *fx.store->Get(quorum.id));
+  auto second = fx.store->Decide(StoreFixture::Vote(quorum.id, "bob", true, "agreed"));  // same millisecond
+  REQUIRE(second.ok());
+  REQUIRE(second->state == State::kApproved);
+  CheckSameDecisionFields(second->approval, *fx.store->Get(quorum.id));
+
+  auto rejected = fx.store->Decide(StoreFixture::Vote(single.id, "carol", false, "not tonight"));
+  REQUIRE(rejected.ok());
+  REQUIRE(rejected->state == State::kRejected);
+  CheckSameDecisionFields(rejected->approval, *fx.store->Get(single.id));
+}
+
 TEST_CASE("quorum of 2 needs two distinct reviewers, a repeated vote changes nothing", "[store][decide][pg]") {
   StoreFixture fx;
   NewApproval n = StoreFixture::Request();
