@@ -77,6 +77,7 @@ struct ParkedConnections::Conn {
   std::string peer;
   std::shared_ptr<ParkedReply> reply;
   bool close_after = false;
+  bool heartbeats = true;  // the reply's WantsHeartbeats
   size_t keep_alive_left = 0;
   bool ended = false;  // the reply's last chunk is in `out` (or sent)
   bool idle = false;   // the reply is sent; waiting for the next request
@@ -194,6 +195,7 @@ void ParkedConnections::TakeAdopted() {
     conn->peer = std::move(a.peer);
     conn->reply = std::move(a.reply);
     conn->close_after = a.close_after;
+    conn->heartbeats = conn->reply->WantsHeartbeats();
     conn->keep_alive_left = a.keep_alive_left;
     conn->last_write = now;
     struct epoll_event ev = {};
@@ -329,7 +331,7 @@ void ParkedConnections::Sweep(SteadyClock::time_point now) {
       if (now >= conn->idle_deadline) expired.push_back(id);
     } else if (conn->out_off < conn->out.size()) {
       if (now - conn->last_write >= std::chrono::milliseconds(options_.write_timeout_ms)) expired.push_back(id);
-    } else if (collect_heartbeats && !conn->ended && HeartbeatDue(*conn, now)) {
+    } else if (collect_heartbeats && conn->heartbeats && !conn->ended && HeartbeatDue(*conn, now)) {
       heartbeats_due_.push_back(id);
     }
   }

@@ -45,6 +45,8 @@ class ParkedReply {
   virtual bool TakeReady(std::string* out) = 0;
   // The connection closes once this reply has ended (asked then).
   virtual bool CloseAfter() const = 0;
+  // False for a body that cannot carry the loop's heartbeat (a JSON reply). Asked once, at Adopt.
+  virtual bool WantsHeartbeats() const { return true; }
   // The reply will never be sent: the peer left, a write stalled, or holdgate is stopping.
   virtual void Abandoned() = 0;
 };

@@ -250,6 +250,19 @@ class HttpClientStream final : public ClientStream {
     }
     return false;
   }
+  // Parked JSON reply side: drops related messages (a JSON body has room for the response only)
+  // and appends the response, once there, to `out`; true when the reply has ended.
+  bool TakeFinal(std::string* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.clear();
+    if (!finished_) return false;
+    if (!delivered_final_) {
+      delivered_final_ = true;
+      out->append(final_);
+      std::string().swap(final_);
+    }
+    return true;
+  }
   // Blocks for the rest of the reply (agent that accepts only JSON). Related messages dropped.
   std::string WaitForFinal() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -311,6 +324,24 @@ class ParkedPostReply final : public httpd::ParkedReply {
   void SetWakeup(std::function<void()> wake) override { stream_->SetWakeup(std::move(wake)); }
   bool TakeReady(std::string* out) override { return stream_->TakeReady(out); }
   bool CloseAfter() const override { return stream_->close_after_reply(); }
+  void Abandoned() override { stream_->MarkGone(); }
+
+ private:
+  const std::shared_ptr<HttpClientStream> stream_;
+  const std::shared_ptr<void> open_;
+};
+
+// A POST's JSON reply (an agent that accepts only application/json) once its connection is
+// parked: the response alone, as the chunked body's one chunk. No heartbeats: bytes before the
+// response would not be the JSON body the agent asked for.
+class ParkedJsonReply final : public httpd::ParkedReply {
+ public:
+  ParkedJsonReply(std::shared_ptr<HttpClientStream> stream, std::shared_ptr<void> open)
+      : stream_(std::move(stream)), open_(std::move(open)) {}
+  void SetWakeup(std::function<void()> wake) override { stream_->SetWakeup(std::move(wake)); }
+  bool TakeReady(std::string* out) override { return stream_->TakeFinal(out); }
+  bool CloseAfter() const override { return stream_->close_after_reply(); }
+  bool WantsHeartbeats() const override { return false; }
   void Abandoned() override { stream_->MarkGone(); }
 
  private:
@@ -620,9 +651,14 @@ class HttpServer::Impl {
     if (stream->close_after_reply()) res.set_header("Connection", "close");
     std::string body;
     if (!accepts_sse) {
-      body = stream->WaitForFinal();
-      if (body.empty()) res.status = 202;  // cancelled: nothing to answer
-      else res.set_content(body, "application/json");
+      if (stream->WaitForPlainReply(options_.json_reply_wait_ms, &body) || stream->finished()) {
+        if (body.empty()) body = stream->WaitForFinal();  // a related message came first: dropped
+        if (body.empty()) res.status = 202;  // cancelled: nothing to answer
+        else res.set_content(body, "application/json");
+        if (modern && !body.empty()) res.status = ModernHttpStatus(body);
+        return;
+      }
+      JsonReply(stream, res, std::move(open));
       return;
     }
     if (stream->WaitForPlainReply(options_.json_reply_wait_ms, &body)) {
@@ -733,6 +769,28 @@ class HttpServer::Impl {
               return true;
           }
           return false;
+        },
+        [stream, handed_off](bool success) {
+          if (!success && !*handed_off) stream->MarkGone();
+        });
+  }
+
+  // The reply of an agent that accepts only JSON and is not answered at once (a held call): a
+  // chunked application/json body whose one chunk is the response. The connection is parked
+  // while it waits; where it cannot be, its thread waits.
+  void JsonReply(const std::shared_ptr<HttpClientStream>& stream, httplib::Response& res, std::shared_ptr<void> open) {
+    auto handed_off = std::make_shared<bool>(false);
+    res.set_chunked_content_provider(
+        "application/json",
+        [stream, open, handed_off](size_t, httplib::DataSink& sink) {
+          if (httpd::ParkConnection(std::make_shared<ParkedJsonReply>(stream, open))) {
+            *handed_off = true;
+            return false;
+          }
+          const std::string body = stream->WaitForFinal();
+          if (!body.empty() && !sink.write(body.data(), body.size())) return false;
+          sink.done();
+          return true;
         },
         [stream, handed_off](bool success) {
           if (!success && !*handed_off) stream->MarkGone();

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/json_util.h"
 #include "support/raw_conn.h"
 #include "transport/http_server.h"
 
@@ -84,9 +85,10 @@ size_t ThreadCount() {
   return n;
 }
 
-std::string Post(const std::string& body, const std::string& session) {
+std::string Post(const std::string& body, const std::string& session,
+                 const std::string& accept = "application/json, text/event-stream") {
   std::string out = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Accept: application/json, text/event-stream\r\n";
+                    "Accept: " + accept + "\r\n";
   if (!session.empty()) out += "Mcp-Session-Id: " + session + "\r\n";
   return out + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -96,10 +98,26 @@ std::string Call(int id) {
          R"(,"method":"tools/call","params":{"name":"cancel_job","arguments":{}}})";
 }
 
+// A chunked body (what follows the head) with its chunks joined; "<bad>" if malformed.
+std::string Dechunk(const std::string& chunked) {
+  size_t at = 0;
+  std::string body;
+  for (;;) {
+    const size_t eol = chunked.find("\r\n", at);
+    if (eol == std::string::npos || eol == at) return "<bad>";
+    const size_t size = std::stoul(chunked.substr(at, eol - at), nullptr, 16);
+    if (size == 0) return body;
+    if (eol + 2 + size + 2 > chunked.size()) return "<bad>";
+    body += chunked.substr(eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+}
+
 struct Fixture {
-  Fixture() {
+  explicit Fixture(int64_t heartbeat_ms = 15000) {
     HttpServerOptions o;
     o.port = 0;
+    o.heartbeat_ms = heartbeat_ms;
     o.json_reply_wait_ms = 1;
     server = std::make_unique<HttpServer>(o, dispatcher);
     REQUIRE(server->Bind().ok());
@@ -150,6 +168,36 @@ TEST_CASE("http parked: held replies wait without threads and are answered on th
   CHECK(next.find("HTTP/1.1 200") == 0);
   CHECK(next.find(R"("id":9)") != std::string::npos);
   CHECK_FALSE(f.dispatcher.gone(0));
+}
+
+TEST_CASE("http parked: held replies to agents that accept only JSON wait without threads too", "[transport][parked]") {
+  Fixture f(/*heartbeat_ms=*/1);  // any heartbeat would get into the body long before the answer
+  constexpr int kHeld = 40;
+  const size_t threads_before = ThreadCount();
+  std::vector<std::unique_ptr<RawConn>> agents;
+  for (int i = 0; i < kHeld; ++i) {
+    agents.push_back(std::make_unique<RawConn>(f.server->port()));
+    REQUIRE(agents.back()->Send(Post(Call(200 + i), f.session, "application/json")));
+    const std::string head = agents.back()->ReadUntil("\r\n\r\n", 5000);
+    CHECK(head.find("Content-Type: application/json") != std::string::npos);
+    CHECK(head.find("Transfer-Encoding: chunked") != std::string::npos);
+  }
+  REQUIRE(f.dispatcher.WaitHeld(kHeld));
+  CHECK(ThreadCount() < threads_before + 5);
+
+  for (int i = 0; i < kHeld; ++i) f.dispatcher.Answer(static_cast<size_t>(i), "answer " + std::to_string(i));
+  for (int i = 0; i < kHeld; ++i) {
+    const std::string chunked = agents[static_cast<size_t>(i)]->ReadUntil("\r\n0\r\n\r\n", 5000);
+    // The body is the response alone: no progress notification, no heartbeat, valid JSON.
+    Result<Json> body = ParseJson(Dechunk(chunked));
+    REQUIRE(body.ok());
+    CHECK((*body)["id"] == 200 + i);
+    CHECK((*body)["result"]["text"] == "answer " + std::to_string(i));
+  }
+  REQUIRE(agents[0]->Send(Post(R"({"jsonrpc":"2.0","id":9,"method":"ping"})", f.session, "application/json")));
+  const std::string next = agents[0]->ReadUntil("}", 5000);
+  CHECK(next.find("HTTP/1.1 200") == 0);
+  CHECK(next.find(R"("id":9)") != std::string::npos);
 }
 
 TEST_CASE("http parked: an agent that closes its connection while held is reported gone", "[transport][parked]") {
