@@ -8,8 +8,9 @@
 // bearer API keys, payload size and JSON-RPC shape before anything reaches the Dispatcher.
 // Threads: one per connection being served (small stacks). An SSE reply (a held call, a GET
 // stream) is parked: its connection then waits on httpd::GuardedServer's epoll thread with no
-// thread of its own, so held calls cost sockets, not threads, and never starve another agent
-// (an agent that accepts only JSON keeps its thread while it waits). The reviewer API runs on a
+// thread of its own, so held calls cost sockets, not threads, and never starve another agent.
+// A reply to an agent that accepts only JSON is parked too when it does not come at once: its
+// body is then chunked, the response its one chunk. The reviewer API runs on a
 // separate listener. Connection caps, request deadlines and framing checks
 // are httpd::GuardedServer's. Sessions end by DELETE, by idling for session_idle_timeout_ms (no
 // request or stream open), or at Stop; each end runs Dispatcher::OnSessionClosed once. A
