@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "httpd/guarded_server.h"
@@ -148,6 +150,37 @@ TEST_CASE("httpd: the per-IP cap refuses one address's extra connections, not ot
   idle.clear();
   for (int i = 0; i < 500 && f.server.open_connections() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   CHECK(f.server.open_connections() == 0);
+}
+
+TEST_CASE("httpd: a thread whose connection ended serves the next one, and a server stops with spares", "[httpd]") {
+  std::mutex mu;
+  std::set<pid_t> serving_threads;  // kernel thread ids: unlike pthread_t, not reused at once
+  size_t served = 0;
+  {
+    GuardedServer server(PlainTextOptions(Limits()));
+    server.Get("/who", [&](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu);
+      serving_threads.insert(gettid());
+      ++served;
+      res.set_content("ok", "text/plain");
+    });
+    const int port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread listening([&] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Fifty connections one after another, each closed after its request.
+    for (int i = 0; i < 50; ++i) {
+      RawConn c(port);
+      REQUIRE(c.Send("GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      CHECK(c.ReadAll(2000).find("ok") != std::string::npos);
+    }
+    server.stop();  // with spare threads waiting: returns once they have ended
+    listening.join();
+  }
+  CHECK(served == 50);
+  // A thread per connection would be 50 threads; a spare takes the next connection whenever it is
+  // back in time, so a handful serve them all.
+  CHECK(serving_threads.size() < 25);
 }
 
 namespace {
