@@ -2,7 +2,8 @@
 // GuardedServer: the httplib::Server both listeners (agents' /mcp, reviewers' API) run on,
 // hardened where cpp-httplib 0.11.4 is not:
 //   - a thread per connection (small stacks), so idle or held connections never queue other
-//     requests behind a fixed pool;
+//     requests behind a fixed pool; a thread whose connection ended waits up to 2 s as a spare
+//     (at most 32) and serves the next connection, so reconnecting costs no thread creation;
 //   - a cap on open connections, in total and per client IP; over it a connection gets a 503 and
 //     is closed at once;
 //   - deadlines for a whole request head (header_timeout, from its first byte) and a whole body
