@@ -315,38 +315,27 @@ class HttpClientStream final : public ClientStream {
   std::function<void()> wake_;      // guarded by mu_: the parked connection's loop
 };
 
-// A POST's SSE reply once its connection is parked: the stream's events and response, sent by
-// the parked-connection loop. Keeps the session open (`open`) until the reply ends.
+// A POST's reply once its connection is parked, sent by the parked-connection loop; keeps the
+// session open (`open`) until the reply ends. As SSE: the stream's events and its response. As
+// JSON (an agent that accepts only application/json): the response alone, as the chunked body's
+// one chunk, and no heartbeats, since bytes before the response would not be the JSON body asked for.
 class ParkedPostReply final : public httpd::ParkedReply {
  public:
-  ParkedPostReply(std::shared_ptr<HttpClientStream> stream, std::shared_ptr<void> open)
-      : stream_(std::move(stream)), open_(std::move(open)) {}
+  enum class Body { kSse, kJson };
+  ParkedPostReply(std::shared_ptr<HttpClientStream> stream, std::shared_ptr<void> open, Body body)
+      : stream_(std::move(stream)), open_(std::move(open)), body_(body) {}
   void SetWakeup(std::function<void()> wake) override { stream_->SetWakeup(std::move(wake)); }
-  bool TakeReady(std::string* out) override { return stream_->TakeReady(out); }
+  bool TakeReady(std::string* out) override {
+    return body_ == Body::kSse ? stream_->TakeReady(out) : stream_->TakeFinal(out);
+  }
   bool CloseAfter() const override { return stream_->close_after_reply(); }
+  bool WantsHeartbeats() const override { return body_ == Body::kSse; }
   void Abandoned() override { stream_->MarkGone(); }
 
  private:
   const std::shared_ptr<HttpClientStream> stream_;
   const std::shared_ptr<void> open_;
-};
-
-// A POST's JSON reply (an agent that accepts only application/json) once its connection is
-// parked: the response alone, as the chunked body's one chunk. No heartbeats: bytes before the
-// response would not be the JSON body the agent asked for.
-class ParkedJsonReply final : public httpd::ParkedReply {
- public:
-  ParkedJsonReply(std::shared_ptr<HttpClientStream> stream, std::shared_ptr<void> open)
-      : stream_(std::move(stream)), open_(std::move(open)) {}
-  void SetWakeup(std::function<void()> wake) override { stream_->SetWakeup(std::move(wake)); }
-  bool TakeReady(std::string* out) override { return stream_->TakeFinal(out); }
-  bool CloseAfter() const override { return stream_->close_after_reply(); }
-  bool WantsHeartbeats() const override { return false; }
-  void Abandoned() override { stream_->MarkGone(); }
-
- private:
-  const std::shared_ptr<HttpClientStream> stream_;
-  const std::shared_ptr<void> open_;
+  const Body body_;
 };
 
 // A session's GET stream once its connection is parked. Ends when the session closes or a newer
@@ -733,7 +722,7 @@ class HttpServer::Impl {
           // call then waits without a thread.
           if (!*tried_parking) {
             *tried_parking = true;
-            if (httpd::ParkConnection(std::make_shared<ParkedPostReply>(stream, open))) {
+            if (httpd::ParkConnection(std::make_shared<ParkedPostReply>(stream, open, ParkedPostReply::Body::kSse))) {
               *handed_off = true;
               return false;
             }
@@ -783,7 +772,7 @@ class HttpServer::Impl {
     res.set_chunked_content_provider(
         "application/json",
         [stream, open, handed_off](size_t, httplib::DataSink& sink) {
-          if (httpd::ParkConnection(std::make_shared<ParkedJsonReply>(stream, open))) {
+          if (httpd::ParkConnection(std::make_shared<ParkedPostReply>(stream, open, ParkedPostReply::Body::kJson))) {
             *handed_off = true;
             return false;
           }
